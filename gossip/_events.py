@@ -153,7 +153,14 @@ Effect: TypeAlias = SendPacket | SendStream | CloseStream | SetTimer | CancelTim
 
 
 class ProtocolCore(Protocol):
-    """What a driver needs of a core. ``start`` is called once, before any event."""
+    """What a driver needs of a core. ``start`` is called once, before any event.
+
+    ``protocol`` names the core's entry in :data:`TAG_RANGES`: a driver hands the core every payload
+    whose first byte falls in that range, every :class:`TimerFired` for a timer the core set, and
+    every :class:`PeerUnreachable`. Timer keys are private to a core (drivers namespace them).
+    """
+
+    protocol: str
 
     def start(self, now: float) -> list[Effect]: ...
 
