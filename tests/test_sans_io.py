@@ -15,6 +15,7 @@ SANS_IO_MODULES = [
     "crdts",
     "gossip",
     "gossip._events",
+    "gossip.sim",
 ]
 
 FORBIDDEN = ["anyio", "asyncio", "trio", "socket", "sqlite3"]
