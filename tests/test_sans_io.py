@@ -15,6 +15,8 @@ SANS_IO_MODULES = [
     "crdts",
     "gossip",
     "gossip._events",
+    "gossip.swim",
+    "gossip.swim._core",
     "gossip.sim",
 ]
 

@@ -1,0 +1,744 @@
+"""The SWIM + Lifeguard membership core (sans-I/O).
+
+Theory of operation
+-------------------
+SWIM (Das, Gupta, Motivala, "SWIM: Scalable Weakly-consistent Infection-style Process Group
+Membership Protocol", DSN 2002) splits membership into failure detection and dissemination.
+
+*Failure detection.* Once per protocol period each member probes one other member: the targets
+come round-robin from a shuffled list of the members (reshuffled after each pass; a new member is
+inserted at a random position), which bounds the time to first detection of a failure and gives
+the expected ``T' / (1 - 1/e)``. A probe is a ``Ping`` answered by an ``Ack``; if no ack arrives
+within the probe timeout, ``k`` other members are asked (``PingReq``) to ping the target on our
+behalf and relay its ack. No ack by the end of the period makes the target *suspect*. A suspected
+member that hears of it refutes by raising its *incarnation number* and gossiping "alive"; an
+unrefuted suspicion becomes *dead* after the suspicion timeout.
+
+*Dissemination.* Membership changes are piggybacked on the probe traffic (and sent by dedicated
+gossip to ``gossip_nodes`` members every ``gossip_interval``, as memberlist does), each one
+``retransmit_mult * ceil(log10(n + 1))`` times, least-sent first, within a datagram byte budget.
+Precedence: alive(i) beats suspect(j) iff i > j; suspect(i) beats alive(j) iff i >= j; dead beats
+both at equal or higher incarnation. A periodic push-pull of the full state over a stream
+(anti-entropy) repairs whatever the lossy piggybacks missed; joining is a push-pull with a seed, and
+seeds that are not alive are re-contacted periodically so the two sides of a healed partition
+merge again. Dead and left members are kept as tombstones (so stale state cannot bring them back)
+and reaped ``gossip_to_the_dead_time`` after they died.
+
+Lifeguard (Dadgar, Phillips, Currey, "Lifeguard: Local Health Awareness for More Accurate Failure
+Detection", 2018) makes a *slow* member less likely to declare healthy ones dead:
+
+- *Local health multiplier* (awareness score 0 .. max-1): failed probes, missed nacks and having
+  to refute a suspicion of ourselves raise it, successful probes lower it; the probe interval and
+  timeout are scaled by ``score + 1``.
+- *Dynamic suspicion*: the timeout starts at ``max`` and shrinks toward ``min`` with independent
+  confirmations (see :mod:`._suspicion`).
+- *Buddy system*: a ping to a suspected member carries the suspicion, so it refutes at once.
+- *Nacks*: an indirect prober that hears nothing from the target sends a ``Nack``; missing nacks
+  show that *we* are the slow one.
+
+Identity is the address: a restarted member comes back at the same address and raises its
+incarnation above whatever the cluster last heard (refuting "dead" as it learns of it).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gossip._errors import DecodeError, UsageError
+from gossip._events import (
+    Addr,
+    CancelTimer,
+    Effect,
+    Emit,
+    Event,
+    PacketReceived,
+    PeerUnreachable,
+    SendPacket,
+    SendStream,
+    SetTimer,
+    StreamReceived,
+    TimerFired,
+)
+from gossip.swim._broadcasts import BroadcastQueue
+from gossip.swim._config import SwimConfig
+from gossip.swim._member_events import (
+    LeaveCompleted,
+    MemberDead,
+    MemberJoined,
+    MemberLeft,
+    MemberReaped,
+    MemberRecovered,
+    MemberSuspected,
+    MemberUpdated,
+)
+from gossip.swim._messages import (
+    Ack,
+    Gossip,
+    Nack,
+    Ping,
+    PingReq,
+    PushPull,
+    UnknownTagError,
+    Update,
+    UpdateKind,
+    decode_message,
+    encode_header,
+    encode_push_pull,
+    encode_update,
+)
+from gossip.swim._state import Member, MemberState
+from gossip.swim._suspicion import Suspicion
+
+__all__ = ["SwimCore"]
+
+_PROBE = ("probe",)
+_GOSSIP = ("gossip",)
+_PUSH_PULL = ("push_pull",)
+_REJOIN = ("rejoin",)
+_LEAVE = ("leave",)
+
+
+@dataclass(slots=True)
+class _Rec:
+    incarnation: int
+    state: MemberState
+    meta: bytes
+    state_change: float
+
+
+@dataclass(slots=True)
+class _Probe:
+    seq: int
+    target: Addr
+    acked: bool = False
+    expected_nacks: int = 0
+    nacks: int = 0
+
+
+@dataclass(slots=True)
+class _Relay:
+    requester: Addr
+    seq: int
+    nack: bool
+
+
+class SwimCore:
+    """One member's SWIM + Lifeguard state machine (see the module docstring).
+
+    ``known`` pre-populates the member list with alive members at incarnation 0 (static
+    bootstrap, e.g. in benchmarks); ``seeds`` are contacted by :meth:`join` and re-contacted every
+    ``rejoin_interval`` while they are not alive in our view. ``incarnation`` lets a driver start
+    a restarted member above its previous life (it would otherwise refute its way up).
+    """
+
+    protocol = "swim"
+
+    def __init__(
+        self,
+        addr: Addr,
+        config: SwimConfig,
+        rng: random.Random,
+        *,
+        meta: bytes = b"",
+        seeds: Iterable[Addr] = (),
+        known: Iterable[Addr] = (),
+        incarnation: int = 0,
+    ) -> None:
+        if len(meta) > config.max_meta_bytes:
+            raise ValueError(
+                f"meta is {len(meta)} bytes, max_meta_bytes is {config.max_meta_bytes}"
+            )
+        self.addr = addr
+        self.config = config
+        self._rng = rng
+        self._inc = incarnation
+        self._meta = meta
+        self._seeds: list[Addr] = [s for s in dict.fromkeys(seeds) if s != addr]
+        self._members: dict[Addr, _Rec] = {addr: _Rec(incarnation, MemberState.ALIVE, meta, 0.0)}
+        # Alive and suspect members other than us, for O(1) random picks at any cluster size.
+        self._live: list[Addr] = []
+        self._live_pos: dict[Addr, int] = {}
+        self._probe_list: list[Addr] = []
+        self._probe_index = 0
+        self._awareness = 0
+        self._seq = 0
+        self._probe: _Probe | None = None
+        self._relays: dict[int, _Relay] = {}
+        self._suspicions: dict[Addr, Suspicion] = {}
+        self._dead_recent: dict[Addr, float] = {}  # dead member -> when, oldest first
+        self._queue = BroadcastQueue()
+        self._started = False
+        self._leaving = False
+        self._left = False
+        self._out: list[Effect] = []
+        self.stats: dict[str, int] = {
+            "packets_sent": 0,
+            "packets_received": 0,
+            "bytes_sent": 0,
+            "streams_sent": 0,
+            "streams_received": 0,
+            "decode_errors": 0,
+            "unknown_tags": 0,
+            "unreachable": 0,
+            "probes": 0,
+            "probes_failed": 0,
+            "refutations": 0,
+        }
+        for a in dict.fromkeys(known):
+            if a != addr:
+                self._members[a] = _Rec(0, MemberState.ALIVE, b"", 0.0)
+                self._live_add(a)
+                self._probe_list.append(a)
+        self._rng.shuffle(self._probe_list)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    @property
+    def incarnation(self) -> int:
+        return self._inc
+
+    @property
+    def awareness(self) -> int:
+        """Lifeguard's local health score, 0 (healthy) .. ``awareness_max_multiplier - 1``."""
+        return self._awareness
+
+    @property
+    def left(self) -> bool:
+        return self._leaving
+
+    def member(self, addr: Addr) -> Member | None:
+        r = self._members.get(addr)
+        if r is None:
+            return None
+        return Member(addr, r.incarnation, r.state, r.meta, r.state_change)
+
+    def members(self) -> list[Member]:
+        """Every member this node knows, itself and tombstones (dead, left) included."""
+        return [
+            Member(a, r.incarnation, r.state, r.meta, r.state_change)
+            for a, r in self._members.items()
+        ]
+
+    def alive(self) -> list[Addr]:
+        """Addresses of the members considered up (alive or suspect), this node included."""
+        return [
+            a
+            for a, r in self._members.items()
+            if r.state in (MemberState.ALIVE, MemberState.SUSPECT)
+        ]
+
+    def num_members(self) -> int:
+        """n for the timing formulas: members not known dead or left, this node included."""
+        return len(self._live) + 1
+
+    # -- commands --------------------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Effect]:
+        if self._started:
+            raise UsageError("start() was already called")
+        self._started = True
+        cfg = self.config
+        # Stagger the periodic work so that members started together do not probe in lockstep.
+        self._out.append(SetTimer(_PROBE, now + self._rng.uniform(0, cfg.probe_interval)))
+        if cfg.gossip_interval > 0:
+            self._out.append(SetTimer(_GOSSIP, now + self._rng.uniform(0, cfg.gossip_interval)))
+        if cfg.push_pull_interval > 0:
+            at = now + self._rng.uniform(0, self._push_pull_period())
+            self._out.append(SetTimer(_PUSH_PULL, at))
+        if cfg.rejoin_interval > 0 and self._seeds:
+            self._out.append(SetTimer(_REJOIN, now + cfg.rejoin_interval))
+        return self._flush()
+
+    def join(self, seeds: Iterable[Addr], now: float) -> list[Effect]:
+        """Push-pull with each seed; they stay seeds, re-contacted while not alive."""
+        self._check_running()
+        new = [s for s in seeds if s != self.addr and s not in self._seeds]
+        self._seeds.extend(dict.fromkeys(new))
+        for s in dict.fromkeys(seeds):
+            if s != self.addr:
+                self._send_push_pull(s, join=True, reply=False)
+        if self.config.rejoin_interval > 0 and self._seeds:
+            self._out.append(SetTimer(_REJOIN, now + self.config.rejoin_interval))
+        return self._flush()
+
+    def update_meta(self, meta: bytes, now: float) -> list[Effect]:
+        """Publish new metadata: a new incarnation, gossiped as alive."""
+        self._check_running()
+        if len(meta) > self.config.max_meta_bytes:
+            raise ValueError(
+                f"meta is {len(meta)} bytes, max_meta_bytes is {self.config.max_meta_bytes}"
+            )
+        self._meta = meta
+        self._inc += 1
+        me = self._members[self.addr]
+        me.incarnation, me.meta = self._inc, meta
+        self._broadcast(Update(UpdateKind.ALIVE, self.addr, self._inc, meta=meta))
+        return self._flush()
+
+    def leave(self, now: float) -> list[Effect]:
+        """Leave gracefully: stop probing, gossip "left" until it has been sent the retransmit
+        limit of times (or ``leave_timeout`` passes), then emit :class:`LeaveCompleted`."""
+        self._check_running()
+        self._leaving = True
+        me = self._members[self.addr]
+        me.state, me.state_change = MemberState.LEFT, now
+        self._out.append(CancelTimer(_PROBE))
+        self._out.append(CancelTimer(_REJOIN))
+        if self._probe is not None:
+            self._out.append(CancelTimer(("probe_timeout", self._probe.seq)))
+            self._probe = None
+        if not self._live:
+            self._finish_leave(disseminated=True)
+        else:
+            self._broadcast(Update(UpdateKind.LEFT, self.addr, self._inc))
+            self._out.append(SetTimer(_LEAVE, now + self.config.leave_timeout))
+            if self.config.gossip_interval <= 0:
+                self._out.append(SetTimer(_GOSSIP, now))
+        return self._flush()
+
+    def _check_running(self) -> None:
+        if not self._started:
+            raise UsageError("call start() first")
+        if self._leaving:
+            raise UsageError("this member has left")
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Effect]:
+        if self._left:
+            return []
+        if isinstance(event, PacketReceived):
+            self.stats["packets_received"] += 1
+            self._on_payload(event.src, event.data, now, stream=False)
+        elif isinstance(event, StreamReceived):
+            self.stats["streams_received"] += 1
+            self._on_payload(event.src, event.data, now, stream=True)
+        elif isinstance(event, TimerFired):
+            self._on_timer(event.key, now)
+        elif isinstance(event, PeerUnreachable):
+            # A failed push-pull costs nothing: the next period (or rejoin) tries again.
+            self.stats["unreachable"] += 1
+        return self._flush()
+
+    def _on_payload(self, src: Addr, data: bytes, now: float, *, stream: bool) -> None:
+        try:
+            msg = decode_message(data, self.config.max_meta_bytes)
+        except UnknownTagError:
+            self.stats["unknown_tags"] += 1
+            return
+        except DecodeError:
+            self.stats["decode_errors"] += 1
+            return
+        if isinstance(msg, PushPull):
+            if not stream:
+                self.stats["decode_errors"] += 1  # full state never travels as a datagram
+                return
+            self._on_push_pull(src, msg, now)
+            return
+        if stream:
+            self.stats["decode_errors"] += 1
+            return
+        if not isinstance(msg, Nack):
+            for u in msg.updates:
+                self._apply(u, now)
+        if isinstance(msg, Ping):
+            self._send(src, Ack(msg.seq))
+        elif isinstance(msg, Ack):
+            self._on_ack(msg.seq)
+        elif isinstance(msg, PingReq):
+            self._on_ping_req(src, msg, now)
+        elif isinstance(msg, Nack) and self._probe is not None and self._probe.seq == msg.seq:
+            self._probe.nacks += 1
+
+    def _on_timer(self, key: object, now: float) -> None:
+        if key == _PROBE:
+            self._probe_tick(now)
+        elif key == _GOSSIP:
+            self._gossip_tick(now)
+        elif key == _PUSH_PULL:
+            self._push_pull_tick(now)
+        elif key == _REJOIN:
+            self._rejoin_tick(now)
+        elif key == _LEAVE:
+            if self._leaving and not self._left:
+                self._finish_leave(disseminated=False)
+        elif isinstance(key, tuple) and len(key) == 2:
+            kind, arg = key
+            if kind == "probe_timeout" and isinstance(arg, int):
+                self._probe_timeout(arg)
+            elif kind == "relay" and isinstance(arg, int):
+                relay = self._relays.pop(arg, None)
+                if relay is not None and relay.nack:
+                    self._send(relay.requester, Nack(relay.seq))
+            elif kind == "suspect" and isinstance(arg, str):
+                self._suspicion_expired(arg, now)
+
+    # -- failure detection -------------------------------------------------------------------
+
+    def _scale(self, t: float) -> float:
+        return t * (self._awareness + 1)
+
+    def _adjust_awareness(self, delta: int) -> None:
+        top = self.config.awareness_max_multiplier - 1
+        self._awareness = min(top, max(0, self._awareness + delta))
+
+    def _next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        return self._seq
+
+    def _probe_tick(self, now: float) -> None:
+        self._finish_probe(now)
+        self._out.append(SetTimer(_PROBE, now + self._scale(self.config.probe_interval)))
+        target = self._next_target(now)
+        if target is None:
+            return
+        seq = self._next_seq()
+        self._probe = _Probe(seq, target)
+        self.stats["probes"] += 1
+        first: list[bytes] = []
+        rec = self._members[target]
+        if self.config.buddy_system and rec.state == MemberState.SUSPECT:
+            # Buddy system: tell the suspect directly, so it can refute at once.
+            first.append(
+                encode_update(Update(UpdateKind.SUSPECT, target, rec.incarnation, origin=self.addr))
+            )
+        self._send(target, Ping(seq), first=first, skip=target if first else None)
+        self._out.append(
+            SetTimer(("probe_timeout", seq), now + self._scale(self.config.probe_timeout))
+        )
+
+    def _next_target(self, now: float) -> Addr | None:
+        for _ in range(2):  # at most one reshuffle per tick
+            while self._probe_index < len(self._probe_list):
+                a = self._probe_list[self._probe_index]
+                self._probe_index += 1
+                r = self._members.get(a)
+                if r is not None and r.state in (MemberState.ALIVE, MemberState.SUSPECT):
+                    return a
+            self._reset_probe_list(now)
+        return None
+
+    def _reset_probe_list(self, now: float) -> None:
+        """End of a pass: reap expired tombstones, then reshuffle (SWIM's round-robin order)."""
+        self._reap(now)
+        self._probe_list = [a for a in self._members if a != self.addr]
+        self._rng.shuffle(self._probe_list)
+        self._probe_index = 0
+
+    def _reap(self, now: float) -> None:
+        ttl = self.config.gossip_to_the_dead_time
+        for a, r in list(self._members.items()):
+            if (
+                a != self.addr
+                and r.state in (MemberState.DEAD, MemberState.LEFT)
+                and now - r.state_change >= ttl
+            ):
+                del self._members[a]
+                self._dead_recent.pop(a, None)
+                self._out.append(Emit(MemberReaped(a)))
+
+    def _on_ack(self, seq: int) -> None:
+        p = self._probe
+        if p is not None and p.seq == seq:
+            if not p.acked:
+                p.acked = True
+                self._adjust_awareness(-1)
+                self._out.append(CancelTimer(("probe_timeout", seq)))
+            return
+        relay = self._relays.pop(seq, None)
+        if relay is not None:
+            self._out.append(CancelTimer(("relay", seq)))
+            self._send(relay.requester, Ack(relay.seq))
+
+    def _probe_timeout(self, seq: int) -> None:
+        p = self._probe
+        if p is None or p.seq != seq or p.acked:
+            return
+        helpers = self._pick_live(self.config.indirect_checks, exclude=p.target)
+        for h in helpers:
+            self._send(h, PingReq(seq, p.target, self.config.nacks))
+        p.expected_nacks = len(helpers) if self.config.nacks else 0
+
+    def _finish_probe(self, now: float) -> None:
+        p, self._probe = self._probe, None
+        if p is None or p.acked:
+            return
+        self.stats["probes_failed"] += 1
+        # Lifeguard: missing nacks point at us being slow; without nack peers, any failed probe.
+        if p.expected_nacks > 0:
+            self._adjust_awareness(p.expected_nacks - min(p.nacks, p.expected_nacks))
+        else:
+            self._adjust_awareness(1)
+        rec = self._members.get(p.target)
+        if rec is not None and rec.state in (MemberState.ALIVE, MemberState.SUSPECT):
+            self._apply(
+                Update(UpdateKind.SUSPECT, p.target, rec.incarnation, origin=self.addr), now
+            )
+
+    def _on_ping_req(self, src: Addr, msg: PingReq, now: float) -> None:
+        if msg.target == self.addr:
+            self._send(src, Ack(msg.seq))
+            return
+        seq = self._next_seq()
+        self._relays[seq] = _Relay(src, msg.seq, msg.nack)
+        self._send(msg.target, Ping(seq))
+        self._out.append(SetTimer(("relay", seq), now + self.config.probe_timeout))
+
+    def _suspicion_expired(self, addr: Addr, now: float) -> None:
+        s = self._suspicions.pop(addr, None)
+        rec = self._members.get(addr)
+        if s is None or rec is None or rec.state != MemberState.SUSPECT:
+            return
+        self._apply(Update(UpdateKind.DEAD, addr, rec.incarnation, origin=self.addr), now)
+
+    # -- applying updates (SWIM's precedence rules) -----------------------------------------------
+
+    def _apply(self, u: Update, now: float) -> None:
+        if u.addr == self.addr:
+            self._about_me(u)
+            return
+        rec = self._members.get(u.addr)
+        if u.kind == UpdateKind.ALIVE:
+            self._apply_alive(u, rec, now)
+            return
+        if rec is None or u.incarnation < rec.incarnation:
+            return
+        if rec.state in (MemberState.DEAD, MemberState.LEFT):
+            return
+        if u.kind == UpdateKind.SUSPECT:
+            self._apply_suspect(u, rec, now)
+            return
+        # DEAD or LEFT
+        self._cancel_suspicion(u.addr)
+        rec.incarnation = u.incarnation
+        rec.state = MemberState.LEFT if u.kind == UpdateKind.LEFT else MemberState.DEAD
+        rec.state_change = now
+        self._live_remove(u.addr)
+        if u.kind == UpdateKind.DEAD:
+            self._dead_recent[u.addr] = now
+        self._broadcast(u)
+        if u.kind == UpdateKind.LEFT:
+            self._out.append(Emit(MemberLeft(u.addr, u.incarnation)))
+        else:
+            self._out.append(Emit(MemberDead(u.addr, u.incarnation, u.origin)))
+
+    def _apply_alive(self, u: Update, rec: _Rec | None, now: float) -> None:
+        if rec is None:
+            self._members[u.addr] = _Rec(u.incarnation, MemberState.ALIVE, u.meta, now)
+            self._live_add(u.addr)
+            # A newcomer goes to a random place in the probe order (SWIM section 4.3).
+            pos = self._rng.randint(self._probe_index, len(self._probe_list))
+            self._probe_list.insert(pos, u.addr)
+            self._broadcast(u)
+            self._out.append(Emit(MemberJoined(u.addr, u.incarnation, u.meta)))
+            return
+        if u.incarnation <= rec.incarnation:
+            return
+        old_state, old_meta = rec.state, rec.meta
+        self._cancel_suspicion(u.addr)
+        rec.incarnation, rec.meta, rec.state = u.incarnation, u.meta, MemberState.ALIVE
+        if old_state != MemberState.ALIVE:
+            rec.state_change = now
+        self._broadcast(u)
+        if old_state in (MemberState.DEAD, MemberState.LEFT):
+            self._dead_recent.pop(u.addr, None)
+            self._live_add(u.addr)
+            if u.addr not in self._probe_list:
+                pos = self._rng.randint(self._probe_index, len(self._probe_list))
+                self._probe_list.insert(pos, u.addr)
+            self._out.append(Emit(MemberJoined(u.addr, u.incarnation, u.meta)))
+            return
+        if old_state == MemberState.SUSPECT:
+            self._out.append(Emit(MemberRecovered(u.addr, u.incarnation)))
+        if old_meta != u.meta:
+            self._out.append(Emit(MemberUpdated(u.addr, u.incarnation, u.meta)))
+
+    def _apply_suspect(self, u: Update, rec: _Rec, now: float) -> None:
+        if rec.state == MemberState.SUSPECT:
+            s = self._suspicions.get(u.addr)
+            if s is not None and s.confirm(u.origin):
+                # An independent confirmation: shorten the timeout and pass the news on.
+                self._out.append(SetTimer(("suspect", u.addr), s.deadline))
+                self._broadcast(u)
+            return
+        n = self.num_members()
+        cfg = self.config
+        lo = cfg.suspicion_min(n)
+        if cfg.dynamic_suspicion:
+            hi, k = cfg.suspicion_max(n), cfg.expected_confirmations(n)
+        else:
+            hi, k = lo, 0
+        s = Suspicion(u.origin, u.incarnation, k=k, min_s=lo, max_s=hi, start=now)
+        self._suspicions[u.addr] = s
+        rec.incarnation, rec.state, rec.state_change = u.incarnation, MemberState.SUSPECT, now
+        self._out.append(SetTimer(("suspect", u.addr), s.deadline))
+        self._broadcast(u)
+        self._out.append(Emit(MemberSuspected(u.addr, u.incarnation, u.origin)))
+
+    def _about_me(self, u: Update) -> None:
+        if self._leaving:
+            return  # a leaving member lets "left"/"dead" stand
+        if u.kind == UpdateKind.ALIVE:
+            stale_claim = u.incarnation > self._inc or (
+                u.incarnation == self._inc and u.meta != self._meta
+            )
+            if stale_claim:
+                self._refute(u.incarnation)
+            return
+        if u.incarnation >= self._inc:
+            self._refute(u.incarnation)
+
+    def _refute(self, accused: int) -> None:
+        self.stats["refutations"] += 1
+        self._inc = max(self._inc, accused) + 1
+        self._members[self.addr].incarnation = self._inc
+        # Lifeguard: being suspected is a sign that we may be the slow one.
+        self._adjust_awareness(1)
+        self._broadcast(Update(UpdateKind.ALIVE, self.addr, self._inc, meta=self._meta))
+
+    def _cancel_suspicion(self, addr: Addr) -> None:
+        if self._suspicions.pop(addr, None) is not None:
+            self._out.append(CancelTimer(("suspect", addr)))
+
+    # -- dissemination ---------------------------------------------------------------------------
+
+    def _broadcast(self, u: Update) -> None:
+        self._queue.queue(u.addr, encode_update(u))
+
+    def _send(
+        self,
+        dst: Addr,
+        msg: Ping | PingReq | Ack | Nack | Gossip,
+        first: list[bytes] | None = None,
+        skip: Addr | None = None,
+    ) -> None:
+        head = encode_header(msg)
+        parts = [head, *(first or [])]
+        if not isinstance(msg, Nack):
+            budget = self.config.packet_budget - sum(len(p) for p in parts)
+            parts += self._queue.take(budget, self._limit(), skip=skip)
+            self._check_leave_done()
+        data = b"".join(parts)
+        self.stats["packets_sent"] += 1
+        self.stats["bytes_sent"] += len(data)
+        self._out.append(SendPacket(dst, data))
+
+    def _limit(self) -> int:
+        return self.config.retransmit_limit(self.num_members())
+
+    def _gossip_tick(self, now: float) -> None:
+        if self.config.gossip_interval > 0:
+            self._out.append(SetTimer(_GOSSIP, now + self.config.gossip_interval))
+        if not len(self._queue):
+            return  # nothing to say: idle members send only probes
+        targets = self._gossip_targets(now)
+        head = encode_header(Gossip())
+        for t in targets:
+            parts = self._queue.take(self.config.packet_budget - len(head), self._limit())
+            if not parts:
+                break
+            self._send_raw(t, head + b"".join(parts))
+        self._check_leave_done()
+
+    def _gossip_targets(self, now: float) -> list[Addr]:
+        """``gossip_nodes`` members drawn uniformly from the live ones and those dead for less
+        than ``gossip_to_the_dead_time``: a falsely declared member still hears of it, refutes."""
+        ttl = self.config.gossip_to_the_dead_time
+        while self._dead_recent:
+            a, t = next(iter(self._dead_recent.items()))
+            if now - t < ttl:
+                break
+            del self._dead_recent[a]
+        k = self.config.gossip_nodes
+        n_live, n_dead = len(self._live), len(self._dead_recent)
+        if not n_dead:
+            return self._pick_live(k)
+        dead = list(self._dead_recent)
+        picks = self._rng.sample(range(n_live + n_dead), min(k, n_live + n_dead))
+        return [self._live[i] if i < n_live else dead[i - n_live] for i in picks]
+
+    def _send_raw(self, dst: Addr, data: bytes) -> None:
+        self.stats["packets_sent"] += 1
+        self.stats["bytes_sent"] += len(data)
+        self._out.append(SendPacket(dst, data))
+
+    def _check_leave_done(self) -> None:
+        if self._leaving and not self._left and self.addr in self._queue.finished:
+            self._finish_leave(disseminated=True)
+
+    def _finish_leave(self, *, disseminated: bool) -> None:
+        self._left = True
+        for key in (_PROBE, _GOSSIP, _PUSH_PULL, _REJOIN, _LEAVE):
+            self._out.append(CancelTimer(key))
+        self._out.append(Emit(LeaveCompleted(disseminated)))
+
+    # -- anti-entropy: push-pull, join, rejoin ---------------------------------------------------
+
+    def _push_pull_period(self) -> float:
+        return self.config.push_pull_period(self.num_members())
+
+    def _push_pull_tick(self, now: float) -> None:
+        self._out.append(SetTimer(_PUSH_PULL, now + self._push_pull_period()))
+        if self._leaving:
+            return
+        peers = self._pick_live(1)
+        if peers:
+            self._send_push_pull(peers[0], join=False, reply=False)
+
+    def _rejoin_tick(self, now: float) -> None:
+        self._out.append(SetTimer(_REJOIN, now + self.config.rejoin_interval))
+        for s in self._seeds:
+            r = self._members.get(s)
+            if r is None or r.state not in (MemberState.ALIVE, MemberState.SUSPECT):
+                self._send_push_pull(s, join=True, reply=False)
+
+    def _send_push_pull(self, dst: Addr, *, join: bool, reply: bool) -> None:
+        state = tuple((a, r.incarnation, int(r.state), r.meta) for a, r in self._members.items())
+        data = encode_push_pull(PushPull(join, reply, state))
+        self.stats["streams_sent"] += 1
+        self.stats["bytes_sent"] += len(data)
+        self._out.append(SendStream(dst, data))
+
+    def _on_push_pull(self, src: Addr, msg: PushPull, now: float) -> None:
+        for addr, inc, state, meta in msg.members:
+            st = MemberState(state)
+            if st == MemberState.ALIVE:
+                u = Update(UpdateKind.ALIVE, addr, inc, meta=meta)
+            elif st == MemberState.LEFT:
+                u = Update(UpdateKind.LEFT, addr, inc)
+            else:
+                # As memberlist does: a remote "dead" only makes us suspect, so one node's stale
+                # view cannot kill members we hear from; they get the chance to refute.
+                u = Update(UpdateKind.SUSPECT, addr, inc, origin=src)
+            self._apply(u, now)
+        if not msg.reply and not self._leaving:
+            self._send_push_pull(src, join=False, reply=True)
+
+    # -- random picks ------------------------------------------------------------------------------
+
+    def _live_add(self, a: Addr) -> None:
+        if a not in self._live_pos:
+            self._live_pos[a] = len(self._live)
+            self._live.append(a)
+
+    def _live_remove(self, a: Addr) -> None:
+        i = self._live_pos.pop(a, None)
+        if i is None:
+            return
+        last = self._live.pop()
+        if last != a:
+            self._live[i] = last
+            self._live_pos[last] = i
+
+    def _pick_live(self, k: int, exclude: Addr | None = None) -> list[Addr]:
+        if k <= 0 or not self._live:
+            return []
+        extra = 1 if exclude is not None and exclude in self._live_pos else 0
+        picked = self._rng.sample(self._live, min(len(self._live), k + extra))
+        return [a for a in picked if a != exclude][:k]
+
+    def _flush(self) -> list[Effect]:
+        out, self._out = self._out, []
+        return out

@@ -1,0 +1,297 @@
+"""The SWIM core fed by hand: one event in, effects out (no network, no driver)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from gossip import (
+    CancelTimer,
+    Effect,
+    Emit,
+    PacketReceived,
+    SendPacket,
+    SendStream,
+    SetTimer,
+    StreamReceived,
+    TimerFired,
+    UsageError,
+)
+from gossip.swim import (
+    LeaveCompleted,
+    MemberDead,
+    MemberJoined,
+    MemberRecovered,
+    MemberState,
+    MemberSuspected,
+    MemberUpdated,
+    SwimConfig,
+    SwimCore,
+)
+from gossip.swim._messages import (
+    Ack,
+    Gossip,
+    Nack,
+    Ping,
+    PingReq,
+    PushPull,
+    Update,
+    UpdateKind,
+    decode_message,
+    encode_message,
+    encode_push_pull,
+)
+
+
+def make(
+    addr: str = "me", known: tuple[str, ...] = ("a", "b", "c", "d"), **cfg: object
+) -> SwimCore:
+    core = SwimCore(addr, SwimConfig(**cfg), random.Random(7), known=known)  # type: ignore[arg-type]
+    core.start(0.0)
+    return core
+
+
+def sent(effects: list[Effect]) -> list[tuple[str, object]]:
+    return [(e.dst, decode_message(e.data)) for e in effects if isinstance(e, SendPacket)]
+
+
+def emitted(effects: list[Effect]) -> list[object]:
+    return [e.event for e in effects if isinstance(e, Emit)]
+
+
+def gossip(src: str, *updates: Update) -> PacketReceived:
+    return PacketReceived(src, encode_message(Gossip(updates)))
+
+
+def suspect_deadlines(effects: list[Effect], addr: str) -> list[float]:
+    return [e.at for e in effects if isinstance(e, SetTimer) and e.key == ("suspect", addr)]
+
+
+def probe(core: SwimCore, now: float) -> tuple[str, Ping]:
+    (dst, msg), *_ = sent(core.handle(TimerFired(("probe",)), now))
+    assert isinstance(msg, Ping)
+    return dst, msg
+
+
+def test_ping_is_acked_with_the_same_seq() -> None:
+    core = make()
+    out = sent(core.handle(PacketReceived("a", encode_message(Ping(42))), 1.0))
+    assert out == [("a", Ack(42))]
+
+
+def test_round_robin_probes_every_member_once_per_pass() -> None:
+    core = make()
+    targets = []
+    for i in range(8):
+        dst, msg = probe(core, float(i))
+        core.handle(PacketReceived(dst, encode_message(Ack(msg.seq))), i + 0.01)
+        targets.append(dst)
+    assert sorted(targets[:4]) == ["a", "b", "c", "d"]
+    assert sorted(targets[4:]) == ["a", "b", "c", "d"]
+
+
+def test_silent_target_gets_ping_req_then_suspect() -> None:
+    core = make()
+    target, ping = probe(core, 0.0)
+    out = sent(core.handle(TimerFired(("probe_timeout", ping.seq)), 0.5))
+    helpers = {dst for dst, m in out if isinstance(m, PingReq)}
+    assert len(helpers) == 3 and target not in helpers
+    assert all(m.target == target and m.nack for _, m in out if isinstance(m, PingReq))
+    # No ack and no nack by the end of the period: target suspected, local health worsens by
+    # the three missing nacks.
+    effects = core.handle(TimerFired(("probe",)), 1.0)
+    assert MemberSuspected(target, 0, "me") in emitted(effects)
+    assert core.member(target).state == MemberState.SUSPECT  # type: ignore[union-attr]
+    assert core.awareness == 3
+    # The next probe interval is scaled by the local health multiplier.
+    timers = [e for e in effects if isinstance(e, SetTimer) and e.key == ("probe",)]
+    assert timers[0].at == pytest.approx(1.0 + 4 * 1.0)
+
+
+def test_indirect_ack_counts_as_success_and_nacks_spare_awareness() -> None:
+    core = make()
+    target, ping = probe(core, 0.0)
+    core.handle(TimerFired(("probe_timeout", ping.seq)), 0.5)
+    for h in ("x", "y", "z"):
+        core.handle(PacketReceived(h, encode_message(Nack(ping.seq))), 0.7)
+    effects = core.handle(TimerFired(("probe",)), 1.0)
+    assert core.awareness == 0  # every helper nacked: the target, not us, is the problem
+    assert MemberSuspected(target, 0, "me") in emitted(effects)
+    target2, ping2 = next((d, m) for d, m in sent(effects) if isinstance(m, Ping))
+    core.handle(TimerFired(("probe_timeout", ping2.seq)), 1.5)
+    core.handle(PacketReceived("x", encode_message(Ack(ping2.seq))), 1.7)  # relayed ack
+    assert not any(
+        isinstance(e, MemberSuspected) for e in emitted(core.handle(TimerFired(("probe",)), 2.0))
+    )
+    assert core.member(target2).state == MemberState.ALIVE  # type: ignore[union-attr]
+
+
+def test_relays_ping_req_and_nacks_on_silence() -> None:
+    core = make()
+    out = sent(core.handle(PacketReceived("a", encode_message(PingReq(9, "b", True))), 1.0))
+    ((dst, ping),) = out
+    assert dst == "b" and isinstance(ping, Ping)
+    # The target answers: the ack goes back to the requester under its own seq.
+    out = sent(core.handle(PacketReceived("b", encode_message(Ack(ping.seq))), 1.1))
+    assert out == [("a", Ack(9))]
+    # Another request, target silent: a nack after the probe timeout.
+    out = sent(core.handle(PacketReceived("a", encode_message(PingReq(10, "c", True))), 2.0))
+    relay_seq = out[0][1].seq  # type: ignore[attr-defined]
+    assert sent(core.handle(TimerFired(("relay", relay_seq)), 2.5)) == [("a", Nack(10))]
+
+
+def test_refutes_a_suspicion_of_itself_and_gossips_alive() -> None:
+    core = make()
+    msg = Gossip((Update(UpdateKind.SUSPECT, "me", 0, origin="a"),))
+    core.handle(PacketReceived("a", encode_message(msg)), 1.0)
+    assert core.incarnation == 1
+    assert core.awareness == 1
+    # The refutation rides on the next packet we send.
+    out = sent(core.handle(PacketReceived("b", encode_message(Ping(5))), 1.1))
+    assert out[0][1] == Ack(5, (Update(UpdateKind.ALIVE, "me", 1),))
+
+
+def test_stale_suspicion_is_ignored() -> None:
+    core = make()
+    core.handle(
+        PacketReceived(
+            "a", encode_message(Gossip((Update(UpdateKind.SUSPECT, "me", 0, origin="a"),)))
+        ),
+        1.0,
+    )
+    core.handle(
+        PacketReceived(
+            "a", encode_message(Gossip((Update(UpdateKind.SUSPECT, "me", 0, origin="b"),)))
+        ),
+        1.1,
+    )
+    assert core.incarnation == 1
+
+
+def test_precedence_rules() -> None:
+    core = make()
+    ev = emitted(core.handle(gossip("x", Update(UpdateKind.SUSPECT, "a", 0, origin="b")), 1.0))
+    assert ev == [MemberSuspected("a", 0, "b")]
+    # alive at the same incarnation does not clear a suspicion; a higher one does.
+    assert emitted(core.handle(gossip("x", Update(UpdateKind.ALIVE, "a", 0)), 1.1)) == []
+    assert emitted(core.handle(gossip("x", Update(UpdateKind.ALIVE, "a", 1)), 1.2)) == [
+        MemberRecovered("a", 1)
+    ]
+    # dead beats alive at the same incarnation; a stale alive cannot revive it.
+    assert emitted(core.handle(gossip("x", Update(UpdateKind.DEAD, "a", 1, origin="b")), 1.3)) == [
+        MemberDead("a", 1, "b")
+    ]
+    assert emitted(core.handle(gossip("x", Update(UpdateKind.ALIVE, "a", 1)), 1.4)) == []
+    assert emitted(core.handle(gossip("x", Update(UpdateKind.ALIVE, "a", 2, meta=b"m")), 1.5)) == [
+        MemberJoined("a", 2, b"m")
+    ]
+    assert emitted(core.handle(gossip("x", Update(UpdateKind.ALIVE, "a", 3, meta=b"n")), 1.6)) == [
+        MemberUpdated("a", 3, b"n")
+    ]
+
+
+def test_suspicion_timeout_shrinks_with_independent_confirmations() -> None:
+    known = tuple(f"p{i}" for i in range(99))  # n = 100: min 8 s, max 48 s, K = 2
+    core = make(known=known)
+
+    def g(o: str) -> PacketReceived:
+        return gossip(o, Update(UpdateKind.SUSPECT, "p1", 0, origin=o))
+
+    assert suspect_deadlines(core.handle(g("p2"), 10.0), "p1") == [pytest.approx(58.0)]
+    assert suspect_deadlines(core.handle(g("p2"), 11.0), "p1") == []  # not independent
+    d1 = suspect_deadlines(core.handle(g("p3"), 12.0), "p1")
+    assert d1 == [pytest.approx(10.0 + 48 - 40 * 0.6309297535714574)]
+    assert suspect_deadlines(core.handle(g("p4"), 13.0), "p1") == [pytest.approx(18.0)]
+    assert suspect_deadlines(core.handle(g("p5"), 14.0), "p1") == []  # K reached
+    ev = emitted(core.handle(TimerFired(("suspect", "p1")), 18.0))
+    assert ev == [MemberDead("p1", 0, "me")]
+
+
+def test_plain_swim_uses_the_minimum_timeout() -> None:
+    core = SwimCore("me", SwimConfig.lan().without_lifeguard(), random.Random(1), known=("a", "b"))
+    core.start(0.0)
+    effects = core.handle(
+        PacketReceived(
+            "a", encode_message(Gossip((Update(UpdateKind.SUSPECT, "b", 0, origin="a"),)))
+        ),
+        3.0,
+    )
+    assert [e.at for e in effects if isinstance(e, SetTimer) and e.key == ("suspect", "b")] == [7.0]
+
+
+def test_buddy_system_ping_carries_the_suspicion() -> None:
+    core = make(known=("a",))
+    core.handle(
+        PacketReceived(
+            "x", encode_message(Gossip((Update(UpdateKind.SUSPECT, "a", 0, origin="x"),)))
+        ),
+        0.5,
+    )
+    _, ping = probe(core, 1.0)
+    assert ping.updates[0] == Update(UpdateKind.SUSPECT, "a", 0, origin="me")
+
+
+def test_retransmit_limit_and_budget() -> None:
+    core = make(known=("a",), packet_budget=256)  # n = 2: limit 4 * ceil(log10 3) = 4
+    core.handle(
+        PacketReceived("x", encode_message(Gossip((Update(UpdateKind.ALIVE, "new", 0),)))), 0.5
+    )
+    carried = 0
+    for i in range(10):
+        out = sent(core.handle(PacketReceived("a", encode_message(Ping(i))), 1.0 + i))
+        carried += len(out[0][1].updates)  # type: ignore[attr-defined]
+    assert carried == SwimConfig().retransmit_limit(3)
+    many = tuple(Update(UpdateKind.ALIVE, f"member-{i:03d}", 0, meta=b"x" * 20) for i in range(30))
+    core.handle(PacketReceived("x", encode_message(Gossip(many))), 20.0)
+    effects = core.handle(PacketReceived("a", encode_message(Ping(99))), 21.0)
+    packet = next(e for e in effects if isinstance(e, SendPacket))
+    assert 200 < len(packet.data) <= 256
+
+
+def test_idle_member_sends_no_gossip() -> None:
+    core = make()
+    for i in range(10):  # drain the queue of our own joins (there is none: static bootstrap)
+        assert sent(core.handle(TimerFired(("gossip",)), 0.2 * i)) == []
+
+
+def test_push_pull_merges_and_replies() -> None:
+    core = make(known=())
+    state = PushPull(True, False, (("s", 3, 0, b"meta"), ("t", 1, 2, b""), ("u", 0, 3, b"")))
+    effects = core.handle(StreamReceived("s", encode_push_pull(state)), 1.0)
+    assert MemberJoined("s", 3, b"meta") in emitted(effects)
+    # A remote "dead" is only a suspicion here (memberlist's rule); "left" stays unknown.
+    assert core.member("t") is None
+    (reply,) = [e for e in effects if isinstance(e, SendStream)]
+    msg = decode_message(reply.data)
+    assert isinstance(msg, PushPull) and msg.reply
+    assert ("me", 0, 0, b"") in msg.members and ("s", 3, 0, b"meta") in msg.members
+
+
+def test_garbage_is_counted_and_dropped() -> None:
+    core = make()
+    assert core.handle(PacketReceived("a", b"\x01\xc1\xff"), 1.0) == []
+    assert core.handle(PacketReceived("a", b"\x1f\x90"), 1.0) == []
+    assert core.handle(StreamReceived("a", encode_message(Ping(1))), 1.0) == []
+    assert core.stats["decode_errors"] == 2
+    assert core.stats["unknown_tags"] == 1
+
+
+def test_leave_then_commands_are_usage_errors() -> None:
+    core = make(known=("a",))
+    effects = core.leave(1.0)
+    assert CancelTimer(("probe",)) in effects
+    done: list[object] = []
+    for i in range(10):
+        done += emitted(core.handle(TimerFired(("gossip",)), 1.0 + 0.2 * i))
+    assert done == [LeaveCompleted(True)]
+    with pytest.raises(UsageError):
+        core.update_meta(b"x", 5.0)
+    with pytest.raises(ValueError):
+        make().update_meta(b"x" * 600, 1.0)
+
+
+def test_start_twice_is_a_usage_error() -> None:
+    core = make()
+    with pytest.raises(UsageError):
+        core.start(1.0)
