@@ -1,26 +1,54 @@
 """Pure-data delta-state CRDTs: lattices, dot stores, causal contexts and a msgpack codec.
 
 No I/O, no clocks, no global randomness: timestamps and replica ids are arguments.
+
+Every type follows one contract: ``T()`` is bottom; ``join`` (pure), ``merge`` (in place),
+``leq``, ``==``, ``copy()``, ``value``, ``decompose()``, ``diff(other)``; mutators apply in place
+and return their delta. ``encode``/``decode`` serialise any of them. See ``docs/crdts.md``.
+
+For type authors (``AWLWWMap`` uses these): :class:`CausalContext` and :data:`Dot`
+(``crdts._causal``), the codec registry ``register``/``TAGS`` with the ``Writer``/``Reader``
+helpers (``crdts._codec``), ``check_value``/``check_replica``/``check_ts`` and the error
+classes (``crdts._errors``).
 """
 
 from __future__ import annotations
 
 from crdts._causal import CausalContext, Dot
+from crdts._ccounter import CausalCounter
 from crdts._codec import TAGS, check_value, decode, encode, register
 from crdts._errors import CrdtError, DecodeError, EncodeError, RegistrationError, UsageError
+from crdts._gcounter import GCounter
+from crdts._gset import GSet
 from crdts._hlc import HLC, HLCTimestamp
+from crdts._lwwregister import LWWRegister
+from crdts._mvregister import MVRegister
+from crdts._ormap import ORMap
+from crdts._orset import ORSet
+from crdts._pncounter import PNCounter
+from crdts._vclock import Ordering, VectorClock
 
 __all__ = [
     "HLC",
     "TAGS",
     "CausalContext",
+    "CausalCounter",
     "CrdtError",
     "DecodeError",
     "Dot",
     "EncodeError",
+    "GCounter",
+    "GSet",
     "HLCTimestamp",
+    "LWWRegister",
+    "MVRegister",
+    "ORMap",
+    "ORSet",
+    "Ordering",
+    "PNCounter",
     "RegistrationError",
     "UsageError",
+    "VectorClock",
     "check_value",
     "decode",
     "encode",
