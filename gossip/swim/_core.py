@@ -127,10 +127,11 @@ class _Relay:
 class SwimCore:
     """One member's SWIM + Lifeguard state machine (see the module docstring).
 
-    ``known`` pre-populates the member list with alive members at incarnation 0 (static
-    bootstrap, e.g. in benchmarks); ``seeds`` are contacted by :meth:`join` and re-contacted every
-    ``rejoin_interval`` while they are not alive in our view. ``incarnation`` lets a driver start
-    a restarted member above its previous life (it would otherwise refute its way up).
+    ``seeds`` are joined (push-pull) by :meth:`start`; they, and those added by :meth:`join`,
+    are re-contacted every ``rejoin_interval`` while they are not alive in our view. ``known``
+    pre-populates the member list with alive members at incarnation 0 (a static bootstrap, e.g.
+    in benchmarks). ``incarnation`` lets a driver start a restarted member above its previous
+    life (it would otherwise refute its way up as it learns of its death).
     """
 
     protocol = "swim"
@@ -184,6 +185,7 @@ class SwimCore:
             "unreachable": 0,
             "probes": 0,
             "probes_failed": 0,
+            "ping_reqs_sent": 0,
             "refutations": 0,
         }
         for a in dict.fromkeys(known):
@@ -249,6 +251,8 @@ class SwimCore:
             self._out.append(SetTimer(_PUSH_PULL, at))
         if cfg.rejoin_interval > 0 and self._seeds:
             self._out.append(SetTimer(_REJOIN, now + cfg.rejoin_interval))
+        for s in self._seeds:  # join at once: a restarted member rejoins by itself
+            self._send_push_pull(s, join=True, reply=False)
         return self._flush()
 
     def join(self, seeds: Iterable[Addr], now: float) -> list[Effect]:
@@ -459,6 +463,7 @@ class SwimCore:
         helpers = self._pick_live(self.config.indirect_checks, exclude=p.target)
         for h in helpers:
             self._send(h, PingReq(seq, p.target, self.config.nacks))
+        self.stats["ping_reqs_sent"] += len(helpers)
         p.expected_nacks = len(helpers) if self.config.nacks else 0
 
     def _finish_probe(self, now: float) -> None:

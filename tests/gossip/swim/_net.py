@@ -52,7 +52,6 @@ class Net:
         seeds: tuple[str, ...] = (),
         known: tuple[str, ...] = (),
         incarnation: int = 0,
-        join: bool = True,
     ) -> SwimCore:
         core = SwimCore(
             addr,
@@ -65,8 +64,6 @@ class Net:
         self.cores[addr] = core
         self.crashed.discard(addr)
         self._apply(addr, core.start(self.now))
-        if seeds and join:
-            self._apply(addr, core.join(seeds, self.now))
         return core
 
     def _push(
