@@ -8,7 +8,7 @@ on their own (a test checks this in a subprocess).
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gossip._errors import (
     AuthenticationError,
@@ -16,10 +16,13 @@ from gossip._errors import (
     DecodeError,
     FrameTooLargeError,
     GossipError,
+    MessageTooLargeError,
     PeerError,
+    ReplayError,
     TransportError,
     UnreachableError,
     UsageError,
+    VersionError,
 )
 from gossip._events import (
     TAG_RANGES,
@@ -41,8 +44,22 @@ from gossip._events import (
     protocol_of,
 )
 
+if TYPE_CHECKING:  # the lazy names, for type checkers only
+    from gossip.runtime._host import Host
+    from gossip.transport._config import TransportConfig
+    from gossip.transport._keyring import Keyring
+    from gossip.transport._memory import MemoryNetwork, MemoryTransport
+    from gossip.transport._net import NetTransport
+
 # Names that pull in anyio (drivers, real transports): name -> module, imported on first access.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "Host": "gossip.runtime._host",
+    "NetTransport": "gossip.transport._net",
+    "MemoryNetwork": "gossip.transport._memory",
+    "MemoryTransport": "gossip.transport._memory",
+    "Keyring": "gossip.transport._keyring",
+    "TransportConfig": "gossip.transport._config",
+}
 
 __all__ = [
     "TAG_RANGES",
@@ -57,19 +74,28 @@ __all__ = [
     "Event",
     "FrameTooLargeError",
     "GossipError",
+    "Host",
+    "Keyring",
+    "MemoryNetwork",
+    "MemoryTransport",
+    "MessageTooLargeError",
+    "NetTransport",
     "PacketReceived",
     "PeerError",
     "PeerUnreachable",
     "ProtocolCore",
+    "ReplayError",
     "SendPacket",
     "SendStream",
     "SetTimer",
     "StreamReceived",
     "TimerFired",
     "TimerKey",
+    "TransportConfig",
     "TransportError",
     "UnreachableError",
     "UsageError",
+    "VersionError",
     "protocol_of",
 ]
 

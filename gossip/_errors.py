@@ -38,6 +38,18 @@ class FrameTooLargeError(PeerError):
     """A frame or packet exceeds the configured size cap."""
 
 
+class VersionError(PeerError):
+    """A peer speaks no wire-protocol version in common with us (handshake version ranges)."""
+
+
+class ReplayError(PeerError):
+    """A packet or handshake was seen before, or is too old (or too far in the future) to check."""
+
+
+class MessageTooLargeError(UsageError, ValueError):
+    """A payload handed to a transport for sending exceeds its size cap (a bug in the caller)."""
+
+
 class TransportError(GossipError):
     """The transport could not do what was asked."""
 

@@ -1,0 +1,38 @@
+"""Host configuration and counters (sans-I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gossip._errors import ConfigError
+
+__all__ = ["HostConfig", "HostMetrics"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HostConfig:
+    """Settings of a :class:`~gossip.runtime.Host`."""
+
+    event_buffer: int = 1024  # emitted events held for ``events()`` before new ones are dropped
+    send_queue_limit: int = 10_000  # frames queued per peer; beyond it the link is declared failed
+
+    def __post_init__(self) -> None:
+        if self.event_buffer < 0:
+            raise ConfigError("event_buffer must be >= 0")
+        if self.send_queue_limit < 1:
+            raise ConfigError("send_queue_limit must be >= 1")
+
+
+@dataclass(slots=True)
+class HostMetrics:
+    """Monotonic counters of one host."""
+
+    core_errors: int = 0  # exceptions raised by a core while handling input (logged, survived)
+    unrouted: int = 0  # payloads whose tag no hosted core owns (dropped)
+    timers_fired: int = 0
+    events_emitted: int = 0
+    events_dropped: int = 0  # emitted while the events() buffer was full
+    unreachable: int = 0  # PeerUnreachable events fed to the cores
+    send_failures: int = 0  # frames that could not be delivered (connect or send failed)
+    oversize_sends: int = 0  # packets or frames a core tried to send over the transport's cap
+    queue_overflows: int = 0  # peers whose send queue overflowed (link declared failed)

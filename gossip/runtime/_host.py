@@ -1,0 +1,320 @@
+"""The anyio host: runs sans-I/O protocol cores over one transport.
+
+Theory of operation
+-------------------
+A :class:`Host` is the driver of the sans-I/O model (``gossip/_events.py``): it owns no protocol
+logic. Inside ``async with Host(transport, cores)`` it
+
+1. calls every core's ``start(now)`` and carries out the effects;
+2. reads the transport: a payload goes to the core whose ``TAG_RANGES`` entry holds its first byte
+   (``protocol_of``); a :class:`~gossip.PeerUnreachable` goes to every core;
+3. keeps the timers: ``SetTimer`` arms (or re-arms) ``(core, key)`` at an absolute deadline on
+   anyio's clock (``anyio.current_time()``, the ``now`` every core sees), ``CancelTimer`` disarms
+   it; a due timer is disarmed and delivered as :class:`~gossip.TimerFired`;
+4. carries out effects: ``SendPacket`` at once (best effort); ``SendStream`` and ``CloseStream``
+   through one FIFO queue and one sender task per peer, so frames to a peer keep their order and a
+   slow or dead peer never blocks the others. A failed connect or send empties that queue and
+   feeds ``PeerUnreachable(peer)`` to every core;
+5. hands ``Emit`` events to the application: ``on_event`` (a callback) and :meth:`Host.events`
+   (an async iterator; a full buffer drops new events and counts them).
+
+Applications drive cores with :meth:`Host.call`: ``await host.call(swim, lambda now:
+swim.join(seeds, now))`` runs the command with the current ``now`` and carries out its effects.
+
+An exception raised by a core while handling peer input or a timer is counted
+(``metrics.core_errors``) and logged, and the node carries on: a peer must never be able to
+crash it. Exceptions from ``start`` and from commands run through :meth:`call` propagate to the
+caller, whose bug they are.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from types import TracebackType
+from typing import Self
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+
+from gossip._errors import (
+    ConfigError,
+    MessageTooLargeError,
+    TransportError,
+    UnreachableError,
+    UsageError,
+)
+from gossip._events import (
+    TAG_RANGES,
+    Addr,
+    CancelTimer,
+    CloseStream,
+    Effect,
+    Emit,
+    Event,
+    PeerUnreachable,
+    ProtocolCore,
+    SendPacket,
+    SendStream,
+    SetTimer,
+    TimerFired,
+    protocol_of,
+)
+from gossip.runtime._config import HostConfig, HostMetrics
+from gossip.runtime._timers import TimerTable
+from gossip.transport._interface import Transport
+
+__all__ = ["Host"]
+
+log = logging.getLogger("gossip.runtime")
+
+
+class _Close:
+    """Marks a ``CloseStream`` in a peer's send queue (it runs after the frames before it)."""
+
+
+_CLOSE = _Close()
+
+
+class Host:
+    """Runs ``cores`` over a started ``transport`` (which the host does not close)."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        cores: Sequence[ProtocolCore],
+        *,
+        config: HostConfig | None = None,
+        on_event: Callable[[object], None] | None = None,
+    ) -> None:
+        self.transport = transport
+        self.cores = list(cores)
+        self.config = config if config is not None else HostConfig()
+        self.metrics = HostMetrics()
+        self._on_event = on_event
+        self._by_protocol: dict[str, int] = {}
+        for index, core in enumerate(self.cores):
+            protocol = getattr(core, "protocol", None)
+            if protocol not in TAG_RANGES:
+                raise ConfigError(f"core {core!r} names no TAG_RANGES entry: {protocol!r}")
+            if protocol in self._by_protocol:
+                raise ConfigError(f"two cores claim the protocol {protocol!r}")
+            self._by_protocol[protocol] = index
+        self._timers = TimerTable()
+        self._timer_wake = anyio.Event()
+        self._outq: dict[Addr, deque[bytes | _Close]] = {}
+        self._events_send, self._events_recv = anyio.create_memory_object_stream[object](
+            self.config.event_buffer
+        )
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._running = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._tg is not None:
+            raise UsageError("a host is started once")
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        self._tg = tg
+        self._running = True
+        try:
+            now = self.now()
+            for index, core in enumerate(self.cores):
+                await self._execute(index, core.start(now))
+        except BaseException as exc:
+            self._running = False
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        tg.start_soon(self._receive_loop)
+        tg.start_soon(self._timer_loop)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self._running = False
+        assert self._tg is not None
+        self._tg.cancel_scope.cancel()
+        try:
+            return await self._tg.__aexit__(exc_type, exc, tb)
+        finally:
+            self._events_send.close()
+
+    @staticmethod
+    def now() -> float:
+        """The clock every core sees: anyio's monotonic clock, in seconds."""
+        return anyio.current_time()
+
+    # -- the application's side ------------------------------------------------------------
+
+    async def call(
+        self, core: ProtocolCore, command: Callable[[float], list[Effect]]
+    ) -> list[Effect]:
+        """Run ``command(now)`` (a method of ``core`` returning effects) and carry out its effects.
+
+        Returns the effects. Exceptions from the command propagate (they are the caller's bug).
+        """
+        index = self._index(core)
+        if not self._running:
+            raise UsageError("the host is not running: use 'async with Host(...)'")
+        effects = command(self.now())
+        await self._execute(index, effects)
+        return effects
+
+    def events(self) -> AsyncIterator[object]:
+        """The ``Emit`` events of every core, in order (one consumer)."""
+        return self._events_recv
+
+    def _index(self, core: ProtocolCore) -> int:
+        for index, hosted in enumerate(self.cores):
+            if hosted is core:
+                return index
+        raise UsageError(f"{core!r} is not hosted here")
+
+    def timer_deadline(self, core: ProtocolCore, key: Hashable) -> float | None:
+        """When ``core``'s timer ``key`` fires, or ``None`` if it is not armed (for tests)."""
+        return self._timers.deadline(self._index(core), key)
+
+    # -- carrying out effects --------------------------------------------------------------
+
+    async def _execute(self, index: int, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, SendPacket):
+                try:
+                    await self.transport.send_packet(effect.dst, effect.data)
+                except MessageTooLargeError as exc:
+                    self.metrics.oversize_sends += 1
+                    log.error("core %s: %s", self.cores[index].protocol, exc)
+                except TransportError:
+                    pass  # closed: best effort
+            elif isinstance(effect, SendStream):
+                self._enqueue(effect.dst, effect.data)
+            elif isinstance(effect, CloseStream):
+                self._enqueue(effect.peer, _CLOSE)
+            elif isinstance(effect, SetTimer):
+                self._timers.set(index, effect.key, effect.at)
+                self._timer_wake.set()
+            elif isinstance(effect, CancelTimer):
+                self._timers.cancel(index, effect.key)
+            elif isinstance(effect, Emit):
+                self._emit(effect.event)
+            else:  # a core is plain Python: a typing promise is not a guarantee
+                self.metrics.core_errors += 1  # type: ignore[unreachable]
+                log.error("core %s returned a non-effect: %r", self.cores[index].protocol, effect)
+
+    def _emit(self, event: object) -> None:
+        self.metrics.events_emitted += 1
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:
+                log.exception("on_event callback failed for %r", event)
+        try:
+            self._events_send.send_nowait(event)
+        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.metrics.events_dropped += 1
+
+    def _enqueue(self, dst: Addr, item: bytes | _Close) -> None:
+        queue = self._outq.get(dst)
+        if queue is None:
+            queue = self._outq[dst] = deque()
+            assert self._tg is not None
+            self._tg.start_soon(self._sender, dst, queue)
+        if len(queue) >= self.config.send_queue_limit and not isinstance(item, _Close):
+            # The peer takes frames slower than we make them: declare the link failed rather
+            # than grow without bound or silently drop frames from a reliable stream.
+            self.metrics.queue_overflows += 1
+            queue.clear()
+            queue.append(_CLOSE)
+            self.transport_failed(dst, "send queue overflow")
+            return
+        queue.append(item)
+
+    def transport_failed(self, peer: Addr, reason: str) -> None:
+        """Feed ``PeerUnreachable(peer)`` to every core (soon, from the host's task group)."""
+        assert self._tg is not None
+        self._tg.start_soon(self._unreachable, PeerUnreachable(peer, reason))
+
+    async def _sender(self, dst: Addr, queue: deque[bytes | _Close]) -> None:
+        try:
+            while queue:
+                item = queue.popleft()
+                try:
+                    if isinstance(item, _Close):
+                        await self.transport.close_stream(dst)
+                    else:
+                        await self.transport.send_frame(dst, item)
+                except UnreachableError as exc:
+                    self.metrics.send_failures += 1 + sum(not isinstance(i, _Close) for i in queue)
+                    queue.clear()
+                    await self._unreachable(PeerUnreachable(dst, str(exc)))
+                except MessageTooLargeError as exc:
+                    self.metrics.oversize_sends += 1
+                    log.error("frame to %s dropped: %s", dst, exc)
+                except TransportError:
+                    queue.clear()  # the transport is closed
+        finally:
+            # No await between the emptiness check and here: nothing can have been queued since.
+            if self._outq.get(dst) is queue:
+                del self._outq[dst]
+
+    # -- feeding events to cores -----------------------------------------------------------
+
+    async def _deliver(self, index: int, event: Event) -> None:
+        core = self.cores[index]
+        now = self.now()
+        try:
+            effects = core.handle(event, now)
+        except Exception:
+            self.metrics.core_errors += 1
+            log.exception(
+                "core %s failed on %s; event dropped", core.protocol, type(event).__name__
+            )
+            return
+        await self._execute(index, effects)
+
+    async def _unreachable(self, event: PeerUnreachable) -> None:
+        self.metrics.unreachable += 1
+        for index in range(len(self.cores)):
+            await self._deliver(index, event)
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                item = await self.transport.receive()
+            except TransportError:
+                return  # the transport was closed
+            if isinstance(item, PeerUnreachable):
+                await self._unreachable(item)
+                continue
+            index = self._by_protocol.get(protocol_of(item.data) or "")
+            if index is None:
+                self.metrics.unrouted += 1
+                continue
+            await self._deliver(index, item)
+
+    async def _timer_loop(self) -> None:
+        while True:
+            self._timer_wake = wake = anyio.Event()
+            deadline = self._timers.next_deadline()
+            if deadline is None:
+                await wake.wait()
+            else:
+                delay = deadline - self.now()
+                if delay > 0:
+                    with anyio.move_on_after(delay):
+                        await wake.wait()
+            # One at a time: a handler may cancel or reset a timer that is also due.
+            while (due := self._timers.pop_due(self.now())) is not None:
+                index, key = due
+                assert isinstance(index, int)
+                self.metrics.timers_fired += 1
+                await self._deliver(index, TimerFired(key))
+                await anyio.lowlevel.checkpoint()

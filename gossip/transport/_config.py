@@ -1,0 +1,73 @@
+"""Transport configuration, with presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gossip._errors import ConfigError
+from gossip.transport._addr import parse_addr
+from gossip.transport._handshake import PROTOCOL_VERSIONS, validate_versions
+
+__all__ = ["TransportConfig"]
+
+_MAX_UDP_PAYLOAD = 65_507  # bytes: IPv4 limit of one datagram
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TransportConfig:
+    """Settings of one node's transport (sizes in bytes, times in seconds)."""
+
+    host: str = "127.0.0.1"  # interface to bind (UDP and TCP share the port)
+    port: int = 0  # 0: an ephemeral port (the same one for UDP and TCP)
+    advertise: str | None = None  # "host:port" peers use for us; default host:bound port
+    max_packet_size: int = 64_000  # bytes of payload per datagram (keep probes under the MTU)
+    max_frame_size: int = 8 * 1024 * 1024  # bytes of payload per stream frame
+    connect_timeout: float = 5.0  # seconds to connect and complete the handshake
+    handshake_timeout: float = 5.0  # seconds an inbound connection has to complete its hello
+    replay_window: float = 60.0  # seconds; also the clock skew tolerated between members
+    replay_cache_size: int = 100_000  # nonces remembered by the replay guard
+    inbox_size: int = 4096  # received messages buffered until the consumer takes them
+    versions: tuple[int, int] = PROTOCOL_VERSIONS  # wire-protocol versions spoken (min, max)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port out of range: {self.port}")
+        if self.advertise is not None:
+            parse_addr(self.advertise)
+        if not 1 <= self.max_packet_size <= _MAX_UDP_PAYLOAD - 300:
+            raise ConfigError(f"max_packet_size must be in 1..{_MAX_UDP_PAYLOAD - 300} bytes")
+        if not 1 <= self.max_frame_size <= 2**31:
+            raise ConfigError("max_frame_size must be in 1..2**31 bytes")
+        for name in ("connect_timeout", "handshake_timeout", "replay_window"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0 seconds")
+        if self.replay_cache_size < 1 or self.inbox_size < 1:
+            raise ConfigError("replay_cache_size and inbox_size must be >= 1")
+        validate_versions(self.versions)
+
+    @classmethod
+    def lan(cls, **overrides: object) -> TransportConfig:
+        """Defaults for a data-centre network."""
+        return cls(**overrides)  # type: ignore[arg-type]
+
+    @classmethod
+    def wan(cls, **overrides: object) -> TransportConfig:
+        """Slower links: longer connect and handshake timeouts, MTU-sized datagrams."""
+        values: dict[str, object] = {
+            "connect_timeout": 10.0,
+            "handshake_timeout": 10.0,
+            "max_packet_size": 1400,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @classmethod
+    def local(cls, **overrides: object) -> TransportConfig:
+        """One machine (tests, demos): loopback, short timeouts."""
+        values: dict[str, object] = {
+            "host": "127.0.0.1",
+            "connect_timeout": 2.0,
+            "handshake_timeout": 2.0,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,66 @@
+"""The one transport interface every implementation (UDP/TCP, in-memory) provides."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self, TypeAlias
+
+from gossip._events import Addr, PacketReceived, PeerUnreachable, StreamReceived
+from gossip.transport._metrics import TransportMetrics
+
+__all__ = ["Incoming", "Transport"]
+
+Incoming: TypeAlias = PacketReceived | StreamReceived | PeerUnreachable
+"""What :meth:`Transport.receive` returns: a datagram, a stream frame, or a link that broke."""
+
+
+class Transport(Protocol):
+    """Packets (best effort) and streams (reliable, ordered frames) between addressed peers.
+
+    Used as ``async with transport: ...``; entering binds and starts it, leaving closes every
+    connection. One transport serves every protocol core of a node.
+
+    - ``send_packet``: best effort; an unreachable peer is *not* an error (the datagram is lost).
+      Raises :class:`~gossip.MessageTooLargeError` over ``max_packet_size``.
+    - ``send_frame``: connects (and handshakes) first if there is no connection to ``dst``; one
+      connection per peer pair is used in both directions. Returns once the frame is handed to the
+      OS. Raises :class:`~gossip.UnreachableError` if the peer cannot be reached or the link broke
+      (the link is then closed), :class:`~gossip.MessageTooLargeError` over ``max_frame_size``.
+    - ``close_stream``: closes the connection to ``peer`` after the frames already sent; no event
+      follows locally, the peer sees :class:`~gossip.PeerUnreachable`.
+    - ``receive``: the next incoming item, in arrival order; frames of one connection keep their
+      order. :class:`~gossip.PeerUnreachable` reports an established connection that ended (never
+      one closed locally, never a send failure: those raise instead). Raises
+      :class:`~gossip.TransportError` once the transport is closed.
+    """
+
+    @property
+    def local_addr(self) -> Addr: ...
+
+    @property
+    def metrics(self) -> TransportMetrics: ...
+
+    @property
+    def max_packet_size(self) -> int: ...
+
+    @property
+    def max_frame_size(self) -> int: ...
+
+    async def send_packet(self, dst: Addr, data: bytes) -> None: ...
+
+    async def send_frame(self, dst: Addr, data: bytes) -> None: ...
+
+    async def close_stream(self, peer: Addr) -> None: ...
+
+    async def receive(self) -> Incoming: ...
+
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None: ...

@@ -1,0 +1,564 @@
+"""The real network transport: datagrams over UDP, frames over TCP, with anyio (asyncio or trio).
+
+Both sockets share one port. Every datagram is sealed with the cluster keyring (``_packet.py``);
+every TCP connection starts with the sealed handshake (``_handshake.py``) and then carries frames
+sealed with its session keys (``_session.py``). One connection per peer pair is used both ways:
+a connection is registered under the address the peer advertised in its handshake (or the
+address we dialled), and ``send_frame`` reuses whatever is registered. If both ends dial each
+other at the same moment, two connections exist; each end sends on the first one it registered,
+so frame order per direction is kept, and both connections stay usable.
+
+Everything a peer can get wrong (bad magic, a failed handshake, a wrong key, an oversized frame,
+a tampered frame, a replayed datagram) is counted in :attr:`NetTransport.metrics` by reason and
+dropped; a connection that misbehaves is closed. Nothing a peer sends can raise out of the
+transport.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+
+from gossip._errors import (
+    AuthenticationError,
+    ConfigError,
+    DecodeError,
+    FrameTooLargeError,
+    MessageTooLargeError,
+    PeerError,
+    ReplayError,
+    TransportError,
+    UnreachableError,
+    VersionError,
+)
+from gossip._events import Addr, PacketReceived, PeerUnreachable, StreamReceived
+from gossip.transport._addr import format_addr, parse_addr
+from gossip.transport._config import TransportConfig
+from gossip.transport._frame import FrameDecoder, encode_frame
+from gossip.transport._handshake import (
+    MAGIC,
+    MAX_HELLO_SIZE,
+    Hello,
+    negotiate,
+    open_hello,
+    seal_hello,
+)
+from gossip.transport._interface import Incoming
+from gossip.transport._keyring import TAG_SIZE, Keyring
+from gossip.transport._metrics import TransportMetrics
+from gossip.transport._packet import open_packet, packet_overhead, seal_packet
+from gossip.transport._replay import ReplayGuard
+from gossip.transport._session import StreamCipher, derive_session
+
+__all__ = ["NetTransport", "drop_reason"]
+
+log = logging.getLogger("gossip.transport")
+
+_READ_CHUNK = 65536  # bytes per socket read
+_BROKEN = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
+
+
+def drop_reason(exc: PeerError) -> str:
+    """The :data:`~gossip.transport.DROP_REASONS` entry that counts ``exc``."""
+    if isinstance(exc, ReplayError):
+        return "stale" if str(exc).startswith("stale") else "replay"
+    if isinstance(exc, AuthenticationError):
+        return "auth"
+    if isinstance(exc, FrameTooLargeError):
+        return "oversize"
+    if isinstance(exc, VersionError):
+        return "version"
+    return "malformed"
+
+
+class _Reader:
+    """Frames from a byte stream: the magic preamble, then length-prefixed frames."""
+
+    __slots__ = ("decoder", "metrics", "pending", "stream")
+
+    def __init__(self, stream: anyio.abc.ByteStream, max_size: int, metrics: TransportMetrics):
+        self.stream = stream
+        self.decoder = FrameDecoder(max_size)
+        self.pending: deque[bytes] = deque()
+        self.metrics = metrics
+
+    async def _chunk(self) -> bytes:
+        chunk = await self.stream.receive(_READ_CHUNK)
+        self.metrics.bytes_in += len(chunk)
+        return chunk
+
+    async def read_magic(self) -> bool:
+        head = b""
+        while len(head) < len(MAGIC):
+            head += await self._chunk()
+        self.pending.extend(self.decoder.feed(head[len(MAGIC) :]))
+        return head[: len(MAGIC)] == MAGIC
+
+    async def next_frame(self) -> bytes:
+        while not self.pending:
+            self.pending.extend(self.decoder.feed(await self._chunk()))
+        return self.pending.popleft()
+
+
+@dataclass(eq=False, slots=True)
+class _Conn:
+    stream: anyio.abc.ByteStream
+    reader: _Reader
+    peer: Addr
+    epoch: int
+    send: StreamCipher
+    recv: StreamCipher
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+    dead: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class _Dial:
+    """An outbound connect in progress; concurrent senders to the same peer wait for it."""
+
+    done: anyio.Event = field(default_factory=anyio.Event)
+    conn: _Conn | None = None
+    error: UnreachableError | None = None
+
+
+class NetTransport:
+    """UDP + TCP transport of one node (see :class:`~gossip.transport.Transport`).
+
+    ``keyring`` is required: pass ``Keyring([key], cluster=...)``, or ``Keyring.plaintext()`` to
+    run unprotected on purpose. ``epoch`` is this node's restart epoch (it must grow across
+    restarts; the default is the wall clock in milliseconds).
+    """
+
+    def __init__(
+        self,
+        config: TransportConfig | None = None,
+        *,
+        keyring: Keyring,
+        epoch: int | None = None,
+    ) -> None:
+        if not isinstance(keyring, Keyring):
+            raise ConfigError(
+                "keyring= is required: Keyring([key], cluster=...) or, explicitly, "
+                "Keyring.plaintext()"
+            )
+        self.config = config if config is not None else TransportConfig()
+        if self.config.advertise is None and self.config.host in ("0.0.0.0", "::", ""):
+            raise ConfigError("binding a wildcard address needs advertise='host:port'")
+        self.keyring = keyring
+        self.epoch = epoch if epoch is not None else time.time_ns() // 1_000_000
+        self._metrics = TransportMetrics()
+        self._guard = ReplayGuard(
+            window=self.config.replay_window, max_entries=self.config.replay_cache_size
+        )
+        self._conns: dict[Addr, list[_Conn]] = {}
+        self._dials: dict[Addr, _Dial] = {}
+        self._epochs: dict[Addr, int] = {}  # highest restart epoch seen per peer address
+        self._inbox_send, self._inbox_recv = anyio.create_memory_object_stream[Incoming](
+            self.config.inbox_size
+        )
+        self._addr: Addr = ""
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._udp: anyio.abc.UDPSocket | None = None
+        self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
+        self._handshaking: set[anyio.abc.SocketStream] = set()  # inbound, not yet authenticated
+        self._closed = False
+
+    # -- properties ------------------------------------------------------------------------
+
+    @property
+    def local_addr(self) -> Addr:
+        if not self._addr:
+            raise TransportError("transport not started: use 'async with'")
+        return self._addr
+
+    @property
+    def metrics(self) -> TransportMetrics:
+        return self._metrics
+
+    @property
+    def max_packet_size(self) -> int:
+        return self.config.max_packet_size
+
+    @property
+    def max_frame_size(self) -> int:
+        return self.config.max_frame_size
+
+    def connected_peers(self) -> list[Addr]:
+        """Peers with at least one established connection."""
+        return [peer for peer, conns in self._conns.items() if conns]
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._tg is not None or self._closed:
+            raise TransportError("a transport is started once")
+        await self._bind()
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        self._tg = tg
+        assert self._listener is not None
+        tg.start_soon(self._serve, tg)
+        tg.start_soon(self._udp_loop)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        await self.aclose()
+        assert self._tg is not None
+        self._tg.cancel_scope.cancel()  # we are leaving: stop every background task now
+        return await self._tg.__aexit__(exc_type, exc, tb)
+
+    async def aclose(self) -> None:
+        """Close every connection and both sockets; idempotent.
+
+        The background tasks end on their own as their sockets close (cancelling them here would
+        also cancel the body of the caller's ``async with``, which shares their cancel scope).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            for conns in list(self._conns.values()):
+                for conn in list(conns):
+                    await self._kill(conn)
+            for stream in list(self._handshaking):
+                await stream.aclose()
+            if self._listener is not None:
+                await self._listener.aclose()
+            if self._udp is not None:
+                await self._udp.aclose()
+            self._inbox_send.close()
+
+    async def _serve(self, tg: anyio.abc.TaskGroup) -> None:
+        assert self._listener is not None
+        try:
+            await self._listener.serve(self._handle_inbound, tg)
+        except* (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass  # the listener was closed by aclose()
+
+    async def _bind(self) -> None:
+        cfg = self.config
+        attempts = 20 if cfg.port == 0 else 1  # an ephemeral TCP port may be taken for UDP
+        for attempt in range(attempts):
+            try:
+                listener = await anyio.create_tcp_listener(local_host=cfg.host, local_port=cfg.port)
+            except OSError as exc:
+                raise TransportError(f"cannot listen on {cfg.host}:{cfg.port}: {exc}") from exc
+            port = listener.extra(SocketAttribute.local_port)
+            try:
+                udp = await anyio.create_udp_socket(local_host=cfg.host, local_port=port)
+            except OSError as exc:
+                await listener.aclose()
+                if attempt == attempts - 1:
+                    raise TransportError(f"cannot bind UDP {cfg.host}:{port}: {exc}") from exc
+                continue
+            self._listener, self._udp = listener, udp
+            self._addr = cfg.advertise or format_addr(cfg.host, port)
+            return
+
+    def _check_open(self) -> None:
+        if self._closed or self._tg is None:
+            raise TransportError("transport is closed" if self._closed else "transport not started")
+
+    # -- packets ---------------------------------------------------------------------------
+
+    async def send_packet(self, dst: Addr, data: bytes) -> None:
+        self._check_open()
+        if len(data) > self.config.max_packet_size:
+            raise MessageTooLargeError(
+                f"packet of {len(data)} bytes exceeds max_packet_size={self.config.max_packet_size}"
+            )
+        try:
+            host, port = parse_addr(dst)
+        except ConfigError:
+            return  # best effort: a packet to a malformed address is lost
+        wire = seal_packet(self.keyring, self._addr, data, time.time())
+        assert self._udp is not None
+        try:
+            await self._udp.sendto(wire, host, port)
+        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return  # best effort (ICMP unreachable from an earlier send, shutdown, ...)
+        self._metrics.packets_out += 1
+        self._metrics.bytes_out += len(wire)
+
+    async def _udp_loop(self) -> None:
+        assert self._udp is not None
+        cap = self.config.max_packet_size + packet_overhead("x" * 255)
+        metrics = self._metrics
+        while True:
+            try:
+                data, _ = await self._udp.receive()
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream):
+                return
+            except OSError:
+                continue  # e.g. ECONNREFUSED surfaced from an earlier send: not fatal
+            metrics.bytes_in += len(data)
+            if len(data) > cap:
+                metrics.drop("oversize")
+                continue
+            try:
+                src, payload = open_packet(self.keyring, data, self._guard, time.time())
+                if len(payload) > self.config.max_packet_size:
+                    raise FrameTooLargeError("datagram payload over max_packet_size")
+            except PeerError as exc:
+                metrics.drop(drop_reason(exc))
+                continue
+            try:
+                self._inbox_send.send_nowait(PacketReceived(src, payload))
+            except anyio.WouldBlock:
+                metrics.drop("backpressure")
+                continue
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                return
+            metrics.packets_in += 1
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def receive(self) -> Incoming:
+        try:
+            return await self._inbox_recv.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise TransportError("transport is closed") from None
+
+    # -- streams: connecting ---------------------------------------------------------------
+
+    async def _handle_inbound(self, stream: anyio.abc.SocketStream) -> None:
+        """Accept one connection: handshake (bounded in time and size), then read frames."""
+        conn: _Conn | None = None
+        self._handshaking.add(stream)
+        try:
+            with anyio.move_on_after(self.config.handshake_timeout) as scope:
+                conn = await self._server_handshake(stream)
+            if scope.cancelled_caught:
+                self._metrics.drop("handshake")
+        except PeerError as exc:
+            self._metrics.drop(drop_reason(exc))
+        except _BROKEN:
+            if not self._closed:
+                self._metrics.drop("handshake")
+        except UnreachableError:
+            pass  # we closed while the handshake was running
+        finally:
+            self._handshaking.discard(stream)
+        if conn is None:
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
+            return
+        self._metrics.connections_accepted += 1
+        await self._read_loop(conn)
+
+    async def _server_handshake(self, stream: anyio.abc.SocketStream) -> _Conn | None:
+        reader = _Reader(stream, MAX_HELLO_SIZE, self._metrics)
+        if not await reader.read_magic():
+            raise DecodeError("bad magic")
+        hello, kid = open_hello(self.keyring, await reader.next_frame(), self._guard, time.time())
+        ours = self.config.versions
+        nonce = Hello.fresh_nonce()
+        try:
+            version = negotiate(ours, hello.versions)
+        except VersionError as exc:
+            # Tell the client why, so it can report a clear error, then refuse.
+            refusal = Hello(
+                versions=ours,
+                epoch=self.epoch,
+                addr=self._addr,
+                nonce=nonce,
+                echo=hello.nonce,
+                error=str(exc),
+            )
+            await stream.send(
+                encode_frame(seal_hello(self.keyring, refusal, time.time(), welcome=True))
+            )
+            raise
+        known = self._epochs.get(hello.addr)
+        if known is not None and hello.epoch < known:
+            self._metrics.drop("epoch")
+            return None
+        welcome = Hello(
+            versions=ours,
+            epoch=self.epoch,
+            addr=self._addr,
+            nonce=nonce,
+            echo=hello.nonce,
+            version=version,
+        )
+        wire = encode_frame(seal_hello(self.keyring, welcome, time.time(), welcome=True))
+        await stream.send(wire)
+        self._metrics.bytes_out += len(wire)
+        send, recv = derive_session(self.keyring, kid, hello.nonce, nonce, client=False)
+        reader.decoder.max_size = self.config.max_frame_size + TAG_SIZE
+        conn = _Conn(stream, reader, hello.addr, hello.epoch, send, recv)
+        await self._register(conn)
+        return conn
+
+    async def _dial(self, dst: Addr) -> _Conn:
+        try:
+            host, port = parse_addr(dst)
+        except ConfigError as exc:
+            raise UnreachableError(f"cannot reach {dst!r}: {exc}") from None
+        stream: anyio.abc.SocketStream | None = None
+        ours = self.config.versions
+        try:
+            with anyio.fail_after(self.config.connect_timeout):
+                stream = await anyio.connect_tcp(host, port)
+                reader = _Reader(stream, MAX_HELLO_SIZE, self._metrics)
+                nonce = Hello.fresh_nonce()
+                hello_kid = self.keyring.primary_id or b""  # the key that seals our hello
+                hello = Hello(versions=ours, epoch=self.epoch, addr=self._addr, nonce=nonce)
+                wire = MAGIC + encode_frame(seal_hello(self.keyring, hello, time.time()))
+                await stream.send(wire)
+                self._metrics.bytes_out += len(wire)
+                welcome, _ = open_hello(
+                    self.keyring, await reader.next_frame(), self._guard, time.time(), welcome=True
+                )
+                if welcome.echo != nonce:
+                    raise AuthenticationError("the welcome does not answer our hello")
+                if welcome.error:
+                    raise VersionError(welcome.error)
+                if not ours[0] <= welcome.version <= ours[1]:
+                    raise VersionError(f"peer chose version {welcome.version}, we speak {ours}")
+                known = self._epochs.get(dst)
+                if known is not None and welcome.epoch < known:
+                    raise UnreachableError(f"{dst} answered from an older restart epoch")
+                send, recv = derive_session(
+                    self.keyring, hello_kid, nonce, welcome.nonce, client=True
+                )
+        except (TimeoutError, PeerError, *_BROKEN) as exc:
+            self._metrics.connect_failures += 1
+            if isinstance(exc, PeerError):
+                self._metrics.drop(drop_reason(exc))
+            if stream is not None:
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+            if isinstance(exc, anyio.EndOfStream):
+                detail = "the peer closed the connection during the handshake (wrong key?)"
+            elif isinstance(exc, TimeoutError):
+                detail = f"no connection within {self.config.connect_timeout} s"
+            else:
+                detail = str(exc) or type(exc).__name__
+            raise UnreachableError(f"cannot reach {dst}: {detail}") from exc
+        reader.decoder.max_size = self.config.max_frame_size + TAG_SIZE
+        conn = _Conn(stream, reader, dst, welcome.epoch, send, recv)
+        await self._register(conn)
+        self._metrics.connections_opened += 1
+        assert self._tg is not None
+        self._tg.start_soon(self._read_loop, conn)
+        return conn
+
+    async def _register(self, conn: _Conn) -> None:
+        """Make ``conn`` usable for sending to its peer; a newer restart epoch replaces old ones."""
+        if self._closed:
+            await self._kill(conn)
+            raise UnreachableError("transport is closed")
+        peer = conn.peer
+        known = self._epochs.get(peer)
+        conns = self._conns.setdefault(peer, [])
+        if known is not None and conn.epoch > known and conns:
+            for old in list(conns):
+                await self._kill(old)
+            await self._report(peer, "the peer restarted (new epoch)")
+        self._epochs[peer] = max(conn.epoch, known if known is not None else conn.epoch)
+        self._conns.setdefault(peer, []).append(conn)
+
+    async def _report(self, peer: Addr, reason: str) -> None:
+        if self._closed:
+            return
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            await self._inbox_send.send(PeerUnreachable(peer, reason))
+
+    async def _kill(self, conn: _Conn) -> bool:
+        """Close ``conn`` and forget it; True if it was the peer's sending connection."""
+        if conn.dead:
+            return False
+        conn.dead = True
+        conns = self._conns.get(conn.peer, [])
+        was_primary = bool(conns) and conns[0] is conn
+        if conn in conns:
+            conns.remove(conn)
+        if not conns:
+            self._conns.pop(conn.peer, None)
+        self._metrics.connections_closed += 1
+        with anyio.CancelScope(shield=True):
+            await conn.stream.aclose()
+        return was_primary
+
+    # -- streams: sending and reading ------------------------------------------------------
+
+    async def _connection(self, dst: Addr) -> _Conn:
+        conns = self._conns.get(dst)
+        if conns:
+            return conns[0]
+        dial = self._dials.get(dst)
+        if dial is not None:  # someone is already connecting: share the outcome
+            await dial.done.wait()
+            if dial.conn is not None and not dial.conn.dead:
+                return dial.conn
+            raise dial.error or UnreachableError(f"connection to {dst} failed")
+        dial = self._dials[dst] = _Dial()
+        try:
+            dial.conn = await self._dial(dst)
+            return dial.conn
+        except UnreachableError as exc:
+            dial.error = exc
+            raise
+        finally:
+            del self._dials[dst]
+            dial.done.set()
+
+    async def send_frame(self, dst: Addr, data: bytes) -> None:
+        self._check_open()
+        if len(data) > self.config.max_frame_size:
+            raise MessageTooLargeError(
+                f"frame of {len(data)} bytes exceeds max_frame_size={self.config.max_frame_size}"
+            )
+        conn = await self._connection(dst)
+        async with conn.lock:
+            if conn.dead:
+                raise UnreachableError(f"the connection to {dst} is closed")
+            wire = encode_frame(conn.send.seal(data))
+            try:
+                await conn.stream.send(wire)
+            except _BROKEN as exc:
+                await self._kill(conn)
+                raise UnreachableError(f"sending to {dst} failed: {exc!r}") from exc
+        self._metrics.frames_out += 1
+        self._metrics.bytes_out += len(wire)
+
+    async def close_stream(self, peer: Addr) -> None:
+        for conn in list(self._conns.get(peer, [])):
+            async with conn.lock:  # frames already being written go out first
+                with anyio.CancelScope(shield=True):
+                    with contextlib.suppress(*_BROKEN):
+                        await conn.stream.send_eof()
+                await self._kill(conn)
+
+    async def _read_loop(self, conn: _Conn) -> None:
+        reason = "the peer closed the connection"
+        try:
+            while True:
+                body = await conn.reader.next_frame()
+                payload = conn.recv.open(body)
+                self._metrics.frames_in += 1
+                await self._inbox_send.send(StreamReceived(conn.peer, payload))
+        except PeerError as exc:
+            self._metrics.drop(drop_reason(exc))
+            reason = f"the peer sent a bad frame ({drop_reason(exc)})"
+        except anyio.EndOfStream:
+            pass
+        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+            reason = f"the connection broke ({type(exc).__name__})"
+        if await self._kill(conn):
+            await self._report(conn.peer, reason)
