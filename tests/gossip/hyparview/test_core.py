@@ -1,0 +1,247 @@
+"""HyParView core, driven by hand: feed one event, inspect the effects (no network)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from gossip import (
+    ConfigError,
+    Effect,
+    Emit,
+    PeerUnreachable,
+    SendStream,
+    SetTimer,
+    StreamReceived,
+    TimerFired,
+    UsageError,
+)
+from gossip.hyparview import (
+    Disconnect,
+    ForwardJoin,
+    HyParView,
+    HyParViewConfig,
+    Join,
+    JoinAccept,
+    Message,
+    Neighbor,
+    NeighborDown,
+    NeighborReply,
+    NeighborUp,
+    Shuffle,
+    ShuffleReply,
+    decode,
+    encode,
+)
+
+CFG = HyParViewConfig(active_size=3, passive_size=5)
+
+
+def node(addr: str = "me", epoch: int = 0, cfg: HyParViewConfig = CFG) -> HyParView:
+    hv = HyParView(addr, rng=random.Random(addr), config=cfg, epoch=epoch)
+    hv.start(0.0)
+    return hv
+
+
+def feed(hv: HyParView, src: str, msg: Message, now: float = 1.0) -> list[Effect]:
+    return hv.handle(StreamReceived(src, encode(msg)), now)
+
+
+def sent(effects: list[Effect]) -> list[tuple[str, Message]]:
+    return [(e.dst, decode(e.data)) for e in effects if isinstance(e, SendStream)]
+
+
+def emitted(effects: list[Effect]) -> list[object]:
+    return [e.event for e in effects if isinstance(e, Emit)]
+
+
+def linked(hv: HyParView, *peers: str) -> None:
+    """Give ``hv`` active neighbours through the protocol (they ask with low priority)."""
+    for p in peers:
+        feed(hv, p, Neighbor(False, 0, 7))
+    assert hv.active_view >= set(peers)
+
+
+def test_join_sends_join_and_links_only_on_accept() -> None:
+    hv = node()
+    out = hv.join(["seed", "me"], 0.0)
+    assert sent(out) == [("seed", Join(0))]
+    joining = [hv.is_joining]
+    assert hv.active_view == frozenset()
+    out = feed(hv, "seed", JoinAccept(0))
+    joining.append(hv.is_joining)
+    assert hv.active_view == {"seed"} and joining == [True, False]
+    assert emitted(out) == [NeighborUp("seed")]
+
+
+def test_first_node_sends_nothing() -> None:
+    hv = node()
+    assert sent(hv.join(["me"], 0.0)) == []
+
+
+def test_contact_accepts_join_and_starts_walks() -> None:
+    hv = node()
+    linked(hv, "a", "b")
+    out = feed(hv, "new", Join(4))
+    assert "new" in hv.active_view
+    msgs = sent(out)
+    assert ("new", JoinAccept(0)) in msgs
+    walks = sorted(d for d, m in msgs if m == ForwardJoin("new", 4, CFG.arwl))
+    assert walks == ["a", "b"]
+
+
+def test_forward_join_walk_ends_with_high_priority_neighbor_request() -> None:
+    hv = node()
+    linked(hv, "a", "b")
+    out = feed(hv, "a", ForwardJoin("new", 0, 0))
+    ((dst, msg),) = sent(out)
+    assert dst == "new" and isinstance(msg, Neighbor) and msg.high
+    assert "new" not in hv.active_view  # only once the reply arrives
+    out = feed(hv, "new", NeighborReply(True, 0, msg.req))
+    assert "new" in hv.active_view and NeighborUp("new") in emitted(out)
+
+
+def test_forward_join_at_prwl_lands_in_passive_and_walks_on() -> None:
+    hv = node()
+    linked(hv, "a", "b")
+    out = feed(hv, "a", ForwardJoin("new", 0, CFG.prwl))
+    assert "new" in hv.passive_view
+    assert sent(out) == [("b", ForwardJoin("new", 0, CFG.prwl - 1))]
+
+
+def test_low_priority_needs_a_free_slot_high_priority_evicts() -> None:
+    hv = node()
+    linked(hv, "a", "b", "c")
+    out = feed(hv, "d", Neighbor(False, 0, 1))
+    assert sent(out) == [("d", NeighborReply(False, 0, 1))]
+    assert "d" not in hv.active_view and "d" in hv.passive_view
+    out = feed(hv, "e", Neighbor(True, 0, 2))
+    assert "e" in hv.active_view and len(hv.active_view) == 3
+    (victim,) = {"a", "b", "c"} - hv.active_view
+    msgs = sent(out)
+    assert (victim, Disconnect(0, False)) in msgs and ("e", NeighborReply(True, 0, 2)) in msgs
+    assert NeighborDown(victim, "evicted") in emitted(out)
+    assert victim in hv.passive_view
+
+
+def test_disconnect_moves_peer_to_passive_and_stale_one_is_ignored() -> None:
+    hv = node()
+    feed(hv, "a", Neighbor(False, 5, 1))  # a is at epoch 5
+    out = feed(hv, "a", Disconnect(4, False))  # from an earlier incarnation of a
+    assert "a" in hv.active_view and emitted(out) == [] and hv.stats.stale_ignored == 1
+    out = feed(hv, "a", Disconnect(5, False))
+    assert "a" not in hv.active_view and "a" in hv.passive_view
+    assert emitted(out) == [NeighborDown("a", "disconnect")]
+
+
+def test_leaving_peer_is_forgotten() -> None:
+    hv = node()
+    linked(hv, "a")
+    feed(hv, "a", Disconnect(0, True))
+    assert "a" not in hv.active_view and "a" not in hv.passive_view
+
+
+def test_failed_peer_is_replaced_from_passive_at_once() -> None:
+    hv = node()
+    linked(hv, "a")
+    feed(hv, "x", Neighbor(False, 0, 1))
+    feed(hv, "y", Neighbor(False, 0, 1))
+    feed(hv, "z", Neighbor(True, 0, 1))  # evicts one of a/x/y into the passive view
+    assert len(hv.passive_view) == 1
+    out = hv.handle(PeerUnreachable("z"), 2.0)
+    assert NeighborDown("z", "failed") in emitted(out)
+    ((dst, msg),) = sent(out)
+    assert dst in hv.passive_view and isinstance(msg, Neighbor) and not msg.high
+
+
+def test_isolated_node_asks_with_high_priority() -> None:
+    hv = node()
+    linked(hv, "a")
+    feed(hv, "a", Disconnect(0, False))  # a to passive; we ask it back with high priority...
+    out = hv.handle(PeerUnreachable("a"), 2.0)  # ...but a is gone: nothing left
+    assert hv.active_view == frozenset()
+    assert sent(out) == []
+
+
+def test_late_reply_is_answered_with_disconnect_when_full() -> None:
+    hv = node()
+    linked(hv, "a", "b", "c")
+    out = feed(hv, "z", NeighborReply(True, 0, 12345))  # nobody asked
+    assert sent(out) == [("z", Disconnect(0, False))]
+    assert "z" not in hv.active_view and hv.stats.late_replies == 1
+
+
+def test_request_timeout_abandons_candidate() -> None:
+    hv = node()
+    linked(hv, "a", "b")
+    out = feed(hv, "a", ForwardJoin("q", 0, 0))
+    (timer,) = [e for e in out if isinstance(e, SetTimer)]
+    assert "q" in hv.pending
+    hv.handle(TimerFired(timer.key), timer.at)
+    assert "q" not in hv.pending and "q" not in hv.active_view
+
+
+def test_shuffle_walks_then_is_answered_by_the_last_node() -> None:
+    hv = node()
+    linked(hv, "a", "b")
+    out = feed(hv, "a", Shuffle("o", 3, 9, ("o", "x1", "x2")))
+    assert sent(out) == [("b", Shuffle("o", 2, 9, ("o", "x1", "x2")))]
+    out = feed(hv, "a", Shuffle("o", 1, 9, ("o", "x1", "x2")))
+    ((dst, msg),) = sent(out)
+    assert dst == "o" and isinstance(msg, ShuffleReply) and msg.sid == 9
+    assert {"o", "x1", "x2"} <= hv.passive_view
+
+
+def test_round_sends_a_shuffle_with_own_id() -> None:
+    hv = node()
+    linked(hv, "a")
+    out = hv.handle(TimerFired(("hyparview", "round")), 20.0)
+    shuffles = [(d, m) for d, m in sent(out) if isinstance(m, Shuffle)]
+    assert len(shuffles) == 1 and shuffles[0][0] == "a"
+    assert shuffles[0][1].origin == "me" and "me" in shuffles[0][1].nodes
+
+
+def test_garbage_is_counted_and_dropped() -> None:
+    hv = node()
+    assert hv.handle(StreamReceived("x", b"\x20\xc1garbage"), 1.0) == []
+    assert hv.stats.decode_errors == 1
+
+
+def test_leave_tells_neighbours_and_blocks_rejoin() -> None:
+    hv = node()
+    linked(hv, "a", "b")
+    out = hv.leave(3.0)
+    assert sorted(d for d, m in sent(out) if m == Disconnect(0, True)) == ["a", "b"]
+    assert hv.active_view == frozenset()
+    with pytest.raises(UsageError):
+        hv.join(["a"], 4.0)
+
+
+def test_swim_can_report_a_failure() -> None:
+    hv = node()
+    linked(hv, "a")
+    out = hv.peer_failed("a", 2.0)
+    assert NeighborDown("a", "failed") in emitted(out)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"active_size": 0},
+        {"prwl": 7},
+        {"shuffle_interval": 0.0},
+        {"neighbor_timeout": float("nan")},
+        {"reconnect_memory": -1},
+    ],
+)
+def test_config_rejects_bad_values(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        HyParViewConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_config_presets() -> None:
+    assert HyParViewConfig.paper().active_size == 5
+    big = HyParViewConfig.for_cluster_size(10_000)
+    assert (big.active_size, big.passive_size) == (5, 30)
+    assert HyParViewConfig.local().shuffle_interval == 1.0
