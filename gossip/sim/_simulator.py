@@ -459,6 +459,30 @@ class Simulator:
 
     def _dispatch(self, ev: _Entry) -> bool:
         at, _, kind, node, a, b, c = ev
+        if kind == _PACKET:  # the most frequent entry: its common path is inlined
+            self.now = at
+            if not node.alive:
+                self._drop_in_flight(node, a, b, False, "crashed")
+                return False
+            if self._partitioned and self._cut(a, node.addr):
+                self._drop_in_flight(node, a, b, False, "partitioned")
+                return False
+            self.events_processed += 1
+            if node.slow:
+                self._enqueue_slow(node, a, b, False)
+                return True
+            if not b or self._trace is not None or node.route[b[0]] < 0:
+                self._receive(node, a, b, False)
+                return True
+            ci = node.route[b[0]]
+            base = TAG_BASE[b[0]] + RECV
+            cnt = node.counters
+            cnt[base] += 1
+            cnt[base + 1] += len(b)
+            effects = node.cores[ci].handle(PacketReceived(a, b), at)
+            if effects:
+                self._apply(node, ci, effects)
+            return True
         if kind == _TIMER:
             if not node.alive:
                 return False
@@ -476,25 +500,18 @@ class Simulator:
                 self._apply(node, a, effects)
             return True
         self.now = at
-        if kind <= _STREAM:  # _PACKET or _STREAM
-            stream = kind == _STREAM
+        if kind == _STREAM:
             if not node.alive:
-                self._drop_in_flight(node, a, b, stream, "crashed")
+                self._drop_in_flight(node, a, b, True, "crashed")
                 return False
-            if stream:
-                if c.broken:
-                    self._drop_in_flight(node, a, b, True, "stream broken")
-                    return False
-            elif self._partitioned and self._cut(a, node.addr):
-                self._drop_in_flight(node, a, b, False, "partitioned")
+            if c.broken:
+                self._drop_in_flight(node, a, b, True, "stream broken")
                 return False
             self.events_processed += 1
             if node.slow:
-                t = (node.busy_until if node.busy_until > at else at) + node.slow
-                node.busy_until = t
-                self._push(t, _PROCESS, node, a, b, stream)
+                self._enqueue_slow(node, a, b, True)
                 return True
-            self._receive(node, a, b, stream)
+            self._receive(node, a, b, True)
             return True
         self.events_processed += 1
         if kind == _PROCESS:
@@ -520,6 +537,13 @@ class Simulator:
             a()
             return True
         raise AssertionError(f"unknown heap entry kind {kind}")  # pragma: no cover
+
+    def _enqueue_slow(self, node: SimNode, src: str, data: bytes, stream: bool) -> None:
+        """A slow node's FIFO processing queue: handled ``slow`` s after the previous message."""
+        now = self.now
+        t = (node.busy_until if node.busy_until > now else now) + node.slow
+        node.busy_until = t
+        self._push(t, _PROCESS, node, src, data, stream)
 
     def _receive(self, node: SimNode, src: str, data: bytes, stream: bool) -> None:
         if data:
