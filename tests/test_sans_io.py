@@ -22,6 +22,8 @@ SANS_IO_MODULES = [
     "gossip.swim",
     "gossip.swim._core",
     "gossip.sim",
+    "sync",
+    "sync._engine",
 ]
 
 FORBIDDEN = ["anyio", "asyncio", "trio", "socket", "sqlite3"]

@@ -1,0 +1,914 @@
+"""The delta-sync engine: a sans-I/O core that keeps a keyspace of CRDT objects in sync with the
+current neighbours.
+
+Theory of operation
+-------------------
+Almeida, Shoker, Baquero, "Delta state replicated data types" (JPDC 2018), **Algorithm 2**: every
+change to the local state ``X`` (a local mutation, or a received delta that inflates ``X``) is
+appended to a *delta buffer* under a sequence number ``c``. Each round (one timer per engine, never
+per object) a neighbour ``j`` is sent the *delta-interval* ``[A(j), c)``: the buffered deltas it
+has not acknowledged, joined per object. ``j`` joins what it receives and acknowledges the interval;
+``A(j)`` advances only over acknowledged intervals, contiguously (:class:`RangeTracker`). Unacked
+intervals are simply sent again next round (retransmission), so loss, duplication and reordering
+are harmless: everything is a lattice join. Buffer entries are garbage-collected only once
+**every current neighbour** has acknowledged them.
+
+Enes, Almeida, Baquero, Leitão, "Efficient Synchronization of State-based CRDTs" (ICDE 2019), two
+optimisations (each selectable, see :class:`SyncMode`):
+
+- **BP** (avoid back-propagation): buffer entries carry their origin; an entry is never sent back to
+  the neighbour it came from.
+- **RR** (remove redundant state): a received delta ``d`` for an object ``x`` is reduced to
+  ``Δ(d, x) = d.diff(x)``, the join of the irreducibles of ``d`` that ``x`` lacks; only that is
+  joined and buffered, so already-known state is never forwarded again (cycles in a mesh).
+
+Keyspace and messages: objects are named by ``str`` keys; the buffer holds ``(seq, origin, key,
+delta)`` entries, so a message batches the objects of an interval and is cut at object
+boundaries to stay under ``max_message_bytes``: chunk ``[lo, hi)`` carries every object whose first
+entry in the interval is in ``[lo, hi)``, joined over the *whole* interval, so a chunk's claim
+"you now have my entries in ``[lo, hi)``" holds once all earlier chunks are acked too.
+
+Catch-up: a new neighbour starts at ``A(j) = c`` and everything older is delivered by a catch-up.
+Both ends send a :class:`Hello` naming the watermark they hold of the other's stream. If the
+neighbour holds our current epoch up to ``W``: when the buffer still reaches back to ``W`` we just
+resend from ``W``; otherwise we ship the objects changed since ``W`` (a per-key modification index
+ordered by sequence number). A neighbour we know nothing about (new, or we restarted) gets a
+**Merkle digest** catch-up (:mod:`sync._merkle`): it descends only into differing subtrees, swaps
+item hashes for small ones, and ships the objects that differ. Either way its traffic grows with
+the difference, not the keyspace, and it ships whole objects in bounded steps. Objects are self-
+contained CRDT states (causal types carry their own causal context, restricted to what they hold),
+so no step ever claims more than it carries.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import mmh3
+
+from gossip._events import (
+    Effect,
+    Emit,
+    Event,
+    PacketReceived,
+    SendPacket,
+    SendStream,
+    SetTimer,
+    StreamReceived,
+    TimerFired,
+)
+from sync._config import SyncConfig
+from sync._errors import (
+    DecodeError,
+    PeerError,
+    ProtocolViolationError,
+    TypeMismatchError,
+    UsageError,
+)
+from sync._merkle import DEPTH, MerkleIndex
+from sync._messages import (
+    PROTOCOL_VERSION,
+    Ack,
+    CatchupDone,
+    Delta,
+    Digest,
+    DigestReply,
+    Hello,
+    Message,
+    ObjectEntry,
+    Objects,
+    ObjectsAck,
+    decode_message,
+    encode_message,
+)
+from sync._metrics import PeerMetrics, SyncMetrics
+from sync._ranges import RangeTracker
+from sync._subscriptions import _MISSING, Change, Subscription, Subscriptions, describe_change
+
+__all__ = ["CatchupCompleted", "SyncEngine"]
+
+Crdt = Any  # any type following the crdts contract (join/merge/leq/copy/diff/decompose/value)
+Codec = tuple[Callable[[Any], bytes], Callable[[bytes], Any]]
+
+_ROUND = ("sync", "round")
+_MASK64 = (1 << 64) - 1
+_OBJ_OVERHEAD = 8  # bytes of msgpack framing per (key, bytes) entry, for the size estimate
+_MSG_OVERHEAD = 48  # bytes of a message besides its objects
+
+
+@dataclass(frozen=True, slots=True)
+class CatchupCompleted:
+    """Emitted when this replica finished catching ``peer`` up (``objects`` shipped)."""
+
+    peer: str
+    via: str  # "buffer", "index" (modification index since a watermark) or "merkle"
+    objects: int
+
+
+class _Entry:
+    __slots__ = ("delta", "enc", "key", "origin", "seq")
+
+    def __init__(self, seq: int, origin: str | None, key: str, delta: Crdt) -> None:
+        self.seq = seq
+        self.origin = origin
+        self.key = key
+        self.delta = delta
+        self.enc: bytes | None = None
+
+
+class _Catchup:
+    """One catch-up of a neighbour: an optional Merkle descent, then whole objects in steps."""
+
+    __slots__ = (
+        "covered",
+        "digest_done",
+        "last_progress",
+        "next_req",
+        "outstanding",
+        "queue_items",
+        "queue_nodes",
+        "session",
+        "ship",
+        "ship_set",
+        "shipped",
+        "via",
+    )
+
+    def __init__(self, session: int, covered: int, via: str, now: float) -> None:
+        self.session = session
+        self.covered = covered
+        self.via = via
+        self.digest_done = via != "merkle"
+        self.queue_nodes: list[tuple[int, int, int]] = []  # (level, prefix, hash) to probe
+        self.queue_items: list[tuple[int, int]] = []  # subtrees to send as item hashes
+        self.outstanding: dict[int, dict[tuple[int, int], list[str]]] = {}
+        self.next_req = 0
+        self.ship: list[str] = []
+        self.ship_set: set[str] = set()
+        self.shipped = RangeTracker()
+        self.last_progress = now
+
+    def add_ship(self, keys: Iterable[str]) -> None:
+        for k in keys:
+            if k not in self.ship_set:
+                self.ship_set.add(k)
+                self.ship.append(k)
+
+    @property
+    def finished(self) -> bool:
+        return (
+            self.digest_done
+            and not self.outstanding
+            and not self.queue_nodes
+            and not self.queue_items
+            and self.shipped.mark >= len(self.ship)
+        )
+
+
+class _Peer:
+    __slots__ = ("ack", "catchup", "got_hello", "heard_us", "hello_epoch", "metrics")
+
+    def __init__(self, mark: int, metrics: PeerMetrics) -> None:
+        self.ack = RangeTracker(mark)
+        self.catchup: _Catchup | None = None
+        self.got_hello = False
+        self.heard_us = False
+        self.hello_epoch: int | None = None
+        self.metrics = metrics
+
+
+class SyncEngine:
+    """A replica's keyspace of CRDT objects and the sync protocol with its neighbours.
+
+    Drive it like every core: ``start(now)``, then ``handle(event, now)`` for sync payloads, its
+    timer and :class:`PeerUnreachable`; tell it the neighbour set with :meth:`neighbor_up`,
+    :meth:`neighbor_down` or :meth:`set_neighbors`; mutate objects with :meth:`update`. Each call
+    returns the effects to carry out.
+
+    ``state`` (optional) is an existing keyspace dict, used **as is** (not copied): after a crash
+    that kept the state but lost the engine (buffer, acks), build a new engine over the same dict;
+    a new ``epoch`` tells the neighbours that this replica's stream restarted.
+    """
+
+    protocol = "sync"
+
+    def __init__(
+        self,
+        replica_id: str,
+        config: SyncConfig | None = None,
+        rng: random.Random | None = None,
+        *,
+        state: dict[str, Crdt] | None = None,
+        epoch: int | None = None,
+        codec: Codec | None = None,
+        count_elements: Callable[[Crdt], int] | None = None,
+    ) -> None:
+        if not isinstance(replica_id, str) or not replica_id:
+            raise UsageError("replica_id must be a non-empty str")
+        self.replica_id = replica_id
+        self.config = config or SyncConfig()
+        self._rng = rng or random.Random(replica_id)
+        self.epoch: int = self._rng.getrandbits(63) if epoch is None else epoch
+        if codec is None:
+            import crdts
+
+            codec = (crdts.encode, crdts.decode)
+        self._encode, self._decode = codec
+        self._count_elements = count_elements
+        self._state: dict[str, Crdt] = {} if state is None else state
+        self._mode = self.config.mode
+        # Algorithm 2: sequence counter, delta buffer (seq = _base + index), per-neighbour acks.
+        self._c = 0
+        self._base = 0
+        self._buf: deque[_Entry] = deque()
+        self._peers: dict[str, _Peer] = {}
+        # What we hold of each peer's stream: addr -> (their epoch, watermark tracker).
+        self._recv: OrderedDict[str, tuple[int, RangeTracker]] = OrderedDict()
+        self._early_hello: dict[str, Hello] = {}
+        # Modification index: key -> seq of its last change, ordered by seq (move to end).
+        self._mod: dict[str, int] = dict.fromkeys(self._state, 0)
+        self._merkle = MerkleIndex()
+        self._merkle.touch_all(self._state)
+        self._session = 0
+        self.metrics = SyncMetrics()
+        self.subscriptions = Subscriptions()
+        self._started = False
+
+    # -- the keyspace ----------------------------------------------------------------------------
+
+    def get(self, key: str) -> Crdt | None:
+        """The live object under ``key`` (do not mutate it directly: use :meth:`update`)."""
+        return self._state.get(key)
+
+    def value(self, key: str, default: Any = None) -> Any:
+        x = self._state.get(key)
+        return default if x is None else x.value
+
+    def keys(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._state
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    @property
+    def state(self) -> Mapping[str, Crdt]:
+        return self._state
+
+    @property
+    def neighbors(self) -> frozenset[str]:
+        return frozenset(self._peers)
+
+    # -- local mutations -------------------------------------------------------------------------
+
+    def update(
+        self,
+        key: str,
+        mutator: Callable[[Crdt], Crdt],
+        *,
+        create: Callable[[], Crdt] | None = None,
+    ) -> Crdt:
+        """Apply a delta-mutator to object ``key`` and record the delta it returns.
+
+        ``mutator(x)`` must change ``x`` in place and return the delta (the crdts contract). If
+        ``key`` is absent, ``create()`` builds its bottom first (else :class:`UsageError`).
+        """
+        if not isinstance(key, str):
+            raise UsageError(f"keys are str, got {type(key).__name__}")
+        x = self._state.get(key)
+        is_new = x is None
+        if x is None:
+            if create is None:
+                raise UsageError(f"no object {key!r}: pass create= to make it")
+            x = create()
+        watch = self.subscriptions.wants(key)
+        old = _MISSING if is_new else (x.value if watch else None)
+        delta = mutator(x)
+        if delta is None or not hasattr(delta, "join"):
+            raise UsageError("a mutator must return its delta (a CRDT), got " + repr(delta))
+        if is_new:
+            self._state[key] = x
+        self._record(key, delta, None)
+        if watch:
+            self._notify(key, old, x, None)
+        return delta
+
+    def apply(self, key: str, delta: Crdt) -> None:
+        """Join an externally computed delta into object ``key`` and record it (local origin)."""
+        if not isinstance(key, str):
+            raise UsageError(f"keys are str, got {type(key).__name__}")
+        x = self._state.get(key)
+        if x is not None and type(x) is not type(delta):
+            raise UsageError(f"{key!r} holds a {type(x).__name__}, not {type(delta).__name__}")
+        watch = self.subscriptions.wants(key)
+        old = _MISSING if x is None else (x.value if watch else None)
+        if x is None:
+            self._state[key] = x = delta.copy()
+        elif delta.leq(x):
+            return
+        else:
+            x.merge(delta)
+        self._record(key, delta.copy(), None)
+        if watch:
+            self._notify(key, old, x, None)
+
+    def subscribe(
+        self,
+        callback: Callable[[Change], object],
+        *,
+        key: str | None = None,
+        prefix: str | None = None,
+    ) -> Subscription:
+        """Call ``callback(change)`` whenever object ``key`` (or any key starting with
+        ``prefix``) changes, locally or from a peer. A raising callback is counted, never fatal."""
+        return self.subscriptions.subscribe(callback, key=key, prefix=prefix)
+
+    def _notify(self, key: str, old: Any, x: Crdt, origin: str | None) -> None:
+        try:
+            change = describe_change(key, old, x.value, origin)
+        except Exception as exc:  # a value that cannot be compared: still never fatal
+            self.subscriptions.errors += 1
+            self.subscriptions.last_error = exc
+            self.metrics.callback_errors = self.subscriptions.errors
+            return
+        if change is not None:
+            self.subscriptions.notify(change)
+            self.metrics.callback_errors = self.subscriptions.errors
+
+    def _record(self, key: str, delta: Crdt, origin: str | None) -> None:
+        self._merkle.touch(key)
+        if not self._mode.delta:
+            return
+        seq = self._c
+        self._buf.append(_Entry(seq, origin, key, delta))
+        self._c = seq + 1
+        self._mod.pop(key, None)
+        self._mod[key] = seq
+        if not self._peers:  # nobody to deliver to: a future neighbour gets a catch-up instead
+            self._gc()
+
+    # -- neighbours ------------------------------------------------------------------------------
+
+    def neighbor_up(self, peer: str, now: float) -> list[Effect]:
+        """``peer`` became a neighbour. It starts at ``A(peer) = c``; older state reaches it by a
+        catch-up decided when its :class:`Hello` arrives."""
+        if peer == "" or peer in self._peers:
+            return []
+        p = self._peers[peer] = _Peer(self._c, self.metrics.peer(peer))
+        out: list[Effect] = []
+        if self._mode.delta:
+            self._send(out, peer, self._hello_for(peer, p))
+            early = self._early_hello.pop(peer, None)
+            if early is not None:
+                self._on_hello(peer, early, now, out)
+        return out
+
+    def neighbor_down(self, peer: str, now: float) -> list[Effect]:
+        """``peer`` is no longer a neighbour: forget its ack (so the buffer can be collected) and
+        any catch-up in progress. What we received from it is remembered for a later Hello."""
+        if self._peers.pop(peer, None) is not None:
+            self._gc()
+        self._early_hello.pop(peer, None)
+        return []
+
+    def set_neighbors(self, peers: Iterable[str], now: float) -> list[Effect]:
+        """Make the neighbour set exactly ``peers`` (for fixed overlays)."""
+        want = set(peers)
+        out: list[Effect] = []
+        for p in list(self._peers):
+            if p not in want:
+                out += self.neighbor_down(p, now)
+        for p in sorted(want):
+            out += self.neighbor_up(p, now)
+        return out
+
+    # -- driver interface -------------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Effect]:
+        self._started = True
+        return [SetTimer(_ROUND, now + self.config.sync_interval)]
+
+    def handle(self, event: Event, now: float) -> list[Effect]:
+        if isinstance(event, StreamReceived | PacketReceived):
+            return self._on_data(event.src, event.data, now)
+        if isinstance(event, TimerFired):
+            if event.key == _ROUND:
+                out = self.sync_now(now)
+                out.append(SetTimer(_ROUND, now + self.config.sync_interval))
+                return out
+            return []
+        # PeerUnreachable: frames may be lost; unacked intervals are resent next round anyway.
+        return []
+
+    def sync_now(self, now: float) -> list[Effect]:
+        """Run one sync round immediately (the timer does this every ``sync_interval``)."""
+        self.metrics.rounds += 1
+        out: list[Effect] = []
+        if not self._mode.delta:
+            self._state_round(out)
+            return out
+        for peer, p in self._peers.items():
+            if not p.heard_us:
+                self._send(out, peer, self._hello_for(peer, p))
+            budget = self.config.max_messages_per_round
+            budget -= self._send_interval(peer, p, out, budget)
+            if p.catchup is not None and budget > 0:
+                self._catchup_round(peer, p, now, out, budget)
+        self._gc()
+        return out
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    def _send(self, out: list[Effect], peer: str, msg: Message, payload: int = 0) -> None:
+        data = encode_message(msg)
+        m = self.metrics.peer(peer)
+        m.sent_msgs += 1
+        m.sent_payload_bytes += payload
+        m.sent_meta_bytes += len(data) - payload
+        out.append(SendPacket(peer, data) if self.config.use_packets else SendStream(peer, data))
+
+    def _count_sent(self, peer: str, objs: Iterable[Crdt]) -> None:
+        m = self.metrics.peer(peer)
+        for x in objs:
+            m.sent_objects += 1
+            if self._count_elements is not None:
+                m.sent_elements += self._count_elements(x)
+
+    def _state_round(self, out: list[Effect]) -> None:
+        if not self._peers or not self._state:
+            return
+        encoded = [(k, self._encode(x)) for k, x in self._state.items()]
+        for peer in self._peers:
+            for lo, hi in self._chunks([len(k) + len(e) for k, e in encoded]):
+                objs = encoded[lo:hi]
+                self._send(out, peer, Delta(self.epoch, 0, 0, objs), sum(len(e) for _, e in objs))
+                self._count_sent(peer, (self._state[k] for k, _ in objs))
+
+    def _chunks(self, sizes: list[int]) -> Iterator[tuple[int, int]]:
+        """Cut a list of object sizes into index ranges of at most ``max_message_bytes``."""
+        limit = self.config.max_message_bytes - _MSG_OVERHEAD
+        lo, acc = 0, 0
+        for i, s in enumerate(sizes):
+            s += _OBJ_OVERHEAD
+            if acc and acc + s > limit:
+                yield lo, i
+                lo, acc = i, 0
+            acc += s
+        if lo < len(sizes):
+            yield lo, len(sizes)
+
+    def _send_interval(self, peer: str, p: _Peer, out: list[Effect], budget: int) -> int:
+        """Send the delta-interval ``[A(peer), c)`` in chunks; returns the messages sent.
+
+        Chunk ``[lo, hi)`` joins, per object, exactly the entries with ``lo <= seq < hi`` (BP:
+        minus those from ``peer``), so its ack covers exactly that range whatever else is lost.
+        """
+        start = max(p.ack.mark, self._base)
+        if start >= self._c:
+            return 0
+        bp = self._mode.bp
+        limit = self.config.max_message_bytes - _MSG_OVERHEAD
+        encode = self._encode
+        buf = self._buf
+        groups: dict[str, list[_Entry]] = {}
+        acc = 0
+        sent = 0
+        lo = start
+        for i in range(start - self._base, len(buf)):
+            e = buf[i]
+            if bp and e.origin == peer:
+                continue
+            if e.enc is None:
+                e.enc = encode(e.delta)
+            size = len(e.key) + len(e.enc) + _OBJ_OVERHEAD
+            if groups and acc + size > limit:
+                self._send_chunk(out, peer, lo, e.seq, groups)
+                sent += 1
+                if sent >= budget:
+                    return sent
+                lo, groups, acc = e.seq, {}, 0
+            g = groups.get(e.key)
+            if g is None:
+                groups[e.key] = [e]
+            else:
+                g.append(e)
+            acc += size
+        if groups:
+            self._send_chunk(out, peer, lo, self._c, groups)
+            sent += 1
+        else:
+            # Everything left came from this neighbour (BP): it has it already.
+            p.ack.add(lo, self._c)
+        return sent
+
+    def _send_chunk(
+        self, out: list[Effect], peer: str, lo: int, hi: int, groups: dict[str, list[_Entry]]
+    ) -> None:
+        objs: list[ObjectEntry] = []
+        deltas: list[Crdt] = []
+        for key, entries in groups.items():
+            if len(entries) == 1:
+                e = entries[0]
+                assert e.enc is not None
+                objs.append((key, e.enc))
+                deltas.append(e.delta)
+            else:
+                d = entries[0].delta.copy()
+                for e in entries[1:]:
+                    d.merge(e.delta)
+                objs.append((key, self._encode(d)))
+                deltas.append(d)
+        self._send(out, peer, Delta(self.epoch, lo, hi, objs), sum(len(e) for _, e in objs))
+        self._count_sent(peer, deltas)
+
+    def _gc(self) -> None:
+        """Drop buffer entries every current neighbour has acknowledged (all, with none)."""
+        new_base = min((p.ack.mark for p in self._peers.values()), default=self._c)
+        buf = self._buf
+        while self._base < new_base and buf:
+            buf.popleft()
+            self._base += 1
+        if not buf:
+            self._base = self._c
+
+    # -- receiving --------------------------------------------------------------------------------
+
+    def _on_data(self, src: str, data: bytes, now: float) -> list[Effect]:
+        m = self.metrics.peer(src)
+        m.recv_msgs += 1
+        try:
+            msg = decode_message(data)
+        except DecodeError as exc:
+            m.recv_meta_bytes += len(data)
+            self.metrics.count_error(src, exc)
+            return []
+        payload = sum(len(e) for _, e in msg.objects) if isinstance(msg, Delta | Objects) else 0
+        m.recv_payload_bytes += payload
+        m.recv_meta_bytes += len(data) - payload
+        out: list[Effect] = []
+        try:
+            if isinstance(msg, Delta):
+                self._on_delta(src, msg, out)
+            elif isinstance(msg, Ack):
+                self._on_ack(src, msg)
+            elif isinstance(msg, Hello):
+                self._on_hello(src, msg, now, out)
+            elif isinstance(msg, Digest):
+                self._on_digest(src, msg, out)
+            elif isinstance(msg, DigestReply):
+                self._on_digest_reply(src, msg, now, out)
+            elif isinstance(msg, Objects):
+                self._receive_objects(src, msg.objects)
+                self._send(out, src, ObjectsAck(msg.session, msg.lo, msg.hi))
+            elif isinstance(msg, ObjectsAck):
+                self._on_objects_ack(src, msg, now, out)
+            else:
+                self._on_catchup_done(src, msg)
+        except PeerError as exc:
+            self.metrics.count_error(src, exc)
+        return out
+
+    def _on_delta(self, src: str, msg: Delta, out: list[Effect]) -> None:
+        self._receive_objects(src, msg.objects)
+        if not self._mode.delta or (msg.hi == 0 and msg.lo == 0):
+            return
+        self._recv_tracker(src, msg.epoch).add(msg.lo, msg.hi)
+        self._send(out, src, Ack(msg.epoch, msg.lo, msg.hi))
+
+    def _recv_tracker(self, src: str, epoch: int) -> RangeTracker:
+        entry = self._recv.get(src)
+        if entry is None or entry[0] != epoch:
+            entry = (epoch, RangeTracker())
+            self._recv[src] = entry
+        self._recv.move_to_end(src)
+        while len(self._recv) > self.config.remembered_peers:
+            self._recv.popitem(last=False)
+        return entry[1]
+
+    def _receive_objects(self, src: str, objs: list[ObjectEntry]) -> None:
+        m = self.metrics.peer(src)
+        decoded: list[tuple[str, Crdt]] = []
+        for key, data in objs:
+            try:
+                d = self._decode(data)
+            except Exception as exc:  # the CRDT codec's DecodeError (or worse): count, skip
+                self.metrics.count_error(src, DecodeError(f"object {key!r}: {exc}"))
+                continue
+            x = self._state.get(key)
+            if x is not None and type(x) is not type(d):
+                self.metrics.count_error(
+                    src, TypeMismatchError(f"{key!r}: {type(d).__name__} for {type(x).__name__}")
+                )
+                continue
+            decoded.append((key, d))
+        m.recv_objects += len(decoded)
+        mode = self._mode
+        subs = self.subscriptions
+        if mode.rr or not mode.delta:
+            for key, d in decoded:
+                x = self._state.get(key)
+                watch = bool(subs) and subs.wants(key)
+                if x is None:
+                    if mode.delta:
+                        self._state[key] = d.copy()
+                        self._record(key, d, src)
+                    else:
+                        self._state[key] = d
+                        self._merkle.touch(key)
+                    if watch:
+                        self._notify(key, _MISSING, self._state[key], src)
+                    continue
+                if d.leq(x):
+                    continue
+                old = x.value if watch else None
+                if mode.delta:
+                    delta = d.diff(x)  # RR: only what x lacks is joined and forwarded
+                    x.merge(delta)
+                    self._record(key, delta, src)
+                else:
+                    x.merge(d)
+                    self._merkle.touch(key)
+                if watch:
+                    self._notify(key, old, x, src)
+            return
+        # Classic delta / BP without RR: a delta-group that inflates X is buffered whole.
+        inflating: list[tuple[str, Crdt, Any, Crdt | None]] = []
+        for key, d in decoded:
+            x = self._state.get(key)
+            if x is None or not d.leq(x):
+                watch = bool(subs) and subs.wants(key)
+                old = _MISSING if x is None else (x.value if watch else None)
+                inflating.append((key, d, old, x))
+        if not inflating:
+            return
+        for key, d, _old, x in inflating:
+            if x is None:
+                self._state[key] = d.copy()
+            else:
+                x.merge(d)
+        for key, d in decoded:
+            self._record(key, d, src)
+        if subs:
+            for key, _, old, _x in inflating:
+                if subs.wants(key):
+                    self._notify(key, old, self._state[key], src)
+
+    def _on_ack(self, src: str, msg: Ack) -> None:
+        if msg.epoch != self.epoch:
+            return  # an ack for a previous incarnation of this replica: meaningless now
+        if msg.hi > self._c:
+            raise ProtocolViolationError(f"ack up to {msg.hi} but only {self._c} entries exist")
+        p = self._peers.get(src)
+        if p is None:
+            return  # no longer a neighbour: its ack no longer holds the buffer
+        if p.ack.add(msg.lo, msg.hi):
+            self._gc()
+
+    # -- catch-up ---------------------------------------------------------------------------------
+
+    def _hello_for(self, peer: str, p: _Peer) -> Hello:
+        known = self._recv.get(peer)
+        return Hello(
+            PROTOCOL_VERSION,
+            self.epoch,
+            None if known is None else known[0],
+            0 if known is None else known[1].mark,
+            p.got_hello,
+        )
+
+    def _on_hello(self, src: str, msg: Hello, now: float, out: list[Effect]) -> None:
+        p = self._peers.get(src)
+        if p is None:
+            self._early_hello[src] = msg  # the overlay has not told us yet: wait for neighbor_up
+            return
+        first_time = not p.got_hello
+        p.got_hello = True
+        p.heard_us = p.heard_us or msg.heard_you
+        if not msg.heard_you or first_time:
+            self._send(out, src, self._hello_for(src, p))
+        if p.hello_epoch == msg.epoch:
+            return  # a duplicate (or a resend) of a Hello already acted on
+        p.hello_epoch = msg.epoch
+        if not self._mode.delta:
+            return
+        if msg.known_epoch == self.epoch:
+            w = msg.watermark
+            if w >= self._base:
+                # The buffer still holds [w, c): plain retransmission, no catch-up.
+                p.ack.mark = min(p.ack.mark, w)
+                return
+            cu = self._new_catchup(p, "index", now)
+            keys: list[str] = []
+            for k, s in reversed(self._mod.items()):
+                if s < w:
+                    break
+                keys.append(k)
+            keys.reverse()
+            cu.add_ship(keys)
+        else:
+            cu = self._new_catchup(p, "merkle", now)
+            self._merkle_start(cu)
+        self._pump_digest(src, cu, out)
+        self._maybe_finish(src, p, out)
+
+    def _new_catchup(self, p: _Peer, via: str, now: float) -> _Catchup:
+        self._session += 1
+        self.metrics.catchups_started += 1
+        cu = p.catchup = _Catchup(self._session, self._c, via, now)
+        return cu
+
+    def _encoded_state(self, key: str) -> bytes:
+        """A canonical digest of object ``key``: the sum of the hashes of its join-irreducibles.
+
+        Encodings need not be canonical (a set may list its elements in any order), but the
+        irreducible decomposition is unique, and an irreducible's encoding has one element."""
+        total = 0
+        for z in self._state[key].decompose():
+            total += mmh3.hash64(self._encode(z), signed=False)[0]
+        return (total & _MASK64).to_bytes(8, "big")
+
+    def _merkle_start(self, cu: _Catchup) -> None:
+        self._merkle.flush(self._encoded_state)
+        h, count = self._merkle.node(0, 0)
+        cu.digest_done = False
+        if count == 0:
+            cu.digest_done = True  # nothing here to push
+        else:
+            cu.queue_nodes.append((0, 0, h))
+
+    def _pump_digest(self, peer: str, cu: _Catchup, out: list[Effect]) -> None:
+        """Send the queued probes, in messages bounded by ``max_message_bytes``."""
+        limit = self.config.max_message_bytes - _MSG_OVERHEAD
+        while cu.queue_nodes or cu.queue_items:
+            nodes: list[tuple[int, int, int]] = []
+            items: list[tuple[int, int, list[int]]] = []
+            keys_of: dict[tuple[int, int], list[str]] = {}
+            acc = 0
+            while cu.queue_nodes and acc < limit:
+                nodes.append(cu.queue_nodes.pop())
+                acc += 24
+            while cu.queue_items and acc < limit:
+                level, prefix = cu.queue_items.pop()
+                keys = self._merkle.keys_under(level, prefix)
+                items.append((level, prefix, [self._merkle.item(k) for k in keys]))
+                keys_of[(level, prefix)] = keys
+                acc += 16 + 9 * len(keys)
+            req = cu.next_req
+            cu.next_req += 1
+            cu.outstanding[req] = keys_of
+            self._send(out, peer, Digest(cu.session, req, nodes, items))
+
+    def _on_digest(self, src: str, msg: Digest, out: list[Effect]) -> None:
+        """Answer a probe: which subtrees differ from ours, which items we lack."""
+        self._merkle.flush(self._encoded_state)
+        differ = [(lv, pf) for lv, pf, h in msg.nodes if self._merkle.node(lv, pf)[0] != h]
+        want: list[tuple[int, int, list[int]]] = []
+        for lv, pf, hashes in msg.items:
+            mine = {self._merkle.item(k) for k in self._merkle.keys_under(lv, pf)}
+            missing = [i for i, h in enumerate(hashes) if h not in mine]
+            if missing:
+                want.append((lv, pf, missing))
+        self._send(out, src, DigestReply(msg.session, msg.req, differ, want))
+
+    def _on_digest_reply(self, src: str, msg: DigestReply, now: float, out: list[Effect]) -> None:
+        p = self._peers.get(src)
+        cu = None if p is None else p.catchup
+        if p is None or cu is None or cu.session != msg.session:
+            return  # stale: a restarted or finished session
+        keys_of = cu.outstanding.pop(msg.req, None)
+        if keys_of is None:
+            return
+        cu.last_progress = now
+        self._merkle.flush(self._encoded_state)
+        threshold = self.config.merkle_leaf_threshold
+        for lv, pf in msg.differ:
+            if not 0 <= lv <= DEPTH:
+                raise ProtocolViolationError(f"no Merkle level {lv}")
+            _, count = self._merkle.node(lv, pf)
+            if count == 0:
+                continue
+            if count <= threshold or lv == DEPTH:
+                cu.queue_items.append((lv, pf))
+                continue
+            for cp, ch, ccount in self._merkle.children(lv, pf):
+                if ccount <= 1:
+                    cu.queue_items.append((lv + 1, cp))  # an item costs what a hash does
+                else:
+                    cu.queue_nodes.append((lv + 1, cp, ch))
+        for lv, pf, idx in msg.want:
+            keys = keys_of.get((lv, pf))
+            if keys is None:
+                raise ProtocolViolationError("want for a subtree that was not probed")
+            cu.add_ship(keys[i] for i in idx if i < len(keys) and keys[i] in self._state)
+        self._pump_digest(src, cu, out)
+        if not cu.outstanding and not cu.queue_nodes and not cu.queue_items:
+            cu.digest_done = True
+        self._ship(src, cu, out, self.config.max_messages_per_round)
+        self._maybe_finish(src, p, out)
+
+    def _catchup_round(
+        self, peer: str, p: _Peer, now: float, out: list[Effect], budget: int
+    ) -> None:
+        cu = p.catchup
+        assert cu is not None
+        if not cu.digest_done and now - cu.last_progress > self.config.catchup_timeout:
+            # A probe or its reply was lost: start the descent again (state only grew since).
+            cu = self._new_catchup(p, "merkle", now)
+            self.metrics.catchups_started -= 1  # a restart, not a new catch-up
+            self._merkle_start(cu)
+            self._pump_digest(peer, cu, out)
+        self._ship(peer, cu, out, budget)
+        self._maybe_finish(peer, p, out)
+
+    def _ship(self, peer: str, cu: _Catchup, out: list[Effect], budget: int) -> None:
+        """Send whole objects of the ship list from the first unacked one, in bounded steps."""
+        start = cu.shipped.mark
+        if start >= len(cu.ship):
+            return
+        keys = [k for k in cu.ship[start:] if k in self._state]
+        if len(keys) != len(cu.ship) - start:  # never happens (no deletes); keep indices honest
+            cu.ship[start:] = keys
+        encoded = [(k, self._encode(self._state[k])) for k in cu.ship[start:]]
+        for sent, (lo, hi) in enumerate(self._chunks([len(k) + len(e) for k, e in encoded]), 1):
+            objs = encoded[lo:hi]
+            msg = Objects(cu.session, start + lo, start + hi, objs)
+            self._send(out, peer, msg, sum(len(e) for _, e in objs))
+            self._count_sent(peer, (self._state[k] for k, _ in objs))
+            if sent >= budget:
+                break
+
+    def _on_objects_ack(self, src: str, msg: ObjectsAck, now: float, out: list[Effect]) -> None:
+        p = self._peers.get(src)
+        cu = None if p is None else p.catchup
+        if p is None or cu is None or cu.session != msg.session:
+            return
+        if msg.hi > len(cu.ship):
+            raise ProtocolViolationError("objects ack beyond the ship list")
+        if cu.shipped.add(msg.lo, msg.hi):
+            cu.last_progress = now
+        self._maybe_finish(src, p, out)
+
+    def _maybe_finish(self, peer: str, p: _Peer, out: list[Effect]) -> None:
+        cu = p.catchup
+        if cu is None or not cu.finished:
+            return
+        p.catchup = None
+        self.metrics.catchups_completed += 1
+        self.metrics.catchup_objects_shipped += len(cu.ship)
+        self._send(out, peer, CatchupDone(cu.session, self.epoch, cu.covered))
+        out.append(Emit(CatchupCompleted(peer, cu.via, len(cu.ship))))
+
+    def _on_catchup_done(self, src: str, msg: CatchupDone) -> None:
+        if msg.covered > 0:
+            self._recv_tracker(src, msg.epoch).raise_to(msg.covered)
+
+    # -- introspection ----------------------------------------------------------------------------
+
+    @property
+    def seq(self) -> int:
+        """``c``: the next sequence number of this replica's delta stream."""
+        return self._c
+
+    @property
+    def buffer_size(self) -> int:
+        """Entries in the delta buffer (not yet acknowledged by every neighbour)."""
+        return len(self._buf)
+
+    def buffer(self) -> Iterator[tuple[int, str | None, str, Crdt]]:
+        """``(seq, origin, key, delta)`` of every buffered entry, oldest first."""
+        for e in self._buf:
+            yield e.seq, e.origin, e.key, e.delta
+
+    def acks(self) -> dict[str, int]:
+        """``A(j)`` per current neighbour."""
+        return {peer: p.ack.mark for peer, p in self._peers.items()}
+
+    def objects_pending(self) -> int:
+        """Distinct objects not yet acknowledged by some neighbour, plus unsent catch-up objects."""
+        pending = {e.key for e in self._buf}
+        for p in self._peers.values():
+            if p.catchup is not None:
+                pending.update(p.catchup.ship[p.catchup.shipped.mark :])
+        return len(pending)
+
+    def catching_up(self) -> dict[str, str]:
+        """Neighbours with a catch-up in progress, and how (``index`` or ``merkle``)."""
+        return {peer: p.catchup.via for peer, p in self._peers.items() if p.catchup is not None}
+
+    def snapshot_metrics(self) -> dict[str, Any]:
+        d = self.metrics.as_dict()
+        d["buffer_entries"] = self.buffer_size
+        d["objects"] = len(self._state)
+        d["objects_pending"] = self.objects_pending()
+        d["neighbors"] = sorted(self._peers)
+        d["callback_errors"] = self.subscriptions.errors
+        return d

@@ -1,0 +1,130 @@
+"""A Merkle tree over the keyspace, maintained incrementally, for digest-driven catch-up.
+
+Every object contributes one 64-bit *item hash*, ``mmh3(key, encoded state)``. Keys are placed by
+the top bits of ``mmh3(key)`` into a fixed tree of fanout 16 and depth :data:`DEPTH` (16^5 leaves,
+enough for millions of objects), and a node's hash is the **sum modulo 2^64** of its items. A sum
+(not a hash of the children) makes an update O(depth): subtract the old item, add the new one on
+the path; nodes are stored sparsely (only non-empty subtrees exist). Hashing is lazy: a change only
+marks the key dirty; :meth:`flush` rehashes dirty keys right before a digest is read, so a replica
+that never serves a catch-up never encodes an object for it.
+
+Two replicas whose subtree sums are equal hold (up to a 2^-64 collision) the same objects there; a
+catch-up descends only into subtrees that differ, and swaps item hashes once a subtree is small, so
+its traffic grows with the difference, not the keyspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import mmh3
+
+__all__ = ["DEPTH", "FANOUT_BITS", "MerkleIndex", "item_hash", "key_hash"]
+
+FANOUT_BITS = 4
+FANOUT = 1 << FANOUT_BITS
+DEPTH = 5
+_MASK = (1 << 64) - 1
+
+
+def key_hash(key: str) -> int:
+    return int(mmh3.hash64(key.encode("utf-8", "surrogatepass"), signed=False)[0])
+
+
+def item_hash(key: str, state: bytes) -> int:
+    """The digest of one object: its key and its encoded state (length-prefixed, unambiguous)."""
+    kb = key.encode("utf-8", "surrogatepass")
+    return int(mmh3.hash64(len(kb).to_bytes(4, "big") + kb + state, signed=False)[0])
+
+
+def prefix_of(kh: int, level: int) -> int:
+    return kh >> (64 - FANOUT_BITS * level) if level else 0
+
+
+class MerkleIndex:
+    """Per-level sparse dicts ``prefix -> [sum, count]`` plus the keys of each leaf bucket."""
+
+    __slots__ = ("_dirty", "_items", "_kh", "leaf_keys", "levels")
+
+    def __init__(self) -> None:
+        self.levels: list[dict[int, list[int]]] = [{} for _ in range(DEPTH + 1)]
+        self.leaf_keys: dict[int, set[str]] = {}
+        self._items: dict[str, int] = {}
+        self._kh: dict[str, int] = {}
+        self._dirty: set[str] = set()
+
+    def touch(self, key: str) -> None:
+        """``key``'s state changed (or appeared): rehash it at the next :meth:`flush`."""
+        self._dirty.add(key)
+
+    def touch_all(self, keys: Iterable[str]) -> None:
+        self._dirty.update(keys)
+
+    @property
+    def dirty(self) -> int:
+        return len(self._dirty)
+
+    def flush(self, encoded_state: Callable[[str], bytes]) -> None:
+        """Rehash every dirty key, reading its current encoding through ``encoded_state``."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        levels = self.levels
+        for key in dirty:
+            new = item_hash(key, encoded_state(key))
+            old = self._items.get(key)
+            if old == new:
+                continue
+            kh = self._kh.get(key)
+            is_new = kh is None
+            if kh is None:
+                kh = key_hash(key)
+                self._kh[key] = kh
+                leaf = prefix_of(kh, DEPTH)
+                bucket = self.leaf_keys.get(leaf)
+                if bucket is None:
+                    bucket = self.leaf_keys[leaf] = set()
+                bucket.add(key)
+            delta = (new - (old or 0)) & _MASK
+            self._items[key] = new
+            for level in range(DEPTH + 1):
+                p = prefix_of(kh, level)
+                node = levels[level].get(p)
+                if node is None:
+                    levels[level][p] = [delta, 1]
+                else:
+                    node[0] = (node[0] + delta) & _MASK
+                    if is_new:
+                        node[1] += 1
+
+    def node(self, level: int, prefix: int) -> tuple[int, int]:
+        """``(hash, key count)`` of a subtree (``(0, 0)`` when empty). Call :meth:`flush` first."""
+        n = self.levels[level].get(prefix) if 0 <= level <= DEPTH else None
+        return (n[0], n[1]) if n is not None else (0, 0)
+
+    def children(self, level: int, prefix: int) -> list[tuple[int, int, int]]:
+        """The non-empty children of a subtree: ``(prefix, hash, count)``."""
+        if level >= DEPTH:
+            return []
+        below = self.levels[level + 1]
+        out = []
+        for i in range(FANOUT):
+            p = (prefix << FANOUT_BITS) | i
+            n = below.get(p)
+            if n is not None:
+                out.append((p, n[0], n[1]))
+        return out
+
+    def keys_under(self, level: int, prefix: int) -> list[str]:
+        """Every key in a subtree, in a deterministic order."""
+        if not 0 <= level <= DEPTH:
+            return []
+        if level == DEPTH:
+            return sorted(self.leaf_keys.get(prefix, ()))
+        out: list[str] = []
+        for p, _, _ in self.children(level, prefix):
+            out.extend(self.keys_under(level + 1, p))
+        return out
+
+    def item(self, key: str) -> int:
+        return self._items[key]

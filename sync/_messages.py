@@ -1,0 +1,275 @@
+"""Wire messages of the sync protocol: one type-tag byte (from ``TAG_RANGES["sync"]``) + msgpack.
+
+Objects travel as ``(key, crdt_bytes)`` pairs, ``crdt_bytes`` being the CRDT codec's own encoding
+(``crdts.encode``), so this module never interprets them: the engine decodes them one by one and a
+bad object is rejected on its own. Everything else in a message is *metadata* (sequence numbers,
+epochs, digests); the engine counts the two separately.
+
+Decoding validates every field's shape and raises :class:`~sync.DecodeError` on anything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import msgpack
+
+from sync._errors import DecodeError
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Ack",
+    "CatchupDone",
+    "Delta",
+    "Digest",
+    "DigestReply",
+    "Hello",
+    "Message",
+    "ObjectEntry",
+    "Objects",
+    "ObjectsAck",
+    "decode_message",
+    "encode_message",
+    "payload_size",
+]
+
+PROTOCOL_VERSION = 1
+
+ObjectEntry: TypeAlias = tuple[str, bytes]
+NodeRef: TypeAlias = tuple[int, int]  # (level, prefix)
+
+T_DELTA = 0x48
+T_ACK = 0x49
+T_HELLO = 0x4A
+T_DIGEST = 0x4B
+T_DIGEST_REPLY = 0x4C
+T_OBJECTS = 0x4D
+T_OBJECTS_ACK = 0x4E
+T_CATCHUP_DONE = 0x4F
+
+_U64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A delta-interval ``[lo, hi)`` of the sender's buffer (epoch ``epoch``), joined per object.
+
+    In state-based mode ``lo == hi == 0`` and ``objects`` is (a chunk of) the whole state."""
+
+    epoch: int
+    lo: int
+    hi: int
+    objects: list[ObjectEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The receiver has joined the interval ``[lo, hi)`` of the sender's epoch ``epoch``."""
+
+    epoch: int
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """Sent to a new neighbour: who I am (``epoch``), and what I hold of *your* stream: every entry
+    below ``watermark`` of your epoch ``known_epoch`` (``None``: nothing I can vouch for)."""
+
+    version: int
+    epoch: int
+    known_epoch: int | None
+    watermark: int
+    heard_you: bool  # I have received a Hello from you (stop resending yours)
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Merkle catch-up probe: my hashes of some subtrees, and the item hashes of small subtrees."""
+
+    session: int
+    req: int
+    nodes: list[tuple[int, int, int]]  # (level, prefix, hash)
+    items: list[tuple[int, int, list[int]]]  # (level, prefix, item hashes)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestReply:
+    """Which probed subtrees differ, and which probed items the replier lacks (by index)."""
+
+    session: int
+    req: int
+    differ: list[NodeRef]
+    want: list[tuple[int, int, list[int]]]  # (level, prefix, indices into the probe's list)
+
+
+@dataclass(frozen=True, slots=True)
+class Objects:
+    """Catch-up step: whole objects ``[lo, hi)`` of the session's ship list."""
+
+    session: int
+    lo: int
+    hi: int
+    objects: list[ObjectEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectsAck:
+    session: int
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True, slots=True)
+class CatchupDone:
+    """The catch-up is complete: the receiver now holds every entry below ``covered`` of the
+    sender's epoch ``epoch`` (the sender's sequence number when the catch-up began)."""
+
+    session: int
+    epoch: int
+    covered: int
+
+
+Message: TypeAlias = Delta | Ack | Hello | Digest | DigestReply | Objects | ObjectsAck | CatchupDone
+
+
+def _pack(tag: int, body: list[Any]) -> bytes:
+    packed: bytes = msgpack.packb(body, use_bin_type=True)
+    return bytes((tag,)) + packed
+
+
+def encode_message(msg: Message) -> bytes:
+    """The bytes of ``msg``: its tag, then a msgpack array of its fields."""
+    if isinstance(msg, Delta):
+        return _pack(T_DELTA, [msg.epoch, msg.lo, msg.hi, [list(o) for o in msg.objects]])
+    if isinstance(msg, Ack):
+        return _pack(T_ACK, [msg.epoch, msg.lo, msg.hi])
+    if isinstance(msg, Hello):
+        return _pack(
+            T_HELLO, [msg.version, msg.epoch, msg.known_epoch, msg.watermark, msg.heard_you]
+        )
+    if isinstance(msg, Digest):
+        return _pack(
+            T_DIGEST,
+            [msg.session, msg.req, [list(n) for n in msg.nodes], [list(i) for i in msg.items]],
+        )
+    if isinstance(msg, DigestReply):
+        return _pack(
+            T_DIGEST_REPLY,
+            [msg.session, msg.req, [list(n) for n in msg.differ], [list(w) for w in msg.want]],
+        )
+    if isinstance(msg, Objects):
+        return _pack(T_OBJECTS, [msg.session, msg.lo, msg.hi, [list(o) for o in msg.objects]])
+    if isinstance(msg, ObjectsAck):
+        return _pack(T_OBJECTS_ACK, [msg.session, msg.lo, msg.hi])
+    return _pack(T_CATCHUP_DONE, [msg.session, msg.epoch, msg.covered])
+
+
+# -- decoding: strict shape checks ---------------------------------------------------------------
+
+
+def _u64(v: Any) -> int:
+    if type(v) is not int or not 0 <= v <= _U64:
+        raise DecodeError(f"expected an unsigned 64-bit integer, got {type(v).__name__}")
+    return v
+
+
+def _list(v: Any, n: int | None = None) -> list[Any]:
+    if type(v) is not list or (n is not None and len(v) != n):
+        raise DecodeError(f"expected an array{'' if n is None else f' of {n}'}")
+    return v
+
+
+def _objects(v: Any) -> list[ObjectEntry]:
+    out: list[ObjectEntry] = []
+    for o in _list(v):
+        key, data = _list(o, 2)
+        if type(key) is not str or type(data) is not bytes:
+            raise DecodeError("an object entry must be [str key, bytes]")
+        out.append((key, data))
+    return out
+
+
+def _range(lo: Any, hi: Any) -> tuple[int, int]:
+    lo, hi = _u64(lo), _u64(hi)
+    if lo > hi:
+        raise DecodeError(f"empty-or-inverted range [{lo}, {hi})")
+    return lo, hi
+
+
+def _node(v: Any) -> tuple[int, int]:
+    level, prefix = _list(v, 2)
+    return _u64(level), _u64(prefix)
+
+
+def decode_message(data: bytes) -> Message:
+    """Parse one message; raises :class:`DecodeError` on anything malformed."""
+    if not data:
+        raise DecodeError("empty message")
+    tag = data[0]
+    try:
+        body = msgpack.unpackb(data[1:], raw=False, strict_map_key=True, use_list=True)
+    except Exception as exc:  # msgpack raises several unrelated types on garbage
+        raise DecodeError(f"malformed msgpack body: {exc}") from None
+    try:
+        return _decode_body(tag, body)
+    except DecodeError:
+        raise
+    except (TypeError, ValueError) as exc:  # unpacking a wrong-length array, etc.
+        raise DecodeError(f"malformed message (tag {tag:#x}): {exc}") from None
+
+
+def _decode_body(tag: int, body: Any) -> Message:
+    if tag == T_DELTA:
+        epoch, lo, hi, objs = _list(body, 4)
+        lo, hi = _range(lo, hi)
+        return Delta(_u64(epoch), lo, hi, _objects(objs))
+    if tag == T_ACK:
+        epoch, lo, hi = _list(body, 3)
+        lo, hi = _range(lo, hi)
+        return Ack(_u64(epoch), lo, hi)
+    if tag == T_HELLO:
+        version, epoch, known, wm, heard = _list(body, 5)
+        if type(heard) is not bool:
+            raise DecodeError("heard_you must be a bool")
+        if _u64(version) != PROTOCOL_VERSION:
+            raise DecodeError(f"unsupported sync protocol version {version}")
+        return Hello(version, _u64(epoch), None if known is None else _u64(known), _u64(wm), heard)
+    if tag == T_DIGEST:
+        session, req, nodes, items = _list(body, 4)
+        ns: list[tuple[int, int, int]] = []
+        for n in _list(nodes):
+            level, prefix, h = _list(n, 3)
+            ns.append((_u64(level), _u64(prefix), _u64(h)))
+        its: list[tuple[int, int, list[int]]] = []
+        for it in _list(items):
+            level, prefix, hs = _list(it, 3)
+            its.append((_u64(level), _u64(prefix), [_u64(h) for h in _list(hs)]))
+        return Digest(_u64(session), _u64(req), ns, its)
+    if tag == T_DIGEST_REPLY:
+        session, req, differ, want = _list(body, 4)
+        ws: list[tuple[int, int, list[int]]] = []
+        for w in _list(want):
+            level, prefix, idx = _list(w, 3)
+            ws.append((_u64(level), _u64(prefix), [_u64(i) for i in _list(idx)]))
+        return DigestReply(_u64(session), _u64(req), [_node(d) for d in _list(differ)], ws)
+    if tag == T_OBJECTS:
+        session, lo, hi, objs = _list(body, 4)
+        lo, hi = _range(lo, hi)
+        return Objects(_u64(session), lo, hi, _objects(objs))
+    if tag == T_OBJECTS_ACK:
+        session, lo, hi = _list(body, 3)
+        lo, hi = _range(lo, hi)
+        return ObjectsAck(_u64(session), lo, hi)
+    if tag == T_CATCHUP_DONE:
+        session, epoch, covered = _list(body, 3)
+        return CatchupDone(_u64(session), _u64(epoch), _u64(covered))
+    raise DecodeError(f"unknown sync message tag {tag:#x}")
+
+
+def payload_size(msg: Message) -> int:
+    """Bytes of CRDT payload carried by ``msg`` (the rest of its encoding is metadata)."""
+    if isinstance(msg, Delta | Objects):
+        return sum(len(d) for _, d in msg.objects)
+    return 0

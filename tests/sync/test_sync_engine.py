@@ -1,0 +1,353 @@
+"""Unit tests of the sync engine core, fed synchronously (no simulator, no time model)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+import crdts
+from gossip._events import SetTimer, StreamReceived, TimerFired
+from sync import (
+    CatchupCompleted,
+    ConfigError,
+    SyncConfig,
+    SyncEngine,
+    SyncMode,
+    UsageError,
+    decode_message,
+)
+from sync._messages import Ack, Delta, encode_message
+from tests.sync._net import Net
+
+
+def add(x: str, key: str = "s"):  # type: ignore[no-untyped-def]
+    return lambda e, now: (e.update(key, lambda s: s.add(x), create=crdts.GSet), [])[1]
+
+
+def test_local_update_records_delta_and_reaches_neighbour() -> None:
+    net = Net(["a", "b"])
+    net.link("a", "b")
+    net.deliver()
+    net.do("a", add("x"))
+    assert net.engines["a"].buffer_size == 1
+    net.round()
+    assert net.engines["b"].value("s") == frozenset({"x"})
+    # b buffered it for its own (absent) other neighbours? b has only a: acked by a via BP.
+    net.round()
+    assert net.engines["a"].buffer_size == 0
+    assert net.engines["b"].buffer_size == 0
+
+
+def test_update_requires_create_for_a_new_key_and_a_delta_result() -> None:
+    e = SyncEngine("a")
+    with pytest.raises(UsageError):
+        e.update("k", lambda s: s.add(1))
+    with pytest.raises(UsageError):
+        e.update("k", lambda s: None, create=crdts.GSet)
+    with pytest.raises(UsageError):
+        e.update(3, lambda s: s.add(1), create=crdts.GSet)  # type: ignore[arg-type]
+
+
+def test_buffer_is_kept_until_every_neighbour_acked() -> None:
+    net = Net(["a", "b", "c"])
+    net.link("a", "b")
+    net.link("a", "c")
+    net.deliver()
+    net.do("a", add("x"))
+    # Lose everything sent to c: b acks, c does not; the entry must stay.
+    net.round(drop=lambda m: m[1] == "c" or m[0] == "c")
+    a = net.engines["a"]
+    assert a.buffer_size == 1
+    assert a.acks()["b"] == 1 and a.acks()["c"] == 0
+    net.round()  # retransmission
+    assert net.engines["c"].value("s") == frozenset({"x"})
+    assert a.buffer_size == 0
+
+
+def test_ack_from_a_removed_neighbour_or_old_epoch_is_ignored() -> None:
+    net = Net(["a", "b", "c"])
+    net.link("a", "b")
+    net.link("a", "c")
+    net.deliver()
+    net.do("a", add("x"))
+    net.do("a", lambda e, now: e.sync_now(now))
+    # c leaves before its ack arrives; b's ack is delayed: GC must still wait for b.
+    net.unlink("a", "c")
+    held = [m for m in net.queue if m[1] == "b"]
+    net.queue.clear()
+    a = net.engines["a"]
+    assert a.buffer_size == 1
+    a.handle(StreamReceived("c", encode_message(Ack(a.epoch, 0, 1))), 0.0)
+    assert a.buffer_size == 1  # c is gone: its ack holds nothing
+    a.handle(StreamReceived("b", encode_message(Ack(a.epoch + 1, 0, 1))), 0.0)
+    assert a.buffer_size == 1  # an ack for another incarnation
+    for src, dst, data in held:
+        net.take(dst, net.engines[dst].handle(StreamReceived(src, data), 0.0))
+    net.deliver()
+    assert a.buffer_size == 0
+
+
+def test_ack_beyond_the_stream_is_a_counted_peer_error() -> None:
+    a = SyncEngine("a")
+    a.neighbor_up("b", 0.0)
+    out = a.handle(StreamReceived("b", encode_message(Ack(a.epoch, 0, 99))), 0.0)
+    assert out == []
+    assert a.metrics.peer_errors == {"ProtocolViolationError": 1}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x48", b"\x48\xff\xff", b"\x6f\x90", b"\x49\x93\x01\x05\x02", b"\x01abc"],
+)
+def test_garbage_is_counted_and_dropped(data: bytes) -> None:
+    a = SyncEngine("a")
+    a.neighbor_up("b", 0.0)
+    assert a.handle(StreamReceived("b", data), 0.0) == []
+    assert sum(a.metrics.peer_errors.values()) == 1
+
+
+def test_bad_object_in_a_delta_is_dropped_alone() -> None:
+    a = SyncEngine("a")
+    good = crdts.encode(crdts.GSet()) if False else None
+    s = crdts.GSet()
+    s.add("ok")
+    good = crdts.encode(s)
+    c = crdts.GCounter()
+    c.increment("z")
+    a.update("k2", lambda x: x.add("mine"), create=crdts.GSet)
+    msg = Delta(7, 0, 1, [("k1", good), ("bad", b"\x00garbage"), ("k2", crdts.encode(c))])
+    a.handle(StreamReceived("b", encode_message(msg)), 0.0)
+    assert a.value("k1") == frozenset({"ok"})
+    assert "bad" not in a
+    assert a.value("k2") == frozenset({"mine"})
+    assert a.metrics.peer_errors == {"DecodeError": 1, "TypeMismatchError": 1}
+
+
+def test_bp_never_sends_a_delta_back_to_its_origin() -> None:
+    for mode, expect_back in [(SyncMode.DELTA, True), (SyncMode.DELTA_BP, False)]:
+        net = Net(["a", "b"], SyncConfig(mode=mode))
+        net.link("a", "b")
+        net.deliver()
+        net.do("a", add("x"))
+        net.round()
+        b = net.engines["b"]
+        assert b.buffer_size in (0, 1)
+        sent_back = []
+        net.now += 1
+        for _m_src, _m_dst, data in [("b", e.dst, e.data) for e in b.sync_now(net.now)]:  # type: ignore[union-attr]
+            msg = decode_message(data)
+            if isinstance(msg, Delta):
+                sent_back.append(msg)
+        assert bool(sent_back) is expect_back, mode
+
+
+def test_rr_buffers_only_what_was_new() -> None:
+    cfg = SyncConfig(mode=SyncMode.DELTA_BP_RR)
+    a = SyncEngine("a", cfg)
+    a.neighbor_up("c", 0.0)  # with no neighbour at all the buffer is collected at once
+    a.update("s", lambda s: s.add("old"), create=crdts.GSet)
+    before = a.buffer_size
+    d = crdts.GSet()
+    d.add("old")
+    d.add("new")
+    a.handle(StreamReceived("b", encode_message(Delta(5, 0, 1, [("s", crdts.encode(d))]))), 0.0)
+    entries = list(a.buffer())
+    assert len(entries) == before + 1
+    assert entries[-1][1] == "b"
+    assert entries[-1][3].value == frozenset({"new"})
+    # Nothing new at all: nothing buffered.
+    a.handle(StreamReceived("b", encode_message(Delta(5, 1, 2, [("s", crdts.encode(d))]))), 0.0)
+    assert a.buffer_size == before + 1
+
+
+def test_classic_buffers_the_whole_inflating_group() -> None:
+    a = SyncEngine("a", SyncConfig(mode=SyncMode.DELTA))
+    a.neighbor_up("c", 0.0)
+    a.update("s", lambda s: s.add("old"), create=crdts.GSet)
+    d = crdts.GSet()
+    d.add("old")
+    d.add("new")
+    a.handle(StreamReceived("b", encode_message(Delta(5, 0, 1, [("s", crdts.encode(d))]))), 0.0)
+    assert list(a.buffer())[-1][3].value == frozenset({"old", "new"})
+
+
+def test_messages_are_bounded_and_a_big_interval_ships_in_steps() -> None:
+    cfg = SyncConfig(max_message_bytes=1024, max_messages_per_round=2)
+    net = Net(["a", "b"], cfg)
+    net.link("a", "b")
+    net.deliver()
+    for i in range(300):
+        net.do("a", add(f"element-{i:04d}", key=f"obj{i % 60}"))
+    sizes: list[int] = []
+    rounds = 0
+
+    def have() -> int:
+        return sum(len(net.engines["b"].value(f"obj{i}", ())) for i in range(60))
+
+    while have() < 300:
+        net.now += 1
+        out = net.engines["a"].sync_now(net.now)
+        sizes += [len(e.data) for e in out]  # type: ignore[union-attr]
+        assert len(out) <= 2
+        net.take("a", out)
+        net.deliver()
+        rounds += 1
+        assert rounds < 50
+    assert rounds > 3  # 300 * ~25 bytes at 2 KiB per round
+    assert max(sizes) <= 1024
+    net.settle(1)
+    assert net.engines["a"].buffer_size == 0
+    # Each element travelled about once: steps never resend what was acknowledged.
+    assert net.engines["a"].metrics.peer("b").sent_payload_bytes < 300 * 25 * 1.5
+
+
+def test_a_lost_chunk_is_not_skipped_when_a_later_one_is_acked() -> None:
+    cfg = SyncConfig(max_message_bytes=512)
+    net = Net(["a", "b"], cfg)
+    net.link("a", "b")
+    net.deliver()
+    for i in range(40):
+        net.do("a", add(f"e{i:03d}-" + "x" * 20, key=f"k{i}"))
+    net.now += 1
+    out = net.engines["a"].sync_now(net.now)
+    assert len(out) > 2
+    net.take("a", out[1:])  # the first chunk is lost
+    net.deliver()
+    a = net.engines["a"]
+    assert a.acks()["b"] == 0 and a.buffer_size == 40
+    net.round()
+    assert all(f"k{i}" in net.engines["b"] for i in range(40))
+    assert a.buffer_size == 0
+
+
+def test_new_neighbour_gets_a_merkle_catch_up_proportional_to_the_difference() -> None:
+    net = Net(["a", "b"], SyncConfig(max_message_bytes=8192))
+    for i in range(2000):
+        for n in ("a", "b"):
+            net.do(n, add(f"v{i}", key=f"k{i:05d}"))
+    for i in range(20):  # a has 20 changed objects and 5 new ones
+        net.do("a", add("extra", key=f"k{i * 97:05d}"))
+    for i in range(5):
+        net.do("a", add("new", key=f"fresh{i}"))
+    net.link("a", "b")
+    net.settle(5)
+    b = net.engines["b"]
+    assert all(b.value(k) == net.engines["a"].value(k) for k in net.engines["a"])
+    sent = net.engines["a"].metrics.peer("b")
+    assert sent.sent_objects == 25
+    # Far below shipping 2000 objects (~20 bytes each) plus their keys.
+    assert sent.sent_bytes < 12_000
+    assert ("a", CatchupCompleted("b", "merkle", 25)) in net.emitted
+
+
+def test_reconnect_uses_the_watermark_and_ships_only_what_changed() -> None:
+    net = Net(["a", "b", "c"])
+    net.link("a", "b")
+    net.link("a", "c")
+    for i in range(500):
+        net.do("a", add("v", key=f"k{i}"))
+    net.settle(3)
+    net.unlink("a", "b")
+    for i in range(10):
+        net.do("a", add("w", key=f"k{i}"))
+    net.settle(3)
+    assert net.engines["a"].buffer_size == 0  # c acked; b is gone, so nothing is held for it
+    before = net.engines["a"].metrics.peer("b").sent_objects
+    net.link("a", "b")
+    net.settle(3)
+    assert net.engines["b"].value("k3") == frozenset({"v", "w"})
+    assert net.engines["a"].metrics.peer("b").sent_objects - before == 10
+    assert ("a", CatchupCompleted("b", "index", 10)) in net.emitted
+
+
+def test_restart_with_state_kept_reconverges() -> None:
+    net = Net(["a", "b", "c"])
+    net.link("a", "b")
+    net.link("b", "c")
+    net.do("a", add("x"))
+    net.round()  # b has x and acked a; b's delta to c is lost with its buffer:
+    net.queue.clear()
+    b_state = dict(net.engines["b"].state)
+    net.engines["b"] = SyncEngine("b", net.config, random.Random(9), state=b_state)
+    net.do("b", lambda e, now: e.set_neighbors(["a", "c"], now))
+    net.settle(5)
+    assert net.engines["c"].value("s") == frozenset({"x"})
+
+
+def test_state_mode_converges_without_buffer() -> None:
+    net = Net(["a", "b", "c"], SyncConfig(mode=SyncMode.STATE))
+    net.link("a", "b")
+    net.link("b", "c")
+    net.do("a", add("x"))
+    net.do("c", add("y"))
+    net.settle(3)
+    assert all(e.value("s") == frozenset({"x", "y"}) for e in net.engines.values())
+    assert all(e.buffer_size == 0 for e in net.engines.values())
+
+
+def test_timer_drives_rounds() -> None:
+    e = SyncEngine("a", SyncConfig(sync_interval=0.5))
+    (t,) = e.start(1.0)
+    assert t == SetTimer(("sync", "round"), 1.5)
+    out = e.handle(TimerFired(("sync", "round")), 1.5)
+    assert SetTimer(("sync", "round"), 2.0) in out
+    assert e.handle(TimerFired("other"), 1.5) == []
+
+
+def test_subscriptions_per_key_and_prefix_and_isolation() -> None:
+    net = Net(["a", "b"])
+    net.link("a", "b")
+    got: list[tuple[str, str, frozenset[object]]] = []
+    b = net.engines["b"]
+
+    def boom(change: object) -> None:
+        raise RuntimeError("subscriber bug")
+
+    b.subscribe(boom, prefix="cart:")
+    b.subscribe(lambda c: got.append((c.key, c.kind, c.added)), prefix="cart:")
+    sub = b.subscribe(lambda c: got.append(("KEY", c.kind, c.added)), key="cart:1")
+    net.do("a", add("apple", key="cart:1"))
+    net.do("a", add("x", key="other"))
+    net.round()
+    assert ("cart:1", "added", frozenset({"apple"})) in got
+    assert ("KEY", "added", frozenset({"apple"})) in got
+    assert all(k != "other" for k, _, _ in got)
+    sub.cancel()
+    net.do("a", add("pear", key="cart:1"))
+    net.round()
+    assert ("cart:1", "updated", frozenset({"pear"})) in got
+    assert sum(1 for k, _, _ in got if k == "KEY") == 1
+    assert b.metrics.callback_errors == 2
+    assert b.value("cart:1") == frozenset({"apple", "pear"})  # sync went on
+    with pytest.raises(UsageError):
+        b.subscribe(print)
+
+
+def test_map_value_changes_name_added_updated_removed_entries() -> None:
+    from sync._subscriptions import describe_change
+
+    ch = describe_change("m", {"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 4}, None)
+    assert ch is not None and ch.added == {"c"} and ch.updated == {"b"} and not ch.removed
+    ch = describe_change("m", {"a": 1}, {}, "peer")
+    assert ch is not None and ch.kind == "removed" and ch.removed == {"a"}
+    assert describe_change("m", {"a": 1}, {"a": 1}, None) is None
+
+
+def test_config_validation_and_presets() -> None:
+    bads: list[dict[str, Any]] = [
+        {"sync_interval": 0},
+        {"max_message_bytes": 10},
+        {"max_messages_per_round": 0},
+        {"catchup_timeout": -1},
+        {"merkle_leaf_threshold": 0},
+        {"remembered_peers": -1},
+    ]
+    for bad in bads:
+        with pytest.raises(ConfigError):
+            replace(SyncConfig(), **bad)
+    assert SyncConfig.lan().sync_interval < SyncConfig.wan().sync_interval
+    assert SyncConfig.paper(SyncMode.DELTA_RR).mode.rr
+    assert SyncMode.DEFAULT.bp and SyncMode.DEFAULT.rr and not SyncMode.STATE.delta
