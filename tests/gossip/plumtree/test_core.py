@@ -1,0 +1,131 @@
+"""Plumtree core, driven by hand: feed one event, inspect the effects."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from gossip import (
+    ConfigError,
+    Effect,
+    Emit,
+    SendStream,
+    SetTimer,
+    StreamReceived,
+    TimerFired,
+    UsageError,
+)
+from gossip.plumtree import (
+    Delivered,
+    Gossip,
+    Graft,
+    IHave,
+    Message,
+    Plumtree,
+    PlumtreeConfig,
+    Prune,
+    decode,
+    encode,
+)
+
+
+def node(*peers: str, **cfg: object) -> Plumtree:
+    pt = Plumtree("me", rng=random.Random(0), config=PlumtreeConfig(**cfg))  # type: ignore[arg-type]
+    for p in peers:
+        pt.neighbor_up(p, 0.0)
+    return pt
+
+
+def feed(pt: Plumtree, src: str, msg: Message, now: float = 1.0) -> list[Effect]:
+    return pt.handle(StreamReceived(src, encode(msg)), now)
+
+
+def sent(effects: list[Effect]) -> list[tuple[str, Message]]:
+    return [(e.dst, decode(e.data)) for e in effects if isinstance(e, SendStream)]
+
+
+def test_broadcast_goes_eager_to_all_new_neighbours() -> None:
+    pt = node("a", "b")
+    out = pt.broadcast(b"hi", 0.0)
+    msgs = sent(out)
+    assert sorted(d for d, _ in msgs) == ["a", "b"]
+    assert all(m == Gossip(pt.last_mid or 0, 0, b"hi") for _, m in msgs)
+    assert not [e for e in out if isinstance(e, Emit)]  # not delivered back to the sender
+
+
+def test_first_copy_delivers_and_forwards_duplicate_prunes() -> None:
+    pt = node("a", "b", "c")
+    out = feed(pt, "a", Gossip(42, 3, b"p"))
+    assert [e.event for e in out if isinstance(e, Emit)] == [Delivered(42, b"p", "a", 4)]
+    assert sorted(d for d, m in sent(out)) == ["b", "c"]
+    assert all(m == Gossip(42, 4, b"p") for _, m in sent(out))
+    out = feed(pt, "b", Gossip(42, 1, b"p"))
+    assert sent(out) == [("b", Prune())]
+    assert pt.lazy_peers == {"b"} and pt.eager_peers == {"a", "c"}
+    assert pt.stats.duplicates == 1
+
+
+def test_prune_makes_link_lazy_and_lazy_peers_get_batched_ihave() -> None:
+    pt = node("a", "b")
+    feed(pt, "b", Prune())
+    assert pt.lazy_peers == {"b"}
+    out = pt.broadcast(b"1", 0.0) + pt.broadcast(b"2", 0.0)
+    assert [d for d, _ in sent(out)] == ["a", "a"]
+    (flush,) = [e for e in out if isinstance(e, SetTimer)]
+    out = pt.handle(TimerFired(flush.key), flush.at)
+    ((dst, msg),) = sent(out)
+    assert dst == "b" and isinstance(msg, IHave) and len(msg.entries) == 2
+
+
+def test_missing_message_is_grafted_after_the_timeout() -> None:
+    pt = node("a", "b", graft_timeout=0.5, graft_retry=0.2)
+    feed(pt, "a", Prune())
+    feed(pt, "b", Prune())
+    out = feed(pt, "a", IHave(((7, 2),)), now=1.0)
+    out += feed(pt, "b", IHave(((7, 3),)), now=1.1)
+    (timer,) = [e for e in out if isinstance(e, SetTimer)]
+    assert timer.at == pytest.approx(1.5)
+    out = pt.handle(TimerFired(timer.key), 1.5)
+    assert sent(out) == [("a", Graft(7, 2))] and "a" in pt.eager_peers
+    (retry,) = [e for e in out if isinstance(e, SetTimer)]
+    out = pt.handle(TimerFired(retry.key), retry.at)
+    assert sent(out) == [("b", Graft(7, 3))]
+    feed(pt, "b", Gossip(7, 3, b"late"))
+    assert pt.has_seen(7)
+
+
+def test_graft_is_answered_with_the_payload() -> None:
+    pt = node("a", "b")
+    feed(pt, "a", Gossip(9, 0, b"x"))
+    feed(pt, "b", Prune())
+    out = feed(pt, "b", Graft(9, 1))
+    assert sent(out) == [("b", Gossip(9, 1, b"x"))] and "b" in pt.eager_peers
+
+
+def test_neighbor_down_forgets_peer_and_its_announcements() -> None:
+    pt = node("a", "b")
+    feed(pt, "a", IHave(((5, 1),)))
+    pt.neighbor_down("a", 2.0)
+    assert pt.eager_peers == {"b"}
+    out = pt.handle(TimerFired(("plumtree", "graft", 5)), 3.0)
+    assert sent(out) == []
+
+
+def test_seen_cache_is_bounded() -> None:
+    pt = node("a", seen_cache=3)
+    for mid in range(1, 6):
+        feed(pt, "a", Gossip(mid, 0, b""))
+    assert [pt.has_seen(m) for m in range(1, 6)] == [False, False, True, True, True]
+
+
+def test_usage_and_config_errors() -> None:
+    pt = node(max_payload=4)
+    with pytest.raises(UsageError):
+        pt.broadcast(b"too long", 0.0)
+    with pytest.raises(UsageError):
+        pt.broadcast("text", 0.0)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        PlumtreeConfig(graft_timeout=0)
+    with pytest.raises(ConfigError):
+        PlumtreeConfig(seen_cache=0)
