@@ -100,8 +100,10 @@ class _Reader:
         head = b""
         while len(head) < len(MAGIC):
             head += await self._chunk()
+        if head[: len(MAGIC)] != MAGIC:
+            return False
         self.pending.extend(self.decoder.feed(head[len(MAGIC) :]))
-        return head[: len(MAGIC)] == MAGIC
+        return True
 
     async def next_frame(self) -> bytes:
         while not self.pending:
