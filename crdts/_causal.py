@@ -190,7 +190,8 @@ class CausalContext:
                 s |= os
             touched.append(r)
         for r in touched:
-            _compact_one(vv, cloud, r)
+            if r in cloud:
+                _compact_one(vv, cloud, r)
 
     def join(self, other: CausalContext) -> CausalContext:
         cc = self.copy()
