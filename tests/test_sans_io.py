@@ -22,6 +22,10 @@ SANS_IO_MODULES = [
     "gossip.swim",
     "gossip.swim._core",
     "gossip.sim",
+    "gossip.transport",  # the anyio transports load lazily
+    "gossip.transport._keyring",
+    "gossip.transport._handshake",
+    "gossip.runtime",  # the anyio Host loads lazily
     "sync",
     "sync._engine",
 ]

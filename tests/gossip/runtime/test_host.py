@@ -1,0 +1,281 @@
+"""The anyio host: routing by tag, timers, PeerUnreachable, effects, exception isolation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import pytest
+
+from gossip import (
+    CancelTimer,
+    CloseStream,
+    ConfigError,
+    Effect,
+    Emit,
+    Event,
+    PacketReceived,
+    PeerUnreachable,
+    SendPacket,
+    SendStream,
+    SetTimer,
+    StreamReceived,
+    TimerFired,
+    UsageError,
+)
+from gossip.runtime import Host, HostConfig
+from gossip.transport import Keyring, MemoryNetwork, NetTransport, Transport, TransportConfig
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+class RecordingCore:
+    """A tiny core: emits what it sees, echoes ``ping`` payloads, fails on ``boom``."""
+
+    def __init__(self, protocol: str = "app", tag: int = 0x70) -> None:
+        self.protocol = protocol
+        self.tag = tag
+        self.seen: list[Event] = []
+        self.started_at: float | None = None
+
+    def start(self, now: float) -> list[Effect]:
+        self.started_at = now
+        return [Emit(("started", self.protocol))]
+
+    def handle(self, event: Event, now: float) -> list[Effect]:
+        self.seen.append(event)
+        if isinstance(event, (PacketReceived, StreamReceived)):
+            body = event.data[1:]
+            if body == b"boom":
+                raise RuntimeError("a bug triggered by a peer")
+            if body == b"ping":
+                reply = bytes((self.tag,)) + b"pong"
+                if isinstance(event, PacketReceived):
+                    return [SendPacket(event.src, reply)]
+                return [SendStream(event.src, reply)]
+            return [Emit((self.protocol, type(event).__name__, event.src, body))]
+        if isinstance(event, TimerFired):
+            return [Emit((self.protocol, "timer", event.key, now))]
+        return [Emit((self.protocol, "unreachable", event.peer))]
+
+
+async def next_event(host: Host, timeout: float = 5.0) -> object:
+    with anyio.fail_after(timeout):
+        return await host.events().__anext__()
+
+
+@asynccontextmanager
+async def pair(
+    *cores_a: RecordingCore, config: HostConfig | None = None
+) -> AsyncIterator[tuple[Host, Transport]]:
+    """A host running ``cores_a`` on one memory transport, and a bare peer transport."""
+    net = MemoryNetwork(max_frame_size=4096, max_packet_size=1024)
+    async with (
+        net.transport("a") as ta,
+        net.transport("b") as tb,
+        Host(ta, list(cores_a), config=config) as host,
+    ):
+        yield host, tb
+
+
+async def test_start_and_routing_by_tag() -> None:
+    app, sync = RecordingCore("app", 0x70), RecordingCore("sync", 0x48)
+    async with pair(app, sync) as (host, peer):
+        assert await next_event(host) == ("started", "app")
+        assert await next_event(host) == ("started", "sync")
+        assert app.started_at is not None
+        await peer.send_packet("a", b"\x48to-sync")
+        await peer.send_frame("a", b"\x70to-app")
+        await peer.send_packet("a", b"\x00nobody")  # unassigned tag
+        await peer.send_packet("a", b"\x20hyparview")  # a protocol nobody hosts
+        await peer.send_packet("a", b"\x71last")
+        assert await next_event(host) == ("sync", "PacketReceived", "b", b"to-sync")
+        assert await next_event(host) == ("app", "StreamReceived", "b", b"to-app")
+        assert await next_event(host) == ("app", "PacketReceived", "b", b"last")
+        assert host.metrics.unrouted == 2
+        assert [type(e) for e in sync.seen] == [PacketReceived]
+
+
+async def test_effects_reach_the_network() -> None:
+    app = RecordingCore()
+    async with pair(app) as (_, peer):
+        await peer.send_packet("a", b"\x70ping")
+        await peer.send_frame("a", b"\x70ping")
+        with anyio.fail_after(5):
+            got = {await peer.receive(), await peer.receive()}
+        assert got == {PacketReceived("a", b"\x70pong"), StreamReceived("a", b"\x70pong")}
+
+
+async def test_timers_fire_in_order_reset_and_cancel() -> None:
+    app = RecordingCore()
+    async with pair(app) as (host, _):
+        await next_event(host)  # started
+
+        def arm(now: float) -> list[Effect]:
+            return [
+                SetTimer("a", now + 0.08),
+                SetTimer("b", now + 0.01),
+                SetTimer("c", now + 0.03),
+                CancelTimer("c"),
+                SetTimer("a", now + 0.04),  # reset: replaces the 0.08 deadline
+                SetTimer("sentinel", now + 0.15),
+            ]
+
+        await host.call(app, arm)
+        assert host.timer_deadline(app, "c") is None
+        fired = [await next_event(host) for _ in range(3)]
+        assert [f[2] for f in fired] == ["b", "a", "sentinel"]  # type: ignore[index]
+        keys = [e.key for e in app.seen if isinstance(e, TimerFired)]
+        assert keys == ["b", "a", "sentinel"]  # "a" once, "c" never
+        assert host.metrics.timers_fired == 3
+
+
+async def test_timer_now_is_not_before_its_deadline() -> None:
+    app = RecordingCore()
+    async with pair(app) as (host, _):
+        await next_event(host)
+        effects = await host.call(app, lambda now: [SetTimer("t", now + 0.02)])
+        deadline = effects[0].at  # type: ignore[union-attr]
+        event = await next_event(host)
+        assert event[:3] == ("app", "timer", "t")  # type: ignore[index]
+        assert event[3] >= deadline  # type: ignore[index]
+
+
+async def test_timer_keys_are_private_to_a_core() -> None:
+    app, sync = RecordingCore("app"), RecordingCore("sync")
+    async with pair(app, sync) as (host, _):
+        await next_event(host)
+        await next_event(host)
+        await host.call(app, lambda now: [SetTimer("k", now + 0.02)])
+        await host.call(sync, lambda now: [SetTimer("k", now + 0.01), CancelTimer("k")])
+        event = await next_event(host)
+        assert isinstance(event, tuple) and event[:3] == ("app", "timer", "k")
+        assert not any(isinstance(e, TimerFired) for e in sync.seen)
+
+
+async def test_unreachable_peer_is_fed_to_every_core() -> None:
+    app, sync = RecordingCore("app"), RecordingCore("sync")
+    async with pair(app, sync) as (host, _):
+        await next_event(host)
+        await next_event(host)
+        await host.call(
+            app, lambda now: [SendStream("nobody", b"\x70x"), SendStream("nobody", b"\x70y")]
+        )
+        assert await next_event(host) == ("app", "unreachable", "nobody")
+        assert await next_event(host) == ("sync", "unreachable", "nobody")
+        assert host.metrics.send_failures == 2 and host.metrics.unreachable == 1
+
+
+async def test_dropped_connection_is_fed_to_every_core() -> None:
+    app, sync = RecordingCore("app"), RecordingCore("sync")
+    async with pair(app, sync) as (host, peer):
+        await next_event(host)
+        await next_event(host)
+        await peer.send_frame("a", b"\x70hi")
+        assert await next_event(host) == ("app", "StreamReceived", "b", b"hi")
+        await peer.close_stream("a")
+        assert await next_event(host) == ("app", "unreachable", "b")
+        assert await next_event(host) == ("sync", "unreachable", "b")
+
+
+async def test_close_stream_flushes_frames_first() -> None:
+    app = RecordingCore()
+    async with pair(app) as (host, peer):
+        await host.call(
+            app,
+            lambda now: [SendStream("b", b"\x701"), SendStream("b", b"\x702"), CloseStream("b")],
+        )
+        with anyio.fail_after(5):
+            got = [await peer.receive() for _ in range(3)]
+        assert got == [
+            StreamReceived("a", b"\x701"),
+            StreamReceived("a", b"\x702"),
+            PeerUnreachable("a", "the peer closed the connection"),
+        ]
+
+
+async def test_a_failing_core_does_not_kill_the_node() -> None:
+    app = RecordingCore()
+    async with pair(app) as (host, peer):
+        await next_event(host)
+        await peer.send_packet("a", b"\x70boom")
+        await peer.send_frame("a", b"\x70boom")
+        await peer.send_packet("a", b"\x70after")
+        assert await next_event(host) == ("app", "PacketReceived", "b", b"after")
+        assert host.metrics.core_errors == 2
+
+
+async def test_callback_and_event_buffer() -> None:
+    seen: list[object] = []
+    app = RecordingCore()
+    net = MemoryNetwork()
+    async with (
+        net.transport("a") as ta,
+        Host(ta, [app], on_event=seen.append, config=HostConfig(event_buffer=1)) as host,
+    ):
+        await host.call(app, lambda now: [Emit(1), Emit(2), Emit(3)])
+        assert seen == [("started", "app"), 1, 2, 3]
+        assert host.metrics.events_emitted == 4 and host.metrics.events_dropped == 3
+        assert await next_event(host) == ("started", "app")
+
+
+async def test_send_queue_overflow_declares_the_link_failed() -> None:
+    app = RecordingCore()
+    net = MemoryNetwork(inbox_size=1)
+    async with (
+        net.transport("a") as ta,
+        net.transport("slow"),  # never reads: its inbox of one frame fills at once
+        Host(ta, [app], config=HostConfig(send_queue_limit=3)) as host,
+    ):
+        await next_event(host)
+        await host.call(app, lambda now: [SendStream("slow", b"\x70%d" % i) for i in range(10)])
+        assert await next_event(host) == ("app", "unreachable", "slow")
+        assert host.metrics.queue_overflows >= 1
+
+
+async def test_misuse_is_typed() -> None:
+    net = MemoryNetwork()
+    async with net.transport("a") as ta:
+        with pytest.raises(ConfigError):
+            Host(ta, [RecordingCore("app"), RecordingCore("app")])
+        with pytest.raises(ConfigError):
+            Host(ta, [RecordingCore("nonsense")])
+        app, stranger = RecordingCore(), RecordingCore("sync")
+        host = Host(ta, [app])
+        with pytest.raises(UsageError):
+            await host.call(app, lambda now: [])  # not started
+        async with host:
+            with pytest.raises(UsageError):
+                await host.call(stranger, lambda now: [])
+            with pytest.raises(ZeroDivisionError):
+                await host.call(app, lambda now: [Emit(1 // 0)])  # the caller's bug surfaces
+
+
+async def test_host_over_real_sockets() -> None:
+    """Two hosts on UDP/TCP loopback: packets and frames both ways, then a node goes away."""
+    ring = Keyring([bytes(32)], cluster="host-test")
+    cfg = TransportConfig.local()
+    a_core, b_core = RecordingCore(), RecordingCore()
+    async with NetTransport(cfg, keyring=ring, epoch=1) as ta, Host(ta, [a_core]) as ha:
+        async with NetTransport(cfg, keyring=ring, epoch=1) as tb, Host(tb, [b_core]) as hb:
+            await next_event(ha)
+            await next_event(hb)
+            await ha.call(
+                a_core,
+                lambda now: [
+                    SendPacket(tb.local_addr, b"\x70hi"),
+                    SendStream(tb.local_addr, b"\x70ping"),
+                ],
+            )
+            assert await next_event(hb) == ("app", "PacketReceived", ta.local_addr, b"hi")
+            # b answers the ping over the same connection: a receives the pong
+            assert await next_event(ha) == ("app", "StreamReceived", tb.local_addr, b"pong")
+            assert ta.metrics.connections_opened == 1 and tb.metrics.connections_opened == 0
+            addr_b = tb.local_addr
+        assert await next_event(ha) == ("app", "unreachable", addr_b)
