@@ -14,6 +14,7 @@ classes (``crdts._errors``).
 
 from __future__ import annotations
 
+from crdts._awlwwmap import AWLWWMap
 from crdts._causal import CausalContext, Dot
 from crdts._ccounter import CausalCounter
 from crdts._codec import TAGS, check_value, decode, encode, register
@@ -31,6 +32,7 @@ from crdts._vclock import Ordering, VectorClock
 __all__ = [
     "HLC",
     "TAGS",
+    "AWLWWMap",
     "CausalContext",
     "CausalCounter",
     "CrdtError",

@@ -1,0 +1,567 @@
+"""``AWLWWMap``: an add-wins map whose values are last-writer-wins registers (the shopping cart).
+
+Theory of operation (Almeida, Shoker, Baquero, "Delta state replicated data types", JPDC 2018,
+§6-7: causal CRDTs as a dot store plus a causal context; the map is the one Elixir's delta_crdt
+calls ``AWLWWMap``). The state is a pair *(store, context)*:
+
+- ``store`` maps each key to its **live entries**, each an immutable record
+  ``(replica, counter, value, ts)`` named by its dot ``(replica, counter)``;
+- ``context`` (:class:`~crdts.CausalContext`) holds every dot the state has *seen*.
+
+``put`` makes a fresh dot and **supersedes every entry it has observed for that key** (their dots
+go into the delta's context, so they die wherever the delta lands). ``remove`` kills exactly the
+entries it observed: a concurrent put survives it (add-wins). Joining keeps a live entry iff both
+sides hold it or one side holds it and the other never saw its dot. Entries that are *concurrent*
+(neither put saw the other) stay side by side, and the key's value is the one with the largest
+``(ts, replica)``: the same on every replica, whatever the order of delivery. Causality first:
+a later put wins over an earlier one it observed even when its ``ts`` is smaller.
+
+Deltas never over-claim: a put's delta holds the new entry and the context of exactly the new dot
+plus the dots it superseded; a decomposition element holds one entry and its dot, or one removed
+dot. So merging any subset of a peer's decomposition never deletes an entry the peer never saw.
+
+Performance notes (why the code looks as it does; ``python -m benchmarks.crdt_ops``):
+
+- one record per entry, a plain tuple, shared by the state and the delta (it is immutable);
+  a key with a single live entry (the normal case) maps straight to its record, a key with
+  concurrent entries to a tuple of records sorted by dot (``rec[0]`` is a ``str`` only for a
+  record, which is how the two are told apart);
+- ``put`` allocates its dot inline from the version vector and builds its delta with
+  ``__new__`` and slot assignment, never through the general constructors;
+- merging a small delta into a large state must not scan the state: a dot -> key index
+  (``_dix``, per replica ``counter -> key``) is built the first time a merge needs it and then
+  kept up to date; replicas that only write never pay for it. The index may hold stale counters
+  (it is checked against the store on use) and is dropped when they pile up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, TypeAlias, cast
+
+from crdts._awlwwmap_codec import decode_parts, encode_parts
+from crdts._causal import CausalContext, Dot
+from crdts._codec import TAGS, Reader, Writer, check_replica, check_ts, check_value, register
+
+__all__ = ["AWLWWMap"]
+
+Rec: TypeAlias = tuple[str, int, Any, Any]
+"""``(replica, counter, value, ts)``: one live entry; its dot is ``(rec[0], rec[1])``."""
+
+_MIN_I64 = -(1 << 63)
+_MAX_U64 = (1 << 64) - 1
+_MISSING: Any = object()
+_new = object.__new__
+
+
+def _recs(v: Any) -> tuple[Rec, ...]:
+    """The live records of a store slot (one record, or a sorted tuple of them)."""
+    return (v,) if v[0].__class__ is str else cast(tuple[Rec, ...], v)
+
+
+def _slot(recs: list[Rec]) -> Any:
+    """The store slot for ``recs`` (``None`` when empty): canonical, so ``==`` is structural."""
+    if not recs:
+        return None
+    if len(recs) == 1:
+        return recs[0]
+    recs.sort(key=_dot_of)
+    return tuple(recs)
+
+
+def _dot_of(rec: Rec) -> Dot:
+    return (rec[0], rec[1])
+
+
+def _rank(rec: Rec) -> tuple[bool, Any, str]:
+    # ints sort before HLC timestamps, so a map whose writers mixed the two still has one
+    # deterministic winner instead of a TypeError
+    ts = rec[3]
+    return (ts.__class__ is not int, ts, rec[0])
+
+
+def _winner(v: Any) -> Rec:
+    if v[0].__class__ is str:
+        return cast(Rec, v)
+    return max(cast(tuple[Rec, ...], v), key=_rank)
+
+
+def _cc_has(cc: CausalContext, r: str, c: int) -> bool:
+    if c <= cc.vv.get(r, 0):
+        return True
+    s = cc.cloud.get(r)
+    return s is not None and c in s
+
+
+def _cc_merge(cc: CausalContext, other: CausalContext) -> None:
+    """``cc := cc | other`` in time proportional to ``other`` (``CausalContext.merge`` scans
+    the whole cloud of every touched replica, which a receiver of many small deltas cannot
+    afford)."""
+    vv, cloud = cc.vv, cc.cloud
+    for r, n in other.vv.items():
+        if n > vv.get(r, 0):
+            vv[r] = n
+            s = cloud.get(r)
+            if s is not None:
+                if min(s) <= n:
+                    s.difference_update([c for c in s if c <= n])
+                _fold(vv, cloud, r, n)
+    for r, os in other.cloud.items():
+        n = vv.get(r, 0)
+        s = cloud.get(r)
+        if s is None:
+            s = {c for c in os if c > n}
+            if not s:
+                continue
+            cloud[r] = s
+        else:
+            s.update([c for c in os if c > n])
+        if n + 1 in s:
+            _fold(vv, cloud, r, n)
+
+
+def _fold(vv: dict[str, int], cloud: dict[str, set[int]], r: str, n: int) -> None:
+    """Fold the run of ``cloud[r]`` that continues ``vv[r] == n`` into the version vector
+    (``cloud[r]`` holds only counters ``> n``)."""
+    s = cloud[r]
+    while n + 1 in s:
+        n += 1
+        s.discard(n)
+    if n:
+        vv[r] = n
+    if not s:
+        del cloud[r]
+
+
+class AWLWWMap:
+    """An add-wins map of last-writer-wins values; ``AWLWWMap()`` is the empty map (bottom).
+
+    Mutators apply in place and return the delta (itself an ``AWLWWMap``)::
+
+        d = cart.put("alice-phone", "apple", 2, ts)   # ts: int or HLCTimestamp, increasing
+        cart.remove("apple")                           # bottom if absent
+        cart.get("apple"), cart.value                  # value: a plain dict
+    """
+
+    __slots__ = ("_cc", "_dix", "_dixn", "_store")
+
+    _store: dict[Any, Any]
+    _cc: CausalContext
+    _dix: dict[str, dict[int, Any]] | None
+    _dixn: int
+
+    def __init__(self) -> None:
+        self._store = {}
+        self._cc = CausalContext()
+        self._dix = None
+        self._dixn = 0
+
+    @classmethod
+    def bottom(cls) -> AWLWWMap:
+        return cls()
+
+    @classmethod
+    def _make(cls, store: dict[Any, Any], cc: CausalContext) -> AWLWWMap:
+        m = _new(cls)
+        m._store = store
+        m._cc = cc
+        m._dix = None
+        m._dixn = 0
+        return m
+
+    # -- mutators -------------------------------------------------------------------------------
+
+    def put(self, replica: str, key: Any, value: Any, ts: Any) -> AWLWWMap:
+        """Set ``key`` to ``value`` at timestamp ``ts`` (an ``int`` or an ``HLCTimestamp``,
+        strictly increasing per replica). Supersedes every entry of ``key`` seen here; returns
+        the delta."""
+        # validation first (an invalid put raises ValueError and changes nothing); the common
+        # types are recognised inline, anything else goes through the full checks
+        if replica.__class__ is not str:
+            check_replica(replica)
+        if key.__class__ is not str:
+            check_value(key, "key")
+        tv = value.__class__
+        if tv is not str and (tv is not int or not _MIN_I64 <= value <= _MAX_U64):
+            check_value(value)
+        if ts.__class__ is not int or not _MIN_I64 <= ts <= _MAX_U64:
+            check_ts(ts)
+        cc = self._cc
+        vv = cc.vv
+        cloud = cc.cloud
+        # the dot, inline (CausalContext.make_dot without the call)
+        if replica in cloud:
+            c = cc.max_counter(replica) + 1
+            cc.add((replica, c))
+        else:
+            c = vv.get(replica, 0) + 1
+            vv[replica] = c
+        rec = (replica, c, value, ts)
+        store = self._store
+        old = store.get(key)
+        store[key] = rec
+        dix = self._dix
+        if dix is not None:
+            self._index_add(dix, rec, key)
+        # the delta: the new entry; context = the new dot plus the dots it superseded
+        d = _new(AWLWWMap)
+        d._store = {key: rec}
+        d._dix = None
+        d._dixn = 0
+        dcc = _new(CausalContext)
+        if old is None:
+            if c != 1:
+                dcc.vv = {}
+                dcc.cloud = {replica: {c}}
+            else:
+                dcc.vv = {replica: 1}
+                dcc.cloud = {}
+        elif old[0].__class__ is str and c != 1 and old[1] != 1:
+            r0 = old[0]
+            dcc.vv = {}
+            if r0 == replica:
+                dcc.cloud = {replica: {old[1], c}}
+            else:
+                dcc.cloud = {replica: {c}, r0: {old[1]}}
+        else:
+            dcc = CausalContext.from_dots([(replica, c), *(_dot_of(o) for o in _recs(old))])
+        d._cc = dcc
+        return d
+
+    def remove(self, key: Any) -> AWLWWMap:
+        """Remove ``key``: kills the entries seen here (a concurrent put survives). Returns the
+        delta (bottom if ``key`` is absent)."""
+        try:
+            v = self._store.pop(key, None)
+        except TypeError:  # unhashable: cannot be a key
+            return AWLWWMap()
+        if v is None:
+            return AWLWWMap()
+        return AWLWWMap._make({}, CausalContext.from_dots(_dot_of(r) for r in _recs(v)))
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """The value of ``key`` (the winning entry's), or ``default``."""
+        try:
+            v = self._store.get(key, _MISSING)
+        except TypeError:  # unhashable: cannot be a key
+            return default
+        if v is _MISSING:
+            return default
+        return v[2] if v[0].__class__ is str else _winner(v)[2]
+
+    @property
+    def value(self) -> dict[Any, Any]:
+        """The map as a plain ``dict`` key -> value."""
+        return {
+            k: (v[2] if v[0].__class__ is str else _winner(v)[2]) for k, v in self._store.items()
+        }
+
+    @property
+    def context(self) -> CausalContext:
+        """A copy of the causal context (every dot this state has seen)."""
+        return self._cc.copy()
+
+    def entries(self, key: Any) -> list[tuple[Dot, Any, Any]]:
+        """The live entries of ``key`` as ``(dot, value, ts)``, sorted by dot: more than one
+        only while concurrent puts have not been superseded."""
+        v = self._store.get(key)
+        if v is None:
+            return []
+        return [((r[0], r[1]), r[2], r[3]) for r in _recs(v)]
+
+    def timestamp(self, key: Any) -> Any:
+        """The ``ts`` of the winning entry of ``key`` (``None`` if absent)."""
+        v = self._store.get(key)
+        return None if v is None else _winner(v)[3]
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return key in self._store
+        except TypeError:
+            return False
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._store)
+
+    def is_bottom(self) -> bool:
+        return not self._store and self._cc.is_bottom()
+
+    # -- lattice --------------------------------------------------------------------------------
+
+    def copy(self) -> AWLWWMap:
+        return AWLWWMap._make(self._store.copy(), self._cc.copy())
+
+    def join(self, other: AWLWWMap) -> AWLWWMap:
+        """``self ⊔ other`` (pure)."""
+        if len(other._store) > len(self._store):  # same result; work on the smaller side
+            out = other.copy()
+            out._merge(self)
+            return out
+        out = self.copy()
+        out._merge(other)
+        return out
+
+    def merge(self, other: AWLWWMap) -> None:
+        """In place: ``self := self ⊔ other``."""
+        if not isinstance(other, AWLWWMap):
+            raise TypeError(f"cannot merge {type(other).__name__} into AWLWWMap")
+        self._merge(other)
+
+    def _merge(self, other: AWLWWMap) -> None:
+        xs, xc = self._store, self._cc
+        ys, yc = other._store, other._cc
+        xvv, xcloud = xc.vv, xc.cloud
+        yvv, ycloud = yc.vv, yc.cloud
+        dix = self._dix
+        # 1. every key the other side holds: the join of that key's entries
+        for key, yv in ys.items():
+            xv = xs.get(key)
+            if yv[0].__class__ is str:
+                yr = yv[0]
+                yn = yv[1]
+                if xv is None:
+                    if yn > xvv.get(yr, 0):
+                        s = xcloud.get(yr)
+                        if s is None or yn not in s:
+                            xs[key] = yv
+                            if dix is not None:
+                                self._index_add(dix, yv, key)
+                    continue
+                if xv is yv:
+                    continue
+                if xv[0].__class__ is str:
+                    xr = xv[0]
+                    xn = xv[1]
+                    if xn == yn and xr == yr:
+                        continue
+                    keep_y = not _cc_has(xc, yr, yn)
+                    if _cc_has(yc, xr, xn):  # x's entry was seen (and superseded) by y
+                        if keep_y:
+                            xs[key] = yv
+                            if dix is not None:
+                                self._index_add(dix, yv, key)
+                        else:
+                            del xs[key]
+                        continue
+                    if keep_y:  # concurrent: both stay
+                        xs[key] = (xv, yv) if (xr, xn) < (yr, yn) else (yv, xv)
+                        if dix is not None:
+                            self._index_add(dix, yv, key)
+                    continue
+            self._merge_key(key, xv, yv, xc, yc)
+        # 2. entries only this side holds die if the other side saw their dots
+        if len(yc) == len(ys):
+            pass  # other's context is exactly its entries' dots: nothing else to kill
+        elif dix is not None or len(yc) * 4 < len(xs):
+            self._kill_seen_by_index(other)
+        else:
+            dead = []
+            for key, xv in xs.items():
+                if key in ys:
+                    continue
+                if xv[0].__class__ is str:
+                    xn = xv[1]
+                    if xn <= yvv.get(xv[0], 0):
+                        dead.append(key)
+                    else:
+                        s = ycloud.get(xv[0])
+                        if s is not None and xn in s:
+                            dead.append(key)
+                else:
+                    dead.append(key)  # re-examined below (rare: concurrent entries)
+            for key in dead:
+                xv = xs[key]
+                if xv[0].__class__ is str:
+                    del xs[key]
+                else:
+                    self._set_slot(key, [r for r in xv if not _cc_has(yc, r[0], r[1])])
+        _cc_merge(xc, yc)
+
+    def _merge_key(self, key: Any, xv: Any, yv: Any, xc: CausalContext, yc: CausalContext) -> None:
+        """The general join of one key's entries (either side may hold several)."""
+        yrecs = _recs(yv)
+        if xv is None:
+            self._set_slot(key, [r for r in yrecs if not _cc_has(xc, r[0], r[1])], old=None)
+            return
+        xrecs = _recs(xv)
+        xdots = {(r[0], r[1]) for r in xrecs}
+        ydots = {(r[0], r[1]) for r in yrecs}
+        out = [r for r in xrecs if (r[0], r[1]) in ydots or not _cc_has(yc, r[0], r[1])]
+        out += [r for r in yrecs if (r[0], r[1]) not in xdots and not _cc_has(xc, r[0], r[1])]
+        self._set_slot(key, out)
+
+    def _set_slot(self, key: Any, recs: list[Rec], old: Any = _MISSING) -> None:
+        v = _slot(recs)
+        if v is None:
+            if old is not None:
+                self._store.pop(key, None)
+            return
+        self._store[key] = v
+        dix = self._dix
+        if dix is not None:
+            for r in recs:
+                self._index_add(dix, r, key)
+
+    # -- the dot -> key index (for merging small deltas into large states) ----------------------
+
+    def _index_add(self, dix: dict[str, dict[int, Any]], rec: Rec, key: Any) -> None:
+        m = dix.get(rec[0])
+        if m is None:
+            dix[rec[0]] = {rec[1]: key}
+        else:
+            m[rec[1]] = key
+        self._dixn += 1
+        if self._dixn > 2 * len(self._store) + 4096:  # mostly stale: rebuild on next need
+            self._dix = None
+
+    def _build_index(self) -> dict[str, dict[int, Any]]:
+        dix: dict[str, dict[int, Any]] = {}
+        n = 0
+        for key, v in self._store.items():
+            for r in _recs(v):
+                m = dix.get(r[0])
+                if m is None:
+                    dix[r[0]] = {r[1]: key}
+                else:
+                    m[r[1]] = key
+                n += 1
+        self._dix = dix
+        self._dixn = n
+        return dix
+
+    def _kill_seen_by_index(self, other: AWLWWMap) -> None:
+        """Step 2 of a merge, in time proportional to the other side's context."""
+        dix = self._dix if self._dix is not None else self._build_index()
+        xs, ys = self._store, other._store
+        yc = other._cc
+        hit: set[Any] = set()
+        for r, n in yc.vv.items():
+            m = dix.get(r)
+            if m is None:
+                continue
+            if n < len(m):
+                for c in range(1, n + 1):
+                    k = m.get(c, _MISSING)
+                    if k is not _MISSING:
+                        hit.add(k)
+            else:
+                hit.update(k for c, k in m.items() if c <= n)
+        for r, s in yc.cloud.items():
+            m = dix.get(r)
+            if m is None:
+                continue
+            for c in s:
+                k = m.get(c, _MISSING)
+                if k is not _MISSING:
+                    hit.add(k)
+        for key in hit:
+            if key in ys:
+                continue
+            xv = xs.get(key)
+            if xv is None:
+                continue
+            if xv[0].__class__ is str:
+                if _cc_has(yc, xv[0], xv[1]):
+                    del xs[key]
+            else:
+                self._set_slot(key, [r for r in xv if not _cc_has(yc, r[0], r[1])])
+
+    def leq(self, other: AWLWWMap) -> bool:
+        """``self ⊑ other``: other has seen every dot of self, and holds none that self saw
+        and dropped."""
+        xc = self._cc
+        if not xc.leq(other._cc):
+            return False
+        xs = self._store
+        for key, yv in other._store.items():
+            xv = xs.get(key)
+            for r in _recs(yv):
+                if _cc_has(xc, r[0], r[1]) and (
+                    xv is None or all(q[0] != r[0] or q[1] != r[1] for q in _recs(xv))
+                ):
+                    return False
+        return True
+
+    def __le__(self, other: AWLWWMap) -> bool:
+        return self.leq(other)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AWLWWMap):
+            return NotImplemented
+        return self._store == other._store and self._cc == other._cc
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def decompose(self) -> list[AWLWWMap]:
+        """The irreducible join-decomposition: one element per live entry (with its dot) and
+        one per dot seen but no longer live (an empty store and that dot)."""
+        out: list[AWLWWMap] = []
+        live: set[Dot] = set()
+        for key, v in self._store.items():
+            for r in _recs(v):
+                dot = (r[0], r[1])
+                live.add(dot)
+                out.append(AWLWWMap._make({key: r}, CausalContext.from_dots((dot,))))
+        for dot in self._cc.dots():
+            if dot not in live:
+                out.append(AWLWWMap._make({}, CausalContext.from_dots((dot,))))
+        return out
+
+    def diff(self, other: AWLWWMap) -> AWLWWMap:
+        """The minimal delta ``Δ(self, other)``: the entries whose dots ``other`` has not
+        seen, and the removals ``other`` has not applied; ``other ⊔ Δ == self ⊔ other``."""
+        xc, yc = self._cc, other._cc
+        xs = self._store
+        store: dict[Any, Any] = {}
+        dots: list[Dot] = []
+        for key, v in xs.items():
+            if v[0].__class__ is str:
+                if not _cc_has(yc, v[0], v[1]):
+                    store[key] = v
+                    dots.append((v[0], v[1]))
+            else:
+                keep = [r for r in v if not _cc_has(yc, r[0], r[1])]
+                if keep:
+                    store[key] = _slot(keep)
+                    dots.extend((r[0], r[1]) for r in keep)
+        live_new = set(dots)
+        # dots self saw and dropped that other has not seen
+        for dot in xc.subtract(yc).dots():
+            if dot not in live_new:
+                dots.append(dot)
+        # entries other still holds that self has seen and dropped
+        for key, yv in other._store.items():
+            xv = xs.get(key)
+            for r in _recs(yv):
+                if _cc_has(xc, r[0], r[1]) and (
+                    xv is None or all(q[0] != r[0] or q[1] != r[1] for q in _recs(xv))
+                ):
+                    dots.append((r[0], r[1]))
+        return AWLWWMap._make(store, CausalContext.from_dots(dots))
+
+    def __repr__(self) -> str:
+        return f"AWLWWMap({self.value!r}, context={self._cc!r})"
+
+    # -- codec hooks ------------------------------------------------------------------------------
+
+    def _encode_body(self, w: Writer) -> Any:
+        return encode_parts(self._store, self._cc, w)
+
+    @classmethod
+    def _decode_body(cls, body: Any, r: Reader, version: int) -> AWLWWMap:
+        store, cc = decode_parts(body, r, version)
+        return cls._make(store, cc)
+
+
+register(
+    AWLWWMap,
+    tag=TAGS["AWLWWMap"],
+    version=1,
+    encode=AWLWWMap._encode_body,
+    decode=AWLWWMap._decode_body,
+)

@@ -1,0 +1,327 @@
+"""The compact body of AWLWWMap: exact round trips (HLC and int timestamps, negative ints, floats,
+bytes, tuples, concurrent entries, removed dots), compactness, and hostile bodies that must raise
+``DecodeError`` and nothing else."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crdts import HLC, TAGS, AWLWWMap, DecodeError, HLCTimestamp, decode, encode
+from crdts._awlwwmap_codec import MAX_SHARED_PREFIX
+
+TAG = TAGS["AWLWWMap"]
+
+
+def roundtrip(m: AWLWWMap) -> AWLWWMap:
+    out = decode(encode(m))
+    assert isinstance(out, AWLWWMap)
+    assert out == m
+    assert out.value == m.value
+    for k in m:  # exact types: True stays True, 1.0 stays a float, tuples stay tuples
+        assert [(d, repr(v), repr(t)) for d, v, t in out.entries(k)] == [
+            (d, repr(v), repr(t)) for d, v, t in m.entries(k)
+        ]
+    assert sorted(map(repr, out)) == sorted(map(repr, m))
+    return out
+
+
+def body_of(data: bytes) -> tuple[Any, ...]:
+    obj = msgpack.unpackb(data, use_list=False)
+    assert obj[0] == TAG
+    return tuple(obj)
+
+
+def message(replicas: list[str], body: Any) -> bytes:
+    return bytes(msgpack.packb((TAG, 1, replicas, body)))
+
+
+# ---------------------------------------------------------------------------------------------
+# round trips
+# ---------------------------------------------------------------------------------------------
+
+
+def test_bottom_and_removed_only_states_roundtrip() -> None:
+    roundtrip(AWLWWMap())
+    m = AWLWWMap()
+    m.put("a", "k", 1, 1)
+    rm = m.remove("k")
+    roundtrip(m)
+    roundtrip(rm)
+
+
+def test_msgpack_native_keys_values_and_timestamps_roundtrip_exactly() -> None:
+    m = AWLWWMap()
+    keys: list[Any] = [
+        "",
+        "a",
+        "prefix-shared-1",
+        "prefix-shared-2",
+        "ünïcødé-ключ-🔑",
+        -5,
+        0,
+        (1 << 64) - 1,
+        -(1 << 63),
+        2.5,
+        b"\x00bytes",
+        None,
+        True,
+        (),
+        ("t", (1, b"x", None)),
+    ]
+    values: list[Any] = [
+        -1,
+        1.0,
+        float("inf"),
+        b"",
+        (1, (2.0, ("deep",))),
+        None,
+        False,
+        "v" * 300,
+        -(1 << 63),
+        (1 << 64) - 1,
+        0.1,
+        (),
+        "",
+        1,
+        b"\xff" * 40,
+    ]
+    for i, (k, v) in enumerate(zip(keys, values, strict=True)):
+        m.put("a", k, v, -1_000 + 7 * i)
+    roundtrip(m)
+    h = AWLWWMap()
+    clock = HLC("h")
+    for i, (k, v) in enumerate(zip(keys, values, strict=True)):
+        h.put("h", k, v, clock.now(wall=1_700_000_000_000 + i * 13))
+    out = roundtrip(h)
+    assert all(type(out.timestamp(k)) is HLCTimestamp for k in out)
+
+
+def test_timestamps_of_every_kind_roundtrip() -> None:
+    # extreme ints (deltas beyond 64 bits fall back to the raw column)
+    m = AWLWWMap()
+    m.put("a", "lo", 1, -(1 << 63))
+    m.put("a", "hi", 2, (1 << 64) - 1)
+    roundtrip(m)
+    # HLC timestamps naming another replica than the entry's, and a mix of ints and HLC
+    x = AWLWWMap()
+    x.put("a", "k1", 1, HLCTimestamp(5, 0, "somebody-else"))
+    x.put("a", "k2", 2, 77)
+    x.put("b", "k3", 3, HLCTimestamp(-(1 << 63), (1 << 64) - 1, "b"))
+    roundtrip(x)
+    y = AWLWWMap()
+    y.put("a", "k", 1, HLCTimestamp((1 << 64) - 1, 0, "a"))
+    y.put("b", "j", 1, HLCTimestamp(-(1 << 63), 3, "b"))
+    roundtrip(y)
+
+
+def test_concurrent_entries_gaps_and_compacted_contexts_roundtrip() -> None:
+    a, b, c = AWLWWMap(), AWLWWMap(), AWLWWMap()
+    for i in range(50):
+        a.put("a", f"k{i % 7}", i, i)
+        b.put("b", f"k{i % 5}", -i, i)
+    c.merge(a)
+    c.merge(b)
+    assert any(len(c.entries(k)) == 2 for k in c)
+    roundtrip(c)
+    # a receiver with gaps: only some of a's deltas arrived
+    src, dst = AWLWWMap(), AWLWWMap()
+    deltas = [src.put("s", f"key-{i % 13}", i, i) for i in range(40)]
+    deltas.append(src.remove("key-3"))
+    for d in deltas[::3]:
+        dst.merge(d)
+    assert dst.context.cloud
+    roundtrip(dst)
+    for d in deltas:
+        roundtrip(d)
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_random_histories_roundtrip(seed: int) -> None:
+    rng = random.Random(seed)
+    reps = {r: AWLWWMap() for r in "abc"}
+    clocks = {r: HLC(r) for r in "abc"}
+    pool: list[Any] = ["k", "ka", "kab", 1, -1, (2, "x"), b"b", 0.5, None]
+    for i in range(rng.randrange(1, 40)):
+        r = rng.choice("abc")
+        x = rng.random()
+        if x < 0.6:
+            ts: Any = clocks[r].now(wall=rng.randrange(5)) if rng.random() < 0.5 else i
+            reps[r].put(r, rng.choice(pool), rng.choice(pool), ts)
+        elif x < 0.8:
+            reps[r].remove(rng.choice(pool))
+        else:
+            reps[r].merge(reps[rng.choice("abc")].diff(reps[r]))
+    for m in reps.values():
+        roundtrip(m)
+        for p in m.decompose():
+            roundtrip(p)
+
+
+# ---------------------------------------------------------------------------------------------
+# compactness
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_delta_of_100_changed_keys_stays_small_in_a_big_overwritten_map() -> None:
+    n = 20_000
+    rng = random.Random(3)
+    m = AWLWWMap()
+    clock = HLC("r")
+    for i in range(n):
+        m.put("r", f"key{i}", i % 7, clock.now(wall=i))
+    sizes = []
+    for overwrites in (0, 10_000):
+        for j in range(overwrites):
+            m.put("r", f"key{rng.randrange(n)}", j % 7, clock.now(wall=n + j))
+        before = m.copy()
+        for i in rng.sample(range(n), 100):
+            m.put("r", f"key{i}", 9, clock.now(wall=10 * n))
+        delta = m.diff(before)
+        assert len(delta) == 100
+        wire = encode(delta)
+        assert before.join(decode(wire)) == m
+        plain = msgpack.packb(
+            [
+                [[r, c, k, v, tuple(t)] for k in delta for (r, c), v, t in delta.entries(k)],
+                [list(d) for d in delta.context.dots()],
+            ]
+        )
+        assert len(wire) < len(plain) / 2  # delta-coded dots and timestamps, shared prefixes
+        sizes.append(len(wire))
+    # heavy overwriting leaves tombstones behind in neither the state nor the delta
+    assert sizes[1] < sizes[0] * 1.2
+
+
+def test_long_keys_share_at_most_the_capped_prefix() -> None:
+    m = AWLWWMap()
+    base = "p" * (MAX_SHARED_PREFIX * 3)
+    for i in range(10):
+        m.put("a", f"{base}{i}", i, i)
+    roundtrip(m)
+    keys_col = body_of(encode(m))[3][2]
+    assert all(x <= MAX_SHARED_PREFIX for x in keys_col if type(x) is int)
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile input
+# ---------------------------------------------------------------------------------------------
+
+
+def _sample_wire() -> bytes:
+    m = AWLWWMap()
+    clock = HLC("a")
+    for i in range(12):
+        m.put("a", f"key-{i}", (i, b"v"), clock.now(wall=i))
+    m.put("b", 42, 1.5, 9)
+    m.remove("key-3")
+    return encode(m)
+
+
+def test_every_truncation_raises_decode_error() -> None:
+    wire = _sample_wire()
+    for i in range(len(wire)):
+        with pytest.raises(DecodeError):
+            decode(wire[:i])
+
+
+def test_byte_flips_raise_decode_error_or_decode_to_a_map() -> None:
+    wire = _sample_wire()
+    rng = random.Random(5)
+    for _ in range(600):
+        b = bytearray(wire)
+        for _ in range(rng.randrange(1, 4)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        try:
+            out = decode(bytes(b))
+        except DecodeError:
+            continue
+        if isinstance(out, AWLWWMap):  # whatever decodes is a usable state
+            assert decode(encode(out)) == out
+
+
+GOOD_BODY: tuple[Any, ...] = ((), (0, 2, 1, 1), ("kab", 2, "c"), (1, 2), 0, (5, 1), ())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        (),
+        GOOD_BODY[:6],
+        (*GOOD_BODY, ()),
+        # version vector: odd, bad replica index, zero counter, replica twice
+        ((0,), *GOOD_BODY[1:]),
+        ((5, 1), *GOOD_BODY[1:]),
+        ((0, 0), *GOOD_BODY[1:]),
+        ((0, 1, 0, 2), *GOOD_BODY[1:]),
+        # dots: count beyond the data, non-increasing, replica twice, huge counter
+        ((), (0, 9, 1, 1), *GOOD_BODY[2:]),
+        ((), (0, 2, 1, 0), *GOOD_BODY[2:]),
+        ((), (0, 1, 1, 0, 1, 2), *GOOD_BODY[2:]),
+        ((), (0, 2, 1, 1 << 63), *GOOD_BODY[2:]),
+        # keys: too few, too many, prefix longer than the previous key, prefix without a
+        # suffix, a non-str suffix, a prefix past the cap, a wrapped str, a list-like map
+        ((), (0, 2, 1, 1), ("ka",), *GOOD_BODY[3:]),
+        ((), (0, 2, 1, 1), ("ka", "kb", "kc"), *GOOD_BODY[3:]),
+        ((), (0, 2, 1, 1), ("ka", 3, "b"), *GOOD_BODY[3:]),
+        ((), (0, 2, 1, 1), ("ka", 2), *GOOD_BODY[3:]),
+        ((), (0, 2, 1, 1), ("kab", 2, 5), *GOOD_BODY[3:]),
+        ((), (0, 2, 1, 1), ("kab", 1, "c"), *GOOD_BODY[3:]),
+        ((), (0, 2, 1, 1), ("k" * 100, 65, "x"), *GOOD_BODY[3:]),
+        ((), (0, 2, 1, 1), (("ka",), "kb"), *GOOD_BODY[3:]),
+        ((), (0, 2, 1, 1), ({"k": 1}, "kb"), *GOOD_BODY[3:]),
+        ((), (0, 2, 1, 1), ((float("nan"),), "kb"), *GOOD_BODY[3:]),
+        # values: count mismatch, a map, NaN
+        (*GOOD_BODY[:3], (1,), *GOOD_BODY[4:]),
+        (*GOOD_BODY[:3], ({"x": 1}, 2), *GOOD_BODY[4:]),
+        (*GOOD_BODY[:3], (float("nan"), 2), *GOOD_BODY[4:]),
+        # timestamps: unknown kind, wrong count, out of range, bad HLC
+        (*GOOD_BODY[:4], 3, (5, 1), ()),
+        (*GOOD_BODY[:4], -1, (5, 1), ()),
+        (*GOOD_BODY[:4], 0, (5,), ()),
+        (*GOOD_BODY[:4], 0, ((1 << 64) - 1, (1 << 64) - 1), ()),
+        (*GOOD_BODY[:4], 0, (-(1 << 63), -(1 << 63)), ()),
+        (*GOOD_BODY[:4], 0, (5, "x"), ()),
+        (*GOOD_BODY[:4], 1, (5, 1), ()),
+        (*GOOD_BODY[:4], 1, (5, -1, 1, 0), ()),
+        (*GOOD_BODY[:4], 2, ((1, 2), 3), ()),
+        (*GOOD_BODY[:4], 2, ((1, 2, 9), 3), ()),
+        (*GOOD_BODY[:4], 2, (1.5, 3), ()),
+        # extra dots: malformed
+        (*GOOD_BODY[:6], (0, 1)),
+        (*GOOD_BODY[:6], (0, 1, -4)),
+    ],
+)
+def test_malformed_bodies_raise_decode_error(body: Any) -> None:
+    assert isinstance(decode(message(["a"], GOOD_BODY)), AWLWWMap)
+    with pytest.raises(DecodeError):
+        decode(message(["a"], body))
+
+
+def test_a_small_message_cannot_decode_into_huge_keys() -> None:
+    # every key claims the longest prefix allowed: the output stays proportional to the input
+    n = 20_000
+    keys: list[Any] = ["k" * MAX_SHARED_PREFIX]
+    for _ in range(n - 1):
+        keys += [MAX_SHARED_PREFIX, ""]
+    body = ((), (0, n, *([1] * n)), tuple(keys), (0,) * n, 0, (0,) * n, ())
+    wire = message(["a"], body)
+    m = decode(wire)  # the same key n times over: n concurrent entries of one key
+    assert isinstance(m, AWLWWMap) and len(m) == 1
+    assert len(m.entries("k" * MAX_SHARED_PREFIX)) == n
+
+
+@given(st.binary(max_size=200))
+def test_garbage_raises_decode_error_only(data: bytes) -> None:
+    for wire in (bytes([0x94, TAG, 1, 0x91, 0xA1, 0x61]) + data, message(["a"], data)):
+        try:
+            out = decode(wire)
+        except DecodeError:
+            continue
+        assert decode(encode(out)) == out
