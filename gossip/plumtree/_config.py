@@ -23,6 +23,8 @@ class PlumtreeConfig:
     """Wait this long after the first IHAVE for the payload to arrive by eager push, then GRAFT."""
     graft_retry: float = 0.25  # seconds (timeout2)
     """Then GRAFT the next announcer every this long until the payload arrives."""
+    graft_attempts: int = 5
+    """GRAFTs sent for one missing message (rotating over its announcers) before giving up."""
     ihave_interval: float = 0.05  # seconds
     """IHAVE announcements for one lazy peer are batched for this long (0: send at once)."""
     ihave_batch: int = 256
@@ -41,6 +43,8 @@ class PlumtreeConfig:
                 raise ConfigError(f"{name} must be a positive number of seconds, got {t}")
         if not (self.ihave_interval >= 0 and math.isfinite(self.ihave_interval)):
             raise ConfigError(f"ihave_interval must be >= 0 seconds, got {self.ihave_interval}")
+        if self.graft_attempts < 1:
+            raise ConfigError(f"graft_attempts must be >= 1, got {self.graft_attempts}")
         if self.ihave_batch < 1:
             raise ConfigError(f"ihave_batch must be >= 1, got {self.ihave_batch}")
         if self.seen_cache < 1:

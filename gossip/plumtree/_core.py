@@ -101,6 +101,7 @@ class Plumtree:
         # mid -> announcers (peer, round) of a message we lack, in arrival order.
         self._missing: dict[int, list[tuple[Addr, int]]] = {}
         self._graft_armed: set[int] = set()
+        self._graft_tries: dict[int, int] = {}
         self._queue: dict[Addr, list[tuple[int, int]]] = {}
         self._flush_armed = False
         self.last_mid: int | None = None
@@ -215,6 +216,7 @@ class Plumtree:
         self._remember(msg.mid, rnd, msg.payload)
         self.stats.delivered += 1
         out.append(Emit(Delivered(msg.mid, msg.payload, src, rnd)))
+        self._graft_tries.pop(msg.mid, None)
         if self._missing.pop(msg.mid, None) is not None and msg.mid in self._graft_armed:
             self._graft_armed.discard(msg.mid)
             out.append(CancelTimer(("plumtree", "graft", msg.mid)))
@@ -235,6 +237,7 @@ class Plumtree:
                 while len(self._missing) > self.config.seen_cache:
                     old = next(iter(self._missing))
                     del self._missing[old]
+                    self._graft_tries.pop(old, None)
                     if old in self._graft_armed:
                         self._graft_armed.discard(old)
                         out.append(CancelTimer(("plumtree", "graft", old)))
@@ -248,8 +251,18 @@ class Plumtree:
         anns = self._missing.get(mid)
         if mid in self._received or not anns:
             self._missing.pop(mid, None)
+            self._graft_tries.pop(mid, None)
             return
         peer, rnd = anns.pop(0)
+        # Rotate: if every announcer was tried, the next retry asks this one again (a GRAFT or
+        # its answer may have been lost), up to graft_attempts in all.
+        anns.append((peer, rnd))
+        tries = self._graft_tries.get(mid, 0) + 1
+        if tries > self.config.graft_attempts:
+            self._missing.pop(mid, None)
+            self._graft_tries.pop(mid, None)
+            return
+        self._graft_tries[mid] = tries
         if peer in self._lazy:
             del self._lazy[peer]
             self._eager[peer] = None
