@@ -171,6 +171,7 @@ class NetTransport:
         self._tg: anyio.abc.TaskGroup | None = None
         self._udp: anyio.abc.UDPSocket | None = None
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
+        self._udp_send_lock = anyio.Lock()
         self._handshaking: set[anyio.abc.SocketStream] = set()  # inbound, not yet authenticated
         self._closed = False
 
@@ -290,7 +291,10 @@ class NetTransport:
         wire = seal_packet(self.keyring, self._addr, data, time.time())
         assert self._udp is not None
         try:
-            await self._udp.sendto(wire, host, port)
+            # One socket, many senders (a host's receive loop, timer loop and callers): anyio
+            # refuses overlapping sends on one socket (BusyResourceError), so take turns.
+            async with self._udp_send_lock:
+                await self._udp.sendto(wire, host, port)
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
             return  # best effort (ICMP unreachable from an earlier send, shutdown, ...)
         self._metrics.packets_out += 1

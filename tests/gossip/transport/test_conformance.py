@@ -77,6 +77,21 @@ async def test_concurrent_senders_share_one_connection(kind: str) -> None:
             assert mine == list(range(10))
 
 
+async def test_concurrent_packet_senders(kind: str) -> None:
+    """Many tasks sending datagrams at once on one socket (a host's loops do exactly that)."""
+    async with open_transports(kind, 2) as (a, b):
+
+        async def burst(tag: int) -> None:
+            for i in range(5):
+                await a.send_packet(b.local_addr, bytes([0x70, tag, i]))
+
+        async with anyio.create_task_group() as tg:
+            for tag in range(20):
+                tg.start_soon(burst, tag)
+        got = {(await recv(b)).data for _ in range(100)}  # type: ignore[union-attr]
+        assert got == {bytes([0x70, tag, i]) for tag in range(20) for i in range(5)}
+
+
 async def test_size_caps(kind: str) -> None:
     async with open_transports(kind, 2) as (a, b):
         assert a.max_packet_size == MAX_PACKET and a.max_frame_size == MAX_FRAME
