@@ -194,6 +194,8 @@ class Host:
                     log.error("core %s: %s", self.cores[index].protocol, exc)
                 except TransportError:
                     pass  # closed: best effort
+                except Exception:  # a datagram is best effort; a driver bug must not kill the node
+                    log.exception("sending a packet to %s failed", effect.dst)
             elif isinstance(effect, SendStream):
                 self._enqueue(effect.dst, effect.data)
             elif isinstance(effect, CloseStream):
@@ -260,6 +262,11 @@ class Host:
                     log.error("frame to %s dropped: %s", dst, exc)
                 except TransportError:
                     queue.clear()  # the transport is closed
+                except Exception as exc:  # unexpected: treat the link as failed, stay up
+                    log.exception("sending to %s failed", dst)
+                    self.metrics.send_failures += 1
+                    queue.clear()
+                    await self._unreachable(PeerUnreachable(dst, f"send failed: {exc!r}"))
         finally:
             # No await between the emptiness check and here: nothing can have been queued since.
             if self._outq.get(dst) is queue:

@@ -25,7 +25,14 @@ from gossip import (
     UsageError,
 )
 from gossip.runtime import Host, HostConfig
-from gossip.transport import Keyring, MemoryNetwork, NetTransport, Transport, TransportConfig
+from gossip.transport import (
+    Keyring,
+    MemoryNetwork,
+    MemoryTransport,
+    NetTransport,
+    Transport,
+    TransportConfig,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -279,3 +286,21 @@ async def test_host_over_real_sockets() -> None:
             assert ta.metrics.connections_opened == 1 and tb.metrics.connections_opened == 0
             addr_b = tb.local_addr
         assert await next_event(ha) == ("app", "unreachable", addr_b)
+
+
+async def test_unexpected_transport_failure_does_not_kill_the_node() -> None:
+    class Faulty(MemoryTransport):
+        async def send_frame(self, dst: str, data: bytes) -> None:
+            raise RuntimeError("driver bug")
+
+        async def send_packet(self, dst: str, data: bytes) -> None:
+            raise RuntimeError("driver bug")
+
+    net = MemoryNetwork()
+    app = RecordingCore()
+    async with Faulty(net, "a") as ta, net.transport("b") as tb, Host(ta, [app]) as host:
+        await next_event(host)
+        await host.call(app, lambda now: [SendPacket("b", b"\x70x"), SendStream("b", b"\x70y")])
+        assert await next_event(host) == ("app", "unreachable", "b")
+        await tb.send_packet("a", b"\x70still-up")
+        assert await next_event(host) == ("app", "PacketReceived", "b", b"still-up")
