@@ -145,7 +145,8 @@ class _Catchup:
         self.digest_done = via != "merkle"
         self.queue_nodes: list[tuple[int, int, int]] = []  # (level, prefix, hash) to probe
         self.queue_items: list[tuple[int, int]] = []  # subtrees to send as item hashes
-        self.outstanding: dict[int, dict[tuple[int, int], list[str]]] = {}
+        # req -> (the probe, keys of its item lists): resent as is if its reply is late
+        self.outstanding: dict[int, tuple[Digest, dict[tuple[int, int], list[str]]]] = {}
         self.next_req = 0
         self.ship: list[str] = []
         self.ship_set: set[str] = set()
@@ -170,13 +171,12 @@ class _Catchup:
 
 
 class _Peer:
-    __slots__ = ("ack", "catchup", "got_hello", "heard_us", "hello_epoch", "metrics")
+    __slots__ = ("ack", "catchup", "got_hello", "hello_epoch", "metrics")
 
     def __init__(self, mark: int, metrics: PeerMetrics) -> None:
         self.ack = RangeTracker(mark)
         self.catchup: _Catchup | None = None
         self.got_hello = False
-        self.heard_us = False
         self.hello_epoch: int | None = None
         self.metrics = metrics
 
@@ -222,8 +222,10 @@ class SyncEngine:
         self._state: dict[str, Crdt] = {} if state is None else state
         self._mode = self.config.mode
         # Algorithm 2: sequence counter, delta buffer (seq = _base + index), per-neighbour acks.
-        self._c = 0
-        self._base = 0
+        # Sequence 0 stands for the state this engine was built with (never buffered): a
+        # watermark of 0 vouches for nothing, so a peer must first be caught up by digest.
+        self._c = 1
+        self._base = 1
         self._buf: deque[_Entry] = deque()
         self._peers: dict[str, _Peer] = {}
         # What we hold of each peer's stream: addr -> (their epoch, watermark tracker).
@@ -417,12 +419,12 @@ class SyncEngine:
             self._state_round(out)
             return out
         for peer, p in self._peers.items():
-            if not p.heard_us:
+            if not p.got_hello:  # Hellos are resent until the neighbour's own arrives
                 self._send(out, peer, self._hello_for(peer, p))
             budget = self.config.max_messages_per_round
             budget -= self._send_interval(peer, p, out, budget)
-            if p.catchup is not None and budget > 0:
-                self._catchup_round(peer, p, now, out, budget)
+            if p.catchup is not None:  # at least one step per round, even behind a big interval
+                self._catchup_round(peer, p, now, out, max(1, budget))
         self._gc()
         return out
 
@@ -675,14 +677,14 @@ class SyncEngine:
 
     # -- catch-up ---------------------------------------------------------------------------------
 
-    def _hello_for(self, peer: str, p: _Peer) -> Hello:
+    def _hello_for(self, peer: str, p: _Peer, *, reply: bool = False) -> Hello:
         known = self._recv.get(peer)
         return Hello(
             PROTOCOL_VERSION,
             self.epoch,
             None if known is None else known[0],
             0 if known is None else known[1].mark,
-            p.got_hello,
+            reply,
         )
 
     def _on_hello(self, src: str, msg: Hello, now: float, out: list[Effect]) -> None:
@@ -690,17 +692,15 @@ class SyncEngine:
         if p is None:
             self._early_hello[src] = msg  # the overlay has not told us yet: wait for neighbor_up
             return
-        first_time = not p.got_hello
         p.got_hello = True
-        p.heard_us = p.heard_us or msg.heard_you
-        if not msg.heard_you or first_time:
-            self._send(out, src, self._hello_for(src, p))
+        if not msg.reply:
+            self._send(out, src, self._hello_for(src, p, reply=True))
         if p.hello_epoch == msg.epoch:
             return  # a duplicate (or a resend) of a Hello already acted on
         p.hello_epoch = msg.epoch
         if not self._mode.delta:
             return
-        if msg.known_epoch == self.epoch:
+        if msg.known_epoch == self.epoch and msg.watermark > 0:
             w = msg.watermark
             if w >= self._base:
                 # The buffer still holds [w, c): plain retransmission, no catch-up.
@@ -764,8 +764,9 @@ class SyncEngine:
                 acc += 16 + 9 * len(keys)
             req = cu.next_req
             cu.next_req += 1
-            cu.outstanding[req] = keys_of
-            self._send(out, peer, Digest(cu.session, req, nodes, items))
+            msg = Digest(cu.session, req, nodes, items)
+            cu.outstanding[req] = (msg, keys_of)
+            self._send(out, peer, msg)
 
     def _on_digest(self, src: str, msg: Digest, out: list[Effect]) -> None:
         """Answer a probe: which subtrees differ from ours, which items we lack."""
@@ -784,9 +785,10 @@ class SyncEngine:
         cu = None if p is None else p.catchup
         if p is None or cu is None or cu.session != msg.session:
             return  # stale: a restarted or finished session
-        keys_of = cu.outstanding.pop(msg.req, None)
-        if keys_of is None:
-            return
+        probe = cu.outstanding.pop(msg.req, None)
+        if probe is None:
+            return  # a duplicate reply
+        keys_of = probe[1]
         cu.last_progress = now
         self._merkle.flush(self._encoded_state)
         threshold = self.config.merkle_leaf_threshold
@@ -820,12 +822,12 @@ class SyncEngine:
     ) -> None:
         cu = p.catchup
         assert cu is not None
-        if not cu.digest_done and now - cu.last_progress > self.config.catchup_timeout:
-            # A probe or its reply was lost: start the descent again (state only grew since).
-            cu = self._new_catchup(p, "merkle", now)
-            self.metrics.catchups_started -= 1  # a restart, not a new catch-up
-            self._merkle_start(cu)
-            self._pump_digest(peer, cu, out)
+        if cu.outstanding and now - cu.last_progress > self.config.catchup_timeout:
+            # A probe or its reply was lost: ask again (a reply is idempotent; late ones are
+            # ignored once their request is answered).
+            cu.last_progress = now
+            for msg, _keys in cu.outstanding.values():
+                self._send(out, peer, msg)
         self._ship(peer, cu, out, budget)
         self._maybe_finish(peer, p, out)
 

@@ -81,7 +81,7 @@ class Hello:
     epoch: int
     known_epoch: int | None
     watermark: int
-    heard_you: bool  # I have received a Hello from you (stop resending yours)
+    reply: bool  # an answer to your Hello (else: please answer with yours)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +146,7 @@ def encode_message(msg: Message) -> bytes:
     if isinstance(msg, Ack):
         return _pack(T_ACK, [msg.epoch, msg.lo, msg.hi])
     if isinstance(msg, Hello):
-        return _pack(
-            T_HELLO, [msg.version, msg.epoch, msg.known_epoch, msg.watermark, msg.heard_you]
-        )
+        return _pack(T_HELLO, [msg.version, msg.epoch, msg.known_epoch, msg.watermark, msg.reply])
     if isinstance(msg, Digest):
         return _pack(
             T_DIGEST,
@@ -230,12 +228,12 @@ def _decode_body(tag: int, body: Any) -> Message:
         lo, hi = _range(lo, hi)
         return Ack(_u64(epoch), lo, hi)
     if tag == T_HELLO:
-        version, epoch, known, wm, heard = _list(body, 5)
-        if type(heard) is not bool:
-            raise DecodeError("heard_you must be a bool")
+        version, epoch, known, wm, reply = _list(body, 5)
+        if type(reply) is not bool:
+            raise DecodeError("reply must be a bool")
         if _u64(version) != PROTOCOL_VERSION:
             raise DecodeError(f"unsupported sync protocol version {version}")
-        return Hello(version, _u64(epoch), None if known is None else _u64(known), _u64(wm), heard)
+        return Hello(version, _u64(epoch), None if known is None else _u64(known), _u64(wm), reply)
     if tag == T_DIGEST:
         session, req, nodes, items = _list(body, 4)
         ns: list[tuple[int, int, int]] = []

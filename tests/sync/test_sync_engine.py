@@ -61,7 +61,7 @@ def test_buffer_is_kept_until_every_neighbour_acked() -> None:
     net.round(drop=lambda m: m[1] == "c" or m[0] == "c")
     a = net.engines["a"]
     assert a.buffer_size == 1
-    assert a.acks()["b"] == 1 and a.acks()["c"] == 0
+    assert a.acks()["b"] == a.seq and a.acks()["c"] == a.seq - 1
     net.round()  # retransmission
     assert net.engines["c"].value("s") == frozenset({"x"})
     assert a.buffer_size == 0
@@ -80,9 +80,9 @@ def test_ack_from_a_removed_neighbour_or_old_epoch_is_ignored() -> None:
     net.queue.clear()
     a = net.engines["a"]
     assert a.buffer_size == 1
-    a.handle(StreamReceived("c", encode_message(Ack(a.epoch, 0, 1))), 0.0)
+    a.handle(StreamReceived("c", encode_message(Ack(a.epoch, 1, 2))), 0.0)
     assert a.buffer_size == 1  # c is gone: its ack holds nothing
-    a.handle(StreamReceived("b", encode_message(Ack(a.epoch + 1, 0, 1))), 0.0)
+    a.handle(StreamReceived("b", encode_message(Ack(a.epoch + 1, 1, 2))), 0.0)
     assert a.buffer_size == 1  # an ack for another incarnation
     for src, dst, data in held:
         net.take(dst, net.engines[dst].handle(StreamReceived(src, data), 0.0))
@@ -217,7 +217,7 @@ def test_a_lost_chunk_is_not_skipped_when_a_later_one_is_acked() -> None:
     net.take("a", out[1:])  # the first chunk is lost
     net.deliver()
     a = net.engines["a"]
-    assert a.acks()["b"] == 0 and a.buffer_size == 40
+    assert a.acks()["b"] == 1 and a.buffer_size == 40
     net.round()
     assert all(f"k{i}" in net.engines["b"] for i in range(40))
     assert a.buffer_size == 0
