@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import crdts
 from gossip.sim import LinkModel, Uniform
 from sync import SyncConfig, SyncMode
 from tests.sync._cluster import Cluster
+
+
+def call(method: str, *args: Any) -> Callable[[Any], Any]:
+    """A delta-mutator calling ``method(*args)`` on the object."""
+    return lambda x: getattr(x, method)(*args)
 
 
 def mesh(names: list[str]) -> list[tuple[str, str]]:
@@ -25,7 +33,7 @@ def test_writers_at_several_nodes_at_about_the_sync_interval() -> None:
             t = k * 1.0 + rng.uniform(-0.05, 0.05) + 1.0
             elem = f"{n}:{k}"
             expected.add(elem)
-            cl.sim.schedule(t, lambda n=n, elem=elem: cl.add(n, "shared", elem))
+            cl.sim.schedule(t, partial(cl.add, n, "shared", elem))
     cl.sim.run_for(31.0)
     assert cl.sim.run_until_true(cl.converged, timeout=10.0)
     assert all(cl.engine(n).value("shared") == frozenset(expected) for n in names)
@@ -43,11 +51,11 @@ def test_catch_up_truncated_by_the_size_bound_never_deletes_unseen_entries() -> 
     a, b = cl.engine("a"), cl.engine("b")
     for i in range(300):
         key = f"cart:{i}"
-        a.update(key, lambda s, i=i: s.add("a", f"x{i}"), create=crdts.ORSet)
-        a.update(key, lambda s, i=i: s.add("a", f"y{i}"), create=crdts.ORSet)
-        a.update(key, lambda s, i=i: s.remove(f"x{i}"), create=crdts.ORSet)
+        a.update(key, call("add", "a", f"x{i}"), create=crdts.ORSet)
+        a.update(key, call("add", "a", f"y{i}"), create=crdts.ORSet)
+        a.update(key, call("remove", f"x{i}"), create=crdts.ORSet)
         if i % 3 == 0:
-            b.update(key, lambda s, i=i: s.add("b", f"b{i}"), create=crdts.ORSet)
+            b.update(key, call("add", "b", f"b{i}"), create=crdts.ORSet)
     cl.link("a", "b")
     assert cl.sim.run_until_true(cl.converged, timeout=400.0)
     for i in range(300):
@@ -65,10 +73,10 @@ def test_buffer_gc_racing_an_ack_with_neighbour_churn() -> None:
     cl = Cluster(names, cfg, seed=11, edges=[("a", "b"), ("a", "c")])
     cl.sim.set_link("a", "c", LinkModel(latency=0.35))  # c's acks arrive after the next round
     for k in range(40):
-        cl.sim.schedule(k * 0.1, lambda k=k: cl.add("a", "s", f"e{k}"))
+        cl.sim.schedule(k * 0.1, partial(cl.add, "a", "s", f"e{k}"))
         if k % 7 == 3:  # c leaves and comes back while its acks are in flight
-            cl.sim.schedule(k * 0.1 + 0.05, lambda: cl.unlink("a", "c"))
-            cl.sim.schedule(k * 0.1 + 0.15, lambda: cl.link("a", "c"))
+            cl.sim.schedule(k * 0.1 + 0.05, partial(cl.unlink, "a", "c"))
+            cl.sim.schedule(k * 0.1 + 0.15, partial(cl.link, "a", "c"))
     cl.sim.run_for(4.5)
     assert cl.sim.run_until_true(cl.converged, timeout=20.0)
     assert cl.engine("c").value("s") == frozenset(f"e{k}" for k in range(40))
@@ -85,7 +93,7 @@ def test_ten_thousand_keys_five_rounds_converge_in_a_few_sync_intervals() -> Non
     for r in range(5):
         for i in range(10_000):
             n = names[(i + r) % 3]
-            cl.engine(n).update(f"k{i}", lambda c, n=n: c.increment(n), create=crdts.GCounter)
+            cl.engine(n).update(f"k{i}", call("increment", n), create=crdts.GCounter)
         # The line's diameter is 2: two rounds carry every write everywhere, one is slack.
         cl.sim.run_for(3 * cfg.sync_interval + 0.01)
         assert cl.converged()
@@ -100,9 +108,7 @@ def test_default_mode_is_bp_rr_on_a_cycle() -> None:
         names = ["a", "b", "c"]
         cl = Cluster(names, SyncConfig(mode=mode), seed=1, edges=mesh(names))
         for k in range(20):
-            cl.sim.schedule(
-                k * 1.0, lambda k=k, cl=cl, names=names: cl.add(names[k % 3], "s", f"e{k}")
-            )
+            cl.sim.schedule(k * 1.0, partial(cl.add, names[k % 3], "s", f"e{k}"))
         cl.sim.run_for(30.0)
         assert cl.converged()
         sent[mode] = sum(cl.engine(n).metrics.total().sent_objects for n in names)
