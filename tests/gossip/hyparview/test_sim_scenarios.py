@@ -3,7 +3,10 @@ races named in the issue, each as a regression test."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
+
+import pytest
 
 from gossip import Effect, StreamReceived
 from gossip.hyparview import (
@@ -278,3 +281,32 @@ def test_same_seed_same_run() -> None:
         sim.run_for(10.0)
         digests.append(sim.trace_digest())
     assert digests[0] == digests[1]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_churn_then_calm_restores_a_healthy_overlay(seed: int) -> None:
+    # Crashes, restarts (new epochs, rejoining through a random live node) and fresh joins,
+    # interleaved at random; after a calm period the overlay is one symmetric component again.
+    rng = random.Random(seed)
+    sim = make_sim(100 + seed)
+    cluster(sim, 30)
+    sim.run_for(5.0)
+    extra = 0
+    for _ in range(40):
+        live_now = live(sim)
+        down = [a for a in sim.nodes if not sim.is_alive(a)]
+        action = rng.random()
+        if action < 0.4 and len(live_now) > 10:
+            sim.crash(rng.choice(live_now))
+        elif action < 0.8 and down:
+            a = rng.choice(down)
+            sim.restart(a)
+            join(sim, a, [rng.choice(live_now)])
+        else:
+            name = f"x{extra}"
+            extra += 1
+            add(sim, name)
+            join(sim, name, [rng.choice(live_now)])
+        sim.run_for(rng.uniform(0.0, 0.6))
+    sim.run_for(15.0)
+    assert healthy(sim), (components(sim), asymmetric(sim))
