@@ -322,6 +322,10 @@ class NetTransport:
             except PeerError as exc:
                 metrics.drop(drop_reason(exc))
                 continue
+            except Exception:  # a decoding bug must not let a peer stop our receive loop
+                log.exception("unexpected error decoding a datagram; dropped")
+                metrics.drop("malformed")
+                continue
             try:
                 self._inbox_send.send_nowait(PacketReceived(src, payload))
             except anyio.WouldBlock:
@@ -357,6 +361,9 @@ class NetTransport:
                 self._metrics.drop("handshake")
         except UnreachableError:
             pass  # we closed while the handshake was running
+        except Exception:  # a decoding bug must not let a peer kill the listener
+            log.exception("unexpected error in an inbound handshake; connection dropped")
+            self._metrics.drop("malformed")
         finally:
             self._handshaking.discard(stream)
         if conn is None:
@@ -566,5 +573,8 @@ class NetTransport:
             pass
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
             reason = f"the connection broke ({type(exc).__name__})"
+        except Exception as exc:  # a bug must not let a peer kill the transport
+            log.exception("unexpected error reading from %s; connection dropped", conn.peer)
+            reason = f"the connection failed ({type(exc).__name__})"
         if await self._kill(conn):
             await self._report(conn.peer, reason)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import msgpack
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +13,7 @@ from gossip import (
     AuthenticationError,
     ConfigError,
     DecodeError,
+    PeerError,
     ReplayError,
     VersionError,
 )
@@ -136,3 +140,41 @@ def test_config_validation_and_presets() -> None:
     ):
         with pytest.raises(ConfigError):
             TransportConfig(**bad)
+
+
+@pytest.mark.parametrize("keyring", [RING, Keyring.plaintext(cluster="c")], ids=["keyed", "plain"])
+@given(data=st.binary(max_size=200))
+def test_arbitrary_bytes_only_ever_raise_peer_errors(keyring: Keyring, data: bytes) -> None:
+    """Whatever a peer sends, decoding fails with a typed PeerError (never a crash)."""
+    guard = ReplayGuard()
+    for attempt in (
+        lambda: open_packet(keyring, data, guard, NOW),
+        lambda: open_hello(keyring, data, guard, NOW),
+        lambda: open_hello(keyring, data, guard, NOW, welcome=True),
+    ):
+        with contextlib.suppress(PeerError):
+            attempt()
+
+
+_FIELDS = st.sampled_from(["vmin", "vmax", "epoch", "addr", "nonce", "echo", "version", "error"])
+_VALUES = (
+    st.integers(-(2**63), 2**64 - 1)
+    | st.binary(max_size=20)
+    | st.text(max_size=5)
+    | st.none()
+    | st.booleans()
+)
+_MAPS = st.dictionaries(_FIELDS | st.text(max_size=3), _VALUES, max_size=8).map(
+    lambda d: msgpack.packb(d, use_bin_type=True)
+)
+
+
+@given(body=st.binary(max_size=200) | _MAPS)
+def test_authentic_but_malformed_handshakes_are_decode_errors(body: bytes) -> None:
+    plain = Keyring.plaintext(cluster="c")
+    for welcome in (False, True):
+        kind = b"welcome" if welcome else b"hello"
+        with contextlib.suppress(DecodeError):
+            open_hello(
+                plain, plain.seal(kind, stamp(body, NOW)), ReplayGuard(), NOW, welcome=welcome
+            )
