@@ -24,7 +24,8 @@ quantities) and the same workloads, in one run:
   (``ORSet`` against a pycrdt ``Map`` used as a set, ``m[elem] = True``).
 
 Timestamps are HLC timestamps wherever a size is measured (they are what goes on the wire), and
-ints in the throughput loop (the clock is the caller's cost, shown in a row of its own).
+ints in the throughput loop (the clock is the caller's cost, shown in a row of its own). Times
+are CPU time of the process (``time.process_time``; see ``_timeit``).
 """
 
 from __future__ import annotations
@@ -46,10 +47,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _timeit(fn: Callable[[], Any]) -> float:
+    """CPU seconds of ``fn()``: the machine is shared (benchmarks of other work may run at the
+    same time), and CPU time is what a busy scheduler does not distort. Both libraries run on
+    one thread, so for them CPU time is wall time on an idle machine."""
     gc.collect()
-    t = time.perf_counter()
+    t = time.process_time()
     fn()
-    return time.perf_counter() - t
+    return time.process_time() - t
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,15 +182,15 @@ def sizes(bench: Bench, n: int, overwrites: int, changed: int) -> dict[str, Any]
     # full state
     enc_t, dec_t, pen_t = [], [], []
     for _ in range(3):
-        t = time.perf_counter()
+        t = time.process_time()
         wire = encode(ours)
-        enc_t.append(time.perf_counter() - t)
-        t = time.perf_counter()
+        enc_t.append(time.process_time() - t)
+        t = time.process_time()
         back = decode(wire)
-        dec_t.append(time.perf_counter() - t)
-        t = time.perf_counter()
+        dec_t.append(time.process_time() - t)
+        t = time.process_time()
         pwire = doc.get_update()
-        pen_t.append(time.perf_counter() - t)
+        pen_t.append(time.process_time() - t)
     assert back == ours
     out["full_bytes"] = (len(wire), len(pwire))
     out["full_encode_s"] = (median(enc_t), median(pen_t))

@@ -93,6 +93,32 @@ def _cc_has(cc: CausalContext, r: str, c: int) -> bool:
     return s is not None and c in s
 
 
+def _dropped(xs: dict[Any, Any], xc: CausalContext, ys: dict[Any, Any]) -> Iterator[Dot]:
+    """The dots of the entries in ``ys`` that ``(xs, xc)`` has seen but no longer holds."""
+    xvv, xcloud = xc.vv, xc.cloud
+    for key, yv in ys.items():
+        if yv[0].__class__ is str:
+            r = yv[0]
+            c = yv[1]
+            if c > xvv.get(r, 0):
+                s = xcloud.get(r)
+                if s is None or c not in s:
+                    continue  # never seen
+            xv = xs.get(key)
+            if xv is yv:
+                continue
+            if xv is not None and xv[0].__class__ is str:
+                if xv[1] != c or xv[0] != r:
+                    yield (r, c)
+                continue
+        xv = xs.get(key)
+        for q in _recs(yv):
+            if _cc_has(xc, q[0], q[1]) and (
+                xv is None or all(e[0] != q[0] or e[1] != q[1] for e in _recs(xv))
+            ):
+                yield (q[0], q[1])
+
+
 def _cc_merge(cc: CausalContext, other: CausalContext) -> None:
     """``cc := cc | other`` in time proportional to ``other`` (``CausalContext.merge`` scans
     the whole cloud of every touched replica, which a receiver of many small deltas cannot
@@ -477,15 +503,7 @@ class AWLWWMap:
         xc = self._cc
         if not xc.leq(other._cc):
             return False
-        xs = self._store
-        for key, yv in other._store.items():
-            xv = xs.get(key)
-            for r in _recs(yv):
-                if _cc_has(xc, r[0], r[1]) and (
-                    xv is None or all(q[0] != r[0] or q[1] != r[1] for q in _recs(xv))
-                ):
-                    return False
-        return True
+        return next(_dropped(self._store, xc, other._store), None) is None
 
     def __le__(self, other: AWLWWMap) -> bool:
         return self.leq(other)
@@ -519,11 +537,17 @@ class AWLWWMap:
         xs = self._store
         store: dict[Any, Any] = {}
         dots: list[Dot] = []
+        yvv, ycloud = yc.vv, yc.cloud
         for key, v in xs.items():
             if v[0].__class__ is str:
-                if not _cc_has(yc, v[0], v[1]):
+                r = v[0]
+                c = v[1]
+                if c <= yvv.get(r, 0):
+                    continue
+                cs = ycloud.get(r)
+                if cs is None or c not in cs:
                     store[key] = v
-                    dots.append((v[0], v[1]))
+                    dots.append((r, c))
             else:
                 keep = [r for r in v if not _cc_has(yc, r[0], r[1])]
                 if keep:
@@ -535,13 +559,7 @@ class AWLWWMap:
             if dot not in live_new:
                 dots.append(dot)
         # entries other still holds that self has seen and dropped
-        for key, yv in other._store.items():
-            xv = xs.get(key)
-            for r in _recs(yv):
-                if _cc_has(xc, r[0], r[1]) and (
-                    xv is None or all(q[0] != r[0] or q[1] != r[1] for q in _recs(xv))
-                ):
-                    dots.append((r[0], r[1]))
+        dots.extend(_dropped(xs, xc, other._store))
         return AWLWWMap._make(store, CausalContext.from_dots(dots))
 
     def __repr__(self) -> str:

@@ -32,6 +32,10 @@ huge keys; counts must agree across columns.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from functools import partial
+from itertools import accumulate
+from operator import sub
 from typing import Any
 
 from crdts._causal import CausalContext, Dot
@@ -46,6 +50,7 @@ MAX_SHARED_PREFIX = 64
 
 _MIN_I64 = -(1 << 63)
 _MAX_U64 = (1 << 64) - 1
+_MAX_COUNTER = (1 << 63) - 1
 
 _TS_INT = 0
 _TS_HLC_OWN = 1
@@ -55,101 +60,103 @@ _TS_RAW = 2
 def encode_parts(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
     """The body of the map ``(store, cc)``; ``store`` values are records
     ``(replica, counter, value, ts)`` or sorted tuples of them."""
-    rows: list[tuple[str, int, Any, Any, Any]] = []
-    append = rows.append
-    for key, v in store.items():
-        if v[0].__class__ is str:
-            append((v[0], v[1], key, v[2], v[3]))
-        else:
-            for r in v:
-                append((r[0], r[1], key, r[2], r[3]))
-    rows.sort(key=_dot_key)
+    # one row per entry, in dot order (rows never tie on (replica, counter): dots are unique,
+    # so the plain tuple sort never compares keys or values)
+    rows = [(v[0], v[1], k, v[2], v[3]) for k, v in store.items() if v[0].__class__ is str]
+    if len(rows) != len(store):
+        rows.extend(
+            (r[0], r[1], k, r[2], r[3])
+            for k, v in store.items()
+            if v[0].__class__ is not str
+            for r in v
+        )
+    rows.sort()
+    n = len(rows)
+    reps = [row[0] for row in rows]
+    counters = [row[1] for row in rows]
     cloud = cc.cloud
     vv_flat: list[int] = []
-    for r, n in cc.vv.items():
+    for r, c in cc.vv.items():
         vv_flat.append(w.replica(r))
-        vv_flat.append(n)
+        vv_flat.append(c)
     dots: list[int] = []
-    keys: list[Any] = []
-    values: list[Any] = []
-    live_in_cloud: dict[str, set[int]] = {}
-    ts_kind = _ts_kind(rows)
-    ts: list[Any] = []
-    prev_key = ""
-    prev_ts: Any = 0
-    prev_wall = 0
-    group_at = -1
-    group_replica: str | None = None
-    prev_c = 0
-    for replica, c, key, value, t in rows:
-        if replica != group_replica:
-            group_replica = replica
-            dots.append(w.replica(replica))
-            group_at = len(dots)
-            dots.append(0)
-            prev_c = 0
-        dots.append(c - prev_c)
-        dots[group_at] += 1
-        prev_c = c
-        if replica in cloud:
-            s = live_in_cloud.get(replica)
-            if s is None:
-                live_in_cloud[replica] = {c}
-            else:
-                s.add(c)
-        if key.__class__ is str:
-            p = 0
-            m = min(len(key), len(prev_key), MAX_SHARED_PREFIX)
-            while p < m and key[p] == prev_key[p]:
-                p += 1
-            if p >= 2:
-                keys.append(p)
-                keys.append(key[p:])
-            else:
-                keys.append(key)
-            prev_key = key
-        else:
-            keys.append((key,))
-        values.append(value)
-        if ts_kind == _TS_INT:
-            ts.append(t - prev_ts)
-            prev_ts = t
-        elif ts_kind == _TS_HLC_OWN:
-            ts.append(t[0] - prev_wall)
-            ts.append(t[1])
-            prev_wall = t[0]
-        else:
-            ts.append(w.ts(t))
+    live_in_cloud: dict[str, list[int]] = {}
+    i = 0
+    while i < n:
+        rep = reps[i]
+        j = bisect_right(reps, rep, i)
+        cs = counters[i:j]
+        dots.append(w.replica(rep))
+        dots.append(j - i)
+        dots.append(cs[0])
+        dots.extend(map(sub, cs[1:], cs))
+        if rep in cloud:
+            live_in_cloud[rep] = cs
+        i = j
+    keys = _encode_keys([row[2] for row in rows])
+    values = [row[3] for row in rows]
+    stamps = [row[4] for row in rows]
+    ts_kind, ts = _encode_ts(stamps, reps, w)
     extra: list[Dot] = []
     for r, s in cloud.items():
         live = live_in_cloud.get(r)
-        extra.extend((r, c) for c in s if live is None or c not in live)
+        if live is None:
+            extra.extend((r, c) for c in s)
+        else:
+            live_set = set(live)
+            extra.extend((r, c) for c in s if c not in live_set)
     return (vv_flat, dots, keys, values, ts_kind, ts, w.dots(extra))
 
 
-def _dot_key(row: tuple[str, int, Any, Any, Any]) -> tuple[str, int]:
-    return (row[0], row[1])
+def _encode_keys(keys: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    append = out.append
+    prev = ""
+    for key in keys:
+        if key.__class__ is str:
+            if key[:2] == prev[:2] and len(key) >= 2:
+                m = min(len(key), len(prev), MAX_SHARED_PREFIX)
+                p = 2
+                while p < m and key[p] == prev[p]:
+                    p += 1
+                append(p)
+                append(key[p:])
+            else:
+                append(key)
+            prev = key
+        else:
+            append((key,))
+    return out
 
 
-def _ts_kind(rows: list[tuple[str, int, Any, Any, Any]]) -> int:
-    """The most compact timestamp column these rows allow (deltas must stay 64-bit)."""
-    if not rows:
-        return _TS_INT
-    if all(row[4].__class__ is int for row in rows):
-        prev = 0
-        for row in rows:
-            if not _MIN_I64 <= row[4] - prev <= _MAX_U64:
-                return _TS_RAW
-            prev = row[4]
-        return _TS_INT
-    if all(row[4].__class__ is HLCTimestamp and row[4][2] == row[0] for row in rows):
-        prev = 0
-        for row in rows:
-            if not _MIN_I64 <= row[4][0] - prev <= _MAX_U64:
-                return _TS_RAW
-            prev = row[4][0]
-        return _TS_HLC_OWN
-    return _TS_RAW
+def _fits(xs: list[int]) -> bool:
+    return not xs or (min(xs) >= _MIN_I64 and max(xs) <= _MAX_U64)
+
+
+def _encode_ts(stamps: list[Any], reps: list[str], w: Writer) -> tuple[int, list[Any]]:
+    """The most compact timestamp column these stamps allow (deltas must stay 64-bit)."""
+    kinds = set(map(type, stamps))
+    if kinds <= {int}:
+        gaps = [stamps[0], *map(sub, stamps[1:], stamps)] if stamps else []
+        if _fits(gaps):
+            return _TS_INT, gaps
+    elif kinds == {HLCTimestamp} and all(map(_same_replica, stamps, reps)):
+        walls = [t[0] for t in stamps]
+        gaps = [walls[0], *map(sub, walls[1:], walls)]
+        if _fits(gaps):
+            flat: list[Any] = [0] * (2 * len(stamps))
+            flat[0::2] = gaps
+            flat[1::2] = [t[1] for t in stamps]
+            return _TS_HLC_OWN, flat
+    return _TS_RAW, [w.ts(t) for t in stamps]
+
+
+def _same_replica(t: HLCTimestamp, rep: str) -> bool:
+    return t[2] == rep
+
+
+_SIMPLE = {int, str, bytes, bool, type(None)}
+_new_hlc = partial(tuple.__new__, HLCTimestamp)
 
 
 def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], CausalContext]:
@@ -165,34 +172,87 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
         if rep in vv:
             raise DecodeError("replica appears twice in a version vector")
         vv[rep] = r.counter(vv_flat[i + 1])
-    dots = r.dots(dots_flat)
-    n = len(dots)
-    values = r.array(values_in, n)
+    groups = _decode_dot_groups(r.array(dots_flat), r)
+    reps: list[str] = []
+    counters: list[int] = []
+    for rep, cs in groups:
+        reps.extend([rep] * len(cs))
+        counters.extend(cs)
+    n = len(counters)
+    values = list(r.array(values_in, n))
+    kinds = set(map(type, values))
+    if not kinds <= _SIMPLE:  # floats (NaN?) and tuples (depth, contents) need a closer look
+        values = [v if type(v) in _SIMPLE else r.value(v) for v in values]
     keys = _decode_keys(r.array(keys_flat), n, r)
-    stamps = _decode_ts(r.integer(ts_kind, 0, _TS_RAW), r.array(ts_in), dots, r)
-    store: dict[Any, Any] = {}
-    multi: dict[Any, list[tuple[str, int, Any, Any]]] = {}
-    add = cc.add
-    for i in range(n):
-        rep, c = dots[i]
-        rec = (rep, c, r.value(values[i]), stamps[i])
-        key = keys[i]
-        old = store.get(key)
-        if old is None:
-            store[key] = rec
-        else:  # concurrent entries of one key
+    stamps = _decode_ts(r.integer(ts_kind, 0, _TS_RAW), r.array(ts_in), reps, r)
+    recs = list(zip(reps, counters, values, stamps, strict=True))
+    store: dict[Any, Any] = dict(zip(keys, recs, strict=True))
+    if len(store) != n:  # some key has concurrent entries
+        multi: dict[Any, list[tuple[str, int, Any, Any]]] = {}
+        for key, rec in zip(keys, recs, strict=True):
             lst = multi.get(key)
             if lst is None:
-                multi[key] = [old, rec]
+                multi[key] = [rec]
             else:
                 lst.append(rec)
-        add((rep, c))
-    for key, lst in multi.items():
-        lst.sort(key=_rec_dot)
-        store[key] = tuple(lst)
-    for d in r.dots(extra_flat):
-        add(d)
+        store = {}
+        for key, lst in multi.items():
+            if len(lst) == 1:
+                store[key] = lst[0]
+            else:
+                lst.sort(key=_rec_dot)
+                store[key] = tuple(lst)
+    # the context: vv + entry dots + extra dots
+    cloud = cc.cloud
+    extra = _decode_dot_groups(r.array(extra_flat), r)
+    for rep, cs in [*groups, *extra]:
+        top = vv.get(rep, 0)
+        k = bisect_right(cs, top)
+        if k == len(cs):
+            continue
+        s = cloud.get(rep)
+        if s is None:
+            cloud[rep] = set(cs[k:])
+        else:
+            s.update(cs[k:])
+    for rep in list(cloud):
+        s = cloud[rep]
+        top = vv.get(rep, 0)
+        if top + 1 in s:
+            hi = max(s)
+            if hi - top == len(s):  # one run from top + 1 to hi: all of it folds
+                vv[rep] = hi
+                del cloud[rep]
+                continue
+            while top + 1 in s:
+                top += 1
+                s.discard(top)
+            vv[rep] = top
     return store, cc
+
+
+def _decode_dot_groups(flat: tuple[Any, ...], r: Reader) -> list[tuple[str, list[int]]]:
+    """``[replica, count, c1, c2 - c1, ...]`` groups as ``(replica, sorted counters)``."""
+    out: list[tuple[str, list[int]]] = []
+    seen: set[str] = set()
+    i, m = 0, len(flat)
+    while i < m:
+        if i + 2 > m:
+            raise DecodeError("truncated dot group")
+        rep = r.replica(flat[i])
+        if rep in seen:
+            raise DecodeError("replica appears twice in a dot list")
+        seen.add(rep)
+        k = r.integer(flat[i + 1], 1, m - i - 2)
+        steps = flat[i + 2 : i + 2 + k]
+        if not set(map(type, steps)) <= {int} or min(steps) < 1:
+            raise DecodeError("dot counters must be strictly increasing")
+        cs = list(accumulate(steps))
+        if cs[-1] > _MAX_COUNTER:
+            raise DecodeError("dot counter out of range")
+        out.append((rep, cs))
+        i += 2 + k
+    return out
 
 
 def _rec_dot(rec: tuple[str, int, Any, Any]) -> Dot:
@@ -201,6 +261,7 @@ def _rec_dot(rec: tuple[str, int, Any, Any]) -> Dot:
 
 def _decode_keys(flat: tuple[Any, ...], n: int, r: Reader) -> list[Any]:
     keys: list[Any] = []
+    append = keys.append
     prev = ""
     i, m = 0, len(flat)
     while i < m:
@@ -208,7 +269,7 @@ def _decode_keys(flat: tuple[Any, ...], n: int, r: Reader) -> list[Any]:
         t = x.__class__
         if t is str:
             prev = x
-            keys.append(x)
+            append(x)
             i += 1
         elif t is int:
             if not 2 <= x <= min(MAX_SHARED_PREFIX, len(prev)) or i + 1 >= m:
@@ -217,10 +278,10 @@ def _decode_keys(flat: tuple[Any, ...], n: int, r: Reader) -> list[Any]:
             if suffix.__class__ is not str:
                 raise DecodeError("key suffix is not a str")
             prev = prev[:x] + suffix
-            keys.append(prev)
+            append(prev)
             i += 2
         elif t is tuple and len(x) == 1 and x[0].__class__ is not str:
-            keys.append(r.value(x[0]))
+            append(r.value(x[0]))
             i += 1
         else:
             raise DecodeError("bad key")
@@ -231,29 +292,27 @@ def _decode_keys(flat: tuple[Any, ...], n: int, r: Reader) -> list[Any]:
     return keys
 
 
-def _decode_ts(kind: int, flat: tuple[Any, ...], dots: list[Dot], r: Reader) -> list[Any]:
-    n = len(dots)
-    out: list[Any] = []
+def _decode_ts(kind: int, flat: tuple[Any, ...], reps: list[str], r: Reader) -> list[Any]:
+    n = len(reps)
     if kind == _TS_INT:
         if len(flat) != n:
             raise DecodeError("timestamp count mismatch")
-        t = 0
-        for x in flat:
-            t += r.integer(x)
-            if not _MIN_I64 <= t <= _MAX_U64:
-                raise DecodeError("timestamp out of range")
-            out.append(t)
-    elif kind == _TS_HLC_OWN:
+        if not set(map(type, flat)) <= {int}:
+            raise DecodeError("timestamps must be ints")
+        out = list(accumulate(flat))
+        if not _fits(out):
+            raise DecodeError("timestamp out of range")
+        return out
+    if kind == _TS_HLC_OWN:
         if len(flat) != 2 * n:
             raise DecodeError("timestamp count mismatch")
-        wall = 0
-        for i in range(n):
-            wall += r.integer(flat[2 * i])
-            if not _MIN_I64 <= wall <= _MAX_U64:
-                raise DecodeError("timestamp out of range")
-            out.append(HLCTimestamp(wall, r.integer(flat[2 * i + 1], 0), dots[i][0]))
-    else:
-        if len(flat) != n:
-            raise DecodeError("timestamp count mismatch")
-        out = [r.ts(x) for x in flat]
-    return out
+        if not set(map(type, flat)) <= {int}:
+            raise DecodeError("timestamps must be ints")
+        walls = list(accumulate(flat[0::2]))
+        logicals = flat[1::2]
+        if not _fits(walls) or (logicals and (min(logicals) < 0 or max(logicals) > _MAX_U64)):
+            raise DecodeError("timestamp out of range")
+        return list(map(_new_hlc, zip(walls, logicals, reps, strict=True)))
+    if len(flat) != n:
+        raise DecodeError("timestamp count mismatch")
+    return [r.ts(x) for x in flat]
