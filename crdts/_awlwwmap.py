@@ -36,12 +36,14 @@ Performance notes (why the code looks as it does; ``python -m benchmarks.crdt_op
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any, TypeAlias, cast
 
 from crdts._awlwwmap_codec import decode_parts, encode_parts
 from crdts._causal import CausalContext, Dot
 from crdts._codec import TAGS, Reader, Writer, check_replica, check_ts, check_value, register
+from crdts._hlc import HLCTimestamp
 
 __all__ = ["AWLWWMap"]
 
@@ -69,15 +71,23 @@ def _slot(recs: list[Rec]) -> Any:
     return tuple(recs)
 
 
+def _check_ts(ts: object) -> None:
+    """``check_ts`` (an int or an ``HLCTimestamp``), and floats too: any totally ordered
+    number is a timestamp here (NaN is not: it equals nothing)."""
+    if isinstance(ts, float) and type(ts) is float and not math.isnan(ts):
+        return
+    check_ts(ts)
+
+
 def _dot_of(rec: Rec) -> Dot:
     return (rec[0], rec[1])
 
 
 def _rank(rec: Rec) -> tuple[bool, Any, str]:
-    # ints sort before HLC timestamps, so a map whose writers mixed the two still has one
-    # deterministic winner instead of a TypeError
+    # numbers (int, float) sort before HLC timestamps, so a map whose writers mixed the two
+    # still has one deterministic winner instead of a TypeError
     ts = rec[3]
-    return (ts.__class__ is not int, ts, rec[0])
+    return (ts.__class__ is HLCTimestamp, ts, rec[0])
 
 
 def _winner(v: Any) -> Rec:
@@ -164,7 +174,7 @@ class AWLWWMap:
 
     Mutators apply in place and return the delta (itself an ``AWLWWMap``)::
 
-        d = cart.put("alice-phone", "apple", 2, ts)   # ts: int or HLCTimestamp, increasing
+        d = cart.put("alice-phone", "apple", 2, ts)   # ts: HLCTimestamp, int or float; increasing
         cart.remove("apple")                           # bottom if absent
         cart.get("apple"), cart.value                  # value: a plain dict
     """
@@ -198,9 +208,9 @@ class AWLWWMap:
     # -- mutators -------------------------------------------------------------------------------
 
     def put(self, replica: str, key: Any, value: Any, ts: Any) -> AWLWWMap:
-        """Set ``key`` to ``value`` at timestamp ``ts`` (an ``int`` or an ``HLCTimestamp``,
-        strictly increasing per replica). Supersedes every entry of ``key`` seen here; returns
-        the delta."""
+        """Set ``key`` to ``value`` at timestamp ``ts`` (an ``HLCTimestamp``, an ``int`` or a
+        ``float``, strictly increasing per replica). Supersedes every entry of ``key`` seen
+        here; returns the delta."""
         # validation first (an invalid put raises ValueError and changes nothing); the common
         # types are recognised inline, anything else goes through the full checks
         if replica.__class__ is not str:
@@ -211,7 +221,7 @@ class AWLWWMap:
         if tv is not str and (tv is not int or not _MIN_I64 <= value <= _MAX_U64):
             check_value(value)
         if ts.__class__ is not int or not _MIN_I64 <= ts <= _MAX_U64:
-            check_ts(ts)
+            _check_ts(ts)
         cc = self._cc
         vv = cc.vv
         cloud = cc.cloud

@@ -16,7 +16,7 @@ replica ids are indexes into the message's replica table)::
 - ``ts_kind``/``ts``: ``0``: all ints, delta-coded along the entry order; ``1``: all
   ``HLCTimestamp`` naming the entry's own replica, flat ``[wall delta, logical, ...]``;
   ``2``: anything else, each timestamp as the envelope writes it (``int`` or
-  ``[wall, logical, replica]``);
+  ``[wall, logical, replica]``) or a ``float`` as itself;
 - ``extra``: the context's dot cloud *minus* the live entries' dots (removed or superseded
   dots, delta-coded as ``dots``). The decoder rebuilds the context as
   ``vv + extra + entry dots``: an entry's dot is always in the context, so it is never sent twice.
@@ -32,6 +32,7 @@ huge keys; counts must agree across columns.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from functools import partial
 from itertools import accumulate
@@ -148,7 +149,7 @@ def _encode_ts(stamps: list[Any], reps: list[str], w: Writer) -> tuple[int, list
             flat[0::2] = gaps
             flat[1::2] = [t[1] for t in stamps]
             return _TS_HLC_OWN, flat
-    return _TS_RAW, [w.ts(t) for t in stamps]
+    return _TS_RAW, [t if t.__class__ is float else w.ts(t) for t in stamps]
 
 
 def _same_replica(t: HLCTimestamp, rep: str) -> bool:
@@ -315,4 +316,4 @@ def _decode_ts(kind: int, flat: tuple[Any, ...], reps: list[str], r: Reader) -> 
         return list(map(_new_hlc, zip(walls, logicals, reps, strict=True)))
     if len(flat) != n:
         raise DecodeError("timestamp count mismatch")
-    return [r.ts(x) for x in flat]
+    return [x if x.__class__ is float and not math.isnan(x) else r.ts(x) for x in flat]

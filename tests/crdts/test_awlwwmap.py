@@ -106,7 +106,8 @@ def test_invalid_put_raises_value_error_and_changes_nothing() -> None:
         ("a", "k", float("nan"), 2),  # NaN equals nothing
         ("a", "k", 1 << 64, 2),  # beyond 64 bits
         ("a", "k", {"dict": 1}, 2),
-        ("a", "k", 1, 2.5),  # ts: int or HLCTimestamp
+        ("a", "k", 1, float("nan")),  # ts: HLCTimestamp, int or float, totally ordered
+        ("a", "k", 1, (1, 2)),
         ("a", "k", 1, 1 << 64),
         ("a", "k", 1, "late"),
     ]
@@ -147,6 +148,14 @@ def test_hlc_timestamps_tie_break_and_mixed_kinds_are_deterministic() -> None:
     dc = c.put("c", "k", "int", 1 << 40)
     dd = d.put("d", "k", "hlc", HLCTimestamp(0, 0, "d"))
     assert c.join(dd).value == d.join(dc).value == {"k": "hlc"}  # ints rank below HLC
+
+
+def test_float_and_int_timestamps_compare_as_numbers() -> None:
+    a, b = AWLWWMap(), AWLWWMap()
+    da = a.put("a", "k", "float", 2.5)
+    db = b.put("b", "k", "int", 2)
+    assert a.join(db).value == b.join(da).value == {"k": "float"}
+    assert decode(encode(a.join(db))) == a.join(db)
 
 
 def test_causality_first_an_observed_entry_loses_even_with_a_larger_ts() -> None:

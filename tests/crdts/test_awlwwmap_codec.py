@@ -114,6 +114,12 @@ def test_timestamps_of_every_kind_roundtrip() -> None:
     x.put("a", "k2", 2, 77)
     x.put("b", "k3", 3, HLCTimestamp(-(1 << 63), (1 << 64) - 1, "b"))
     roundtrip(x)
+    f = AWLWWMap()  # floats (wall-clock seconds), alone and mixed with ints
+    f.put("a", "k1", 1, 1_700_000_000.125)
+    f.put("a", "k2", 2, float("inf"))
+    f.put("b", "k3", 3, 5)
+    out = roundtrip(f)
+    assert type(out.timestamp("k1")) is float and type(out.timestamp("k3")) is int
     y = AWLWWMap()
     y.put("a", "k", 1, HLCTimestamp((1 << 64) - 1, 0, "a"))
     y.put("b", "j", 1, HLCTimestamp(-(1 << 63), 3, "b"))
@@ -292,7 +298,8 @@ GOOD_BODY: tuple[Any, ...] = ((), (0, 2, 1, 1), ("kab", 2, "c"), (1, 2), 0, (5, 
         (*GOOD_BODY[:4], 1, (5, -1, 1, 0), ()),
         (*GOOD_BODY[:4], 2, ((1, 2), 3), ()),
         (*GOOD_BODY[:4], 2, ((1, 2, 9), 3), ()),
-        (*GOOD_BODY[:4], 2, (1.5, 3), ()),
+        (*GOOD_BODY[:4], 2, (float("nan"), 3), ()),
+        (*GOOD_BODY[:4], 2, ("late", 3), ()),
         # extra dots: malformed
         (*GOOD_BODY[:6], (0, 1)),
         (*GOOD_BODY[:6], (0, 1, -4)),
