@@ -129,12 +129,14 @@ class _Catchup:
         "last_progress",
         "next_req",
         "outstanding",
+        "parts",
         "queue_items",
         "queue_nodes",
         "session",
         "ship",
         "ship_set",
         "shipped",
+        "split",
         "via",
     )
 
@@ -150,6 +152,8 @@ class _Catchup:
         self.next_req = 0
         self.ship: list[str] = []
         self.ship_set: set[str] = set()
+        self.parts: dict[int, tuple[Crdt, bytes]] = {}  # slot -> a part of a split object
+        self.split: set[int] = set()  # slots whose object was split into parts
         self.shipped = RangeTracker()
         self.last_progress = now
 
@@ -350,13 +354,47 @@ class SyncEngine:
         self._merkle.touch(key)
         if not self._mode.delta:
             return
-        seq = self._c
-        self._buf.append(_Entry(seq, origin, key, delta))
-        self._c = seq + 1
-        self._mod.pop(key, None)
-        self._mod[key] = seq
         if not self._peers:  # nobody to deliver to: a future neighbour gets a catch-up instead
+            self._c += 1
+            self._mod.pop(key, None)
+            self._mod[key] = self._c - 1
             self._gc()
+            return
+        enc = self._encode(delta)
+        parts = (
+            self._split(delta)
+            if len(enc) + len(key) + _OBJ_OVERHEAD + _MSG_OVERHEAD > self.config.max_message_bytes
+            else [(delta, enc)]
+        )
+        for d, e in parts:  # an oversized delta becomes several entries, each under the cap
+            entry = _Entry(self._c, origin, key, d)
+            entry.enc = e
+            self._buf.append(entry)
+            self._c += 1
+        self._mod.pop(key, None)
+        self._mod[key] = self._c - 1
+
+    def _split(self, x: Crdt) -> list[tuple[Crdt, bytes]]:
+        """Cut an object too big for one message into parts that fit: joins of disjoint sets of
+        its join-irreducibles. Each irreducible of a causal type carries only the context of the
+        dots it holds, so no part claims more than it carries; the parts join back to ``x``."""
+        limit = self.config.max_message_bytes - _MSG_OVERHEAD - 2 * _OBJ_OVERHEAD - 64
+        parts: list[Crdt] = []
+        cur: Crdt | None = None
+        acc = 0
+        for z in x.decompose():
+            size = len(self._encode(z))
+            if cur is not None and acc + size > limit:
+                parts.append(cur)
+                cur, acc = None, 0
+            if cur is None:
+                cur = z.copy()
+            else:
+                cur.merge(z)
+            acc += size
+        if cur is not None:
+            parts.append(cur)
+        return [(p, self._encode(p)) for p in parts] or [(x, self._encode(x))]
 
     # -- neighbours ------------------------------------------------------------------------------
 
@@ -832,21 +870,64 @@ class SyncEngine:
         self._maybe_finish(peer, p, out)
 
     def _ship(self, peer: str, cu: _Catchup, out: list[Effect], budget: int) -> None:
-        """Send whole objects of the ship list from the first unacked one, in bounded steps."""
-        start = cu.shipped.mark
-        if start >= len(cu.ship):
-            return
-        keys = [k for k in cu.ship[start:] if k in self._state]
-        if len(keys) != len(cu.ship) - start:  # never happens (no deletes); keep indices honest
-            cu.ship[start:] = keys
-        encoded = [(k, self._encode(self._state[k])) for k in cu.ship[start:]]
-        for sent, (lo, hi) in enumerate(self._chunks([len(k) + len(e) for k, e in encoded]), 1):
-            objs = encoded[lo:hi]
-            msg = Objects(cu.session, start + lo, start + hi, objs)
-            self._send(out, peer, msg, sum(len(e) for _, e in objs))
-            self._count_sent(peer, (self._state[k] for k, _ in objs))
-            if sent >= budget:
-                break
+        """Send whole objects of the ship list from the first unacked one, in bounded steps.
+
+        An object too big for one message is split (:meth:`_split`): its parts are appended to
+        the ship list (indices never shift, so acks stay exact) and its own slot is a no-op.
+        """
+        limit = self.config.max_message_bytes - _MSG_OVERHEAD
+        i = cu.shipped.mark
+        sent = 0
+        lo = i
+        objs: list[ObjectEntry] = []
+        xs: list[Crdt] = []
+        acc = 0
+        while i < len(cu.ship) and sent < budget:
+            key = cu.ship[i]
+            part = cu.parts.get(i)
+            if part is not None:
+                x, enc = part
+            elif i in cu.split or key not in self._state:
+                i += 1
+                continue
+            else:
+                x = self._state[key]
+                enc = self._encode(x)
+                if len(enc) + len(key) + _OBJ_OVERHEAD > limit:
+                    cu.split.add(i)
+                    for px, penc in self._split(x):
+                        cu.parts[len(cu.ship)] = (px, penc)
+                        cu.ship.append(key)
+                    i += 1
+                    continue
+            size = len(key) + len(enc) + _OBJ_OVERHEAD
+            if objs and acc + size > limit:
+                self._send_objects(out, peer, cu, lo, i, objs, xs)
+                sent += 1
+                lo, objs, xs, acc = i, [], [], 0
+                if sent >= budget:
+                    return
+            objs.append((key, enc))
+            xs.append(x)
+            acc += size
+            i += 1
+        if objs:
+            self._send_objects(out, peer, cu, lo, i, objs, xs)
+        elif i > lo:  # only no-op slots (split objects): nothing to send for them
+            cu.shipped.add(lo, i)
+
+    def _send_objects(  # noqa: PLR0917
+        self,
+        out: list[Effect],
+        peer: str,
+        cu: _Catchup,
+        lo: int,
+        hi: int,
+        objs: list[ObjectEntry],
+        xs: list[Crdt],
+    ) -> None:
+        self._send(out, peer, Objects(cu.session, lo, hi, objs), sum(len(e) for _, e in objs))
+        self._count_sent(peer, xs)
 
     def _on_objects_ack(self, src: str, msg: ObjectsAck, now: float, out: list[Effect]) -> None:
         p = self._peers.get(src)
