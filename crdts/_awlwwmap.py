@@ -397,9 +397,8 @@ class AWLWWMap:
             self._kill_seen_by_index(other)
         else:
             dead = []
-            for key, xv in xs.items():
-                if key in ys:
-                    continue
+            for key in xs.keys() - ys.keys():
+                xv = xs[key]
                 if xv[0].__class__ is str:
                     xn = xv[1]
                     if xn <= yvv.get(xv[0], 0):
