@@ -47,20 +47,22 @@ FLOOD_TAG = 0x70  # an app-range tag: the flooding broadcast of experiment 1
 
 
 class Flood:
-    """Flooding over the HyParView active view (the paper's broadcast for experiment 1).
+    """Flooding over the HyParView active view (the broadcast of the paper's experiment 1).
 
     Every send is a stream frame, so a send to a crashed neighbour fails and HyParView hears
-    ``PeerUnreachable``: the broadcast itself is the failure detector, as in the paper. When a
-    send failed, the messages of the last round are also sent to the neighbours that replace the
-    failed one (checked every ``CHECK`` seconds until the round ends), as the paper's broadcast
-    does when it reacts to a failed link; duplicates are filtered by id.
+    ``PeerUnreachable``: the broadcast itself is the failure detector, as in the paper. After a
+    failed send, the messages of the last round are also sent to the neighbours that replace the
+    failed one (checked every ``CHECK`` s for ``WATCH`` s; duplicates are filtered by id). This
+    resend is our broadcast's choice, not part of HyParView; ``resend=False`` measures without it.
     """
 
     protocol = "app"
-    CHECK = 0.01  # s
+    CHECK = 0.01  # s between checks for replacement neighbours
+    WATCH = 0.3  # s of checking after a failed send (a replacement takes a few round trips)
 
-    def __init__(self, hv: HyParView, reached: Counter[int]) -> None:
+    def __init__(self, hv: HyParView, reached: Counter[int], resend: bool = True) -> None:
         self.hv = hv
+        self.resend = resend
         self.reached = reached
         self.seen: set[int] = set()
         self.recent: dict[int, tuple[float, bytes]] = {}
@@ -90,9 +92,9 @@ class Flood:
             self.known = self.hv.active_view
             return [SendStream(p, event.data) for p in self.known if p != src]
         if isinstance(event, PeerUnreachable):
-            if not self.recent:
+            if not self.recent or not self.resend:
                 return []
-            self.watch_until = now + ROUND
+            self.watch_until = now + self.WATCH
             return [SetTimer("check", now + self.CHECK)]
         if isinstance(event, TimerFired):
             current = self.hv.active_view
@@ -246,23 +248,25 @@ def health(adj: dict[str, set[str]], rng: random.Random, sources: int) -> dict[s
 # ---------------------------------------------------------------------------------------------
 
 
-def resilience_overlay(n: int, seed: int) -> tuple[Simulator, Counter[int]]:
+def resilience_overlay(n: int, seed: int, rounds: int) -> tuple[Simulator, Counter[int]]:
     reached: Counter[int] = Counter()
 
     def make(ctx: NodeContext) -> list[Any]:
         hv = HyParView(ctx.addr, rng=ctx.rng, config=HV, epoch=ctx.epoch)
         return [hv, Flood(hv, reached)]
 
-    sim = build_overlay(n, seed, make, LinkModel(latency=Uniform(0.001, 0.005)), 30)
+    sim = build_overlay(n, seed, make, LinkModel(latency=Uniform(0.001, 0.005)), rounds)
     return sim, reached
 
 
 def fail_and_flood(
-    base: Simulator, reached: Counter[int], f: float, messages: int, seed: int
+    base: Simulator, reached: Counter[int], f: float, messages: int, seed: int, resend: bool
 ) -> list[float]:
     """Crash a fraction ``f`` at once, then flood one message per round; reliability per message."""
     sim = copy.deepcopy((base, reached))
     s, cnt = sim
+    for a in s.nodes:
+        s.core(a, Flood).resend = resend
     rng = random.Random(seed)
     nodes = s.nodes
     for a in rng.sample(nodes, round(f * len(nodes))):
@@ -302,6 +306,10 @@ def baseline_gossip(n: int, f: float, messages: int, seed: int, fanout: int = 4)
             frontier = nxt
         out.append(len(got) / len(live))
     return out
+
+
+def _rec(r: int | None, messages: int) -> str:
+    return str(r) if r is not None else f">{messages - 1}"
 
 
 def recovery_rounds(rel: list[float], threshold: float = 0.999) -> int | None:
@@ -360,23 +368,22 @@ def plumtree_run(n: int, seed: int, loss: float, messages: int) -> dict[str, Any
     rng = random.Random(seed)
     cores = [sim.core(a, Plumtree) for a in sim.nodes]
     per_msg = []
+    mids = []
     for k in range(messages):
         before = sum(c.stats.gossip_received for c in cores)
         src = sim.nodes[rng.randrange(n)]
         pt = sim.core(src, Plumtree)
         sim.call(src, pt, partial(pt.broadcast, b"msg-%d" % k))
-        sim.run_for(2.0)  # > latency x hops + graft timeouts; the next one starts after
+        sim.run_for(2.0)  # the next broadcast starts 2 s later
         assert pt.last_mid is not None
-        hops = deliveries.get(pt.last_mid, [])
+        mids.append(pt.last_mid)
         received = sum(c.stats.gossip_received for c in cores) - before
-        per_msg.append(
-            {
-                "index": k,
-                "last_delivery_hop": max(hops, default=0),
-                "rmr": received / (n - 1) - 1,
-                "missed": (n - 1) - len(hops),
-            }
-        )
+        per_msg.append({"index": k, "rmr": received / (n - 1) - 1})
+    sim.run_for(10.0)  # late GRAFT repairs still count as delivered; missing after this: missed
+    for m, mid in zip(per_msg, mids, strict=True):
+        hops = deliveries.get(mid, [])
+        m["last_delivery_hop"] = max(hops, default=0)
+        m["missed"] = (n - 1) - len(hops)
     settled = per_msg[messages // 2 :]
     return {
         "n": n,
@@ -407,6 +414,16 @@ def _args(p: argparse.ArgumentParser) -> None:
         help="failure fractions run at n > 1,000 (comma-separated; pure Python is slow there)",
     )
     p.add_argument("--skip-plumtree", action="store_true", help="only experiments 1-2")
+    p.add_argument("--messages", type=int, default=12, help="messages (rounds) after a failure")
+    p.add_argument(
+        "--variants",
+        default="resend,plain",
+        help="'plain' also measures flooding without resends to replacement neighbours",
+    )
+    p.add_argument("--churn-rounds", type=int, default=30, help="rounds of 1% churn (health)")
+    p.add_argument(
+        "--stabilise-rounds", type=int, default=30, help="membership rounds before failing nodes"
+    )
 
 
 def main() -> None:
@@ -414,7 +431,8 @@ def main() -> None:
     quick = bench.quick
     fractions = [0.2, 0.5, 0.8, 0.95] if quick else [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
     fractions += [] if quick else [0.95]
-    messages = 6 if quick else 12
+    messages = 6 if quick else int(bench.args.messages)
+    variants = set(bench.args.variants.split(","))
     sizes = [100] if quick else [int(x) for x in bench.args.sizes.split(",")]
     big_fracs = [float(x) for x in bench.args.big_fractions.split(",")]
     extra: dict[str, Any] = {"resilience": {}, "health": {}, "plumtree": []}
@@ -424,7 +442,7 @@ def main() -> None:
     for n in sizes:
         t0 = time.perf_counter()
         bench.log(f"n={n}: building and stabilising the overlay")
-        base, reached = resilience_overlay(n, seed)
+        base, reached = resilience_overlay(n, seed, 10 if quick else bench.args.stabilise_rounds)
         bench.log(f"n={n}: stable after {time.perf_counter() - t0:.1f}s")
         adj = graph(base)
         extra["health"][f"n={n} stable"] = health(adj, random.Random(1), 50 if quick else 200)
@@ -432,10 +450,14 @@ def main() -> None:
         fr = fractions if n <= 1000 else big_fracs
         res: dict[str, Any] = {}
         for f in bench.progress(fr, f"n={n} failures"):
-            rel = fail_and_flood(base, reached, f, messages, seed + int(f * 100))
+            rel = fail_and_flood(base, reached, f, messages, seed + int(f * 100), True)
             bl = baseline_gossip(n, f, messages, seed + int(f * 100))
             rec = recovery_rounds(rel)
             res[str(f)] = {"hyparview": rel, "baseline_fanout4": bl, "recovery_rounds": rec}
+            if "plain" in variants:
+                plain = fail_and_flood(base, reached, f, messages, seed + int(f * 100), False)
+                res[str(f)]["hyparview_no_resend"] = plain
+                res[str(f)]["recovery_rounds_no_resend"] = recovery_rounds(plain)
             bench.row(
                 n=n,
                 f=f,
@@ -443,12 +465,18 @@ def main() -> None:
                 min_rel=round(min(rel), 4),
                 last_msg=round(rel[-1], 4),
                 recovery_rounds=rec if rec is not None else f">{messages - 1}",
+                plain_first=round(res[str(f)]["hyparview_no_resend"][0], 4)
+                if "plain" in variants
+                else "",
+                plain_recovery=_rec(res[str(f)].get("recovery_rounds_no_resend"), messages)
+                if "plain" in variants
+                else "",
                 baseline_mean=round(statistics.fmean(bl), 4),
             )
         extra["resilience"][f"n={n}"] = res
         # churn on a copy of the stable overlay
         churned = copy.deepcopy(base)
-        churn(churned, 10 if quick else 30, 0.01, seed)
+        churn(churned, 10 if quick else bench.args.churn_rounds, 0.01, seed)
         churned.run_for(5 * ROUND)
         extra["health"][f"n={n} after churn"] = health(
             graph(churned), random.Random(2), 50 if quick else 200
