@@ -197,6 +197,9 @@ class Plumtree:
                     self._on_graft_timer(out, mid, now)
         elif isinstance(event, PeerUnreachable):
             self.neighbor_down(event.peer, now)
+            # Forget it as "known" too, so that if the source still (or again) lists it, the next
+            # step adds it back instead of silently missing it.
+            self._known = self._known - {event.peer}
         return out
 
     # -- handlers ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from gossip import (
     ConfigError,
     Effect,
     Emit,
+    PeerUnreachable,
     SendStream,
     SetTimer,
     StreamReceived,
@@ -129,3 +130,19 @@ def test_usage_and_config_errors() -> None:
         PlumtreeConfig(graft_timeout=0)
     with pytest.raises(ConfigError):
         PlumtreeConfig(seen_cache=0)
+
+
+class _Source:
+    def __init__(self, *peers: str) -> None:
+        self.active_view = frozenset(peers)
+
+
+def test_neighbor_source_is_followed_and_unreachable_peers_come_back() -> None:
+    src = _Source("a", "b")
+    pt = Plumtree("me", rng=random.Random(0), neighbors=src)
+    assert pt.eager_peers == {"a", "b"}
+    pt.handle(PeerUnreachable("a"), 1.0)  # the link broke; HyParView reconnected at once
+    assert pt.eager_peers == {"a", "b"}
+    src.active_view = frozenset({"b", "c"})
+    out = pt.broadcast(b"x", 2.0)
+    assert sorted(d for d, _ in sent(out)) == ["b", "c"]
