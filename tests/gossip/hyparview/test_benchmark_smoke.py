@@ -32,8 +32,9 @@ def test_quick_benchmark_writes_goals_and_series(tmp_path: Path) -> None:
     per_f = result["resilience"]["n=100"]
     assert set(per_f) == {"0.2", "0.5", "0.8", "0.95"}
     for series in per_f.values():
-        assert len(series["hyparview"]) == len(series["baseline_fanout4"]) == 6
-        assert all(0.0 <= r <= 1.0 for r in series["hyparview"] + series["baseline_fanout4"])
+        runs = [series["hyparview"], series["hyparview_no_resend"], series["baseline_fanout4"]]
+        assert [len(r) for r in runs] == [6, 6, 6]
+        assert all(0.0 <= r <= 1.0 for run in runs for r in run)
     health = result["health"]["n=100 after churn"]
     assert health["components"] >= 1 and 0.0 <= health["clustering_coefficient"] <= 1.0
     assert {r["loss"] for r in result["plumtree"]} == {0.0, 0.01}
