@@ -434,8 +434,11 @@ class SyncEngine:
     # -- driver interface -------------------------------------------------------------------------
 
     def start(self, now: float) -> list[Effect]:
+        """Arm the sync timer. The first round comes after a random fraction of the interval
+        (from ``rng``), so replicas started together do not sync in lockstep."""
         self._started = True
-        return [SetTimer(_ROUND, now + self.config.sync_interval)]
+        first = self.config.sync_interval * (1.0 - self._rng.random())  # in (0, interval]
+        return [SetTimer(_ROUND, now + first)]
 
     def handle(self, event: Event, now: float) -> list[Effect]:
         if isinstance(event, StreamReceived | PacketReceived):
