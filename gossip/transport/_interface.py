@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol, Self, TypeAlias
 
@@ -26,6 +27,9 @@ class Transport(Protocol):
       connection per peer pair is used in both directions. Returns once the frame is handed to the
       OS. Raises :class:`~gossip.UnreachableError` if the peer cannot be reached or the link broke
       (the link is then closed), :class:`~gossip.MessageTooLargeError` over ``max_frame_size``.
+    - ``send_frames``: several frames to one peer, in order, in one write where the transport
+      can (the host batches queued frames this way); size caps are checked before anything is
+      sent; on :class:`~gossip.UnreachableError` a prefix of them may have been delivered.
     - ``close_stream``: closes the connection to ``peer`` after the frames already sent; no event
       follows locally, the peer sees :class:`~gossip.PeerUnreachable`.
     - ``receive``: the next incoming item, in arrival order; frames of one connection keep their
@@ -49,6 +53,8 @@ class Transport(Protocol):
     async def send_packet(self, dst: Addr, data: bytes) -> None: ...
 
     async def send_frame(self, dst: Addr, data: bytes) -> None: ...
+
+    async def send_frames(self, dst: Addr, frames: Sequence[bytes]) -> None: ...
 
     async def close_stream(self, peer: Addr) -> None: ...
 

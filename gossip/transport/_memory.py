@@ -11,6 +11,7 @@ TCP flow control. For loss, latency, partitions and virtual time use the simulat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
@@ -177,6 +178,15 @@ class MemoryTransport:
         self._metrics.bytes_out += len(data)
         peer._metrics.frames_in += 1
         peer._metrics.bytes_in += len(data)
+
+    async def send_frames(self, dst: Addr, frames: Sequence[bytes]) -> None:
+        for data in frames:
+            if len(data) > self.max_frame_size:
+                raise MessageTooLargeError(
+                    f"frame of {len(data)} bytes exceeds max_frame_size={self.max_frame_size}"
+                )
+        for data in frames:
+            await self.send_frame(dst, data)
 
     async def close_stream(self, peer: Addr) -> None:
         link = frozenset((self._addr, peer))

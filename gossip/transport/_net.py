@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -532,22 +533,31 @@ class NetTransport:
             dial.done.set()
 
     async def send_frame(self, dst: Addr, data: bytes) -> None:
+        await self.send_frames(dst, (data,))
+
+    async def send_frames(self, dst: Addr, frames: Sequence[bytes]) -> None:
+        """Send several frames to ``dst`` in order, with one write (see ``send_frame``)."""
         self._check_open()
-        if len(data) > self.config.max_frame_size:
-            raise MessageTooLargeError(
-                f"frame of {len(data)} bytes exceeds max_frame_size={self.config.max_frame_size}"
-            )
+        cap = self.config.max_frame_size
+        for data in frames:
+            if len(data) > cap:
+                raise MessageTooLargeError(
+                    f"frame of {len(data)} bytes exceeds max_frame_size={cap}"
+                )
+        if not frames:
+            return
         conn = await self._connection(dst)
         async with conn.lock:
             if conn.dead:
                 raise UnreachableError(f"the connection to {dst} is closed")
-            wire = encode_frame(conn.send.seal(data))
+            # Sealing happens under the lock: the counter nonces must follow the write order.
+            wire = b"".join(encode_frame(conn.send.seal(data)) for data in frames)
             try:
                 await conn.stream.send(wire)
             except _BROKEN as exc:
                 await self._kill(conn)
                 raise UnreachableError(f"sending to {dst} failed: {exc!r}") from exc
-        self._metrics.frames_out += 1
+        self._metrics.frames_out += len(frames)
         self._metrics.bytes_out += len(wire)
 
     async def close_stream(self, peer: Addr) -> None:

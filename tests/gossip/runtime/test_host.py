@@ -77,6 +77,11 @@ async def next_event(host: Host, timeout: float = 5.0) -> object:
         return await host.events().__anext__()
 
 
+async def recv_peer(peer: Transport, timeout: float = 5.0) -> object:
+    with anyio.fail_after(timeout):
+        return await peer.receive()
+
+
 @asynccontextmanager
 async def pair(
     *cores_a: RecordingCore, config: HostConfig | None = None
@@ -205,6 +210,29 @@ async def test_close_stream_flushes_frames_first() -> None:
             StreamReceived("a", b"\x702"),
             PeerUnreachable("a", "the peer closed the connection"),
         ]
+
+
+async def test_oversized_frames_from_a_core_are_dropped_and_counted() -> None:
+    app = RecordingCore()
+    async with pair(app) as (host, peer):  # max_frame_size=4096 on this network
+        await host.call(
+            app,
+            lambda now: [
+                SendStream("b", b"\x70" + bytes(5000)),
+                SendPacket("b", b"\x70" + bytes(2000)),
+                SendStream("b", b"\x70fits"),
+            ],
+        )
+        assert await recv_peer(peer) == StreamReceived("a", b"\x70fits")
+        assert host.metrics.oversize_sends == 2
+
+
+async def test_many_queued_frames_arrive_in_order() -> None:
+    app = RecordingCore()
+    async with pair(app) as (host, peer):
+        await host.call(app, lambda now: [SendStream("b", b"\x70%d" % i) for i in range(600)])
+        got = [await recv_peer(peer) for _ in range(600)]
+        assert got == [StreamReceived("a", b"\x70%d" % i) for i in range(600)]
 
 
 async def test_a_failing_core_does_not_kill_the_node() -> None:

@@ -92,6 +92,23 @@ async def test_concurrent_packet_senders(kind: str) -> None:
         assert got == {bytes([0x70, tag, i]) for tag in range(20) for i in range(5)}
 
 
+async def test_send_frames_batches_in_order(kind: str) -> None:
+    async with open_transports(kind, 2) as (a, b):
+        await a.send_frames(b.local_addr, [])  # nothing to do: no connection either
+        assert a.metrics.connections_opened == 0
+        await a.send_frames(b.local_addr, [bytes([0x70, i]) for i in range(30)])
+        await a.send_frame(b.local_addr, b"\x70after")
+        got = [await recv(b) for _ in range(31)]
+        assert got == [StreamReceived(a.local_addr, bytes([0x70, i])) for i in range(30)] + [
+            StreamReceived(a.local_addr, b"\x70after")
+        ]
+        with pytest.raises(MessageTooLargeError):  # checked before anything is sent
+            await a.send_frames(b.local_addr, [b"\x70ok", bytes(MAX_FRAME + 1)])
+        await a.send_frame(b.local_addr, b"\x70next")
+        assert await recv(b) == StreamReceived(a.local_addr, b"\x70next")
+        assert a.metrics.frames_out == 32
+
+
 async def test_size_caps(kind: str) -> None:
     async with open_transports(kind, 2) as (a, b):
         assert a.max_packet_size == MAX_PACKET and a.max_frame_size == MAX_FRAME
