@@ -512,25 +512,28 @@ class NetTransport:
     # -- streams: sending and reading ------------------------------------------------------
 
     async def _connection(self, dst: Addr) -> _Conn:
+        """The connection to send on: always the peer's first registered one, so that frames of
+        one sender keep their order even when the peer dialled us while we dialled it."""
         conns = self._conns.get(dst)
         if conns:
             return conns[0]
         dial = self._dials.get(dst)
-        if dial is not None:  # someone is already connecting: share the outcome
+        if dial is None:
+            dial = self._dials[dst] = _Dial()
+            try:
+                dial.conn = await self._dial(dst)
+            except UnreachableError as exc:
+                dial.error = exc
+                raise
+            finally:
+                del self._dials[dst]
+                dial.done.set()
+        else:  # someone is already connecting: share the outcome
             await dial.done.wait()
-            if dial.conn is not None and not dial.conn.dead:
-                return dial.conn
-            raise dial.error or UnreachableError(f"connection to {dst} failed")
-        dial = self._dials[dst] = _Dial()
-        try:
-            dial.conn = await self._dial(dst)
-            return dial.conn
-        except UnreachableError as exc:
-            dial.error = exc
-            raise
-        finally:
-            del self._dials[dst]
-            dial.done.set()
+        conns = self._conns.get(dst)
+        if conns:
+            return conns[0]
+        raise dial.error or UnreachableError(f"the connection to {dst} closed at once")
 
     async def send_frame(self, dst: Addr, data: bytes) -> None:
         await self.send_frames(dst, (data,))

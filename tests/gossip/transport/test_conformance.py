@@ -109,6 +109,23 @@ async def test_send_frames_batches_in_order(kind: str) -> None:
         assert a.metrics.frames_out == 32
 
 
+async def test_simultaneous_dials_keep_order_both_ways(kind: str) -> None:
+    async with open_transports(kind, 2) as (a, b):
+
+        async def stream(src: Transport, dst: Transport) -> None:
+            for i in range(40):
+                await src.send_frame(dst.local_addr, bytes([0x70, i]))
+
+        async with anyio.create_task_group() as tg:  # both ends connect at the same moment
+            tg.start_soon(stream, a, b)
+            tg.start_soon(stream, b, a)
+        for src, dst in ((a, b), (b, a)):
+            got = [await recv(dst) for _ in range(40)]
+            assert got == [StreamReceived(src.local_addr, bytes([0x70, i])) for i in range(40)]
+        opened = a.metrics.connections_opened + b.metrics.connections_opened
+        assert 1 <= opened <= 2  # two only if the dials really crossed
+
+
 async def test_size_caps(kind: str) -> None:
     async with open_transports(kind, 2) as (a, b):
         assert a.max_packet_size == MAX_PACKET and a.max_frame_size == MAX_FRAME
