@@ -24,6 +24,7 @@ class TransportConfig:
     max_frame_size: int = 8 * 1024 * 1024  # bytes of payload per stream frame
     connect_timeout: float = 5.0  # seconds to connect and complete the handshake
     handshake_timeout: float = 5.0  # seconds an inbound connection has to complete its hello
+    max_handshakes: int = 256  # inbound connections allowed to be mid-handshake at once
     replay_window: float = 60.0  # seconds; also the clock skew tolerated between members
     replay_cache_size: int = 100_000  # nonces remembered by the replay guard
     inbox_size: int = 4096  # received messages buffered until the consumer takes them
@@ -41,8 +42,8 @@ class TransportConfig:
         for name in ("connect_timeout", "handshake_timeout", "replay_window"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0 seconds")
-        if self.replay_cache_size < 1 or self.inbox_size < 1:
-            raise ConfigError("replay_cache_size and inbox_size must be >= 1")
+        if self.replay_cache_size < 1 or self.inbox_size < 1 or self.max_handshakes < 1:
+            raise ConfigError("replay_cache_size, inbox_size and max_handshakes must be >= 1")
         validate_versions(self.versions)
 
     @classmethod

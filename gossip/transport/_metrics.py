@@ -15,7 +15,7 @@ DROP_REASONS = (
     "stale",  # stamped outside the replay window (or older than the cache can vouch for)
     "version",  # no common wire-protocol version
     "epoch",  # a handshake from an older restart epoch than one already seen for that address
-    "handshake",  # the handshake timed out or broke
+    "handshake",  # the handshake timed out or broke, or too many were in progress
     "backpressure",  # datagrams that arrived while the consumer's inbox was full
 )
 

@@ -349,6 +349,13 @@ class NetTransport:
     async def _handle_inbound(self, stream: anyio.abc.SocketStream) -> None:
         """Accept one connection: handshake (bounded in time and size), then read frames."""
         conn: _Conn | None = None
+        if len(self._handshaking) >= self.config.max_handshakes:
+            # Unauthenticated connections cost a socket each until their timeout: cap them, so
+            # a flood of idle connections cannot exhaust our file descriptors.
+            self._metrics.drop("handshake")
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
+            return
         self._handshaking.add(stream)
         try:
             with anyio.move_on_after(self.config.handshake_timeout) as scope:

@@ -284,3 +284,17 @@ async def test_key_rotation_on_live_nodes() -> None:
         await b.send_packet(a.local_addr, b"\x70marker")
         assert await recv(a) == PacketReceived(b.local_addr, b"\x70marker")
         assert a.metrics.dropped["auth"] == 2
+
+
+async def test_idle_connection_flood_is_capped() -> None:
+    async with net(max_handshakes=2, handshake_timeout=5.0) as a, net() as b:
+        host, port = parse_addr(a.local_addr)
+        idle = [await anyio.connect_tcp(host, port) for _ in range(5)]
+        await until(lambda: a.metrics.dropped.get("handshake", 0) >= 3)  # refused at once
+        # While the slots are full, new peers are refused too (the cap bounds sockets, it is not
+        # a per-address limit); once the idle connections go, a legitimate peer gets in.
+        for s in idle:
+            await s.aclose()
+        await until(lambda: a.metrics.dropped.get("handshake", 0) >= 5)
+        await b.send_frame(a.local_addr, b"\x70in")
+        assert await recv(a) == StreamReceived(b.local_addr, b"\x70in")
