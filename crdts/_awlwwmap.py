@@ -40,15 +40,17 @@ import math
 from collections.abc import Iterator
 from typing import Any, TypeAlias, cast
 
-from crdts._awlwwmap_codec import decode_parts, encode_parts
+from crdts._awlwwmap_codec import decode_parts, encode_parts, rec_ts
 from crdts._causal import CausalContext, Dot
 from crdts._codec import TAGS, Reader, Writer, check_replica, check_ts, check_value, register
 from crdts._hlc import HLCTimestamp
 
 __all__ = ["AWLWWMap"]
 
-Rec: TypeAlias = tuple[str, int, Any, Any]
-"""``(replica, counter, value, ts)``: one live entry; its dot is ``(rec[0], rec[1])``."""
+Rec: TypeAlias = tuple[Any, ...]
+"""One live entry: ``(replica, counter, value, ts)``, or ``(replica, counter, value, wall,
+logical)`` for an HLC timestamp of its own replica (see ``make_rec``); its dot is
+``(rec[0], rec[1])``."""
 
 _MIN_I64 = -(1 << 63)
 _MAX_U64 = (1 << 64) - 1
@@ -86,7 +88,7 @@ def _dot_of(rec: Rec) -> Dot:
 def _rank(rec: Rec) -> tuple[bool, Any, str]:
     # numbers (int, float) sort before HLC timestamps, so a map whose writers mixed the two
     # still has one deterministic winner instead of a TypeError
-    ts = rec[3]
+    ts = rec_ts(rec)
     return (ts.__class__ is HLCTimestamp, ts, rec[0])
 
 
@@ -232,7 +234,10 @@ class AWLWWMap:
         else:
             c = vv.get(replica, 0) + 1
             vv[replica] = c
-        rec = (replica, c, value, ts)
+        if ts.__class__ is HLCTimestamp and ts[2] == replica:  # as make_rec, inline
+            rec: Rec = (replica, c, value, ts[0], ts[1])
+        else:
+            rec = (replica, c, value, ts)
         store = self._store
         old = store.get(key)
         store[key] = rec
@@ -305,12 +310,12 @@ class AWLWWMap:
         v = self._store.get(key)
         if v is None:
             return []
-        return [((r[0], r[1]), r[2], r[3]) for r in _recs(v)]
+        return [((r[0], r[1]), r[2], rec_ts(r)) for r in _recs(v)]
 
     def timestamp(self, key: Any) -> Any:
         """The ``ts`` of the winning entry of ``key`` (``None`` if absent)."""
         v = self._store.get(key)
-        return None if v is None else _winner(v)[3]
+        return None if v is None else rec_ts(_winner(v))
 
     def __len__(self) -> int:
         return len(self._store)
