@@ -22,7 +22,7 @@ from gossip.sim._latency import Constant, Exponential, Latency, Uniform, as_late
 from gossip.sim._metrics import COUNTERS, PROTOCOLS, Metrics
 from gossip.sim._node import CoreFactory, NodeContext
 from gossip.sim._simulator import Simulator
-from gossip.sim._trace import EmitRecord, TraceEvent, trace_digest
+from gossip.sim._trace import EmitRecord, TraceDigest, TraceEvent, trace_digest
 
 __all__ = [
     "COUNTERS",
@@ -37,6 +37,7 @@ __all__ = [
     "NodeContext",
     "SimConfig",
     "Simulator",
+    "TraceDigest",
     "TraceEvent",
     "Uniform",
     "as_latency",

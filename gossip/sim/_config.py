@@ -62,6 +62,7 @@ class SimConfig:
     link: LinkModel = field(default_factory=LinkModel.ideal)  # every link without an override
     unreachable_delay: float = 0.5  # s, from a broken or refused stream to PeerUnreachable
     trace: bool = True  # record every event in Simulator.trace (switch off for big runs)
+    digest_trace: bool = False  # keep a running SHA-256 of the trace (cheap in memory, not CPU)
     record_emits: bool = True  # keep every Emit in Simulator.emitted() (switch off for big runs)
 
     def __post_init__(self) -> None:

@@ -60,7 +60,7 @@ from gossip.sim._config import LinkModel, SimConfig
 from gossip.sim._latency import Constant, as_latency
 from gossip.sim._metrics import DROPPED, EMPTY_BASE, RECV, TAG_BASE, Metrics, new_counters
 from gossip.sim._node import Conn, CoreFactory, NodeContext, SimNode
-from gossip.sim._trace import EmitRecord, TraceEvent, trace_digest
+from gossip.sim._trace import EmitRecord, TraceDigest, TraceEvent, trace_digest
 
 __all__ = ["Simulator"]
 
@@ -131,7 +131,14 @@ class Simulator:
         self._groups: dict[str, int] = {}
         self._one_way: list[tuple[frozenset[str], frozenset[str]]] = []
         self._partitioned = False
-        self._trace: list[TraceEvent] | None = [] if self.config.trace else None
+        # The trace sink: a list, or a running digest (which may keep the list too). Both have
+        # .append, so the hot paths test one attribute for None and nothing else.
+        self._digest: TraceDigest | None = None
+        self._trace: list[TraceEvent] | TraceDigest | None = None
+        if self.config.digest_trace:
+            self._digest = self._trace = TraceDigest(keep=self.config.trace)
+        elif self.config.trace:
+            self._trace = []
         self._emits: dict[str, list[EmitRecord]] | None = {} if self.config.record_emits else None
         self._on_emit = on_emit
         self.events_processed = 0
@@ -269,12 +276,20 @@ class Simulator:
     @property
     def trace(self) -> list[TraceEvent]:
         """Every event so far (only with ``SimConfig.trace``)."""
+        if self._digest is not None:
+            if self._digest.events is None:
+                raise UsageError("only a digest of the trace is kept (SimConfig.trace=False)")
+            return self._digest.events
         if self._trace is None:
             raise UsageError("tracing is off (SimConfig.trace=False)")
+        assert isinstance(self._trace, list)
         return self._trace
 
     def trace_digest(self) -> str:
-        """A SHA-256 of the trace: equal across two runs exactly when the traces are equal."""
+        """A SHA-256 of the trace: equal across two runs exactly when the traces are equal.
+        With ``SimConfig.digest_trace`` it is kept as the run goes, without keeping the trace."""
+        if self._digest is not None:
+            return self._digest.hexdigest()
         return trace_digest(self.trace)
 
     @property

@@ -33,6 +33,27 @@ class EmitRecord(NamedTuple):
     event: object
 
 
+class TraceDigest:
+    """A trace sink that keeps only a running SHA-256 (and, if asked, the events too): the
+    determinism check of a run too big to keep its trace. Its digest equals
+    :func:`trace_digest` of the same events."""
+
+    __slots__ = ("_h", "events")
+
+    def __init__(self, *, keep: bool) -> None:
+        self._h = hashlib.sha256()
+        self.events: list[TraceEvent] | None = [] if keep else None
+
+    def append(self, ev: TraceEvent) -> None:
+        self._h.update(repr(tuple(ev)).encode())
+        self._h.update(b"\n")
+        if self.events is not None:
+            self.events.append(ev)
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
 def trace_digest(trace: Iterable[TraceEvent]) -> str:
     """A SHA-256 over the ``repr`` of every event: equal digests mean equal traces (floats are
     printed exactly by ``repr``, so two runs agree only if they agree bit for bit)."""

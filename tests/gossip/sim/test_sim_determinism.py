@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from gossip import Effect, Event, PacketReceived, SendPacket, SendStream, SetTimer, TimerFired
+import pytest
+
+from gossip import (
+    Effect,
+    Event,
+    PacketReceived,
+    SendPacket,
+    SendStream,
+    SetTimer,
+    TimerFired,
+    UsageError,
+)
 from gossip.sim import LinkModel, NodeContext, SimConfig, Simulator, Uniform
 
 N = 12
@@ -34,9 +45,9 @@ class Chatter:
         return []
 
 
-def run(seed: int) -> Simulator:
+def run(seed: int, *, trace: bool = True, digest: bool = False) -> Simulator:
     link = LinkModel(latency=Uniform(0.001, 0.02), loss=0.1, duplicate=0.05, reorder=0.1)
-    sim = Simulator(seed=seed, config=SimConfig(link=link))
+    sim = Simulator(seed=seed, config=SimConfig(link=link, trace=trace, digest_trace=digest))
     for i in range(N):
         sim.add_node(f"n{i}", lambda ctx: [Chatter(ctx)])
     sim.set_slow("n3", 0.01)
@@ -60,3 +71,14 @@ def test_two_runs_with_one_seed_produce_identical_traces() -> None:
 
 def test_a_different_seed_gives_a_different_trace() -> None:
     assert run(42).trace_digest() != run(43).trace_digest()
+
+
+def test_a_running_digest_equals_the_digest_of_the_kept_trace_without_keeping_it() -> None:
+    kept = run(42)
+
+    lean = run(42, trace=False, digest=True)
+    assert lean.trace_digest() == kept.trace_digest()
+    with pytest.raises(UsageError):
+        _ = lean.trace
+    both = run(42, digest=True)
+    assert both.trace == kept.trace and both.trace_digest() == kept.trace_digest()
