@@ -28,6 +28,7 @@ from typing import Self
 import anyio
 import anyio.abc
 from anyio.abc import SocketAttribute
+from anyio.streams.stapled import MultiListener
 
 from gossip._errors import (
     AuthenticationError,
@@ -171,7 +172,7 @@ class NetTransport:
         self._addr: Addr = ""
         self._tg: anyio.abc.TaskGroup | None = None
         self._udp: anyio.abc.UDPSocket | None = None
-        self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
+        self._listener: MultiListener[anyio.abc.SocketStream] | None = None
         self._udp_send_lock = anyio.Lock()
         self._handshaking: set[anyio.abc.SocketStream] = set()  # inbound, not yet authenticated
         self._closed = False
@@ -248,10 +249,25 @@ class NetTransport:
 
     async def _serve(self, tg: anyio.abc.TaskGroup) -> None:
         assert self._listener is not None
-        try:
-            await self._listener.serve(self._handle_inbound, tg)
-        except* (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass  # the listener was closed by aclose()
+        for listener in self._listener.listeners:
+            assert isinstance(listener, anyio.abc.SocketListener)  # what create_tcp_listener makes
+            tg.start_soon(self._accept_loop, listener, tg)
+
+    async def _accept_loop(
+        self, listener: anyio.abc.SocketListener, tg: anyio.abc.TaskGroup
+    ) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                return  # the listener was closed by aclose()
+            except OSError as exc:
+                # EMFILE and friends: out of descriptors (a flood?). Keep serving the links we
+                # have, back off, and try again rather than bring the node down.
+                log.warning("accept failed: %s", exc)
+                await anyio.sleep(0.1)
+                continue
+            tg.start_soon(self._handle_inbound, stream)
 
     async def _bind(self) -> None:
         cfg = self.config

@@ -298,3 +298,22 @@ async def test_idle_connection_flood_is_capped() -> None:
         await until(lambda: a.metrics.dropped.get("handshake", 0) >= 5)
         await b.send_frame(a.local_addr, b"\x70in")
         assert await recv(a) == StreamReceived(b.local_addr, b"\x70in")
+
+
+async def test_accept_failures_back_off_instead_of_stopping() -> None:
+    """Out of descriptors (EMFILE) during a flood: the accept loop waits and carries on."""
+
+    class Flaky:
+        calls = 0
+
+        async def accept(self) -> anyio.abc.SocketStream:
+            self.calls += 1
+            if self.calls == 1:
+                raise OSError(24, "Too many open files")
+            raise anyio.ClosedResourceError
+
+    flaky = Flaky()
+    async with net() as a, anyio.create_task_group() as tg:
+        with anyio.fail_after(5):
+            await a._accept_loop(flaky, tg)  # type: ignore[arg-type]
+    assert flaky.calls == 2
