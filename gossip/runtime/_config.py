@@ -15,12 +15,15 @@ class HostConfig:
 
     event_buffer: int = 1024  # emitted events held for ``events()`` before new ones are dropped
     send_queue_limit: int = 10_000  # frames queued per peer; beyond it the link is declared failed
+    drain_timeout: float = 1.0  # seconds a normal exit waits for queued frames to be written
 
     def __post_init__(self) -> None:
         if self.event_buffer < 0:
             raise ConfigError("event_buffer must be >= 0")
         if self.send_queue_limit < 1:
             raise ConfigError("send_queue_limit must be >= 1")
+        if self.drain_timeout < 0:
+            raise ConfigError("drain_timeout must be >= 0 seconds")
 
 
 @dataclass(slots=True)

@@ -18,6 +18,9 @@ logic. Inside ``async with Host(transport, cores)`` it
 5. hands ``Emit`` events to the application: ``on_event`` (a callback) and :meth:`Host.events`
    (an async iterator; a full buffer drops new events and counts them).
 
+Leaving the ``async with`` normally waits up to ``drain_timeout`` for queued frames to be written,
+then cancels the host's tasks; the transport stays open for its owner to close.
+
 Applications drive cores with :meth:`Host.call`: ``await host.call(swim, lambda now:
 swim.join(seeds, now))`` runs the command with the current ``now`` and carries out its effects.
 
@@ -141,8 +144,14 @@ class Host:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        self._running = False
         assert self._tg is not None
+        if exc_type is None:
+            # A normal exit: let frames already queued (a leave's DISCONNECT, say) reach the
+            # wire before the senders are cancelled, for at most drain_timeout seconds.
+            with anyio.move_on_after(self.config.drain_timeout):
+                while self._outq:
+                    await anyio.sleep(0.005)
+        self._running = False
         self._tg.cancel_scope.cancel()
         try:
             return await self._tg.__aexit__(exc_type, exc, tb)

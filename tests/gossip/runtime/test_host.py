@@ -332,3 +332,13 @@ async def test_unexpected_transport_failure_does_not_kill_the_node() -> None:
         assert await next_event(host) == ("app", "unreachable", "b")
         await tb.send_packet("a", b"\x70still-up")
         assert await next_event(host) == ("app", "PacketReceived", "b", b"still-up")
+
+
+async def test_normal_exit_flushes_queued_frames() -> None:
+    net = MemoryNetwork()
+    app = RecordingCore()
+    async with net.transport("a") as ta, net.transport("b") as tb:
+        async with Host(ta, [app]) as host:
+            await host.call(app, lambda now: [SendStream("b", b"\x70bye%d" % i) for i in range(3)])
+        got = [await recv_peer(tb) for _ in range(3)]
+        assert got == [StreamReceived("a", b"\x70bye%d" % i) for i in range(3)]
