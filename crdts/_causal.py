@@ -143,6 +143,13 @@ class CausalContext:
     def is_bottom(self) -> bool:
         return not self.vv and not self.cloud
 
+    @classmethod
+    def bottom(cls) -> CausalContext:
+        return cls()
+
+    def __le__(self, other: CausalContext) -> bool:
+        return self.leq(other)
+
     # -- mutation ---------------------------------------------------------------------------
 
     def add(self, dot: Dot) -> None:

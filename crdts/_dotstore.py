@@ -120,8 +120,16 @@ class Causal:
     def value(self) -> Any:
         return self._s_value(self._store)
 
+    @classmethod
+    def bottom(cls) -> Self:
+        """The empty state, ``cls()``."""
+        return cls()
+
     def is_bottom(self) -> bool:
         return not self._store and not self._cc
+
+    def __le__(self, other: Self) -> bool:
+        return self.leq(other)
 
     def copy(self) -> Self:
         return self._make(self._s_copy(self._store), self._cc.copy())

@@ -52,6 +52,14 @@ class GSet:
     def join(self, other: Self) -> Self:
         return self._make(self._s | other._s)
 
+    @classmethod
+    def bottom(cls) -> Self:
+        """The empty state, ``cls()``."""
+        return cls()
+
+    def __le__(self, other: Self) -> bool:
+        return self.leq(other)
+
     def leq(self, other: Self) -> bool:
         return self._s <= other._s
 

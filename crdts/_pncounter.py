@@ -71,6 +71,14 @@ class PNCounter:
         x.merge(other)
         return x
 
+    @classmethod
+    def bottom(cls) -> Self:
+        """The empty state, ``cls()``."""
+        return cls()
+
+    def __le__(self, other: Self) -> bool:
+        return self.leq(other)
+
     def leq(self, other: Self) -> bool:
         return vec_leq(self._p, other._p) and vec_leq(self._n, other._n)
 

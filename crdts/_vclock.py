@@ -76,6 +76,14 @@ class VectorClock:
         vec_merge(x._v, other._v)
         return x
 
+    @classmethod
+    def bottom(cls) -> Self:
+        """The empty state, ``cls()``."""
+        return cls()
+
+    def __le__(self, other: Self) -> bool:
+        return self.leq(other)
+
     def leq(self, other: Self) -> bool:
         return vec_leq(self._v, other._v)
 

@@ -119,41 +119,54 @@ def _no_kills(e: Event, live: list[Event]) -> list[Event]:
 
 @dataclass
 class Model:
-    """Event-based sequential model of a replicated object."""
+    """Event-based sequential model of a replicated object.
+
+    Per replica, ``known`` is the set of events whose dot its context holds and ``informed`` the
+    events whose supersessions it has applied (it made them, or their delta or a state holding
+    them reached it). A replica learns of an event *only as dead* when another event that killed
+    it arrives first: it then knows the dot but not what that event itself superseded. An event is
+    live at a replica iff known there and killed by none of the events it is informed of.
+    """
 
     spec: TypeSpec
     events: dict[int, Event] = field(default_factory=dict)
     killed_by: dict[int, frozenset[int]] = field(default_factory=dict)
     known: dict[str, set[int]] = field(default_factory=lambda: {r: set() for r in REPLICAS})
+    informed: dict[str, set[int]] = field(default_factory=lambda: {r: set() for r in REPLICAS})
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
-    def live(self, ids: Iterable[int]) -> list[Event]:
-        ids = set(ids)
+    def _live(self, known: Iterable[int], informed: Iterable[int]) -> list[Event]:
         dead: set[int] = set()
-        for i in ids:
+        for i in informed:
             dead |= self.killed_by[i]
-        return [self.events[i] for i in sorted(ids - dead)]
+        return [self.events[i] for i in sorted(set(known) - dead)]
+
+    def live_at(self, replica: str) -> list[Event]:
+        return self._live(self.known[replica], self.informed[replica])
 
     def record(self, replica: str, op: str, args: tuple[Any, ...], extra: Any) -> Event:
         e = Event(next(self._ids), replica, op, args, extra)
-        killed = list(self.spec.kills(e, self.live(self.known[replica])))
+        killed = list(self.spec.kills(e, self.live_at(replica)))
         if self.spec.carry is not None:
             e = Event(e.id, replica, op, args, self.spec.carry(e, killed))
         self.events[e.id] = e
-        kills = frozenset(k.id for k in killed)
-        self.killed_by[e.id] = kills
-        self.known[replica] |= {e.id} | kills
+        self.killed_by[e.id] = frozenset(k.id for k in killed)
+        self.deliver_delta(replica, e.id)
         return e
 
     def deliver_delta(self, dst: str, event_id: int) -> None:
         self.known[dst] |= {event_id} | self.killed_by[event_id]
+        self.informed[dst].add(event_id)
 
     def deliver_state(self, src: str, dst: str) -> None:
         self.known[dst] |= self.known[src]
+        self.informed[dst] |= self.informed[src]
 
     def value(self, replica: str | None = None) -> Any:
-        ids = self.events.keys() if replica is None else self.known[replica]
-        return self.spec.model_value(self.live(ids))
+        """The value ``replica`` must show (``None``: every event everywhere)."""
+        if replica is None:
+            return self.spec.model_value(self._live(self.events, self.events))
+        return self.spec.model_value(self.live_at(replica))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,8 +212,12 @@ def _ccounter_inc(x: CausalCounter, r: str, a: tuple[Any, ...], env: Env) -> tup
     return (x.increment(r, a[0]) if a[1] else x.decrement(r, a[0])), None
 
 
+def _ccounter_carry(e: Event, killed: list[Event]) -> int:
+    return int(e.args[0] if e.args[1] else -e.args[0]) + sum(int(k.extra) for k in killed)
+
+
 def _ccounter_value(live: list[Event]) -> int:
-    return sum(e.args[0] if e.args[1] else -e.args[0] for e in live)
+    return sum(int(e.extra) for e in live)
 
 
 def _orset_fresh(x: ORSet, replica: str, key: str) -> Any:
@@ -368,8 +385,10 @@ SPECS: list[TypeSpec] = [
         "CausalCounter",
         CausalCounter,
         (Op("increment", st.tuples(AMOUNTS, st.booleans()), _ccounter_inc),),
-        _no_kills,
+        # one live dot per replica, carrying that replica's running total
+        _same("increment", key=lambda e: e.replica if e.args[0] else None),
         _ccounter_value,
+        carry=_ccounter_carry,
     ),
     TypeSpec(
         "ORMap",
@@ -391,8 +410,8 @@ SPECS: list[TypeSpec] = [
 ]
 
 
-# AWLWWMap (the map engineer's type; API fixed by the issue): add-wins keys, LWW values, causality
-# first. Its spec joins the suite as soon as ``crdts.AWLWWMap`` exists.
+# AWLWWMap (API fixed by the issue): add-wins keys, LWW values, causality first: a put supersedes
+# every put of the key its replica has seen; concurrent ones are decided by (ts, replica).
 def _aw_put(x: Any, r: str, a: tuple[Any, ...], env: Env) -> tuple[Any, Any]:
     ts = env.ts(r, a[2])
     return x.put(r, a[0], a[1], ts), ts
@@ -414,21 +433,20 @@ def _aw_fresh(x: Any, replica: str, key: str) -> Any:
     return x.put(replica, key, "fresh", crdts.HLCTimestamp(0, 0, replica))
 
 
-if hasattr(crdts, "AWLWWMap"):
-    SPECS.append(
-        TypeSpec(
-            "AWLWWMap",
-            crdts.AWLWWMap,
-            (
-                Op("put", st.tuples(KEYS, VALUES, WALLS), _aw_put),
-                Op("remove", st.tuples(KEYS), _aw_remove),
-            ),
-            _same("put", key=lambda e: e.args[0]),
-            _aw_value,
-            fresh_key=_aw_fresh,
-            has_key=lambda value, key: key in value,
-        )
+SPECS.append(
+    TypeSpec(
+        "AWLWWMap",
+        crdts.AWLWWMap,
+        (
+            Op("put", st.tuples(KEYS, VALUES, WALLS), _aw_put),
+            Op("remove", st.tuples(KEYS), _aw_remove),
+        ),
+        _same("put", key=lambda e: e.args[0]),
+        _aw_value,
+        fresh_key=_aw_fresh,
+        has_key=lambda value, key: key in value,
     )
+)
 
 SPEC_IDS = [s.name for s in SPECS]
 KEYED_SPECS = [s for s in SPECS if s.fresh_key is not None]

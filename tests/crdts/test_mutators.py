@@ -130,3 +130,10 @@ def test_hash_is_disabled_for_mutable_types() -> None:
     for cls in (GCounter, PNCounter, GSet, ORSet, MVRegister, LWWRegister, CausalCounter):
         with pytest.raises(TypeError):
             hash(cls())
+
+
+def test_bottom_and_le_spellings() -> None:
+    for cls in (GCounter, PNCounter, GSet, ORSet, MVRegister, LWWRegister, CausalCounter):
+        x = _seeded(cls)
+        assert cls.bottom() == cls() and cls.bottom() <= x and not x <= cls.bottom()
+    assert CausalContext.bottom() <= CausalContext({"a": 1})
