@@ -814,9 +814,9 @@ class SyncEngine:
         self._merkle.flush(self._encoded_state)
         differ = [(lv, pf) for lv, pf, h in msg.nodes if self._merkle.node(lv, pf)[0] != h]
         want: list[tuple[int, int, list[int]]] = []
+        holds = self._merkle.holds
         for lv, pf, hashes in msg.items:
-            mine = {self._merkle.item(k) for k in self._merkle.keys_under(lv, pf)}
-            missing = [i for i, h in enumerate(hashes) if h not in mine]
+            missing = [i for i, h in enumerate(hashes) if not holds(h)]
             if missing:
                 want.append((lv, pf, missing))
         self._send(out, src, DigestReply(msg.session, msg.req, differ, want))

@@ -44,12 +44,15 @@ def prefix_of(kh: int, level: int) -> int:
 class MerkleIndex:
     """Per-level sparse dicts ``prefix -> [sum, count]`` plus the keys of each leaf bucket."""
 
-    __slots__ = ("_dirty", "_items", "_kh", "leaf_keys", "levels")
+    __slots__ = ("_dirty", "_item_count", "_items", "_kh", "leaf_keys", "levels")
 
     def __init__(self) -> None:
         self.levels: list[dict[int, list[int]]] = [{} for _ in range(DEPTH + 1)]
         self.leaf_keys: dict[int, set[str]] = {}
         self._items: dict[str, int] = {}
+        # item hash -> how many keys have it (a multiset, so a 2^-64 collision is harmless):
+        # "do I hold this exact object?" in O(1), however big the subtree it was probed from.
+        self._item_count: dict[int, int] = {}
         self._kh: dict[str, int] = {}
         self._dirty: set[str] = set()
 
@@ -87,6 +90,13 @@ class MerkleIndex:
                 bucket.add(key)
             delta = (new - (old or 0)) & _MASK
             self._items[key] = new
+            counts = self._item_count
+            counts[new] = counts.get(new, 0) + 1
+            if old is not None:
+                if counts[old] == 1:
+                    del counts[old]
+                else:
+                    counts[old] -= 1
             for level in range(DEPTH + 1):
                 p = prefix_of(kh, level)
                 node = levels[level].get(p)
@@ -128,3 +138,7 @@ class MerkleIndex:
 
     def item(self, key: str) -> int:
         return self._items[key]
+
+    def holds(self, item: int) -> bool:
+        """Whether some key currently has this item hash (this exact key and state)."""
+        return item in self._item_count

@@ -30,6 +30,8 @@ def test_incremental_updates_equal_a_rebuild(
     fresh = build(state)
     assert m.levels == fresh.levels
     assert m.node(0, 0)[1] == len(state)
+    assert all(m.holds(m.item(k)) for k in state)
+    assert m._item_count == fresh._item_count
 
 
 def test_descent_localises_one_difference() -> None:
