@@ -83,14 +83,12 @@ class ORMap(Causal):
     def remove(self, key: Any, kind: type[Causal] | None = None) -> ORMap:
         """Remove the field ``(key, kind)``, or every field of ``key`` if ``kind`` is None, as far
         as this replica has seen it; returns the delta (bottom if there was nothing to remove)."""
+        check_value(key, "key")
         names = [_kind_name(kind)] if kind is not None else list(_KINDS)
         s: _Store = self._store
         dots: list[Dot] = []
         for name in names:
-            try:
-                sub = s.pop((key, name), None)
-            except TypeError:  # an unhashable key is absent
-                return ORMap()
+            sub = s.pop((key, name), None)
             if sub is not None:
                 dots.extend(_KINDS[name]._s_dots(sub))
         if not dots:

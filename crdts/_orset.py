@@ -23,6 +23,9 @@ from crdts._errors import DecodeError
 __all__ = ["ORSet"]
 
 _Store: TypeAlias = dict[Any, set[Dot]]
+_MIN_I64 = -(1 << 63)
+_MAX_U64 = (1 << 64) - 1
+_new = object.__new__
 
 
 class ORSet(Causal):
@@ -35,23 +38,43 @@ class ORSet(Causal):
 
     def add(self, replica: str, elem: Any) -> ORSet:
         """Add ``elem`` on behalf of ``replica``; returns the delta."""
-        check_replica(replica)
-        check_value(elem, "element")
+        # Hot path: validation fast-paths for str/int elements, the dot allocated inline, the
+        # delta built without the general constructors.
+        if replica.__class__ is not str:
+            check_replica(replica)
+        t = elem.__class__
+        if not (t is str or (t is int and _MIN_I64 <= elem <= _MAX_U64)):
+            check_value(elem, "element")
         s: _Store = self._store
         cc = self._cc
         old = s.get(elem)
-        d = cc.make_dot(replica)
+        if replica in cc.cloud:
+            d = cc.make_dot(replica)
+            c = d[1]
+        else:
+            vv = cc.vv
+            c = vv.get(replica, 0) + 1
+            vv[replica] = c
+            d = (replica, c)
         s[elem] = {d}
         if old is None:
-            dcc = CausalContext.from_dots((d,))
+            dcc = _new(CausalContext)
+            if c == 1:
+                dcc.vv, dcc.cloud = {replica: 1}, {}
+            else:
+                dcc.vv, dcc.cloud = {}, {replica: {c}}
         else:
             old.add(d)
             dcc = CausalContext.from_dots(old)
-        return ORSet._make({elem: {d}}, dcc)
+        delta = _new(ORSet)
+        delta._store = {elem: {d}}
+        delta._cc = dcc
+        return delta
 
     def remove(self, elem: Any) -> ORSet:
         """Remove ``elem`` (the adds of it this replica has seen); returns the delta (bottom if
         ``elem`` is absent)."""
+        check_value(elem, "element")
         old = self._store.pop(elem, None)
         if old is None:
             return ORSet()

@@ -122,6 +122,8 @@ def test_noop_and_invalid_updates() -> None:
         m.update("s", ORSet, lambda s: s.add("a", [1]))
     with pytest.raises(ValueError):
         m.update("c", CausalCounter, lambda c: c.increment("a", -1))
+    with pytest.raises(ValueError):
+        m.remove(["unhashable"])
     assert m == before
 
 
