@@ -120,6 +120,7 @@ class MemoryTransport:
                 peer._metrics.connections_closed += 1
                 peer._notify(self._addr, "the peer closed its transport")
         self._inbox_send.close()
+        self._inbox_recv.close()  # wakes senders blocked on our full inbox
 
     def _check_open(self) -> None:
         if not self._open:

@@ -246,6 +246,7 @@ class NetTransport:
             if self._udp is not None:
                 await self._udp.aclose()
             self._inbox_send.close()
+            self._inbox_recv.close()  # wakes readers blocked on a full inbox
 
     async def _serve(self, tg: anyio.abc.TaskGroup) -> None:
         assert self._listener is not None

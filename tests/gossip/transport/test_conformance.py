@@ -197,3 +197,20 @@ async def test_implements_the_protocol(kind: str) -> None:
         t: Transport = a  # the static check is mypy's; this one is the runtime surface
         for name in ("send_packet", "send_frame", "close_stream", "receive", "aclose"):
             assert callable(getattr(t, name))
+
+
+async def test_closing_wakes_a_sender_blocked_on_a_full_peer(kind: str) -> None:
+    """A frame sender waiting on a peer that does not read must not hang when the peer closes."""
+    async with open_transports(kind, 2) as (a, b):
+        frame = b"\x70" + bytes(1023)
+
+        async def flood() -> None:
+            with pytest.raises(UnreachableError):
+                for _ in range(200_000):  # b never reads: its inbox and socket buffers fill
+                    await a.send_frame(b.local_addr, frame)
+
+        with anyio.fail_after(10):  # the flood must end once b is gone
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(flood)
+                await anyio.sleep(0.3)
+                await b.aclose()
