@@ -129,10 +129,12 @@ class Host:
             now = self.now()
             for index, core in enumerate(self.cores):
                 await self._execute(index, core.start(now))
-        except BaseException as exc:
+        except BaseException:
+            # Unwind the task group (cancelling anything the start effects began), then let the
+            # core's own exception through, unwrapped.
             self._running = False
             tg.cancel_scope.cancel()
-            await tg.__aexit__(type(exc), exc, exc.__traceback__)
+            await tg.__aexit__(None, None, None)
             raise
         tg.start_soon(self._receive_loop)
         tg.start_soon(self._timer_loop)

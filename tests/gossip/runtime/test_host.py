@@ -342,3 +342,15 @@ async def test_normal_exit_flushes_queued_frames() -> None:
             await host.call(app, lambda now: [SendStream("b", b"\x70bye%d" % i) for i in range(3)])
         got = [await recv_peer(tb) for _ in range(3)]
         assert got == [StreamReceived("a", b"\x70bye%d" % i) for i in range(3)]
+
+
+async def test_a_core_failing_to_start_fails_the_host() -> None:
+    class BadStart(RecordingCore):
+        def start(self, now: float) -> list[Effect]:
+            raise ValueError("bad config")
+
+    net = MemoryNetwork()
+    async with net.transport("a") as ta:
+        with pytest.raises(ValueError, match="bad config"):
+            async with Host(ta, [BadStart()]):
+                pytest.fail("the body must not run")
