@@ -232,17 +232,27 @@ class CausalContext:
     def subtract(self, other: CausalContext) -> CausalContext:
         """The dots of ``self`` not in ``other``."""
         out: list[Dot] = []
+        whole: dict[str, int] = {}  # replicas other has never seen: copy the vv entry as is
         ovv, ocloud = other.vv, other.cloud
         for r, n in self.vv.items():
             on = ovv.get(r, 0)
             if n > on:
                 os = ocloud.get(r, _EMPTY)
-                out.extend((r, c) for c in range(on + 1, n + 1) if c not in os)
+                if on == 0 and not os:
+                    whole[r] = n
+                else:
+                    out.extend((r, c) for c in range(on + 1, n + 1) if c not in os)
         for r, s in self.cloud.items():
             on = ovv.get(r, 0)
             os = ocloud.get(r, _EMPTY)
             out.extend((r, c) for c in s if c > on and c not in os)
-        return CausalContext.from_dots(out)
+        cc = CausalContext.from_dots(out)
+        if whole:
+            cc.vv.update(whole)
+            for r in whole:
+                if r in cc.cloud:
+                    _compact_one(cc.vv, cc.cloud, r)
+        return cc
 
     def decompose(self) -> list[CausalContext]:
         """The irreducible decomposition: one single-dot context per dot."""

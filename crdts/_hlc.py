@@ -34,7 +34,7 @@ class HLCTimestamp(NamedTuple):
 class HLC:
     """A hybrid logical clock for one replica.
 
-    ``HLC("alice-phone")``; ``now(wall)`` for a local event, ``update(received, wall)`` when a
+    ``HLC("alice-phone")``; ``now(wall)`` for a local event, ``update(received_ts, wall)`` when a
     timestamp arrives from elsewhere; ``wall`` is the caller's physical time (an ``int``, e.g.
     milliseconds since the epoch). ``max_drift`` (same unit; ``None`` = unlimited) rejects a
     received timestamp more than that far ahead of ``wall`` with a :class:`ValueError` (a peer
@@ -75,13 +75,14 @@ class HLC:
             self._logical += 1
         return HLCTimestamp(self._wall, self._logical, self.replica)
 
-    def update(self, received: HLCTimestamp, wall: int) -> HLCTimestamp:
-        """Observe ``received`` at physical time ``wall``; returns a timestamp larger than both
-        ``received`` and every timestamp this clock issued before."""
+    def update(self, received_ts: HLCTimestamp, wall: int) -> HLCTimestamp:
+        """Observe ``received_ts`` at physical time ``wall``; returns a timestamp larger than
+        both ``received_ts`` and every timestamp this clock issued before."""
+        received = received_ts
         if type(wall) is not int:
             raise UsageError(f"wall must be an int, not {type(wall).__name__}")
         if not isinstance(received, HLCTimestamp):
-            raise UsageError("received must be an HLCTimestamp")
+            raise UsageError("received_ts must be an HLCTimestamp")
         rw, rl = received.wall, received.logical
         if self.max_drift is not None and rw - wall > self.max_drift:
             raise UsageError(

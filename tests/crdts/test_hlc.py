@@ -30,7 +30,7 @@ def test_monotonic_under_wall_clock_regressions(seq: list[tuple[int | str, ...]]
         else:
             received = HLCTimestamp(int(step[1]), int(step[3]), "peer")
             wall = int(step[2])
-            ts = clock.update(received, wall=wall)
+            ts = clock.update(received_ts=received, wall=wall)
             assert ts > received, "an update is ahead of what it received"
             highest = max(highest, received.wall)
         highest = max(highest, wall)
