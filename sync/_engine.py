@@ -431,6 +431,17 @@ class SyncEngine:
             out += self.neighbor_up(p, now)
         return out
 
+    def on_overlay(self, notification: object, now: float) -> list[Effect]:
+        """Feed an overlay notification: HyParView's ``NeighborUp``/``NeighborDown`` (what its
+        core emits) become :meth:`neighbor_up`/:meth:`neighbor_down`; anything else is ignored."""
+        from gossip.hyparview import NeighborDown, NeighborUp
+
+        if isinstance(notification, NeighborUp):
+            return self.neighbor_up(notification.peer, now)
+        if isinstance(notification, NeighborDown):
+            return self.neighbor_down(notification.peer, now)
+        return []
+
     # -- driver interface -------------------------------------------------------------------------
 
     def start(self, now: float) -> list[Effect]:
