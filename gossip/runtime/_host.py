@@ -156,9 +156,12 @@ class Host:
         self._running = False
         self._tg.cancel_scope.cancel()
         try:
-            return await self._tg.__aexit__(exc_type, exc, tb)
+            # The body's own exception is not handed to the task group, which would wrap it in
+            # an exception group: it propagates unchanged (we return None).
+            await self._tg.__aexit__(None, None, None)
         finally:
             self._events_send.close()
+        return None
 
     @staticmethod
     def now() -> float:

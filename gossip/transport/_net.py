@@ -224,7 +224,10 @@ class NetTransport:
         await self.aclose()
         assert self._tg is not None
         self._tg.cancel_scope.cancel()  # we are leaving: stop every background task now
-        return await self._tg.__aexit__(exc_type, exc, tb)
+        # The body's exception is not handed to the task group (it would come out wrapped in an
+        # exception group): returning None lets it propagate unchanged.
+        await self._tg.__aexit__(None, None, None)
+        return None
 
     async def aclose(self) -> None:
         """Close every connection and both sockets; idempotent.

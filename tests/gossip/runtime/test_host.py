@@ -354,3 +354,29 @@ async def test_a_core_failing_to_start_fails_the_host() -> None:
         with pytest.raises(ValueError, match="bad config"):
             async with Host(ta, [BadStart()]):
                 pytest.fail("the body must not run")
+
+
+async def test_the_bodys_exception_comes_out_unwrapped() -> None:
+    net = MemoryNetwork()
+    ring = Keyring.plaintext(cluster="t")
+    with pytest.raises(KeyError, match="mine"):
+        async with net.transport("a") as ta, Host(ta, [RecordingCore()]):
+            raise KeyError("mine")
+    with pytest.raises(KeyError, match="mine"):
+        async with NetTransport(TransportConfig.local(), keyring=ring) as tn, Host(tn, []):
+            raise KeyError("mine")
+
+
+async def test_outer_cancellation_exits_cleanly() -> None:
+    net = MemoryNetwork()
+    ring = Keyring.plaintext(cluster="t")
+    with anyio.fail_after(5):
+        with anyio.move_on_after(0.05) as scope:
+            async with (
+                net.transport("a") as ta,
+                NetTransport(TransportConfig.local(), keyring=ring) as tn,
+                Host(ta, [RecordingCore()]),
+                Host(tn, [RecordingCore()]),
+            ):
+                await anyio.sleep(10)
+        assert scope.cancelled_caught
