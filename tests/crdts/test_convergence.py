@@ -85,8 +85,8 @@ def test_replicas_converge_to_the_model(spec: TypeSpec) -> None:
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=30,
-            stateful_step_count=30,
+            max_examples=50,
+            stateful_step_count=40,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )

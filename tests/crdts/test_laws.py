@@ -20,7 +20,7 @@ from tests.crdts.specs import SPEC_IDS, SPECS, TypeSpec, Universe, apply_op, typ
 
 pytestmark = pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 
-LAW = settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+LAW = settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _pick(u: Universe, data: st.DataObject, n: int) -> list[Any]:
