@@ -59,8 +59,10 @@ class PlumtreeConfig:
 
     @classmethod
     def wan(cls) -> PlumtreeConfig:
-        """Links of 10-100 ms and more: the defaults leave room for the eager path."""
-        return cls()
+        """Links of 10-100 ms: a payload may take 20 such hops down the tree while its IHAVE
+        comes by a short lazy path, so wait longer before grafting (else every deep message
+        triggers a spurious GRAFT, and redundancy never settles)."""
+        return cls(graft_timeout=1.5, graft_retry=0.5)
 
     def with_(self, **changes: object) -> PlumtreeConfig:
         """A copy with some fields changed (validated again)."""
