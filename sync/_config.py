@@ -22,8 +22,8 @@ class SyncMode(enum.Enum):
     - ``DELTA_RR``: plus *remove redundant state*: on receipt only ``Δ(d, X)`` (``d.diff(X)``, per
       object) is joined and buffered.
     - ``DELTA_BP_RR``: both optimisations.
-    - ``DEFAULT``: BP+RR (per object), with digest catch-up for new neighbours; what an application
-      should use.
+    - ``DEFAULT``: BP+RR, plus: a neighbour is not sent what it sent us since our last round to
+      it (even when it reached us first from elsewhere); what an application should use.
     """
 
     STATE = "state"
@@ -40,6 +40,12 @@ class SyncMode(enum.Enum):
     @property
     def rr(self) -> bool:
         return self in (SyncMode.DELTA_RR, SyncMode.DELTA_BP_RR, SyncMode.DEFAULT)
+
+    @property
+    def known_filter(self) -> bool:
+        """Beyond BP+RR: what a neighbour sent us since our last round to it is not sent back
+        (BP generalised from origins to content; only the default mode)."""
+        return self is SyncMode.DEFAULT
 
     @property
     def delta(self) -> bool:

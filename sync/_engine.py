@@ -175,10 +175,13 @@ class _Catchup:
 
 
 class _Peer:
-    __slots__ = ("ack", "catchup", "got_hello", "hello_epoch", "metrics")
+    __slots__ = ("ack", "catchup", "got_hello", "hello_epoch", "known", "metrics")
 
     def __init__(self, mark: int, metrics: PeerMetrics) -> None:
         self.ack = RangeTracker(mark)
+        # DEFAULT mode: the join, per object, of what this neighbour sent us since our last round
+        # to it. It holds all of that (states only grow), so it need not be sent back.
+        self.known: dict[str, Crdt] = {}
         self.catchup: _Catchup | None = None
         self.got_hello = False
         self.hello_epoch: int | None = None
@@ -475,6 +478,7 @@ class SyncEngine:
                 self._send(out, peer, self._hello_for(peer, p))
             budget = self.config.max_messages_per_round
             budget -= self._send_interval(peer, p, out, budget)
+            p.known.clear()
             if p.catchup is not None:  # at least one step per round, even behind a big interval
                 self._catchup_round(peer, p, now, out, max(1, budget))
         self._gc()
@@ -545,7 +549,7 @@ class SyncEngine:
                 e.enc = encode(e.delta)
             size = len(e.key) + len(e.enc) + _OBJ_OVERHEAD
             if groups and acc + size > limit:
-                self._send_chunk(out, peer, lo, e.seq, groups)
+                self._send_chunk(out, p, peer, lo, e.seq, groups)
                 sent += 1
                 if sent >= budget:
                     return sent
@@ -557,30 +561,48 @@ class SyncEngine:
                 g.append(e)
             acc += size
         if groups:
-            self._send_chunk(out, peer, lo, self._c, groups)
+            self._send_chunk(out, p, peer, lo, self._c, groups)
             sent += 1
         else:
             # Everything left came from this neighbour (BP): it has it already.
             p.ack.add(lo, self._c)
         return sent
 
-    def _send_chunk(
-        self, out: list[Effect], peer: str, lo: int, hi: int, groups: dict[str, list[_Entry]]
+    def _send_chunk(  # noqa: PLR0917
+        self,
+        out: list[Effect],
+        p: _Peer,
+        peer: str,
+        lo: int,
+        hi: int,
+        groups: dict[str, list[_Entry]],
     ) -> None:
         objs: list[ObjectEntry] = []
         deltas: list[Crdt] = []
+        known = p.known
         for key, entries in groups.items():
+            kn = known.get(key)
             if len(entries) == 1:
                 e = entries[0]
-                assert e.enc is not None
-                objs.append((key, e.enc))
-                deltas.append(e.delta)
+                d = e.delta
+                enc = e.enc
             else:
                 d = entries[0].delta.copy()
                 for e in entries[1:]:
                     d.merge(e.delta)
-                objs.append((key, self._encode(d)))
-                deltas.append(d)
+                enc = None
+            if kn is not None:
+                if d.leq(kn):
+                    continue  # the neighbour sent us all of it: it has it
+                d = d.diff(kn)
+                enc = None
+            if enc is None:
+                enc = self._encode(d)
+            objs.append((key, enc))
+            deltas.append(d)
+        if not objs:
+            p.ack.add(lo, hi)  # everything in [lo, hi) is known to the neighbour already
+            return
         self._send(out, peer, Delta(self.epoch, lo, hi, objs), sum(len(e) for _, e in objs))
         self._count_sent(peer, deltas)
 
@@ -665,6 +687,16 @@ class SyncEngine:
                 continue
             decoded.append((key, d))
         m.recv_objects += len(decoded)
+        if self._mode.known_filter:
+            p = self._peers.get(src)
+            if p is not None:
+                known = p.known
+                for key, d in decoded:
+                    k = known.get(key)
+                    if k is None:
+                        known[key] = d.copy()
+                    else:
+                        k.merge(d)
         mode = self._mode
         subs = self.subscriptions
         if mode.rr or not mode.delta:

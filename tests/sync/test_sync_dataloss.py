@@ -101,15 +101,17 @@ def test_ten_thousand_keys_five_rounds_converge_in_a_few_sync_intervals() -> Non
     assert len(cl.engine("n0")) == 10_000
 
 
-def test_default_mode_is_bp_rr_on_a_cycle() -> None:
-    # On a triangle, classic delta forwards each delta around the cycle; BP+RR stops it.
+def test_default_mode_sends_less_than_bp_rr_which_sends_less_than_classic() -> None:
+    # On a full mesh, classic delta forwards each delta around every cycle; BP+RR stops that; the
+    # default also skips what a neighbour has just sent us.
     sent = {}
-    for mode in (SyncMode.DELTA, SyncMode.DEFAULT):
-        names = ["a", "b", "c"]
+    names = [f"n{i}" for i in range(5)]
+    for mode in (SyncMode.DELTA, SyncMode.DELTA_BP_RR, SyncMode.DEFAULT):
         cl = Cluster(names, SyncConfig(mode=mode), seed=1, edges=mesh(names))
-        for k in range(20):
-            cl.sim.schedule(k * 1.0, partial(cl.add, names[k % 3], "s", f"e{k}"))
+        for k in range(40):
+            cl.sim.schedule(k * 0.5, partial(cl.add, names[k % 5], "s", f"e{k}"))
         cl.sim.run_for(30.0)
         assert cl.converged()
+        assert cl.engine("n0").value("s") == frozenset(f"e{k}" for k in range(40))
         sent[mode] = sum(cl.engine(n).metrics.total().sent_objects for n in names)
-    assert sent[SyncMode.DEFAULT] < sent[SyncMode.DELTA]
+    assert sent[SyncMode.DEFAULT] < sent[SyncMode.DELTA_BP_RR] < sent[SyncMode.DELTA]
