@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any, TypeAlias, cast
 
 from crdts._awlwwmap_codec import decode_parts, encode_parts, rec_ts
@@ -55,6 +56,7 @@ logical)`` for an HLC timestamp of its own replica (see ``make_rec``); its dot i
 _MIN_I64 = -(1 << 63)
 _MAX_U64 = (1 << 64) - 1
 _MISSING: Any = object()
+_NO_COUNTERS: frozenset[int] = frozenset()
 _new = object.__new__
 
 
@@ -567,14 +569,30 @@ class AWLWWMap:
                 if keep:
                     store[key] = _slot(keep)
                     dots.extend((r[0], r[1]) for r in keep)
-        live_new = set(dots)
-        # dots self saw and dropped that other has not seen
-        for dot in xc.subtract(yc).dots():
-            if dot not in live_new:
-                dots.append(dot)
+        # every dot self has seen and other has not (the live ones are among them): the dots of
+        # a replica other knows nothing of are copied as they are (a version vector stays one
+        # number, however long), the others listed one by one
+        whole = CausalContext()
+        for r, n in xc.vv.items():
+            if r in yvv or r in ycloud:
+                on = yvv.get(r, 0)
+                if n > on:
+                    seen: AbstractSet[int] = ycloud.get(r) or _NO_COUNTERS
+                    dots.extend((r, c) for c in range(on + 1, n + 1) if c not in seen)
+            else:
+                whole.vv[r] = n
+        for r, s in xc.cloud.items():
+            if r in yvv or r in ycloud:
+                on = yvv.get(r, 0)
+                seen2: AbstractSet[int] = ycloud.get(r) or _NO_COUNTERS
+                dots.extend((r, c) for c in s if c > on and c not in seen2)
+            else:
+                whole.cloud[r] = s.copy()
         # entries other still holds that self has seen and dropped
         dots.extend(_dropped(xs, xc, other._store))
-        return AWLWWMap._make(store, CausalContext.from_dots(dots))
+        cc = CausalContext.from_dots(dots)
+        _cc_merge(cc, whole)
+        return AWLWWMap._make(store, cc)
 
     def __repr__(self) -> str:
         return f"AWLWWMap({self.value!r}, context={self._cc!r})"

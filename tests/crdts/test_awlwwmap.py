@@ -244,6 +244,19 @@ def test_decompose_and_diff(seed: int, n: int) -> None:
     assert x.diff(x).is_bottom()
 
 
+def test_diff_against_a_replica_that_knows_nothing_of_a_writer_keeps_its_vector_compact() -> None:
+    x = AWLWWMap()
+    for i in range(5_000):
+        x.put("w", f"k{i % 100}", i, i)  # 4,900 superseded dots, 100 live
+    x.remove("k7")
+    assert x.diff(AWLWWMap()) == x
+    y = AWLWWMap()
+    y.put("other", "z", 1, 1)
+    d = x.diff(y)
+    assert d.context.vv == {"w": 5_000} and not d.context.cloud
+    assert y.join(d) == x.join(y)
+
+
 @given(st.integers(0, 2**32 - 1), st.integers(5, 50))
 def test_merging_any_subset_of_a_decomposition_never_deletes_an_unseen_key(
     seed: int, n: int
