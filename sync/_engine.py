@@ -22,6 +22,9 @@ optimisations (each selectable, see :class:`SyncMode`):
   ``Δ(d, x) = d.diff(x)``, the join of the irreducibles of ``d`` that ``x`` lacks; only that is
   joined and buffered, so already-known state is never forwarded again (cycles in a mesh).
 
+The default mode adds one rule (BP generalised from origins to content): what a neighbour sent us
+since our last round to it is subtracted (``diff``) from what we send it, since it still holds it.
+
 Keyspace and messages: objects are named by ``str`` keys; the buffer holds ``(seq, origin, key,
 delta)`` entries, so a message batches the objects of an interval and is cut at object
 boundaries to stay under ``max_message_bytes``: chunk ``[lo, hi)`` carries every object whose first
