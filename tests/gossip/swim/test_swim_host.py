@@ -34,26 +34,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class SerialSends:
-    """Wraps a transport so that datagram sends never overlap.
-
-    Workaround: ``NetTransport.send_packet`` awaits ``sendto`` on one UDP socket, and anyio raises
-    ``BusyResourceError`` when the host's receive and timer loops send at the same moment (seen
-    with SWIM's ack-on-receive plus timer-driven probes). Reported to the transport's owner.
-    """
-
-    def __init__(self, inner: NetTransport) -> None:
-        self.inner = inner
-        self.lock = anyio.Lock()
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
-
-    async def send_packet(self, dst: str, data: bytes) -> None:
-        async with self.lock:
-            await self.inner.send_packet(dst, data)
-
-
 @dataclass
 class Node:
     addr: str
@@ -77,7 +57,7 @@ async def run_node(i: int, seed_addr: list[str], started: list[Node], ready: any
             if isinstance(ev, MemberDead):
                 dead.append(ev.addr)
 
-        async with Host(SerialSends(transport), [swim], on_event=on_event):  # type: ignore[arg-type]
+        async with Host(transport, [swim], on_event=on_event):
             node = Node(addr, swim, anyio.Event(), anyio.Event(), dead)
             started.append(node)
             seed_addr.append(addr)
