@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from functools import partial
 
 import pytest
 
 from gossip import Effect, Emit, Event, SendPacket, UsageError
-from gossip.sim import LinkModel, NodeContext, SimConfig, Simulator
+from gossip.sim import LinkModel, NodeContext, SimConfig, Simulator, Uniform
 from tests.gossip.sim._cores import PING, SINK, EchoCore, SinkCore, echo, got
 
 
@@ -266,3 +267,24 @@ def test_on_emit_callback_and_disabled_recording() -> None:
         sim.emitted()
     with pytest.raises(UsageError):
         _ = sim.trace
+
+
+def test_a_slow_node_keeps_stream_order_and_global_metrics_sum_the_nodes() -> None:
+    sim = Simulator(seed=3, config=SimConfig(link=LinkModel(latency=Uniform(0.001, 0.2))))
+    for n in "abc":
+        sim.add_node(n, echo)
+    sim.set_slow("b", 0.05)
+    a, c = sim.core("a", EchoCore), sim.core("c", EchoCore)
+    for i in range(30):
+        sim.call("a", a, partial(a.send, "b", bytes([i])))
+        sim.call("c", c, partial(c.ping, "b", bytes([i])))
+    sim.run_until_quiet()
+    assert [r.body[0] for r in got(sim, "b", "data")] == list(range(30))
+    arrivals = [r.at for r in got(sim, "b", "data")]
+    assert all(y - x >= 0.05 - 1e-9 for x, y in itertools.pairwise(arrivals))  # one at a time
+    per_node = [sim.metrics(n).as_dict() for n in "abc"]
+    total = sim.metrics().as_dict()
+    for proto, counters in total.items():
+        for name, value in counters.items():
+            assert value == sum(m[proto][name] for m in per_node)
+    assert total["app"]["sent_msgs"] == 30 + 30 + 30  # frames, pings, pongs
