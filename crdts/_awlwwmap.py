@@ -273,11 +273,11 @@ class AWLWWMap:
 
     def remove(self, key: Any) -> AWLWWMap:
         """Remove ``key``: kills the entries seen here (a concurrent put survives). Returns the
-        delta (bottom if ``key`` is absent)."""
-        try:
-            v = self._store.pop(key, None)
-        except TypeError:  # unhashable: cannot be a key
-            return AWLWWMap()
+        delta (bottom if ``key`` is absent). A ``key`` no put could have used (not
+        msgpack-native) is a misuse: ``ValueError``, as for every type's mutators."""
+        if key.__class__ is not str:
+            check_value(key, "key")
+        v = self._store.pop(key, None)
         if v is None:
             return AWLWWMap()
         return AWLWWMap._make({}, CausalContext.from_dots(_dot_of(r) for r in _recs(v)))

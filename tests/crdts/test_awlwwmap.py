@@ -57,7 +57,9 @@ def test_bottom_put_get_value_remove() -> None:
     rm = m.remove("apple")
     assert m.value == {} and "apple" not in m
     assert ctx_dots(rm) == {("a", 2)} and rm.value == {}
-    assert m.remove("apple").is_bottom() and m.remove(["unhashable"]).is_bottom()
+    assert m.remove("apple").is_bottom()
+    with pytest.raises(ValueError):
+        m.remove(["not", "a", "key"])
 
 
 def test_put_delta_carries_the_new_dot_and_the_superseded_ones_only() -> None:
