@@ -109,6 +109,21 @@ class Causal:
         """A store from its encoding; must reject empty entries (dots are checked by the caller)."""
         raise NotImplementedError
 
+    @classmethod
+    def _removals(
+        cls, size: int, cc: CausalContext, os: Any, occ: CausalContext
+    ) -> set[Dot] | None:
+        """The dots that joining ``(os, occ)`` may remove from a store of ``size`` entries whose
+        context is ``cc``: those ``occ`` holds as removed and ``cc`` has seen. ``None`` when
+        ``occ`` is too large to enumerate cheaply (then the caller scans its whole store).
+
+        This is what lets a small delta (or one decomposition element) merge into a large state
+        without scanning it: most deltas remove nothing the receiver holds."""
+        if len(occ) > 4 * size + 64:
+            return None
+        live = set(cls._s_dots(os))
+        return {d for d in occ.dots() if d not in live and cc.contains(d)}
+
     # -- the contract -------------------------------------------------------------------------
 
     @property

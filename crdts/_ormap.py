@@ -129,7 +129,7 @@ class ORMap(Causal):
 
     @classmethod
     def _s_join(cls, s: _Store, cc: CausalContext, os: _Store, occ: CausalContext) -> _Store:
-        if s and occ:
+        if s and occ and cls._removals(len(s), cc, os, occ) != set():
             for f in [f for f in s if f not in os]:
                 kind = _KINDS[f[1]]
                 sub = kind._s_join(s[f], cc, kind._s_bottom(), occ)

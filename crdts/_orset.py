@@ -12,7 +12,7 @@ Delta of ``add(r, e)``: ``({e: {d}}, {d} + old dots of e)``; of ``remove(e)``: `
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeAlias
 
 from crdts._causal import CausalContext, Dot
@@ -26,13 +26,55 @@ _Store: TypeAlias = dict[Any, set[Dot]]
 _MIN_I64 = -(1 << 63)
 _MAX_U64 = (1 << 64) - 1
 _new = object.__new__
+_MISSING: Any = object()
+
+
+def _drop_seen(s: _Store, os: _Store, occ: CausalContext) -> None:
+    """Remove from ``s`` every dot ``occ`` has seen and ``os`` does not hold (a full scan)."""
+    for e, ds in list(s.items()):
+        ods = os.get(e)
+        rm = [d for d in ds if (ods is None or d not in ods) and occ.contains(d)]
+        if rm:
+            ds.difference_update(rm)
+            if not ds:
+                del s[e]
+
+
+def _drop_in(s: _Store, keys: Iterable[Any], cand: set[Dot]) -> None:
+    """Remove the dots of ``cand`` live under ``keys`` of ``s`` (and from ``cand``)."""
+    for e in keys:
+        mine = s.get(e)
+        if mine is not None and not mine.isdisjoint(cand):
+            hit = mine & cand
+            cand -= hit
+            mine -= hit
+            if not mine:
+                del s[e]
 
 
 class ORSet(Causal):
     """Add-wins observed-remove set. ``value`` is a ``frozenset`` of the elements."""
 
-    __slots__ = ()
+    __slots__ = ("_dix",)
     KIND = "orset"
+
+    # ``_dix``: a dot -> element index, built the first time a merge must find removed dots
+    # outside the elements the delta names (a remove's delta names none), then kept up to date
+    # by ``add`` and ``merge``. It may hold stale dots (checked against the store on use) and is
+    # rebuilt when they pile up. Sets that are only written to never pay for it.
+    _dix: dict[Dot, Any] | None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dix = None
+
+    @classmethod
+    def _make(cls, store: Any, cc: CausalContext) -> ORSet:
+        x = _new(cls)
+        x._store = store
+        x._cc = cc
+        x._dix = None
+        return x
 
     # -- mutators -----------------------------------------------------------------------------
 
@@ -57,6 +99,8 @@ class ORSet(Causal):
             vv[replica] = c
             d = (replica, c)
         s[elem] = {d}
+        if self._dix is not None:
+            self._dix[d] = elem
         if old is None:
             dcc = _new(CausalContext)
             if c == 1:
@@ -69,6 +113,7 @@ class ORSet(Causal):
         delta = _new(ORSet)
         delta._store = {elem: {d}}
         delta._cc = dcc
+        delta._dix = None
         return delta
 
     def remove(self, elem: Any) -> ORSet:
@@ -79,6 +124,48 @@ class ORSet(Causal):
         if old is None:
             return ORSet()
         return ORSet._make({}, CausalContext.from_dots(old))
+
+    def merge(self, other: ORSet) -> None:
+        """In place: ``self := self ⊔ other``. A small delta never scans a large set."""
+        if other is self:
+            return
+        s: _Store = self._store
+        cc, os, occ = self._cc, other._store, other._cc
+        if s and occ:
+            cand = self._removals(len(s), cc, os, occ)
+            if cand is None:
+                _drop_seen(s, os, occ)
+            elif cand:
+                _drop_in(s, os, cand)  # first where the delta points: an add's old dots
+                if cand:
+                    dix = self._index()
+                    for d in cand:
+                        e = dix.get(d, _MISSING)
+                        if e is not _MISSING:
+                            ds = s.get(e)
+                            if ds is not None and d in ds:
+                                ds.discard(d)
+                                if not ds:
+                                    del s[e]
+        index = self._dix
+        for e, ods in os.items():
+            new = [d for d in ods if not cc.contains(d)]
+            if new:
+                mine = s.get(e)
+                if mine is None:
+                    s[e] = set(new)
+                else:
+                    mine.update(new)
+                if index is not None:
+                    for d in new:
+                        index[d] = e
+        cc.merge(occ)
+
+    def _index(self) -> dict[Dot, Any]:
+        dix = self._dix
+        if dix is None or len(dix) > 2 * len(self._store) + 1024:
+            dix = self._dix = {d: e for e, ds in self._store.items() for d in ds}
+        return dix
 
     def __contains__(self, elem: object) -> bool:
         return elem in self._store
@@ -100,13 +187,16 @@ class ORSet(Causal):
     @classmethod
     def _s_join(cls, s: _Store, cc: CausalContext, os: _Store, occ: CausalContext) -> _Store:
         if s and occ:
-            for e, ds in list(s.items()):
-                ods = os.get(e)
-                rm = [d for d in ds if (ods is None or d not in ods) and occ.contains(d)]
-                if rm:
-                    ds.difference_update(rm)
-                    if not ds:
-                        del s[e]
+            cand = cls._removals(len(s), cc, os, occ)
+            if cand is None:  # a large context: check every dot we hold
+                _drop_seen(s, os, occ)
+            elif cand:
+                # The removed dots usually belong to elements the delta names (an add supersedes
+                # the element's older dots): look there first, then scan until every candidate
+                # is accounted for (each dot is live at most once).
+                _drop_in(s, os, cand)
+                if cand:
+                    _drop_in(s, [e for e, ds in s.items() if not ds.isdisjoint(cand)], cand)
         for e, ods in os.items():
             new = [d for d in ods if not cc.contains(d)]
             if new:
