@@ -164,15 +164,34 @@ class Causal:
     def leq(self, other: Self) -> bool:
         if not self._cc.leq(other._cc):
             return False
+        return not self._removed_but_live_in(other)
+
+    def _removed_but_live_in(self, other: Self) -> set[Dot]:
+        """The dots ``self`` has seen and removed that ``other`` still holds live.
+
+        With a small context (a delta, a part), list its removed dots and ask ``other`` about
+        those only (``_live_among``: ``ORSet`` answers from its dot index), so a small delta is
+        compared with a large state without scanning it; else scan ``other``'s live dots."""
         cc = self._cc
+        if len(cc) <= 4 * len(other._store) + 64:
+            live = set(self._s_dots(self._store))
+            occ = other._cc
+            removed = [d for d in cc.dots() if d not in live and occ.contains(d)]
+            return other._live_among(removed) if removed else set()
         mine: set[Dot] | None = None
+        out: set[Dot] = set()
         for d in other._s_dots(other._store):
             if cc.contains(d):
                 if mine is None:
                     mine = set(self._s_dots(self._store))
                 if d not in mine:
-                    return False  # we removed a dot that other still holds
-        return True
+                    out.add(d)
+        return out
+
+    def _live_among(self, dots: list[Dot]) -> set[Dot]:
+        """Those of ``dots`` that are live here."""
+        live = set(self._s_dots(self._store))
+        return {d for d in dots if d in live}
 
     def decompose(self) -> list[Self]:
         out: list[Self] = []
@@ -190,13 +209,8 @@ class Causal:
         occ, cc = other._cc, self._cc
         out_cc = cc.subtract(occ)
         keep = {d for d in self._s_dots(self._store) if not occ.contains(d)}
-        live: set[Dot] | None = None
-        for d in other._s_dots(other._store):
-            if cc.contains(d):
-                if live is None:
-                    live = set(self._s_dots(self._store))
-                if d not in live:
-                    out_cc.add(d)  # we removed it, other still holds it: ship the removal
+        for d in self._removed_but_live_in(other):
+            out_cc.add(d)  # we removed it, other still holds it: ship the removal
         store = self._s_restrict(self._store, keep) if keep else self._s_bottom()
         return self._make(store, out_cc)
 

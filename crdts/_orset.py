@@ -161,6 +161,20 @@ class ORSet(Causal):
                         index[d] = e
         cc.merge(occ)
 
+    def _live_among(self, dots: list[Dot]) -> set[Dot]:
+        s: _Store = self._store
+        if len(dots) * 8 < len(s):
+            dix = self._index()
+            out: set[Dot] = set()
+            for d in dots:
+                e = dix.get(d, _MISSING)
+                if e is not _MISSING:
+                    ds = s.get(e)
+                    if ds is not None and d in ds:
+                        out.add(d)
+            return out
+        return super()._live_among(dots)
+
     def _index(self) -> dict[Dot, Any]:
         dix = self._dix
         if dix is None or len(dix) > 2 * len(self._store) + 1024:
