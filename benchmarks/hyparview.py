@@ -595,7 +595,8 @@ def plot(result: dict[str, Any], bench: Bench) -> None:
         bench.log("matplotlib missing: no plot")
         return
     res = result["resilience"]
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
+    panels = 3 if result["plumtree"] else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5.7 * panels, 4.8))
     ax = axes[0]
     for key, per_f in res.items():
         fs = sorted(per_f, key=float)
@@ -611,6 +612,13 @@ def plot(result: dict[str, Any], bench: Bench) -> None:
             "s-",
             label=f"HyParView {key}, last msg",
         )
+        if all("hyparview_no_resend" in per_f[f] for f in fs):
+            ax.plot(
+                [float(f) * 100 for f in fs],
+                [per_f[f]["hyparview_no_resend"][0] * 100 for f in fs],
+                "^:",
+                label=f"HyParView {key}, 1st msg, no resend",
+            )
         ax.plot(
             [float(f) * 100 for f in fs],
             [statistics.fmean(per_f[f]["baseline_fanout4"]) * 100 for f in fs],
@@ -626,12 +634,31 @@ def plot(result: dict[str, Any], bench: Bench) -> None:
     for f in sorted(first, key=float):
         if float(f) >= 0.5:
             rel = first[f]["hyparview"]
-            ax.plot(range(len(rel)), [r * 100 for r in rel], "o-", label=f"f={float(f):.0%}")
+            (line,) = ax.plot(
+                range(len(rel)), [r * 100 for r in rel], "o-", label=f"f={float(f):.0%}"
+            )
+            plain = first[f].get("hyparview_no_resend")
+            if plain is not None:
+                ax.plot(
+                    range(len(plain)),
+                    [r * 100 for r in plain],
+                    ":",
+                    color=line.get_color(),
+                    label=f"f={float(f):.0%}, no resend",
+                )
     ax.set_xlabel("message index (one per membership round)")
     ax.set_ylabel("reliability (%)")
     ax.set_title(f"Recovery, {next(iter(res))}")
     ax.legend(fontsize=7)
-    ax = axes[2]
+    if panels == 3:
+        _plot_plumtree(axes[2], result)
+    fig.tight_layout()
+    png = bench.out.with_suffix(".png")
+    fig.savefig(png, dpi=110)
+    bench.log(f"wrote {png}")
+
+
+def _plot_plumtree(ax: Any, result: dict[str, Any]) -> None:
     for r in result["plumtree"]:
         ax.plot(
             [m["rmr"] for m in r["messages"]],
@@ -643,10 +670,6 @@ def plot(result: dict[str, Any], bench: Bench) -> None:
     ax.set_ylabel("relative message redundancy")
     ax.set_title("Plumtree: the tree settles")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    png = bench.out.with_suffix(".png")
-    fig.savefig(png, dpi=110)
-    bench.log(f"wrote {png}")
 
 
 if __name__ == "__main__":
