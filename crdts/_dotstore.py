@@ -101,6 +101,10 @@ class Causal:
         raise NotImplementedError
 
     @classmethod
+    def _s_check(cls, s: Any) -> None:
+        """Extra validation of a decoded store (raise :class:`DecodeError`)."""
+
+    @classmethod
     def _s_encode(cls, s: Any, w: Writer) -> Any:
         raise NotImplementedError
 
@@ -302,6 +306,7 @@ def causal_codec(cls: type[Causal]) -> tuple[Any, Any]:
         store = cls._s_decode(s_obj, r)
         cc = r.context(cc_obj)
         check_store(cls, store, cc)
+        cls._s_check(store)
         return cls._make(store, cc)
 
     return enc, dec

@@ -167,6 +167,11 @@ class ORMap(Causal):
         return {f: _KINDS[f[1]]._s_value(sub) for f, sub in s.items()}
 
     @classmethod
+    def _s_check(cls, s: _Store) -> None:
+        if _depth(s) > MAX_NESTING:
+            raise DecodeError(f"ORMaps nested deeper than {MAX_NESTING}")
+
+    @classmethod
     def _s_encode(cls, s: _Store, w: Writer) -> Any:
         out: list[Any] = []
         for (key, name), sub in s.items():
@@ -203,6 +208,15 @@ _KINDS: dict[str, type[Causal]] = {
 }
 _TAG_OF: dict[str, int] = {name: TAGS[k.__name__] for name, k in _KINDS.items()}
 _BY_TAG: dict[int, type[Causal]] = {TAGS[k.__name__]: k for k in _KINDS.values()}
+
+
+MAX_NESTING = 32
+"""ORMaps nest at most this deep on the wire (a deeper one from a peer is a DecodeError, so that
+merging what a peer sent can never exhaust the stack)."""
+
+
+def _depth(s: _Store) -> int:
+    return 1 + max((_depth(sub) for (_, name), sub in s.items() if name == "ormap"), default=0)
 
 
 def _kind_name(kind: object) -> str:

@@ -91,6 +91,13 @@ def _nest(depth: int) -> Any:
     return v
 
 
+def _deep_map(depth: int) -> Any:
+    inner: Any = ["k", TAGS["ORSet"], ["x", [0, 1, 1]]]
+    for _ in range(depth):
+        inner = ["k", TAGS["ORMap"], inner]
+    return inner
+
+
 HOSTILE = {
     "empty": b"",
     "deep nesting": b"\x91" * 100_000 + b"\xc0",
@@ -120,6 +127,7 @@ HOSTILE = {
     "NaN value": _msg(TAGS["MVRegister"], 1, ["a"], [[0, 1, math.nan], [[0, 1], []]]),
     "nested too deep": _msg(TAGS["GSet"], 1, [], [_nest(40)]),
     "trailing bytes": encode(GSet()) + b"\x00",
+    "ORMaps nested 40 deep": _msg(TAGS["ORMap"], 1, ["a"], [_deep_map(40), [[0, 1], []]]),
     "str input": "not bytes",
     "none input": None,
 }
@@ -129,6 +137,10 @@ HOSTILE = {
 def test_hostile_input_raises_decode_error(data: Any) -> None:
     with pytest.raises(DecodeError):
         decode(data)
+
+
+def test_nested_maps_within_the_limit_decode() -> None:
+    assert decode(_msg(TAGS["ORMap"], 1, ["a"], [_deep_map(31), [[0, 1], []]])).value
 
 
 def test_decode_error_is_a_value_error() -> None:
