@@ -24,9 +24,9 @@ KEY = bytes(range(32))
 CFG = HyParViewConfig.local().with_(active_size=4, passive_size=12)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @dataclass
