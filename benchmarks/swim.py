@@ -821,9 +821,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     det = results["first_detection"]
     for k, v in det.items():
         samples = v["samples"]
-        ks = range(0, max(samples) + 1)
+        ks = range(1, max(samples) + 1)
         ax.plot(
-            [x + 1 for x in ks],
+            list(ks),
             [sum(1 for s in samples if s == x) / len(samples) for x in ks],
             "o-",
             label=f"n={k}",
