@@ -174,6 +174,8 @@ class SwimCore:
         self._leaving = False
         self._left = False
         self._out: list[Effect] = []
+        self._now = 0.0  # the latest time we were given (for timers armed deep inside)
+        self._gossip_armed = False
         self.stats: dict[str, int] = {
             "packets_sent": 0,
             "packets_received": 0,
@@ -241,11 +243,10 @@ class SwimCore:
         if self._started:
             raise UsageError("start() was already called")
         self._started = True
+        self._now = now
         cfg = self.config
         # Stagger the periodic work so that members started together do not probe in lockstep.
         self._out.append(SetTimer(_PROBE, now + self._rng.uniform(0, cfg.probe_interval)))
-        if cfg.gossip_interval > 0:
-            self._out.append(SetTimer(_GOSSIP, now + self._rng.uniform(0, cfg.gossip_interval)))
         if cfg.push_pull_interval > 0:
             at = now + self._rng.uniform(0, self._push_pull_period())
             self._out.append(SetTimer(_PUSH_PULL, at))
@@ -257,7 +258,7 @@ class SwimCore:
 
     def join(self, seeds: Iterable[Addr], now: float) -> list[Effect]:
         """Push-pull with each seed; they stay seeds, re-contacted while not alive."""
-        self._check_running()
+        self._check_running(now)
         new = [s for s in seeds if s != self.addr and s not in self._seeds]
         self._seeds.extend(dict.fromkeys(new))
         for s in dict.fromkeys(seeds):
@@ -269,7 +270,7 @@ class SwimCore:
 
     def update_meta(self, meta: bytes, now: float) -> list[Effect]:
         """Publish new metadata: a new incarnation, gossiped as alive."""
-        self._check_running()
+        self._check_running(now)
         if len(meta) > self.config.max_meta_bytes:
             raise ValueError(
                 f"meta is {len(meta)} bytes, max_meta_bytes is {self.config.max_meta_bytes}"
@@ -284,7 +285,7 @@ class SwimCore:
     def leave(self, now: float) -> list[Effect]:
         """Leave gracefully: stop probing, gossip "left" until it has been sent the retransmit
         limit of times (or ``leave_timeout`` passes), then emit :class:`LeaveCompleted`."""
-        self._check_running()
+        self._check_running(now)
         self._leaving = True
         me = self._members[self.addr]
         me.state, me.state_change = MemberState.LEFT, now
@@ -302,7 +303,8 @@ class SwimCore:
                 self._out.append(SetTimer(_GOSSIP, now))
         return self._flush()
 
-    def _check_running(self) -> None:
+    def _check_running(self, now: float) -> None:
+        self._now = max(self._now, now)
         if not self._started:
             raise UsageError("call start() first")
         if self._leaving:
@@ -313,6 +315,7 @@ class SwimCore:
     def handle(self, event: Event, now: float) -> list[Effect]:
         if self._left:
             return []
+        self._now = now
         if isinstance(event, PacketReceived):
             self.stats["packets_received"] += 1
             self._on_payload(event.src, event.data, now, stream=False)
@@ -611,6 +614,11 @@ class SwimCore:
 
     def _broadcast(self, u: Update) -> None:
         self._queue.queue(u.addr, encode_update(u))
+        # Dedicated gossip runs only while there is something to say: an idle member's only
+        # timers are its probes (fewer wake-ups for the driver).
+        if not self._gossip_armed and self.config.gossip_interval > 0 and self._started:
+            self._gossip_armed = True
+            self._out.append(SetTimer(_GOSSIP, self._now + self.config.gossip_interval))
 
     def _send(
         self,
@@ -634,8 +642,7 @@ class SwimCore:
         return self.config.retransmit_limit(self.num_members())
 
     def _gossip_tick(self, now: float) -> None:
-        if self.config.gossip_interval > 0:
-            self._out.append(SetTimer(_GOSSIP, now + self.config.gossip_interval))
+        self._gossip_armed = False
         if not len(self._queue):
             return  # nothing to say: idle members send only probes
         targets = self._gossip_targets(now)
@@ -646,6 +653,9 @@ class SwimCore:
                 break
             self._send_raw(t, head + b"".join(parts))
         self._check_leave_done()
+        if len(self._queue) and self.config.gossip_interval > 0 and not self._left:
+            self._gossip_armed = True
+            self._out.append(SetTimer(_GOSSIP, now + self.config.gossip_interval))
 
     def _gossip_targets(self, now: float) -> list[Addr]:
         """``gossip_nodes`` members drawn uniformly from the live ones and those dead for less

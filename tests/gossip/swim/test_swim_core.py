@@ -295,3 +295,24 @@ def test_start_twice_is_a_usage_error() -> None:
     core = make()
     with pytest.raises(UsageError):
         core.start(1.0)
+
+
+def test_gossip_timer_runs_only_while_there_is_news() -> None:
+    core = SwimCore("me", SwimConfig.lan(), random.Random(3), known=("a", "b"))
+    start = core.start(0.0)
+    assert not [e for e in start if isinstance(e, SetTimer) and e.key == ("gossip",)]
+    effects = core.handle(gossip("a", Update(UpdateKind.ALIVE, "c", 0)), 1.0)
+    armed = [e.at for e in effects if isinstance(e, SetTimer) and e.key == ("gossip",)]
+    assert armed == [pytest.approx(1.2)]
+    # It re-arms while the update still has sends left, then stops.
+    rounds = 0
+    at = 1.2
+    while True:
+        out = core.handle(TimerFired(("gossip",)), at)
+        rounds += 1
+        nxt = [e for e in out if isinstance(e, SetTimer) and e.key == ("gossip",)]
+        if not nxt:
+            break
+        at = nxt[0].at
+        assert rounds < 20
+    assert sent(core.handle(TimerFired(("gossip",)), at + 1.0)) == []
