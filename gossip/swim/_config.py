@@ -139,6 +139,17 @@ class SwimConfig:
         k = self.suspicion_mult - 2
         return 0 if n - 2 < k else k
 
+    def nack_timeout(self) -> float:
+        """How long an indirect prober waits for the target's ack before it nacks:
+        ``0.8 * min(probe_timeout, probe_interval - probe_timeout)``, so the nack lands inside the
+        shortest indirect phase a healthy requester runs (``probe_interval - probe_timeout``).
+        memberlist waits the whole ``probe_timeout``, which on the LAN preset (0.5 s of a 1 s
+        period) lands the nack just after the requester stopped counting: every failed probe of
+        a really dead member then raised a healthy prober's local health by the missing nacks.
+        The 80% follows kinship and apple/swift-cluster-membership (PR #14)."""
+        window = self.probe_interval - self.probe_timeout
+        return 0.8 * (min(self.probe_timeout, window) if window > 0 else self.probe_timeout)
+
     def retransmit_limit(self, n: int) -> int:
         """``retransmit_mult * ceil(log10(n + 1))``: sends of each piggybacked update."""
         return self.retransmit_mult * math.ceil(math.log10(n + 1))

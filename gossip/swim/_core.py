@@ -33,8 +33,9 @@ Detection", 2018) makes a *slow* member less likely to declare healthy ones dead
 - *Dynamic suspicion*: the timeout starts at ``max`` and shrinks toward ``min`` with independent
   confirmations (see :mod:`._suspicion`).
 - *Buddy system*: a ping to a suspected member carries the suspicion, so it refutes at once.
-- *Nacks*: an indirect prober that hears nothing from the target sends a ``Nack``; missing nacks
-  show that *we* are the slow one.
+- *Nacks*: an indirect prober that hears nothing from the target sends a ``Nack``, timed to land
+  inside the requester's period (``SwimConfig.nack_timeout``); missing nacks show that *we* are
+  the slow one.
 
 Identity is the address: a restarted member comes back at the same address and raises its
 incarnation above whatever the cluster last heard (refuting "dead" as it learns of it).
@@ -42,6 +43,7 @@ incarnation above whatever the cluster last heard (refuting "dead" as it learns 
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -122,6 +124,7 @@ class _Relay:
     requester: Addr
     seq: int
     nack: bool
+    expires: float  # forward a late ack until then (the nack may have gone out already)
 
 
 class SwimCore:
@@ -176,6 +179,7 @@ class SwimCore:
         self._out: list[Effect] = []
         self._now = 0.0  # the latest time we were given (for timers armed deep inside)
         self._gossip_armed = False
+        self._gossip_phase = 0.0  # the dedicated-gossip ticker's ticks: phase + k * interval
         self.stats: dict[str, int] = {
             "packets_sent": 0,
             "packets_received": 0,
@@ -252,6 +256,9 @@ class SwimCore:
             self._out.append(SetTimer(_PUSH_PULL, at))
         if cfg.rejoin_interval > 0 and self._seeds:
             self._out.append(SetTimer(_REJOIN, now + cfg.rejoin_interval))
+        # memberlist's gossip ticker runs from a random stagger; ours keeps its phase but is
+        # armed only while there is news (see _next_gossip_tick).
+        self._gossip_phase = now + self._rng.uniform(0, cfg.gossip_interval)
         for s in self._seeds:  # join at once: a restarted member rejoins by itself
             self._send_push_pull(s, join=True, reply=False)
         return self._flush()
@@ -376,9 +383,7 @@ class SwimCore:
             if kind == "probe_timeout" and isinstance(arg, int):
                 self._probe_timeout(arg)
             elif kind == "relay" and isinstance(arg, int):
-                relay = self._relays.pop(arg, None)
-                if relay is not None and relay.nack:
-                    self._send(relay.requester, Nack(relay.seq))
+                self._relay_timer(arg)
             elif kind == "suspect" and isinstance(arg, str):
                 self._suspicion_expired(arg, now)
 
@@ -490,9 +495,25 @@ class SwimCore:
             self._send(src, Ack(msg.seq))
             return
         seq = self._next_seq()
-        self._relays[seq] = _Relay(src, msg.seq, msg.nack)
+        expires = now + self.config.probe_timeout
+        self._relays[seq] = _Relay(src, msg.seq, msg.nack, expires)
         self._send(msg.target, Ping(seq))
-        self._out.append(SetTimer(("relay", seq), now + self.config.probe_timeout))
+        # The nack is due before the requester's indirect phase ends (Lifeguard: a nack that
+        # arrives after it counts as missing and raises a healthy requester's local health).
+        at = now + self.config.nack_timeout() if msg.nack else expires
+        self._out.append(SetTimer(("relay", seq), at))
+
+    def _relay_timer(self, seq: int) -> None:
+        relay = self._relays.get(seq)
+        if relay is None:
+            return
+        if relay.nack:
+            relay.nack = False
+            self._send(relay.requester, Nack(relay.seq))
+            if relay.expires > self._now:  # still relay a late ack until the probe timeout
+                self._out.append(SetTimer(("relay", seq), relay.expires))
+                return
+        del self._relays[seq]
 
     def _suspicion_expired(self, addr: Addr, now: float) -> None:
         s = self._suspicions.pop(addr, None)
@@ -618,7 +639,15 @@ class SwimCore:
         # timers are its probes (fewer wake-ups for the driver).
         if not self._gossip_armed and self.config.gossip_interval > 0 and self._started:
             self._gossip_armed = True
-            self._out.append(SetTimer(_GOSSIP, self._now + self.config.gossip_interval))
+            self._out.append(SetTimer(_GOSSIP, self._next_gossip_tick(self._now)))
+
+    def _next_gossip_tick(self, now: float) -> float:
+        """The first tick after ``now`` of a free-running ticker (``phase + k * interval``), as
+        memberlist's gossip ticker: news waits U(0, interval) for the next round, not a whole
+        interval (which would add interval / 2 per hop of the epidemic)."""
+        iv = self.config.gossip_interval
+        at = self._gossip_phase + (math.floor((now - self._gossip_phase) / iv) + 1) * iv
+        return at + iv if at - now < 1e-9 else at
 
     def _send(
         self,
@@ -655,7 +684,7 @@ class SwimCore:
         self._check_leave_done()
         if len(self._queue) and self.config.gossip_interval > 0 and not self._left:
             self._gossip_armed = True
-            self._out.append(SetTimer(_GOSSIP, now + self.config.gossip_interval))
+            self._out.append(SetTimer(_GOSSIP, self._next_gossip_tick(now)))
 
     def _gossip_targets(self, now: float) -> list[Addr]:
         """``gossip_nodes`` members drawn uniformly from the live ones and those dead for less

@@ -303,16 +303,57 @@ def test_gossip_timer_runs_only_while_there_is_news() -> None:
     assert not [e for e in start if isinstance(e, SetTimer) and e.key == ("gossip",)]
     effects = core.handle(gossip("a", Update(UpdateKind.ALIVE, "c", 0)), 1.0)
     armed = [e.at for e in effects if isinstance(e, SetTimer) and e.key == ("gossip",)]
-    assert armed == [pytest.approx(1.2)]
-    # It re-arms while the update still has sends left, then stops.
+    # The next tick of the member's free-running gossip ticker: within one interval, not a
+    # whole interval from the news.
+    assert len(armed) == 1 and 1.0 < armed[0] <= 1.2
+    # It re-arms on the same ticks while the update still has sends left, then stops.
     rounds = 0
-    at = 1.2
+    at = armed[0]
     while True:
         out = core.handle(TimerFired(("gossip",)), at)
         rounds += 1
         nxt = [e for e in out if isinstance(e, SetTimer) and e.key == ("gossip",)]
         if not nxt:
             break
+        assert nxt[0].at == pytest.approx(at + 0.2)
         at = nxt[0].at
         assert rounds < 20
     assert sent(core.handle(TimerFired(("gossip",)), at + 1.0)) == []
+
+
+def test_gossip_ticks_keep_a_random_phase_per_member() -> None:
+    # memberlist's gossip ticker starts after a random stagger, so news queued at one instant
+    # waits U(0, interval) at each member, not the same whole interval everywhere.
+    waits = []
+    for seed in range(40):
+        core = SwimCore("me", SwimConfig.lan(), random.Random(seed), known=("a", "b"))
+        core.start(0.0)
+        effects = core.handle(gossip("a", Update(UpdateKind.ALIVE, "c", 0)), 5.03)
+        (at,) = [e.at for e in effects if isinstance(e, SetTimer) and e.key == ("gossip",)]
+        waits.append(at - 5.03)
+    assert all(0 < w <= 0.2 + 1e-9 for w in waits)
+    assert 0.06 < sum(waits) / len(waits) < 0.14  # about interval / 2
+    assert min(waits) < 0.05 and max(waits) > 0.15
+
+
+def test_relay_nacks_inside_the_requesters_indirect_phase() -> None:
+    core = make()  # probe_interval 1.0, probe_timeout 0.5
+    assert SwimConfig().nack_timeout() == pytest.approx(0.4)
+    effects = core.handle(PacketReceived("a", encode_message(PingReq(10, "c", True))), 2.0)
+    (relay_seq,) = [m.seq for _, m in sent(effects) if isinstance(m, Ping)]
+    timers = [e.at for e in effects if isinstance(e, SetTimer) and e.key == ("relay", relay_seq)]
+    # The requester sent the ping-req 0.5 s into its 1 s period: a nack after 0.4 s more lands
+    # before the period ends (one after the full probe timeout would land just after it).
+    assert timers == [pytest.approx(2.4)]
+    effects = core.handle(TimerFired(("relay", relay_seq)), 2.4)
+    assert sent(effects) == [("a", Nack(10))]
+    # A late ack from the target is still relayed until the probe timeout.
+    assert [e.at for e in effects if isinstance(e, SetTimer)] == [pytest.approx(2.5)]
+    out = sent(core.handle(PacketReceived("c", encode_message(Ack(relay_seq))), 2.45))
+    assert out == [("a", Ack(10))]
+    # Without a nack asked for, the relay just expires at the probe timeout.
+    effects = core.handle(PacketReceived("a", encode_message(PingReq(11, "d", False))), 3.0)
+    (relay_seq,) = [m.seq for _, m in sent(effects) if isinstance(m, Ping)]
+    timers = [e.at for e in effects if isinstance(e, SetTimer) and e.key == ("relay", relay_seq)]
+    assert timers == [pytest.approx(3.5)]
+    assert sent(core.handle(TimerFired(("relay", relay_seq)), 3.5)) == []

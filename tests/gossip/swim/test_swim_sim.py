@@ -242,3 +242,43 @@ def test_same_seed_same_run() -> None:
 
     assert digest(11) == digest(11)
     assert digest(11) != digest(12)
+
+
+def test_healthy_probers_of_a_crashed_member_keep_their_local_health() -> None:
+    # Lifeguard: every relay of a healthy prober nacks the silent target in time, so a real
+    # crash must not raise the prober's local health multiplier (nacks that land after the
+    # period ends count as missing: +3 per failed probe, and slower probing afterwards).
+    sim = cluster(12, seed=3)
+    sim.run_for(35.0)  # the join gossip has drained
+    t0 = sim.now
+    sim.crash("n5")
+    worst = 0
+    while sim.now < t0 + 15.0:
+        sim.run_for(0.1)
+        worst = max(worst, *(swim(sim, a).awareness for a in names(12) if a != "n5"))
+    own = [
+        ev
+        for _, node, ev in events(sim, MemberSuspected, "n5")
+        if isinstance(ev, MemberSuspected) and ev.by == node
+    ]
+    assert own  # some member's own probe failed
+    assert worst == 0
+
+
+def test_a_suspicion_spreads_within_a_gossip_interval_per_hop() -> None:
+    # From the first suspicion to the median member's: the epidemic's first hops. With the
+    # dedicated gossip ticking at a random phase per member (memberlist's ticker), a hop waits
+    # U(0, gossip_interval); one that waits a whole interval every hop takes >= 0.2 s here.
+    spreads = []
+    for seed in range(1, 7):
+        sim = cluster(20, seed=seed)
+        sim.run_for(35.0)
+        sim.crash("n7")
+        sim.run_for(10.0)
+        firsts: dict[str, float] = {}
+        for t, node, _ in events(sim, MemberSuspected, "n7"):
+            firsts.setdefault(node, t)
+        times = sorted(firsts.values())
+        assert len(times) == 19
+        spreads.append(times[len(times) // 2] - times[0])
+    assert sum(spreads) / len(spreads) < 0.2
