@@ -489,9 +489,13 @@ async def _our_worker(
             kind = {MemberSuspected: "suspect", MemberDead: "dead", MemberRecovered: "alive"}
             name = kind.get(type(ev))
             if name is not None:
-                say({"ev": name, "who": who(ev.addr), "t": time.time()})  # type: ignore[attr-defined]
+                obj: dict[str, Any] = {"ev": name, "who": who(ev.addr), "t": time.time()}  # type: ignore[attr-defined]
+                if isinstance(ev, MemberSuspected):
+                    obj["own"] = ev.by == core.addr  # our own probe, not gossip
+                    obj["aw"] = core.awareness
+                say(obj)
 
-        async with Host(_SerialSends(transport), [core], on_event=on_event):  # type: ignore[arg-type]
+        async with Host(transport, [core], on_event=on_event):
             while True:
                 await anyio.sleep(1.0)
                 say(
@@ -500,29 +504,11 @@ async def _our_worker(
                             "rx": core.stats["packets_received"],
                             "tx": core.stats["packets_sent"],
                             "members": len(core.alive()),
+                            "aw": core.awareness,
                         },
                         "t": time.time(),
                     }
                 )
-
-
-class _SerialSends:
-    """Serialises datagram sends: ``NetTransport.send_packet`` awaits ``sendto`` on one socket,
-    and anyio raises ``BusyResourceError`` when two host tasks send at once (reported to the
-    transport's owner)."""
-
-    def __init__(self, inner: Any) -> None:
-        import anyio
-
-        self.inner = inner
-        self.lock = anyio.Lock()
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
-
-    async def send_packet(self, dst: str, data: bytes) -> None:
-        async with self.lock:
-            await self.inner.send_packet(dst, data)
 
 
 def _kinship_worker(
