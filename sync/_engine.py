@@ -201,7 +201,8 @@ class SyncEngine:
 
     ``state`` (optional) is an existing keyspace dict, used **as is** (not copied): after a crash
     that kept the state but lost the engine (buffer, acks), build a new engine over the same dict;
-    a new ``epoch`` tells the neighbours that this replica's stream restarted.
+    a new ``epoch`` (drawn afresh when not given) tells the neighbours that this replica's stream
+    restarted; a caller passing ``epoch`` must never reuse one.
     """
 
     protocol = "sync"
@@ -221,8 +222,15 @@ class SyncEngine:
             raise UsageError("replica_id must be a non-empty str")
         self.replica_id = replica_id
         self.config = config or SyncConfig()
+        # The epoch names this incarnation's delta stream and must differ from every earlier
+        # one (a peer's Hello watermark of the old stream would otherwise be taken for the new
+        # one, and entries lost with the old buffer would never ship). A caller's rng is one
+        # stream per incarnation (the simulator's is); without one, a deterministic default
+        # rng would repeat the epoch at each restart, so the epoch comes from the OS instead.
+        if epoch is None:
+            epoch = (rng or random.SystemRandom()).getrandbits(63)
         self._rng = rng or random.Random(replica_id)
-        self.epoch: int = self._rng.getrandbits(63) if epoch is None else epoch
+        self.epoch: int = epoch
         if codec is None:
             import crdts
 
@@ -787,7 +795,9 @@ class SyncEngine:
         p.hello_epoch = msg.epoch
         if not self._mode.delta:
             return
-        if msg.known_epoch == self.epoch and msg.watermark > 0:
+        # A watermark beyond our sequence number cannot be of this incarnation (a reused
+        # epoch): it vouches for nothing, so the neighbour is caught up by digest.
+        if msg.known_epoch == self.epoch and 0 < msg.watermark <= self._c:
             w = msg.watermark
             if w >= self._base:
                 # The buffer still holds [w, c): plain retransmission, no catch-up.

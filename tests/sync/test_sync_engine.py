@@ -405,3 +405,40 @@ def test_an_oversized_delta_is_buffered_as_parts_under_the_cap() -> None:
     assert max(sizes) <= 1024
     assert net.engines["b"].get("cart") == big
     assert net.engines["a"].buffer_size == 0
+
+
+def test_restart_without_rng_or_epoch_gets_a_fresh_epoch_and_loses_nothing() -> None:
+    # A replica rebuilt after a crash with the same id and no rng/epoch: its epoch must differ
+    # from the previous incarnation's, or the peer's Hello watermark (of the old stream) would be
+    # taken for the new one and the unsent write made just before the crash would never ship.
+    net = Net(["a", "b"])
+    net.link("a", "b")
+    for i in range(5):
+        net.do("a", add(f"e{i}"))
+        net.round()
+    net.do("a", add("unsent"))  # written, then the engine (buffer, acks) is lost
+    net.queue.clear()
+    old_epoch = net.engines["a"].epoch
+    a_state = dict(net.engines["a"].state)
+    net.engines["a"] = SyncEngine("a", net.config, state=a_state)
+    assert net.engines["a"].epoch != old_epoch
+    net.do("a", lambda e, now: e.set_neighbors(["b"], now))
+    net.settle(5)
+    assert "unsent" in net.engines["b"].value("s")
+
+
+def test_a_hello_watermark_beyond_the_stream_is_not_trusted() -> None:
+    # Even if an epoch collides (a caller reusing one), a watermark above our sequence number
+    # cannot be of this incarnation: catch the peer up by digest instead of trusting it.
+    net = Net(["a", "b"])
+    net.link("a", "b")
+    for i in range(5):
+        net.do("a", add(f"e{i}"))
+        net.round()
+    net.do("a", add("unsent"))
+    net.queue.clear()
+    old = net.engines["a"]
+    net.engines["a"] = SyncEngine("a", net.config, state=dict(old.state), epoch=old.epoch)
+    net.do("a", lambda e, now: e.set_neighbors(["b"], now))
+    net.settle(5)
+    assert "unsent" in net.engines["b"].value("s")
