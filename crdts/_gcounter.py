@@ -51,7 +51,7 @@ def vec_add(v: dict[str, int], replica: str, n: int) -> int:
 
 def vec_encode(v: dict[str, int], w: Writer) -> list[int]:
     out: list[int] = []
-    for r, n in v.items():
+    for r, n in sorted(v.items()) if w.canonical else v.items():
         out.append(w.replica(r))
         out.append(n)
     return out
