@@ -135,6 +135,7 @@ class _Catchup:
         "parts",
         "queue_items",
         "queue_nodes",
+        "sent_hi",
         "session",
         "ship",
         "ship_set",
@@ -158,6 +159,7 @@ class _Catchup:
         self.parts: dict[int, tuple[Crdt, bytes]] = {}  # slot -> a part of a split object
         self.split: set[int] = set()  # slots whose object was split into parts
         self.shipped = RangeTracker()
+        self.sent_hi = 0  # ship slots below this were sent once (acked or not)
         self.last_progress = now
 
     def add_ship(self, keys: Iterable[str]) -> None:
@@ -178,7 +180,16 @@ class _Catchup:
 
 
 class _Peer:
-    __slots__ = ("ack", "catchup", "got_hello", "hello_epoch", "known", "metrics")
+    __slots__ = (
+        "ack",
+        "catchup",
+        "deferred",
+        "got_hello",
+        "hello_epoch",
+        "known",
+        "metrics",
+        "peer_activity",
+    )
 
     def __init__(self, mark: int, metrics: PeerMetrics) -> None:
         self.ack = RangeTracker(mark)
@@ -189,6 +200,10 @@ class _Peer:
         self.got_hello = False
         self.hello_epoch: int | None = None
         self.metrics = metrics
+        # A Merkle catch-up of this neighbour waiting for its own catch-up of us to end (both
+        # knew nothing of the other: one descent at a time, see _on_hello); since when.
+        self.deferred: float | None = None
+        self.peer_activity = 0.0  # last time this neighbour's catch-up of us made progress
 
 
 class SyncEngine:
@@ -254,6 +269,9 @@ class SyncEngine:
         self._merkle = MerkleIndex()
         self._merkle.touch_all(self._state)
         self._session = 0
+        # Built over a kept, non-empty state (a restart): likely stale until a neighbour has
+        # caught us up; told in our Hello so that catch-up goes first (see _on_hello).
+        self._recovering = bool(self._state)
         self.metrics = SyncMetrics()
         self.subscriptions = Subscriptions()
         self._started = False
@@ -492,6 +510,8 @@ class SyncEngine:
             p.known.clear()
             if p.catchup is not None:  # at least one step per round, even behind a big interval
                 self._catchup_round(peer, p, now, out, max(1, budget))
+            elif p.deferred is not None and now - p.peer_activity > self.config.catchup_timeout:
+                self._start_merkle(peer, p, now, out)  # its catch-up of us stalled: go anyway
         self._gc()
         return out
 
@@ -650,16 +670,18 @@ class SyncEngine:
             elif isinstance(msg, Hello):
                 self._on_hello(src, msg, now, out)
             elif isinstance(msg, Digest):
+                self._peer_progress(src, now)
                 self._on_digest(src, msg, out)
             elif isinstance(msg, DigestReply):
                 self._on_digest_reply(src, msg, now, out)
             elif isinstance(msg, Objects):
+                self._peer_progress(src, now)
                 self._receive_objects(src, msg.objects)
                 self._send(out, src, ObjectsAck(msg.session, msg.lo, msg.hi))
             elif isinstance(msg, ObjectsAck):
                 self._on_objects_ack(src, msg, now, out)
             else:
-                self._on_catchup_done(src, msg)
+                self._on_catchup_done(src, msg, now, out)
         except PeerError as exc:
             self.metrics.count_error(src, exc)
         return out
@@ -759,6 +781,11 @@ class SyncEngine:
                 if subs.wants(key):
                     self._notify(key, old, self._state[key], src)
 
+    def _peer_progress(self, src: str, now: float) -> None:
+        p = self._peers.get(src)
+        if p is not None:
+            p.peer_activity = now
+
     def _on_ack(self, src: str, msg: Ack) -> None:
         if msg.epoch != self.epoch:
             return  # an ack for a previous incarnation of this replica: meaningless now
@@ -780,6 +807,7 @@ class SyncEngine:
             None if known is None else known[0],
             0 if known is None else known[1].mark,
             reply,
+            self._recovering,
         )
 
     def _on_hello(self, src: str, msg: Hello, now: float, out: list[Effect]) -> None:
@@ -812,10 +840,31 @@ class SyncEngine:
             keys.reverse()
             cu.add_ship(keys)
         else:
-            cu = self._new_catchup(p, "merkle", now)
-            self._merkle_start(cu)
+            known = self._recv.get(src)
+            knows_nothing = known is None or known[0] != msg.epoch or known[1].mark == 0
+            theirs_first = (msg.recovering, src) < (self._recovering, self.replica_id)
+            if knows_nothing and theirs_first:
+                # We know nothing of its stream either, so it is about to catch us up by
+                # digest too. Two descents at once would each ship its side's differing
+                # objects, stale ones included, and walk every differing subtree twice; after
+                # its catch-up of us our tree differs from its only where we hold what it
+                # lacks, so one goes first and the other (run on its CatchupDone) is short.
+                # First: a replica not recovering from a restart (the other's objects are
+                # likely stale), then the smaller id. If its catch-up stalls, the round starts
+                # ours anyway.
+                p.deferred = p.peer_activity = now
+                return
+            self._start_merkle(src, p, now, out)
+            return
         self._pump_digest(src, cu, out)
         self._maybe_finish(src, p, out)
+
+    def _start_merkle(self, peer: str, p: _Peer, now: float, out: list[Effect]) -> None:
+        p.deferred = None
+        cu = self._new_catchup(p, "merkle", now)
+        self._merkle_start(cu)
+        self._pump_digest(peer, cu, out)
+        self._maybe_finish(peer, p, out)
 
     def _new_catchup(self, p: _Peer, via: str, now: float) -> _Catchup:
         self._session += 1
@@ -911,7 +960,9 @@ class SyncEngine:
         self._pump_digest(src, cu, out)
         if not cu.outstanding and not cu.queue_nodes and not cu.queue_items:
             cu.digest_done = True
-        self._ship(src, cu, out, self.config.max_messages_per_round)
+        # Only what was never sent: objects in flight are not sent again on every reply (the
+        # round retransmits whatever stays unacked).
+        self._ship(src, cu, out, self.config.max_messages_per_round, resend=False)
         self._maybe_finish(src, p, out)
 
     def _catchup_round(
@@ -928,14 +979,17 @@ class SyncEngine:
         self._ship(peer, cu, out, budget)
         self._maybe_finish(peer, p, out)
 
-    def _ship(self, peer: str, cu: _Catchup, out: list[Effect], budget: int) -> None:
-        """Send whole objects of the ship list from the first unacked one, in bounded steps.
+    def _ship(
+        self, peer: str, cu: _Catchup, out: list[Effect], budget: int, *, resend: bool = True
+    ) -> None:
+        """Send whole objects of the ship list from the first unacked one (``resend``) or the
+        first never sent, in bounded steps.
 
         An object too big for one message is split (:meth:`_split`): its parts are appended to
         the ship list (indices never shift, so acks stay exact) and its own slot is a no-op.
         """
         limit = self.config.max_message_bytes - _MSG_OVERHEAD
-        i = cu.shipped.mark
+        i = cu.shipped.mark if resend else max(cu.shipped.mark, cu.sent_hi)
         sent = 0
         lo = i
         objs: list[ObjectEntry] = []
@@ -986,6 +1040,7 @@ class SyncEngine:
         xs: list[Crdt],
     ) -> None:
         self._send(out, peer, Objects(cu.session, lo, hi, objs), sum(len(e) for _, e in objs))
+        cu.sent_hi = max(cu.sent_hi, hi)
         self._count_sent(peer, xs)
 
     def _on_objects_ack(self, src: str, msg: ObjectsAck, now: float, out: list[Effect]) -> None:
@@ -1009,9 +1064,13 @@ class SyncEngine:
         self._send(out, peer, CatchupDone(cu.session, self.epoch, cu.covered))
         out.append(Emit(CatchupCompleted(peer, cu.via, len(cu.ship))))
 
-    def _on_catchup_done(self, src: str, msg: CatchupDone) -> None:
+    def _on_catchup_done(self, src: str, msg: CatchupDone, now: float, out: list[Effect]) -> None:
         if msg.covered > 0:
             self._recv_tracker(src, msg.epoch).raise_to(msg.covered)
+        self._recovering = False
+        p = self._peers.get(src)
+        if p is not None and p.deferred is not None:
+            self._start_merkle(src, p, now, out)  # its catch-up of us is complete: our turn
 
     # -- introspection ----------------------------------------------------------------------------
 

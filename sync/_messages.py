@@ -82,6 +82,9 @@ class Hello:
     known_epoch: int | None
     watermark: int
     reply: bool  # an answer to your Hello (else: please answer with yours)
+    # My engine was rebuilt over a kept state and has not been caught up since: my objects are
+    # likely stale, so where both of us need a digest catch-up, yours of me goes first.
+    recovering: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +149,10 @@ def encode_message(msg: Message) -> bytes:
     if isinstance(msg, Ack):
         return _pack(T_ACK, [msg.epoch, msg.lo, msg.hi])
     if isinstance(msg, Hello):
-        return _pack(T_HELLO, [msg.version, msg.epoch, msg.known_epoch, msg.watermark, msg.reply])
+        return _pack(
+            T_HELLO,
+            [msg.version, msg.epoch, msg.known_epoch, msg.watermark, msg.reply, msg.recovering],
+        )
     if isinstance(msg, Digest):
         return _pack(
             T_DIGEST,
@@ -228,12 +234,19 @@ def _decode_body(tag: int, body: Any) -> Message:
         lo, hi = _range(lo, hi)
         return Ack(_u64(epoch), lo, hi)
     if tag == T_HELLO:
-        version, epoch, known, wm, reply = _list(body, 5)
-        if type(reply) is not bool:
-            raise DecodeError("reply must be a bool")
+        version, epoch, known, wm, reply, recovering = _list(body, 6)
+        if type(reply) is not bool or type(recovering) is not bool:
+            raise DecodeError("reply and recovering must be bools")
         if _u64(version) != PROTOCOL_VERSION:
             raise DecodeError(f"unsupported sync protocol version {version}")
-        return Hello(version, _u64(epoch), None if known is None else _u64(known), _u64(wm), reply)
+        return Hello(
+            version,
+            _u64(epoch),
+            None if known is None else _u64(known),
+            _u64(wm),
+            reply,
+            recovering,
+        )
     if tag == T_DIGEST:
         session, req, nodes, items = _list(body, 4)
         ns: list[tuple[int, int, int]] = []

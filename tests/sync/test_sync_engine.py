@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import crdts
-from gossip._events import SetTimer, StreamReceived, TimerFired
+from gossip._events import Effect, SendStream, SetTimer, StreamReceived, TimerFired
 from sync import (
     CatchupCompleted,
     ConfigError,
@@ -19,7 +19,7 @@ from sync import (
     UsageError,
     decode_message,
 )
-from sync._messages import Ack, Delta, encode_message
+from sync._messages import PROTOCOL_VERSION, Ack, Delta, Digest, Hello, encode_message
 from tests.sync._net import Net
 
 
@@ -442,3 +442,47 @@ def test_a_hello_watermark_beyond_the_stream_is_not_trusted() -> None:
     net.do("a", lambda e, now: e.set_neighbors(["b"], now))
     net.settle(5)
     assert "unsent" in net.engines["b"].value("s")
+
+
+def test_when_neither_knows_the_other_the_stale_side_digest_catch_up_runs_second() -> None:
+    # b is up to date (its engine never restarted) and holds 10 newer objects; a was rebuilt over
+    # a kept state (recovering) and holds 5 objects b lacks. b's catch-up of a goes first (a's
+    # objects are likely stale), then a's descent finds only what b still lacks.
+    net = Net(["a", "b"])
+    b = net.engines["b"]
+    a_state: dict[str, Any] = {}
+    for i in range(300):
+        key = f"k{i:03d}"
+        b.update(key, lambda s: s.add("v"), create=crdts.GSet)
+        a_state[key] = b.get(key).copy()  # type: ignore[union-attr]
+    for i in range(10):
+        b.update(f"k{i:03d}", lambda s: s.add("w"))
+    for i in range(100, 105):
+        a_state[f"k{i:03d}"].add("z")
+    net.engines["a"] = SyncEngine("a", net.config, state=a_state)
+    net.link("a", "b")
+    net.settle(4)
+    assert dict(net.engines["a"].state) == dict(b.state)
+    done = [e for _, e in net.emitted if isinstance(e, CatchupCompleted)]
+    # b ships its 10 newer objects plus its (stale) versions of a's 5; a then ships just its 5.
+    assert done == [CatchupCompleted("a", "merkle", 10 + 5), CatchupCompleted("b", "merkle", 5)]
+    assert [src for src, e in net.emitted if isinstance(e, CatchupCompleted)] == ["b", "a"]
+
+
+def digests(effects: list[Effect]) -> list[Digest]:
+    return [
+        m
+        for e in effects
+        if isinstance(e, SendStream) and isinstance(m := decode_message(e.data), Digest)
+    ]
+
+
+def test_a_deferred_digest_catch_up_starts_anyway_when_the_peer_never_catches_us_up() -> None:
+    cfg = SyncConfig(catchup_timeout=2.0)
+    b = SyncEngine("b", cfg, state={"k": crdts.GSet()})  # recovering: the peer goes first
+    b.neighbor_up("a", 0.0)
+    hello = encode_message(Hello(PROTOCOL_VERSION, 77, None, 0, False))
+    out = b.handle(StreamReceived("a", hello), 0.0)
+    assert not digests(out)
+    assert not digests(b.sync_now(1.0))
+    assert digests(b.sync_now(2.5))
