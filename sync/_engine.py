@@ -264,8 +264,9 @@ class SyncEngine:
         # What we hold of each peer's stream: addr -> (their epoch, watermark tracker).
         self._recv: OrderedDict[str, tuple[int, RangeTracker]] = OrderedDict()
         self._early_hello: dict[str, Hello] = {}
-        # Modification index: key -> seq of its last change, ordered by seq (move to end).
-        self._mod: dict[str, int] = dict.fromkeys(self._state, 0)
+        # Modification index: key -> seq of its last change, ordered by seq (move to end). Keys
+        # unchanged since construction (seq 0) are left out: a watermark >= 1 covers them.
+        self._mod: dict[str, int] = {}
         self._merkle = MerkleIndex()
         self._merkle.touch_all(self._state)
         self._session = 0
