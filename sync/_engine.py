@@ -72,7 +72,7 @@ from sync._errors import (
     TypeMismatchError,
     UsageError,
 )
-from sync._merkle import DEPTH, MerkleIndex
+from sync._merkle import DEPTH, FANOUT_BITS, MerkleIndex
 from sync._messages import (
     PROTOCOL_VERSION,
     Ack,
@@ -149,10 +149,12 @@ class _Catchup:
         self.covered = covered
         self.via = via
         self.digest_done = via != "merkle"
-        self.queue_nodes: list[tuple[int, int, int]] = []  # (level, prefix, hash) to probe
+        # Subtrees to probe: (level, prefix, hash, the key if it holds just one, else None).
+        self.queue_nodes: list[tuple[int, int, int, str | None]] = []
         self.queue_items: list[tuple[int, int]] = []  # subtrees to send as item hashes
-        # req -> (the probe, keys of its item lists): resent as is if its reply is late
-        self.outstanding: dict[int, tuple[Digest, dict[tuple[int, int], list[str]]]] = {}
+        # req -> (the probe, what each of its hashes stands for: a subtree to descend into or
+        # the key of an item to ship, in the order of the reply's bits); resent if late.
+        self.outstanding: dict[int, tuple[Digest, list[tuple[int, int] | str]]] = {}
         self.next_req = 0
         self.ship: list[str] = []
         self.ship_set: set[str] = set()
@@ -890,42 +892,87 @@ class SyncEngine:
         if count == 0:
             cu.digest_done = True  # nothing here to push
         else:
-            cu.queue_nodes.append((0, 0, h))
+            cu.queue_nodes.append((0, 0, h, self._single_key(0, 0, count)))
+
+    def _single_key(self, level: int, prefix: int, count: int) -> str | None:
+        """The key of a one-object subtree (its hash is that object's item hash), else None."""
+        return self._merkle.keys_under(level, prefix)[0] if count == 1 else None
 
     def _pump_digest(self, peer: str, cu: _Catchup, out: list[Effect]) -> None:
-        """Send the queued probes, in messages bounded by ``max_message_bytes``."""
+        """Send the queued probes, in messages bounded by ``max_message_bytes``.
+
+        Siblings travel as one group (a bit mask and 8 bytes per hash); a one-object sibling is
+        flagged so the peer checks it as an item, which saves a round trip for it."""
         limit = self.config.max_message_bytes - _MSG_OVERHEAD
+        mask_low = (1 << FANOUT_BITS) - 1
         while cu.queue_nodes or cu.queue_items:
-            nodes: list[tuple[int, int, int]] = []
-            items: list[tuple[int, int, list[int]]] = []
-            keys_of: dict[tuple[int, int], list[str]] = {}
+            siblings: dict[tuple[int, int], dict[int, tuple[int, str | None]]] = {}
+            item_keys: list[list[str]] = []
+            items: list[tuple[int, int, bytes]] = []
             acc = 0
             while cu.queue_nodes and acc < limit:
-                nodes.append(cu.queue_nodes.pop())
-                acc += 24
+                lv, pf, h, key = cu.queue_nodes.pop()
+                g = siblings.setdefault((lv, pf >> FANOUT_BITS), {})
+                acc += 8 if g else 24
+                g[pf & mask_low] = (h, key)
             while cu.queue_items and acc < limit:
                 level, prefix = cu.queue_items.pop()
                 keys = self._merkle.keys_under(level, prefix)
-                items.append((level, prefix, [self._merkle.item(k) for k in keys]))
-                keys_of[(level, prefix)] = keys
-                acc += 16 + 9 * len(keys)
+                item = self._merkle.item
+                items.append((level, prefix, b"".join(item(k).to_bytes(8, "big") for k in keys)))
+                item_keys.append(keys)
+                acc += 16 + 8 * len(keys)
+            groups: list[tuple[int, int, int, int, bytes]] = []
+            entries: list[tuple[int, int] | str] = []
+            for (lv, parent), children in siblings.items():
+                mask = single = 0
+                hashes = bytearray()
+                for i in sorted(children):
+                    h, key = children[i]
+                    mask |= 1 << i
+                    hashes += h.to_bytes(8, "big")
+                    if key is None:
+                        entries.append((lv, (parent << FANOUT_BITS) | i))
+                    else:
+                        single |= 1 << i
+                        entries.append(key)
+                groups.append((lv, parent, mask, single, bytes(hashes)))
+            for keys in item_keys:
+                entries.extend(keys)
             req = cu.next_req
             cu.next_req += 1
-            msg = Digest(cu.session, req, nodes, items)
-            cu.outstanding[req] = (msg, keys_of)
+            msg = Digest(cu.session, req, groups, items)
+            cu.outstanding[req] = (msg, entries)
             self._send(out, peer, msg)
 
     def _on_digest(self, src: str, msg: Digest, out: list[Effect]) -> None:
-        """Answer a probe: which subtrees differ from ours, which items we lack."""
+        """Answer a probe, one bit per hash: a subtree that differs from ours, an item (or a
+        one-object subtree) we do not hold."""
         self._merkle.flush(self._encoded_state)
-        differ = [(lv, pf) for lv, pf, h in msg.nodes if self._merkle.node(lv, pf)[0] != h]
-        want: list[tuple[int, int, list[int]]] = []
+        node = self._merkle.node
         holds = self._merkle.holds
-        for lv, pf, hashes in msg.items:
-            missing = [i for i, h in enumerate(hashes) if not holds(h)]
-            if missing:
-                want.append((lv, pf, missing))
-        self._send(out, src, DigestReply(msg.session, msg.req, differ, want))
+        bits = bytearray((msg.entries() + 7) // 8)
+        n = 0
+        for lv, parent, mask, single, hashes in msg.groups:
+            k = 0
+            for i in range(mask.bit_length()):
+                if not mask >> i & 1:
+                    continue
+                h = int.from_bytes(hashes[k : k + 8], "big")
+                k += 8
+                if single >> i & 1:
+                    differs = not holds(h)
+                else:
+                    differs = node(lv, (parent << FANOUT_BITS) | i)[0] != h
+                if differs:
+                    bits[n >> 3] |= 1 << (n & 7)
+                n += 1
+        for _lv, _pf, hashes in msg.items:
+            for k in range(0, len(hashes), 8):
+                if not holds(int.from_bytes(hashes[k : k + 8], "big")):
+                    bits[n >> 3] |= 1 << (n & 7)
+                n += 1
+        self._send(out, src, DigestReply(msg.session, msg.req, bytes(bits)))
 
     def _on_digest_reply(self, src: str, msg: DigestReply, now: float, out: list[Effect]) -> None:
         p = self._peers.get(src)
@@ -935,13 +982,23 @@ class SyncEngine:
         probe = cu.outstanding.pop(msg.req, None)
         if probe is None:
             return  # a duplicate reply
-        keys_of = probe[1]
+        entries = probe[1]
+        bits = msg.bits
+        if len(bits) != (len(entries) + 7) // 8:
+            cu.outstanding[msg.req] = probe
+            raise ProtocolViolationError(f"{len(bits)} bytes of bits for {len(entries)} hashes")
         cu.last_progress = now
         self._merkle.flush(self._encoded_state)
         threshold = self.config.merkle_leaf_threshold
-        for lv, pf in msg.differ:
-            if not 0 <= lv <= DEPTH:
-                raise ProtocolViolationError(f"no Merkle level {lv}")
+        ship: list[str] = []
+        for n, e in enumerate(entries):
+            if not bits[n >> 3] >> (n & 7) & 1:
+                continue
+            if isinstance(e, str):
+                if e in self._state:
+                    ship.append(e)  # the peer does not hold this object as we have it
+                continue
+            lv, pf = e
             _, count = self._merkle.node(lv, pf)
             if count == 0:
                 continue
@@ -949,15 +1006,8 @@ class SyncEngine:
                 cu.queue_items.append((lv, pf))
                 continue
             for cp, ch, ccount in self._merkle.children(lv, pf):
-                if ccount <= 1:
-                    cu.queue_items.append((lv + 1, cp))  # an item costs what a hash does
-                else:
-                    cu.queue_nodes.append((lv + 1, cp, ch))
-        for lv, pf, idx in msg.want:
-            keys = keys_of.get((lv, pf))
-            if keys is None:
-                raise ProtocolViolationError("want for a subtree that was not probed")
-            cu.add_ship(keys[i] for i in idx if i < len(keys) and keys[i] in self._state)
+                cu.queue_nodes.append((lv + 1, cp, ch, self._single_key(lv + 1, cp, ccount)))
+        cu.add_ship(ship)
         self._pump_digest(src, cu, out)
         if not cu.outstanding and not cu.queue_nodes and not cu.queue_items:
             cu.digest_done = True
