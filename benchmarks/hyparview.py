@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import random
 import statistics
 import time
@@ -424,6 +425,11 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--stabilise-rounds", type=int, default=30, help="membership rounds before failing nodes"
     )
+    p.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="after each failure fraction, write the rows so far to OUT.partial.json (long runs)",
+    )
 
 
 def main() -> None:
@@ -473,6 +479,8 @@ def main() -> None:
                 else "",
                 baseline_mean=round(statistics.fmean(bl), 4),
             )
+            if bench.args.checkpoint:
+                _checkpoint(bench, {**extra["resilience"], f"n={n}": res})
         extra["resilience"][f"n={n}"] = res
         # churn on a copy of the stable overlay
         churned = copy.deepcopy(base)
@@ -550,6 +558,20 @@ def main() -> None:
     if extra["plumtree"]:
         _plumtree_goals(bench, extra)
     _finish(bench, extra, sizes, big_fracs)
+
+
+def _checkpoint(bench: Bench, resilience: dict[str, Any]) -> None:
+    """The rows and reliability series so far, so a long run cut short still leaves its data."""
+    path = bench.out.with_suffix(".partial.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "command": bench.command,
+        "partial": True,
+        "wall_seconds": round(time.perf_counter() - bench.started, 3),
+        "rows": bench.rows,
+        "resilience": resilience,
+    }
+    path.write_text(json.dumps(data, indent=1) + "\n")
 
 
 def _plumtree_goals(bench: Bench, extra: dict[str, Any]) -> None:
