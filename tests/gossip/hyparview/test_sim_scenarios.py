@@ -124,6 +124,39 @@ def test_late_neighbor_reply_from_a_peer_already_given_up_on() -> None:
     assert len(components(sim)) == 1
 
 
+@pytest.mark.parametrize("seed", [2, 3, 11])
+def test_late_neighbor_reply_crossing_our_disconnect_leaves_no_one_sided_link(seed: int) -> None:
+    # a's neighbour b crashes and comes back (new epoch); a, full again, asks b back once a
+    # round with high priority, and b's replies to a are slow: a gives up on one request, sends
+    # the next, then gets the first accepting reply late and answers DISCONNECT. b accepts the
+    # second request before that DISCONNECT reaches it, so the second reply is obsolete when it
+    # arrives. Linking on it left a with b and b without a, for good (found by a random run of
+    # slow links and restarts; these seeds hit the crossing).
+    from gossip.sim import Constant, LinkModel
+
+    sim = make_sim(seed)
+    cluster(sim, 20)
+    sim.run_for(10.0)
+    a = next(x for x in sim.nodes[1:] if len(hv(sim, x).active_view) == CFG.active_size)
+    b = sorted(hv(sim, a).active_view - {"n0"})[0]
+    sim.crash(b)
+    sim.run_for(3.0)
+    assert b not in hv(sim, a).active_view
+    sim.restart(b)
+    sim.set_link(b, a, LinkModel(latency=Constant(1.5 * CFG.neighbor_timeout)), both_ways=False)
+    for _ in range(400):  # until a asks b back (within 4 s: a round is 1 s)
+        sim.run_for(0.01)
+        if b in hv(sim, a).pending:
+            break
+    assert b in hv(sim, a).pending
+    sim.run_for(0.05)  # b has answered over the slow link; later frames queue behind (FIFO)
+    sim.reset_link(b, a, both_ways=False)
+    sim.run_for(10.0)
+    assert hv(sim, a).stats.late_replies >= 1
+    assert not asymmetric(sim)
+    assert healthy(sim), components(sim)
+
+
 def test_stale_disconnect_from_before_a_restart_is_ignored() -> None:
     sim = make_sim(6)
     cluster(sim, 10)
