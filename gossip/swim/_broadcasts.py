@@ -65,7 +65,10 @@ class BroadcastQueue:
     def queue(self, addr: Addr, encoded: bytes) -> None:
         self._order += 1
         item = _Item(addr, encoded, self._order)
-        self._items[addr] = item  # the previous item about addr, if any, is now stale
+        old = self._items.get(addr)
+        if old is not None:
+            old.transmits = -1  # its heap entry is stale now (no entry has transmits -1)
+        self._items[addr] = item
         self._push((0, -self._order, item))
         if addr == self._watch:
             self.watch_finished = False
@@ -87,57 +90,61 @@ class BroadcastQueue:
         for item in self._items.values():
             self._push((item.transmits, -item.order, item))
 
-    def _clean(self, h: list[_Entry]) -> None:
-        """Drop stale entries from the head of ``h``."""
-        items = self._items
-        while h:
-            t, _, item = h[0]
-            if t == item.transmits and items.get(item.addr) is item:
-                return
-            heapq.heappop(h)
-            self._entries -= 1
-
     def take(self, budget: int, limit: int, skip: Addr | None = None) -> list[bytes]:
         """Encoded updates fitting in ``budget`` bytes; each one taken counts as one transmit.
 
         ``skip`` names a member whose update the caller already placed in the packet.
         """
-        if not self._items or budget < 8:  # no update is smaller than 8 bytes
+        items = self._items
+        if not items or budget < 8:  # no update is smaller than 8 bytes
             return []
+        heappop, heappush = heapq.heappop, heapq.heappush
         heaps = self._heaps
-        heads: list[tuple[int, int, int]] = []  # (transmits, -order, size) of each size's head
+        popped = 0
+        # The head (transmits, -order, size) of each size that fits, stale entries dropped.
+        heads: list[tuple[int, int, int]] = []
         for size, h in heaps.items():
             if size <= budget:
-                self._clean(h)
+                while h and h[0][0] != h[0][2].transmits:
+                    heappop(h)
+                    popped += 1
                 if h:
                     heads.append((h[0][0], h[0][1], size))
-        heapq.heapify(heads)
+        if len(heads) > 1:
+            heapq.heapify(heads)
         out: list[bytes] = []
         later: list[_Entry] = []  # pushed back after the take: one transmit per take at most
-        items = self._items
         while heads and budget >= 8:
-            _, _, size = heapq.heappop(heads)
+            size = heads[0][2]
             if size > budget:
-                continue  # the budget only shrinks: this size is done for this take
+                heappop(heads)  # the budget only shrinks: this size is done for this take
+                continue
             h = heaps[size]
-            entry = heapq.heappop(h)
-            self._entries -= 1
+            entry = heappop(h)
+            popped += 1
             item = entry[2]
             if item.addr == skip:
                 later.append(entry)
             else:
                 out.append(item.encoded)
                 budget -= size
-                item.transmits += 1
-                if item.transmits >= limit:
+                t = item.transmits = item.transmits + 1
+                if t >= limit:
                     del items[item.addr]
+                    item.transmits = -1
                     if item.addr == self._watch:
                         self.watch_finished = True
                 else:
-                    later.append((item.transmits, entry[1], item))
-            self._clean(h)
+                    later.append((t, entry[1], item))
+            while h and h[0][0] != h[0][2].transmits:
+                heappop(h)
+                popped += 1
             if h:
-                heapq.heappush(heads, (h[0][0], h[0][1], size))
+                heapq.heapreplace(heads, (h[0][0], h[0][1], size))
+            else:
+                heappop(heads)
+        self._entries -= popped
         for entry in later:
-            self._push(entry)
+            heappush(heaps[len(entry[2].encoded)], entry)
+        self._entries += len(later)
         return out
