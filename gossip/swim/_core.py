@@ -6,13 +6,14 @@ SWIM (Das, Gupta, Motivala, "SWIM: Scalable Weakly-consistent Infection-style Pr
 Membership Protocol", DSN 2002) splits membership into failure detection and dissemination.
 
 *Failure detection.* Once per protocol period each member probes one other member: the targets
-come round-robin from a shuffled list of the members (reshuffled after each pass; a new member is
-inserted at a random position), which bounds the time to first detection of a failure and gives
-the expected ``T' / (1 - 1/e)``. A probe is a ``Ping`` answered by an ``Ack``; if no ack arrives
-within the probe timeout, ``k`` other members are asked (``PingReq``) to ping the target on our
-behalf and relay its ack. No ack by the end of the period makes the target *suspect*. A suspected
-member that hears of it refutes by raising its *incarnation number* and gossiping "alive"; an
-unrefuted suspicion becomes *dead* after the suspicion timeout.
+come round-robin from a shuffled list of the members (reshuffled after each pass, lazily: each
+probe swaps a uniform pick from the rest of the pass into place; a new member joins the rest of
+the pass, so it lands at a random position), which bounds the time to first detection of a
+failure and gives the expected ``T' / (1 - 1/e)``. A probe is a ``Ping`` answered by an
+``Ack``; if no ack arrives within the probe timeout, ``k`` other members are asked (``PingReq``)
+to ping the target on our behalf and relay its ack. No ack by the end of the period makes the
+target *suspect*. A suspected member that hears of it refutes by raising its *incarnation
+number* and gossiping "alive"; an unrefuted suspicion becomes *dead* after the suspicion timeout.
 
 *Dissemination.* Membership changes are piggybacked on the probe traffic (and sent by dedicated
 gossip to ``gossip_nodes`` members every ``gossip_interval``, as memberlist does), each one
@@ -164,9 +165,11 @@ class SwimCore:
         self._members: dict[Addr, int] = {addr: incarnation << 2 | _ALIVE}
         self._metas: dict[Addr, bytes] = {addr: meta} if meta else {}
         self._since: dict[Addr, float] = {}  # state_change where it is not 0.0
-        # Alive and suspect members other than us, in probe order: SWIM's round-robin walks it
-        # from _probe_index, and uniform random picks index it. One list serves both, so a
-        # member costs one list slot (removal, on death or leave only, is a C-speed search).
+        # Alive and suspect members other than us. SWIM's round-robin walks it from
+        # _probe_index, shuffling lazily (each step swaps a uniform pick from the rest into
+        # place: a uniformly random order per pass at O(1) per probe, no O(n) reshuffle), and
+        # uniform random picks index it. One list serves both, so a member costs one list slot
+        # (removal, on death or leave only, is a C-speed search).
         self._live: list[Addr] = []
         self._probe_index = 0
         self._awareness = 0
@@ -201,7 +204,6 @@ class SwimCore:
         self._members.update(dict.fromkeys(known, _ALIVE))  # incarnation 0
         self._members[addr] = me  # keeps its first place
         self._live = [a for a in self._members if a != addr]
-        self._rng.shuffle(self._live)
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -430,20 +432,19 @@ class SwimCore:
         )
 
     def _next_target(self, now: float) -> Addr | None:
-        for _ in range(2):  # at most one reshuffle per tick
-            while self._probe_index < len(self._live):
-                a = self._live[self._probe_index]
-                self._probe_index += 1
-                v = self._members.get(a)
-                if v is not None and v & 3 <= _SUSPECT:
-                    return a
+        for _ in range(2):  # at most one new pass per tick
+            live, i = self._live, self._probe_index
+            if i < len(live):
+                j = self._rng.randrange(i, len(live))
+                live[i], live[j] = live[j], live[i]
+                self._probe_index = i + 1
+                return live[i]
             self._reset_probe_list(now)
         return None
 
     def _reset_probe_list(self, now: float) -> None:
-        """End of a pass: reap expired tombstones, then reshuffle (SWIM's round-robin order)."""
+        """End of a pass: reap expired tombstones; the next pass shuffles as it goes."""
         self._reap(now)
-        self._rng.shuffle(self._live)
         self._probe_index = 0
 
     def _reap(self, now: float) -> None:
@@ -774,10 +775,9 @@ class SwimCore:
     # -- random picks ------------------------------------------------------------------------------
 
     def _live_insert(self, a: Addr) -> None:
-        """A newcomer (or a member back from the dead) goes to a random place in the rest of
-        this pass's probe order (SWIM section 4.3)."""
-        pos = self._rng.randint(self._probe_index, len(self._live))
-        self._live.insert(pos, a)
+        """A newcomer (or a member back from the dead) joins the rest of this pass, which is
+        drawn from at random: a random place in the probe order (SWIM section 4.3)."""
+        self._live.append(a)
 
     def _live_remove(self, a: Addr) -> None:
         """Remove ``a`` (it is live: callers checked its state), keeping the probe order."""
