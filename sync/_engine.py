@@ -36,11 +36,14 @@ Both ends send a :class:`Hello` naming the watermark they hold of the other's st
 neighbour holds our current epoch up to ``W``: when the buffer still reaches back to ``W`` we just
 resend from ``W``; otherwise we ship the objects changed since ``W`` (a per-key modification index
 ordered by sequence number). A neighbour we know nothing about (new, or we restarted) gets a
-**Merkle digest** catch-up (:mod:`sync._merkle`): it descends only into differing subtrees, swaps
-item hashes for small ones, and ships the objects that differ. Either way its traffic grows with
-the difference, not the keyspace, and it ships whole objects in bounded steps. Objects are self-
-contained CRDT states (causal types carry their own causal context, restricted to what they hold),
-so no step ever claims more than it carries.
+**Merkle digest** catch-up (:mod:`sync._merkle`): it descends only into differing subtrees (siblings
+packed in one group, 8 bytes a hash; one bit per hash in the reply), swaps item hashes for small
+ones, and ships the objects that differ. Either way its traffic grows with the difference, not the
+keyspace, and it ships whole objects in bounded steps. Objects are self-contained CRDT states
+(causal types carry their own causal context, restricted to what they hold), so no step ever
+claims more than it carries. When neither end knows the other, their two digest catch-ups run one
+after the other (a replica recovering from a restart second), so the second sees only what the
+first left different instead of both walking every difference and shipping stale versions back.
 """
 
 from __future__ import annotations
