@@ -19,7 +19,15 @@ from sync import (
     UsageError,
     decode_message,
 )
-from sync._messages import PROTOCOL_VERSION, Ack, Delta, Digest, Hello, encode_message
+from sync._messages import (
+    PROTOCOL_VERSION,
+    Ack,
+    Delta,
+    Digest,
+    DigestReply,
+    Hello,
+    encode_message,
+)
 from tests.sync._net import Net
 
 
@@ -486,3 +494,34 @@ def test_a_deferred_digest_catch_up_starts_anyway_when_the_peer_never_catches_us
     assert not digests(out)
     assert not digests(b.sync_now(1.0))
     assert digests(b.sync_now(2.5))
+
+
+def test_a_digest_reply_that_does_not_match_its_probe_is_counted_and_the_probe_kept() -> None:
+    # b knows nothing of a: a probes b's tree. A forged reply with the wrong number of bits is a
+    # protocol violation (counted, dropped); the genuine reply still completes the catch-up.
+    a_state = {f"k{i}": crdts.GSet() for i in range(50)}
+    for x in a_state.values():
+        x.add("v")
+    a = SyncEngine("a", state=a_state)
+    b = SyncEngine("b")
+    out_a = a.neighbor_up("b", 0.0)
+    b.neighbor_up("a", 0.0)
+    (hello_a,) = (e for e in out_a if isinstance(e, SendStream))
+    # b's Hello reply, then (b holds nothing, so its own catch-up of a is over at once) its
+    # CatchupDone, on which a (recovering: it goes second) starts probing.
+    out_b = b.handle(StreamReceived("a", hello_a.data), 0.0)
+    out = [
+        e
+        for m in out_b
+        if isinstance(m, SendStream)
+        for e in a.handle(StreamReceived("b", m.data), 0.0)
+    ]
+    probes = digests(out)
+    assert len(probes) == 1
+    forged = DigestReply(probes[0].session, probes[0].req, b"\x01" * 9)
+    assert a.handle(StreamReceived("b", encode_message(forged)), 0.0) == []
+    assert a.metrics.peer_errors == {"ProtocolViolationError": 1}
+    assert a.catching_up() == {"b": "merkle"}
+    reply = b.handle(StreamReceived("a", encode_message(probes[0])), 0.0)
+    (r,) = (e for e in reply if isinstance(e, SendStream))
+    assert digests(a.handle(StreamReceived("b", r.data), 0.0))  # the descent goes on
