@@ -508,6 +508,9 @@ class SyncEngine:
         if not self._mode.delta:
             self._state_round(out)
             return out
+        prehash = self.config.merkle_prehash_per_round
+        if prehash and self._merkle.dirty:  # bounded: the index is ready before it is needed
+            self._merkle.flush(self._encoded_state, prehash)
         for peer, p in self._peers.items():
             if not p.got_hello:  # Hellos are resent until the neighbour's own arrives
                 self._send(out, peer, self._hello_for(peer, p))

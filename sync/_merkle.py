@@ -6,8 +6,9 @@ enough for millions of objects), and a node's hash is the **sum modulo 2^64** of
 (not a hash of the children) makes an update O(depth): subtract the old item, add the new one on
 the path; nodes are stored sparsely (only non-empty subtrees exist), the leaves not at all (see
 :class:`MerkleIndex`). Hashing is lazy: a change only marks the key dirty; :meth:`flush` rehashes
-dirty keys right before a digest is read, so a replica that never serves a catch-up never encodes
-an object for it.
+dirty keys right before a digest is read; the engine also hashes a bounded slice of them each
+round, so that a replica built over a large keyspace has its index ready before its first digest
+instead of hashing everything in one go when it is asked.
 
 Two replicas whose subtree sums are equal hold (up to a 2^-64 collision) the same objects there; a
 catch-up descends only into subtrees that differ, and swaps item hashes once a subtree is small, so
@@ -76,11 +77,17 @@ class MerkleIndex:
     def __len__(self) -> int:
         return len(self._items)
 
-    def flush(self, encoded_state: Callable[[str], bytes]) -> None:
-        """Rehash every dirty key, reading its current encoding through ``encoded_state``."""
+    def flush(self, encoded_state: Callable[[str], bytes], limit: int | None = None) -> None:
+        """Rehash every dirty key (at most ``limit`` of them), reading its current encoding
+        through ``encoded_state``."""
         if not self._dirty:
             return
-        dirty, self._dirty = self._dirty, set()
+        dirty: Iterable[str]
+        if limit is None or limit >= len(self._dirty):
+            dirty, self._dirty = self._dirty, set()
+        else:
+            pop = self._dirty.pop
+            dirty = [pop() for _ in range(limit)]
         levels = self.levels
         items = self._items
         counts = self._item_count

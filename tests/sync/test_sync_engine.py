@@ -351,6 +351,7 @@ def test_config_validation_and_presets() -> None:
         {"max_messages_per_round": 0},
         {"catchup_timeout": -1},
         {"merkle_leaf_threshold": 0},
+        {"merkle_prehash_per_round": -1},
         {"remembered_peers": -1},
     ]
     for bad in bads:
@@ -525,3 +526,21 @@ def test_a_digest_reply_that_does_not_match_its_probe_is_counted_and_the_probe_k
     reply = b.handle(StreamReceived("a", encode_message(probes[0])), 0.0)
     (r,) = (e for e in reply if isinstance(e, SendStream))
     assert digests(a.handle(StreamReceived("b", r.data), 0.0))  # the descent goes on
+
+
+def test_rounds_hash_a_large_initial_keyspace_in_bounded_slices_ahead_of_any_digest() -> None:
+    state: dict[str, Any] = {}
+    for i in range(2_500):
+        state[f"k{i}"] = x = crdts.GCounter()
+        x.increment("r")
+    eng = SyncEngine("a", SyncConfig(merkle_prehash_per_round=1_000), state=state)
+    lazy = SyncEngine("b", SyncConfig(merkle_prehash_per_round=0), state=dict(state))
+    dirty = []
+    for t in range(4):
+        eng.sync_now(float(t))
+        lazy.sync_now(float(t))
+        dirty.append(eng._merkle.dirty)
+    assert dirty == [1_500, 500, 0, 0]
+    assert lazy._merkle.dirty == 2_500  # hashed only when a digest is read
+    lazy._merkle.flush(lazy._encoded_state)
+    assert eng._merkle.node(0, 0) == lazy._merkle.node(0, 0)
