@@ -187,6 +187,7 @@ class SwimCore:
         self._out: list[Effect] = []
         self._now = 0.0  # the latest time we were given (for timers armed deep inside)
         self._gossip_armed = False
+        self._limit_n = self._limit_v = 0  # retransmit limit cached per member count
         self.stats: dict[str, int] = {
             "packets_sent": 0,
             "packets_received": 0,
@@ -654,18 +655,25 @@ class SwimCore:
         skip: Addr | None = None,
     ) -> None:
         head = encode_header(msg)
-        parts = [head, *(first or [])]
-        if not isinstance(msg, Nack):
-            budget = self.config.packet_budget - sum(len(p) for p in parts)
-            parts += self._queue.take(budget, self._limit(), skip=skip)
+        if first:
+            parts = [head, *first]
+            used = sum(map(len, parts))
+        else:
+            parts = [head]
+            used = len(head)
+        if len(self._queue) and not isinstance(msg, Nack):  # an empty queue has nothing to add
+            parts += self._queue.take(self.config.packet_budget - used, self._limit(), skip=skip)
             self._check_leave_done()
-        data = b"".join(parts)
+        data = b"".join(parts) if len(parts) > 1 else head
         self.stats["packets_sent"] += 1
         self.stats["bytes_sent"] += len(data)
         self._out.append(SendPacket(dst, data))
 
     def _limit(self) -> int:
-        return self.config.retransmit_limit(self.num_members())
+        n = len(self._live) + 1  # num_members(), inlined: this runs for every packet sent
+        if n != self._limit_n:  # the formula (a log10) only when the member count changed
+            self._limit_n, self._limit_v = n, self.config.retransmit_limit(n)
+        return self._limit_v
 
     def _gossip_tick(self, now: float) -> None:
         self._gossip_armed = False

@@ -299,12 +299,18 @@ def decode_datagram(
     if tag == Tag.PUSH_PULL:
         raise DecodeError("push-pull is not a datagram")
     try:
+        # Most datagrams are a bare header (probes and acks of an idle cluster): one unpackb.
+        objs = [msgpack.unpackb(data[1:], raw=False, strict_map_key=True, use_list=False)]
+    except msgpack.ExtraData as e:  # updates follow the header
         unpacker = msgpack.Unpacker(
             raw=False, max_buffer_size=_MAX_PACKET, strict_map_key=True, use_list=False
         )
-        unpacker.feed(data[1:])
-        objs = list(unpacker)
-    except Exception as e:  # msgpack raises many types on garbage; all mean the same to us
+        try:
+            unpacker.feed(e.extra)
+            objs = [e.unpacked, *unpacker]
+        except Exception as e2:  # msgpack raises many types on garbage; all mean the same
+            raise DecodeError(f"malformed SWIM message: {e2.__class__.__name__}") from None
+    except Exception as e:
         raise DecodeError(f"malformed SWIM message: {e.__class__.__name__}") from None
     if not objs or type(objs[0]) is not tuple:
         raise DecodeError("missing header")
