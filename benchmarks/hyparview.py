@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import random
 import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from benchmarks._harness import Bench, median
@@ -424,10 +426,27 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--stabilise-rounds", type=int, default=30, help="membership rounds before failing nodes"
     )
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="combine results of runs that split --big-fractions between them (same sizes, "
+        "rounds, messages and PYTHONHASHSEED) into --out, with goals and plot",
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="after each failure fraction, write the rows so far to OUT.partial.json (long runs)",
+    )
 
 
 def main() -> None:
     bench = Bench("hyparview", description=__doc__ or "", add_arguments=_args)
+    if bench.args.merge:
+        _merge(bench, bench.args.merge)
+        return
     quick = bench.quick
     fractions = [0.2, 0.5, 0.8, 0.95] if quick else [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
     fractions += [] if quick else [0.95]
@@ -473,6 +492,8 @@ def main() -> None:
                 else "",
                 baseline_mean=round(statistics.fmean(bl), 4),
             )
+            if bench.args.checkpoint:
+                _checkpoint(bench, {**extra["resilience"], f"n={n}": res})
         extra["resilience"][f"n={n}"] = res
         # churn on a copy of the stable overlay
         churned = copy.deepcopy(base)
@@ -484,51 +505,7 @@ def main() -> None:
         extra["health"][f"n={n} after churn"]["asymmetric_links"] = asymmetric_links(churned)
         bench.log(f"n={n}: done in {time.perf_counter() - t0:.1f}s")
 
-    n0 = sizes[0]
-    h_churn = extra["health"][f"n={n0} after churn"]
-    bench.goal(
-        "reliability_after_2_rounds_min_up_to_80pct_failure",
-        value=min(
-            min(extra["resilience"][f"n={n}"][k]["hyparview"][2:])
-            for n in sizes
-            for k in extra["resilience"][f"n={n}"]
-            if float(k) <= 0.8
-        ),
-        target=">= 0.999",
-        note="HyParView flooding, messages from the third round after the failure on",
-    )
-    worst_rec = max(
-        (v["recovery_rounds"] if v["recovery_rounds"] is not None else 99)
-        for n in sizes
-        for k, v in extra["resilience"][f"n={n}"].items()
-        if float(k) <= 0.8
-    )
-    bench.goal(
-        "recovery_rounds_max_up_to_80pct_failure",
-        value=worst_rec,
-        target="<= 2",
-        note="rounds until a message reaches >= 99.9% of live nodes (99: never in the run)",
-    )
-    rel90 = [extra["resilience"][f"n={n}"].get("0.9") for n in sizes]
-    if any(r is not None for r in rel90):
-        bench.goal(
-            "reliability_at_90pct_failure_after_recovery",
-            value=min(r["hyparview"][-1] for r in rel90 if r is not None),
-            target=">= 0.99",
-            note="last message of the run",
-        )
-    margins = [
-        statistics.fmean(v["hyparview"]) - statistics.fmean(v["baseline_fanout4"])
-        for n in sizes
-        for v in extra["resilience"][f"n={n}"].values()
-    ]
-    bench.goal(
-        "better_than_fanout4_baseline_at_every_f",
-        value=min(margins),
-        target="> 0",
-        note="min over f of mean reliability(HyParView) - mean reliability(baseline)",
-    )
-    bench.goal("connected_after_churn", value=h_churn["components"], target="== 1")
+    _overlay_goals(bench, extra, sizes)
 
     # 3: Plumtree ---------------------------------------------------------------------------
     pt_sizes = [] if bench.args.skip_plumtree else [50] if quick else [100, 1000]
@@ -550,6 +527,97 @@ def main() -> None:
     if extra["plumtree"]:
         _plumtree_goals(bench, extra)
     _finish(bench, extra, sizes, big_fracs)
+
+
+def _overlay_goals(bench: Bench, extra: dict[str, Any], sizes: list[int]) -> None:
+    """Goals of experiments 1-2 (resilience and health), from the results so far."""
+    n0 = sizes[0]
+    h_churn = extra["health"][f"n={n0} after churn"]
+    upto80 = [v for n in sizes for k, v in extra["resilience"][f"n={n}"].items() if float(k) <= 0.8]
+    if upto80:  # a run of fractions above 80% only has no such goal
+        bench.goal(
+            "reliability_after_2_rounds_min_up_to_80pct_failure",
+            value=min(min(v["hyparview"][2:]) for v in upto80),
+            target=">= 0.999",
+            note="HyParView flooding, messages from the third round after the failure on",
+        )
+        bench.goal(
+            "recovery_rounds_max_up_to_80pct_failure",
+            value=max(
+                v["recovery_rounds"] if v["recovery_rounds"] is not None else 99 for v in upto80
+            ),
+            target="<= 2",
+            note="rounds until a message reaches >= 99.9% of live nodes (99: never in the run)",
+        )
+    rel90 = [extra["resilience"][f"n={n}"].get("0.9") for n in sizes]
+    if any(r is not None for r in rel90):
+        bench.goal(
+            "reliability_at_90pct_failure_after_recovery",
+            value=min(r["hyparview"][-1] for r in rel90 if r is not None),
+            target=">= 0.99",
+            note="last message of the run",
+        )
+    margins = [
+        statistics.fmean(v["hyparview"]) - statistics.fmean(v["baseline_fanout4"])
+        for n in sizes
+        for v in extra["resilience"][f"n={n}"].values()
+    ]
+    bench.goal(
+        "better_than_fanout4_baseline_at_every_f",
+        value=min(margins),
+        target="> 0",
+        note="min over f of mean reliability(HyParView) - mean reliability(baseline)",
+    )
+    bench.goal("connected_after_churn", value=h_churn["components"], target="== 1")
+
+
+def _merge(bench: Bench, paths: list[Path]) -> None:
+    """One result from runs that each measured some failure fractions on the same overlay.
+
+    Every part builds the overlay from the same seed, and each fraction is measured on its own
+    copy of it, so a fraction's figures do not depend on which run measured it; the parts'
+    identical health figures (stable and after churn) check that they built the same overlay.
+    """
+    parts = [json.loads(p.read_text()) for p in paths]
+    first = parts[0]
+
+    def same(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d["config"].items() if k != "big_fractions"}
+
+    for d, path in zip(parts, paths, strict=True):
+        if d.get("partial") or d["quick"]:
+            raise SystemExit(f"{path}: not a complete full run")
+        if same(d) != same(first) or d["health"] != first["health"]:
+            raise SystemExit(
+                f"{path}: another overlay or setting than {paths[0]} (PYTHONHASHSEED?)"
+            )
+    extra: dict[str, Any] = {"resilience": {}, "health": first["health"], "plumtree": []}
+    for d in parts:
+        for key, per_f in d["resilience"].items():
+            extra["resilience"].setdefault(key, {}).update(per_f)
+    for key, per_f in extra["resilience"].items():
+        extra["resilience"][key] = {f: per_f[f] for f in sorted(per_f, key=float)}
+    bench.rows = sorted((r for d in parts for r in d["rows"]), key=lambda r: (r["n"], r["f"]))
+    sizes = [int(n) for n in first["config"]["sizes"]]
+    _overlay_goals(bench, extra, sizes)
+    extra["parts"] = [{"command": d["command"], "wall_seconds": d["wall_seconds"]} for d in parts]
+    extra["wall_seconds"] = max(d["wall_seconds"] for d in parts)  # the parts ran side by side
+    fracs = sorted({float(f) for per_f in extra["resilience"].values() for f in per_f})
+    _finish(bench, extra, sizes, fracs)
+
+
+def _checkpoint(bench: Bench, resilience: dict[str, Any]) -> None:
+    """The rows and reliability series so far, so a long run cut short still leaves its data."""
+    path = bench.out.with_suffix(".partial.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "command": bench.command,
+        "partial": True,
+        "wall_seconds": round(time.perf_counter() - bench.started, 3),
+        "rows": bench.rows,
+        "resilience": resilience,
+    }
+    path.write_text(json.dumps(data, indent=1) + "\n")
 
 
 def _plumtree_goals(bench: Bench, extra: dict[str, Any]) -> None:

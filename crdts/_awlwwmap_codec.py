@@ -93,7 +93,7 @@ def encode_parts(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
     counters = [row[1] for row in rows]
     cloud = cc.cloud
     vv_flat: list[int] = []
-    for r, c in cc.vv.items():
+    for r, c in sorted(cc.vv.items()) if w.canonical else cc.vv.items():
         vv_flat.append(w.replica(r))
         vv_flat.append(c)
     dots: list[int] = []

@@ -163,13 +163,31 @@ def check_ts(ts: object) -> None:
 
 
 class Writer:
-    """Encoding helpers for one message; interns replica ids into the message's table."""
+    """Encoding helpers for one message; interns replica ids into the message's table.
 
-    __slots__ = ("_index", "replicas")
+    With ``canonical=True`` the encoders emit every unordered collection (dicts, sets, dot
+    groups, version vectors) in one fixed order, so equal states encode to equal bytes; ``encode``
+    seeds the replica table sorted. Type encoders get that for free by iterating through
+    :meth:`ordered` and :meth:`ordered_items`."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_index", "canonical", "replicas")
+
+    def __init__(self, *, canonical: bool = False, replicas: Iterable[str] = ()) -> None:
         self._index: dict[str, int] = {}
         self.replicas: list[str] = []
+        self.canonical = canonical
+        for r in replicas:
+            self.replica(r)
+
+    def ordered(self, xs: Iterable[Any]) -> Iterable[Any]:
+        """``xs`` (msgpack-native values) as they are, or in canonical order when canonical."""
+        return sorted(xs, key=_canonical_key) if self.canonical else xs
+
+    def ordered_items(self, d: dict[Any, Any]) -> Iterable[tuple[Any, Any]]:
+        """``d.items()``, in canonical key order when canonical."""
+        if not self.canonical:
+            return d.items()
+        return sorted(d.items(), key=lambda kv: _canonical_key(kv[0]))
 
     def replica(self, r: str) -> int:
         """The index of ``r`` in this message's replica table (added on first use)."""
@@ -190,7 +208,7 @@ class Writer:
             else:
                 lst.append(c)
         out: list[int] = []
-        for r, cs in by.items():
+        for r, cs in sorted(by.items()) if self.canonical else by.items():
             cs.sort()
             out.append(self.replica(r))
             out.append(len(cs))
@@ -203,7 +221,7 @@ class Writer:
     def context(self, cc: CausalContext) -> tuple[list[int], list[int]]:
         """``(vv, cloud)``: ``vv`` flat ``[ri, n, ...]``, ``cloud`` as :meth:`dots`."""
         vv: list[int] = []
-        for r, n in cc.vv.items():
+        for r, n in sorted(cc.vv.items()) if self.canonical else cc.vv.items():
             vv.append(self.replica(r))
             vv.append(n)
         return vv, self.dots((r, c) for r, s in cc.cloud.items() for c in s)
@@ -376,17 +394,32 @@ def register(
     _BY_TAG[tag] = entry
 
 
-def encode(x: object) -> bytes:
-    """``x`` (a registered type) as bytes: ``[tag, version, replicas, body]`` in msgpack."""
+def encode(x: object, *, canonical: bool = False) -> bytes:
+    """``x`` (a registered type) as bytes: ``[tag, version, replicas, body]`` in msgpack.
+
+    ``canonical=True``: equal states give equal bytes, whatever order their entries arrived in
+    (for content hashes and digests, e.g. the sync engine's Merkle tree). It costs a sort and a
+    second pass; both forms decode alike."""
     entry = _BY_CLASS.get(type(x))
     if entry is None:
         raise EncodeError(f"no codec registered for {type(x).__name__}")
     w = Writer()
     body = entry.encode(x, w)
+    if canonical:
+        # the first pass found the replicas; the second numbers them in sorted order, so every
+        # index (and every order that follows indexes) is the same for equal states
+        w = Writer(canonical=True, replicas=sorted(w.replicas))
+        body = entry.encode(x, w)
     try:
         return cast(bytes, msgpack.packb((entry.tag, entry.version, w.replicas, body)))
     except (TypeError, ValueError, OverflowError) as e:
         raise EncodeError(f"cannot encode {type(x).__name__}: {e}") from e
+
+
+def _canonical_key(v: Any) -> bytes:
+    # msgpack bytes order every msgpack-native value totally (mixed types, nested tuples);
+    # 1, 1.0 and True are one key in a Python dict, so they never meet in one sort
+    return cast(bytes, msgpack.packb(v))
 
 
 def decode(data: bytes | bytearray | memoryview) -> Any:

@@ -275,7 +275,7 @@ class DotFunCausal(Causal):
     def _s_encode(cls, s: dict[Dot, Any], w: Writer) -> Any:
         out: list[Any] = []
         ve = cls._v_encode
-        for (rep, c), v in s.items():
+        for (rep, c), v in sorted(s.items()) if w.canonical else s.items():
             out.append(w.replica(rep))
             out.append(c)
             out.append(ve(v, w))

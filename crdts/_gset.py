@@ -80,7 +80,7 @@ class GSet:
 
 
 def _enc(x: GSet, w: Writer) -> Any:
-    return list(x._s)
+    return list(w.ordered(x._s))
 
 
 def _dec(body: Any, r: Reader, version: int) -> GSet:

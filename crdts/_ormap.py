@@ -174,7 +174,7 @@ class ORMap(Causal):
     @classmethod
     def _s_encode(cls, s: _Store, w: Writer) -> Any:
         out: list[Any] = []
-        for (key, name), sub in s.items():
+        for (key, name), sub in w.ordered_items(s):
             kind = _KINDS[name]
             out.append(key)
             out.append(_TAG_OF[name])

@@ -243,7 +243,7 @@ class ORSet(Causal):
     @classmethod
     def _s_encode(cls, s: _Store, w: Writer) -> Any:
         out: list[Any] = []
-        for e, ds in s.items():
+        for e, ds in w.ordered_items(s):
             out.append(e)
             out.append(w.dots(ds))
         return out

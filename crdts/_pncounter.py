@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Self
 
 from crdts._codec import TAGS, Reader, Writer, check_replica, register
-from crdts._gcounter import (
+from crdts._vector import (
     check_amount,
     vec_add,
     vec_decode,

@@ -36,11 +36,14 @@ Both ends send a :class:`Hello` naming the watermark they hold of the other's st
 neighbour holds our current epoch up to ``W``: when the buffer still reaches back to ``W`` we just
 resend from ``W``; otherwise we ship the objects changed since ``W`` (a per-key modification index
 ordered by sequence number). A neighbour we know nothing about (new, or we restarted) gets a
-**Merkle digest** catch-up (:mod:`sync._merkle`): it descends only into differing subtrees, swaps
-item hashes for small ones, and ships the objects that differ. Either way its traffic grows with
-the difference, not the keyspace, and it ships whole objects in bounded steps. Objects are self-
-contained CRDT states (causal types carry their own causal context, restricted to what they hold),
-so no step ever claims more than it carries.
+**Merkle digest** catch-up (:mod:`sync._merkle`): it descends only into differing subtrees (siblings
+packed in one group, 8 bytes a hash; one bit per hash in the reply), swaps item hashes for small
+ones, and ships the objects that differ. Either way its traffic grows with the difference, not the
+keyspace, and it ships whole objects in bounded steps. Objects are self-contained CRDT states
+(causal types carry their own causal context, restricted to what they hold), so no step ever
+claims more than it carries. When neither end knows the other, their two digest catch-ups run one
+after the other (a replica recovering from a restart second), so the second sees only what the
+first left different instead of both walking every difference and shipping stale versions back.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ from sync._errors import (
     TypeMismatchError,
     UsageError,
 )
-from sync._merkle import DEPTH, MerkleIndex
+from sync._merkle import DEPTH, FANOUT_BITS, MerkleIndex
 from sync._messages import (
     PROTOCOL_VERSION,
     Ack,
@@ -135,6 +138,7 @@ class _Catchup:
         "parts",
         "queue_items",
         "queue_nodes",
+        "sent_hi",
         "session",
         "ship",
         "ship_set",
@@ -148,16 +152,19 @@ class _Catchup:
         self.covered = covered
         self.via = via
         self.digest_done = via != "merkle"
-        self.queue_nodes: list[tuple[int, int, int]] = []  # (level, prefix, hash) to probe
+        # Subtrees to probe: (level, prefix, hash, the key if it holds just one, else None).
+        self.queue_nodes: list[tuple[int, int, int, str | None]] = []
         self.queue_items: list[tuple[int, int]] = []  # subtrees to send as item hashes
-        # req -> (the probe, keys of its item lists): resent as is if its reply is late
-        self.outstanding: dict[int, tuple[Digest, dict[tuple[int, int], list[str]]]] = {}
+        # req -> (the probe, what each of its hashes stands for: a subtree to descend into or
+        # the key of an item to ship, in the order of the reply's bits); resent if late.
+        self.outstanding: dict[int, tuple[Digest, list[tuple[int, int] | str]]] = {}
         self.next_req = 0
         self.ship: list[str] = []
         self.ship_set: set[str] = set()
         self.parts: dict[int, tuple[Crdt, bytes]] = {}  # slot -> a part of a split object
         self.split: set[int] = set()  # slots whose object was split into parts
         self.shipped = RangeTracker()
+        self.sent_hi = 0  # ship slots below this were sent once (acked or not)
         self.last_progress = now
 
     def add_ship(self, keys: Iterable[str]) -> None:
@@ -178,7 +185,16 @@ class _Catchup:
 
 
 class _Peer:
-    __slots__ = ("ack", "catchup", "got_hello", "hello_epoch", "known", "metrics")
+    __slots__ = (
+        "ack",
+        "catchup",
+        "deferred",
+        "got_hello",
+        "hello_epoch",
+        "known",
+        "metrics",
+        "peer_activity",
+    )
 
     def __init__(self, mark: int, metrics: PeerMetrics) -> None:
         self.ack = RangeTracker(mark)
@@ -189,6 +205,10 @@ class _Peer:
         self.got_hello = False
         self.hello_epoch: int | None = None
         self.metrics = metrics
+        # A Merkle catch-up of this neighbour waiting for its own catch-up of us to end (both
+        # knew nothing of the other: one descent at a time, see _on_hello); since when.
+        self.deferred: float | None = None
+        self.peer_activity = 0.0  # last time this neighbour's catch-up of us made progress
 
 
 class SyncEngine:
@@ -201,7 +221,8 @@ class SyncEngine:
 
     ``state`` (optional) is an existing keyspace dict, used **as is** (not copied): after a crash
     that kept the state but lost the engine (buffer, acks), build a new engine over the same dict;
-    a new ``epoch`` tells the neighbours that this replica's stream restarted.
+    a new ``epoch`` (drawn afresh when not given) tells the neighbours that this replica's stream
+    restarted; a caller passing ``epoch`` must never reuse one.
     """
 
     protocol = "sync"
@@ -221,8 +242,15 @@ class SyncEngine:
             raise UsageError("replica_id must be a non-empty str")
         self.replica_id = replica_id
         self.config = config or SyncConfig()
+        # The epoch names this incarnation's delta stream and must differ from every earlier
+        # one (a peer's Hello watermark of the old stream would otherwise be taken for the new
+        # one, and entries lost with the old buffer would never ship). A caller's rng is one
+        # stream per incarnation (the simulator's is); without one, a deterministic default
+        # rng would repeat the epoch at each restart, so the epoch comes from the OS instead.
+        if epoch is None:
+            epoch = (rng or random.SystemRandom()).getrandbits(63)
         self._rng = rng or random.Random(replica_id)
-        self.epoch: int = self._rng.getrandbits(63) if epoch is None else epoch
+        self.epoch: int = epoch
         if codec is None:
             import crdts
 
@@ -241,11 +269,15 @@ class SyncEngine:
         # What we hold of each peer's stream: addr -> (their epoch, watermark tracker).
         self._recv: OrderedDict[str, tuple[int, RangeTracker]] = OrderedDict()
         self._early_hello: dict[str, Hello] = {}
-        # Modification index: key -> seq of its last change, ordered by seq (move to end).
-        self._mod: dict[str, int] = dict.fromkeys(self._state, 0)
+        # Modification index: key -> seq of its last change, ordered by seq (move to end). Keys
+        # unchanged since construction (seq 0) are left out: a watermark >= 1 covers them.
+        self._mod: dict[str, int] = {}
         self._merkle = MerkleIndex()
         self._merkle.touch_all(self._state)
         self._session = 0
+        # Built over a kept, non-empty state (a restart): likely stale until a neighbour has
+        # caught us up; told in our Hello so that catch-up goes first (see _on_hello).
+        self._recovering = bool(self._state)
         self.metrics = SyncMetrics()
         self.subscriptions = Subscriptions()
         self._started = False
@@ -476,6 +508,9 @@ class SyncEngine:
         if not self._mode.delta:
             self._state_round(out)
             return out
+        prehash = self.config.merkle_prehash_per_round
+        if prehash and self._merkle.dirty:  # bounded: the index is ready before it is needed
+            self._merkle.flush(self._encoded_state, prehash)
         for peer, p in self._peers.items():
             if not p.got_hello:  # Hellos are resent until the neighbour's own arrives
                 self._send(out, peer, self._hello_for(peer, p))
@@ -484,6 +519,8 @@ class SyncEngine:
             p.known.clear()
             if p.catchup is not None:  # at least one step per round, even behind a big interval
                 self._catchup_round(peer, p, now, out, max(1, budget))
+            elif p.deferred is not None and now - p.peer_activity > self.config.catchup_timeout:
+                self._start_merkle(peer, p, now, out)  # its catch-up of us stalled: go anyway
         self._gc()
         return out
 
@@ -642,16 +679,18 @@ class SyncEngine:
             elif isinstance(msg, Hello):
                 self._on_hello(src, msg, now, out)
             elif isinstance(msg, Digest):
+                self._peer_progress(src, now)
                 self._on_digest(src, msg, out)
             elif isinstance(msg, DigestReply):
                 self._on_digest_reply(src, msg, now, out)
             elif isinstance(msg, Objects):
+                self._peer_progress(src, now)
                 self._receive_objects(src, msg.objects)
                 self._send(out, src, ObjectsAck(msg.session, msg.lo, msg.hi))
             elif isinstance(msg, ObjectsAck):
                 self._on_objects_ack(src, msg, now, out)
             else:
-                self._on_catchup_done(src, msg)
+                self._on_catchup_done(src, msg, now, out)
         except PeerError as exc:
             self.metrics.count_error(src, exc)
         return out
@@ -751,6 +790,11 @@ class SyncEngine:
                 if subs.wants(key):
                     self._notify(key, old, self._state[key], src)
 
+    def _peer_progress(self, src: str, now: float) -> None:
+        p = self._peers.get(src)
+        if p is not None:
+            p.peer_activity = now
+
     def _on_ack(self, src: str, msg: Ack) -> None:
         if msg.epoch != self.epoch:
             return  # an ack for a previous incarnation of this replica: meaningless now
@@ -772,6 +816,7 @@ class SyncEngine:
             None if known is None else known[0],
             0 if known is None else known[1].mark,
             reply,
+            self._recovering,
         )
 
     def _on_hello(self, src: str, msg: Hello, now: float, out: list[Effect]) -> None:
@@ -787,7 +832,9 @@ class SyncEngine:
         p.hello_epoch = msg.epoch
         if not self._mode.delta:
             return
-        if msg.known_epoch == self.epoch and msg.watermark > 0:
+        # A watermark beyond our sequence number cannot be of this incarnation (a reused
+        # epoch): it vouches for nothing, so the neighbour is caught up by digest.
+        if msg.known_epoch == self.epoch and 0 < msg.watermark <= self._c:
             w = msg.watermark
             if w >= self._base:
                 # The buffer still holds [w, c): plain retransmission, no catch-up.
@@ -802,10 +849,31 @@ class SyncEngine:
             keys.reverse()
             cu.add_ship(keys)
         else:
-            cu = self._new_catchup(p, "merkle", now)
-            self._merkle_start(cu)
+            known = self._recv.get(src)
+            knows_nothing = known is None or known[0] != msg.epoch or known[1].mark == 0
+            theirs_first = (msg.recovering, src) < (self._recovering, self.replica_id)
+            if knows_nothing and theirs_first:
+                # We know nothing of its stream either, so it is about to catch us up by
+                # digest too. Two descents at once would each ship its side's differing
+                # objects, stale ones included, and walk every differing subtree twice; after
+                # its catch-up of us our tree differs from its only where we hold what it
+                # lacks, so one goes first and the other (run on its CatchupDone) is short.
+                # First: a replica not recovering from a restart (the other's objects are
+                # likely stale), then the smaller id. If its catch-up stalls, the round starts
+                # ours anyway.
+                p.deferred = p.peer_activity = now
+                return
+            self._start_merkle(src, p, now, out)
+            return
         self._pump_digest(src, cu, out)
         self._maybe_finish(src, p, out)
+
+    def _start_merkle(self, peer: str, p: _Peer, now: float, out: list[Effect]) -> None:
+        p.deferred = None
+        cu = self._new_catchup(p, "merkle", now)
+        self._merkle_start(cu)
+        self._pump_digest(peer, cu, out)
+        self._maybe_finish(peer, p, out)
 
     def _new_catchup(self, p: _Peer, via: str, now: float) -> _Catchup:
         self._session += 1
@@ -830,42 +898,87 @@ class SyncEngine:
         if count == 0:
             cu.digest_done = True  # nothing here to push
         else:
-            cu.queue_nodes.append((0, 0, h))
+            cu.queue_nodes.append((0, 0, h, self._single_key(0, 0, count)))
+
+    def _single_key(self, level: int, prefix: int, count: int) -> str | None:
+        """The key of a one-object subtree (its hash is that object's item hash), else None."""
+        return self._merkle.keys_under(level, prefix)[0] if count == 1 else None
 
     def _pump_digest(self, peer: str, cu: _Catchup, out: list[Effect]) -> None:
-        """Send the queued probes, in messages bounded by ``max_message_bytes``."""
+        """Send the queued probes, in messages bounded by ``max_message_bytes``.
+
+        Siblings travel as one group (a bit mask and 8 bytes per hash); a one-object sibling is
+        flagged so the peer checks it as an item, which saves a round trip for it."""
         limit = self.config.max_message_bytes - _MSG_OVERHEAD
+        mask_low = (1 << FANOUT_BITS) - 1
         while cu.queue_nodes or cu.queue_items:
-            nodes: list[tuple[int, int, int]] = []
-            items: list[tuple[int, int, list[int]]] = []
-            keys_of: dict[tuple[int, int], list[str]] = {}
+            siblings: dict[tuple[int, int], dict[int, tuple[int, str | None]]] = {}
+            item_keys: list[list[str]] = []
+            items: list[tuple[int, int, bytes]] = []
             acc = 0
             while cu.queue_nodes and acc < limit:
-                nodes.append(cu.queue_nodes.pop())
-                acc += 24
+                lv, pf, h, key = cu.queue_nodes.pop()
+                g = siblings.setdefault((lv, pf >> FANOUT_BITS), {})
+                acc += 8 if g else 24
+                g[pf & mask_low] = (h, key)
             while cu.queue_items and acc < limit:
                 level, prefix = cu.queue_items.pop()
                 keys = self._merkle.keys_under(level, prefix)
-                items.append((level, prefix, [self._merkle.item(k) for k in keys]))
-                keys_of[(level, prefix)] = keys
-                acc += 16 + 9 * len(keys)
+                item = self._merkle.item
+                items.append((level, prefix, b"".join(item(k).to_bytes(8, "big") for k in keys)))
+                item_keys.append(keys)
+                acc += 16 + 8 * len(keys)
+            groups: list[tuple[int, int, int, int, bytes]] = []
+            entries: list[tuple[int, int] | str] = []
+            for (lv, parent), children in siblings.items():
+                mask = single = 0
+                hashes = bytearray()
+                for i in sorted(children):
+                    h, key = children[i]
+                    mask |= 1 << i
+                    hashes += h.to_bytes(8, "big")
+                    if key is None:
+                        entries.append((lv, (parent << FANOUT_BITS) | i))
+                    else:
+                        single |= 1 << i
+                        entries.append(key)
+                groups.append((lv, parent, mask, single, bytes(hashes)))
+            for keys in item_keys:
+                entries.extend(keys)
             req = cu.next_req
             cu.next_req += 1
-            msg = Digest(cu.session, req, nodes, items)
-            cu.outstanding[req] = (msg, keys_of)
+            msg = Digest(cu.session, req, groups, items)
+            cu.outstanding[req] = (msg, entries)
             self._send(out, peer, msg)
 
     def _on_digest(self, src: str, msg: Digest, out: list[Effect]) -> None:
-        """Answer a probe: which subtrees differ from ours, which items we lack."""
+        """Answer a probe, one bit per hash: a subtree that differs from ours, an item (or a
+        one-object subtree) we do not hold."""
         self._merkle.flush(self._encoded_state)
-        differ = [(lv, pf) for lv, pf, h in msg.nodes if self._merkle.node(lv, pf)[0] != h]
-        want: list[tuple[int, int, list[int]]] = []
+        node = self._merkle.node
         holds = self._merkle.holds
-        for lv, pf, hashes in msg.items:
-            missing = [i for i, h in enumerate(hashes) if not holds(h)]
-            if missing:
-                want.append((lv, pf, missing))
-        self._send(out, src, DigestReply(msg.session, msg.req, differ, want))
+        bits = bytearray((msg.entries() + 7) // 8)
+        n = 0
+        for lv, parent, mask, single, hashes in msg.groups:
+            k = 0
+            for i in range(mask.bit_length()):
+                if not mask >> i & 1:
+                    continue
+                h = int.from_bytes(hashes[k : k + 8], "big")
+                k += 8
+                if single >> i & 1:
+                    differs = not holds(h)
+                else:
+                    differs = node(lv, (parent << FANOUT_BITS) | i)[0] != h
+                if differs:
+                    bits[n >> 3] |= 1 << (n & 7)
+                n += 1
+        for _lv, _pf, hashes in msg.items:
+            for k in range(0, len(hashes), 8):
+                if not holds(int.from_bytes(hashes[k : k + 8], "big")):
+                    bits[n >> 3] |= 1 << (n & 7)
+                n += 1
+        self._send(out, src, DigestReply(msg.session, msg.req, bytes(bits)))
 
     def _on_digest_reply(self, src: str, msg: DigestReply, now: float, out: list[Effect]) -> None:
         p = self._peers.get(src)
@@ -875,13 +988,23 @@ class SyncEngine:
         probe = cu.outstanding.pop(msg.req, None)
         if probe is None:
             return  # a duplicate reply
-        keys_of = probe[1]
+        entries = probe[1]
+        bits = msg.bits
+        if len(bits) != (len(entries) + 7) // 8:
+            cu.outstanding[msg.req] = probe
+            raise ProtocolViolationError(f"{len(bits)} bytes of bits for {len(entries)} hashes")
         cu.last_progress = now
         self._merkle.flush(self._encoded_state)
         threshold = self.config.merkle_leaf_threshold
-        for lv, pf in msg.differ:
-            if not 0 <= lv <= DEPTH:
-                raise ProtocolViolationError(f"no Merkle level {lv}")
+        ship: list[str] = []
+        for n, e in enumerate(entries):
+            if not bits[n >> 3] >> (n & 7) & 1:
+                continue
+            if isinstance(e, str):
+                if e in self._state:
+                    ship.append(e)  # the peer does not hold this object as we have it
+                continue
+            lv, pf = e
             _, count = self._merkle.node(lv, pf)
             if count == 0:
                 continue
@@ -889,19 +1012,14 @@ class SyncEngine:
                 cu.queue_items.append((lv, pf))
                 continue
             for cp, ch, ccount in self._merkle.children(lv, pf):
-                if ccount <= 1:
-                    cu.queue_items.append((lv + 1, cp))  # an item costs what a hash does
-                else:
-                    cu.queue_nodes.append((lv + 1, cp, ch))
-        for lv, pf, idx in msg.want:
-            keys = keys_of.get((lv, pf))
-            if keys is None:
-                raise ProtocolViolationError("want for a subtree that was not probed")
-            cu.add_ship(keys[i] for i in idx if i < len(keys) and keys[i] in self._state)
+                cu.queue_nodes.append((lv + 1, cp, ch, self._single_key(lv + 1, cp, ccount)))
+        cu.add_ship(ship)
         self._pump_digest(src, cu, out)
         if not cu.outstanding and not cu.queue_nodes and not cu.queue_items:
             cu.digest_done = True
-        self._ship(src, cu, out, self.config.max_messages_per_round)
+        # Only what was never sent: objects in flight are not sent again on every reply (the
+        # round retransmits whatever stays unacked).
+        self._ship(src, cu, out, self.config.max_messages_per_round, resend=False)
         self._maybe_finish(src, p, out)
 
     def _catchup_round(
@@ -918,14 +1036,17 @@ class SyncEngine:
         self._ship(peer, cu, out, budget)
         self._maybe_finish(peer, p, out)
 
-    def _ship(self, peer: str, cu: _Catchup, out: list[Effect], budget: int) -> None:
-        """Send whole objects of the ship list from the first unacked one, in bounded steps.
+    def _ship(
+        self, peer: str, cu: _Catchup, out: list[Effect], budget: int, *, resend: bool = True
+    ) -> None:
+        """Send whole objects of the ship list from the first unacked one (``resend``) or the
+        first never sent, in bounded steps.
 
         An object too big for one message is split (:meth:`_split`): its parts are appended to
         the ship list (indices never shift, so acks stay exact) and its own slot is a no-op.
         """
         limit = self.config.max_message_bytes - _MSG_OVERHEAD
-        i = cu.shipped.mark
+        i = cu.shipped.mark if resend else max(cu.shipped.mark, cu.sent_hi)
         sent = 0
         lo = i
         objs: list[ObjectEntry] = []
@@ -976,6 +1097,7 @@ class SyncEngine:
         xs: list[Crdt],
     ) -> None:
         self._send(out, peer, Objects(cu.session, lo, hi, objs), sum(len(e) for _, e in objs))
+        cu.sent_hi = max(cu.sent_hi, hi)
         self._count_sent(peer, xs)
 
     def _on_objects_ack(self, src: str, msg: ObjectsAck, now: float, out: list[Effect]) -> None:
@@ -999,9 +1121,13 @@ class SyncEngine:
         self._send(out, peer, CatchupDone(cu.session, self.epoch, cu.covered))
         out.append(Emit(CatchupCompleted(peer, cu.via, len(cu.ship))))
 
-    def _on_catchup_done(self, src: str, msg: CatchupDone) -> None:
+    def _on_catchup_done(self, src: str, msg: CatchupDone, now: float, out: list[Effect]) -> None:
         if msg.covered > 0:
             self._recv_tracker(src, msg.epoch).raise_to(msg.covered)
+        self._recovering = False
+        p = self._peers.get(src)
+        if p is not None and p.deferred is not None:
+            self._start_merkle(src, p, now, out)  # its catch-up of us is complete: our turn
 
     # -- introspection ----------------------------------------------------------------------------
 

@@ -4,9 +4,11 @@ Every object contributes one 64-bit *item hash*, ``mmh3(key, encoded state)``. K
 the top bits of ``mmh3(key)`` into a fixed tree of fanout 16 and depth :data:`DEPTH` (16^5 leaves,
 enough for millions of objects), and a node's hash is the **sum modulo 2^64** of its items. A sum
 (not a hash of the children) makes an update O(depth): subtract the old item, add the new one on
-the path; nodes are stored sparsely (only non-empty subtrees exist). Hashing is lazy: a change only
-marks the key dirty; :meth:`flush` rehashes dirty keys right before a digest is read, so a replica
-that never serves a catch-up never encodes an object for it.
+the path; nodes are stored sparsely (only non-empty subtrees exist), the leaves not at all (see
+:class:`MerkleIndex`). Hashing is lazy: a change only marks the key dirty; :meth:`flush` rehashes
+dirty keys right before a digest is read; the engine also hashes a bounded slice of them each
+round, so that a replica built over a large keyspace has its index ready before its first digest
+instead of hashing everything in one go when it is asked.
 
 Two replicas whose subtree sums are equal hold (up to a 2^-64 collision) the same objects there; a
 catch-up descends only into subtrees that differ, and swaps item hashes once a subtree is small, so
@@ -42,18 +44,23 @@ def prefix_of(kh: int, level: int) -> int:
 
 
 class MerkleIndex:
-    """Per-level sparse dicts ``prefix -> [sum, count]`` plus the keys of each leaf bucket."""
+    """Per-level sparse dicts ``prefix -> [sum, count]`` above the leaves, plus each leaf's keys.
 
-    __slots__ = ("_dirty", "_item_count", "_items", "_kh", "leaf_keys", "levels")
+    Sized for a million objects per replica: the leaf level (about one key per leaf at that
+    size) is not stored but summed from its keys' items when asked, a leaf holding one key keeps
+    the bare ``str`` (not a container), and key hashes are recomputed rather than kept; what
+    remains per object is its item hash, its entry in the item multiset and in its leaf.
+    """
+
+    __slots__ = ("_dirty", "_item_count", "_items", "leaf_keys", "levels")
 
     def __init__(self) -> None:
-        self.levels: list[dict[int, list[int]]] = [{} for _ in range(DEPTH + 1)]
-        self.leaf_keys: dict[int, set[str]] = {}
+        self.levels: list[dict[int, list[int]]] = [{} for _ in range(DEPTH)]
+        self.leaf_keys: dict[int, str | list[str]] = {}
         self._items: dict[str, int] = {}
         # item hash -> how many keys have it (a multiset, so a 2^-64 collision is harmless):
         # "do I hold this exact object?" in O(1), however big the subtree it was probed from.
         self._item_count: dict[int, int] = {}
-        self._kh: dict[str, int] = {}
         self._dirty: set[str] = set()
 
     def touch(self, key: str) -> None:
@@ -67,37 +74,49 @@ class MerkleIndex:
     def dirty(self) -> int:
         return len(self._dirty)
 
-    def flush(self, encoded_state: Callable[[str], bytes]) -> None:
-        """Rehash every dirty key, reading its current encoding through ``encoded_state``."""
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def flush(self, encoded_state: Callable[[str], bytes], limit: int | None = None) -> None:
+        """Rehash every dirty key (at most ``limit`` of them), reading its current encoding
+        through ``encoded_state``."""
         if not self._dirty:
             return
-        dirty, self._dirty = self._dirty, set()
+        dirty: Iterable[str]
+        if limit is None or limit >= len(self._dirty):
+            dirty, self._dirty = self._dirty, set()
+        else:
+            pop = self._dirty.pop
+            dirty = [pop() for _ in range(limit)]
         levels = self.levels
+        items = self._items
+        counts = self._item_count
+        leaves = self.leaf_keys
         for key in dirty:
             new = item_hash(key, encoded_state(key))
-            old = self._items.get(key)
+            old = items.get(key)
             if old == new:
                 continue
-            kh = self._kh.get(key)
-            is_new = kh is None
-            if kh is None:
-                kh = key_hash(key)
-                self._kh[key] = kh
+            kh = key_hash(key)
+            is_new = old is None
+            if is_new:
                 leaf = prefix_of(kh, DEPTH)
-                bucket = self.leaf_keys.get(leaf)
+                bucket = leaves.get(leaf)
                 if bucket is None:
-                    bucket = self.leaf_keys[leaf] = set()
-                bucket.add(key)
+                    leaves[leaf] = key
+                elif isinstance(bucket, str):
+                    leaves[leaf] = [bucket, key]
+                else:
+                    bucket.append(key)
             delta = (new - (old or 0)) & _MASK
-            self._items[key] = new
-            counts = self._item_count
+            items[key] = new
             counts[new] = counts.get(new, 0) + 1
             if old is not None:
                 if counts[old] == 1:
                     del counts[old]
                 else:
                     counts[old] -= 1
-            for level in range(DEPTH + 1):
+            for level in range(DEPTH):
                 p = prefix_of(kh, level)
                 node = levels[level].get(p)
                 if node is None:
@@ -107,17 +126,34 @@ class MerkleIndex:
                     if is_new:
                         node[1] += 1
 
+    def _leaf(self, prefix: int) -> tuple[int, int]:
+        bucket = self.leaf_keys.get(prefix)
+        if bucket is None:
+            return 0, 0
+        if isinstance(bucket, str):
+            return self._items[bucket], 1
+        return sum(self._items[k] for k in bucket) & _MASK, len(bucket)
+
     def node(self, level: int, prefix: int) -> tuple[int, int]:
         """``(hash, key count)`` of a subtree (``(0, 0)`` when empty). Call :meth:`flush` first."""
-        n = self.levels[level].get(prefix) if 0 <= level <= DEPTH else None
+        if level == DEPTH:
+            return self._leaf(prefix)
+        n = self.levels[level].get(prefix) if 0 <= level < DEPTH else None
         return (n[0], n[1]) if n is not None else (0, 0)
 
     def children(self, level: int, prefix: int) -> list[tuple[int, int, int]]:
         """The non-empty children of a subtree: ``(prefix, hash, count)``."""
-        if level >= DEPTH:
+        if not 0 <= level < DEPTH:
             return []
-        below = self.levels[level + 1]
         out = []
+        if level == DEPTH - 1:
+            for i in range(FANOUT):
+                p = (prefix << FANOUT_BITS) | i
+                h, c = self._leaf(p)
+                if c:
+                    out.append((p, h, c))
+            return out
+        below = self.levels[level + 1]
         for i in range(FANOUT):
             p = (prefix << FANOUT_BITS) | i
             n = below.get(p)
@@ -130,7 +166,10 @@ class MerkleIndex:
         if not 0 <= level <= DEPTH:
             return []
         if level == DEPTH:
-            return sorted(self.leaf_keys.get(prefix, ()))
+            bucket = self.leaf_keys.get(prefix)
+            if bucket is None:
+                return []
+            return [bucket] if isinstance(bucket, str) else sorted(bucket)
         out: list[str] = []
         for p, _, _ in self.children(level, prefix):
             out.extend(self.keys_under(level + 1, p))

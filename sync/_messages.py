@@ -37,7 +37,6 @@ __all__ = [
 PROTOCOL_VERSION = 1
 
 ObjectEntry: TypeAlias = tuple[str, bytes]
-NodeRef: TypeAlias = tuple[int, int]  # (level, prefix)
 
 T_DELTA = 0x48
 T_ACK = 0x49
@@ -82,26 +81,39 @@ class Hello:
     known_epoch: int | None
     watermark: int
     reply: bool  # an answer to your Hello (else: please answer with yours)
+    # My engine was rebuilt over a kept state and has not been caught up since: my objects are
+    # likely stale, so where both of us need a digest catch-up, yours of me goes first.
+    recovering: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """Merkle catch-up probe: my hashes of some subtrees, and the item hashes of small subtrees."""
+    """Merkle catch-up probe: my hashes of some subtrees, and the item hashes of small subtrees.
+
+    Hashes travel packed, 8 bytes each, big-endian. ``groups`` are sibling subtrees: the
+    children ``(parent << FANOUT_BITS) | i`` at ``level``, for each bit ``i`` of ``mask``, in bit
+    order; a bit also set in ``single`` marks a subtree of one object, whose hash is that object's
+    item hash. ``items`` lists the item hashes of a small subtree.
+    """
 
     session: int
     req: int
-    nodes: list[tuple[int, int, int]]  # (level, prefix, hash)
-    items: list[tuple[int, int, list[int]]]  # (level, prefix, item hashes)
+    groups: list[tuple[int, int, int, int, bytes]]  # (level, parent, mask, single, hashes)
+    items: list[tuple[int, int, bytes]]  # (level, prefix, item hashes)
+
+    def entries(self) -> int:
+        """How many hashes the probe carries (the bits of its reply)."""
+        return sum(len(g[4]) for g in self.groups) // 8 + sum(len(i[2]) for i in self.items) // 8
 
 
 @dataclass(frozen=True, slots=True)
 class DigestReply:
-    """Which probed subtrees differ, and which probed items the replier lacks (by index)."""
+    """One bit per hash of the probe, in its order (groups' children, then items), LSB first:
+    set for a subtree that differs from mine, or an object (item hash) I do not hold."""
 
     session: int
     req: int
-    differ: list[NodeRef]
-    want: list[tuple[int, int, list[int]]]  # (level, prefix, indices into the probe's list)
+    bits: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,17 +158,17 @@ def encode_message(msg: Message) -> bytes:
     if isinstance(msg, Ack):
         return _pack(T_ACK, [msg.epoch, msg.lo, msg.hi])
     if isinstance(msg, Hello):
-        return _pack(T_HELLO, [msg.version, msg.epoch, msg.known_epoch, msg.watermark, msg.reply])
+        return _pack(
+            T_HELLO,
+            [msg.version, msg.epoch, msg.known_epoch, msg.watermark, msg.reply, msg.recovering],
+        )
     if isinstance(msg, Digest):
         return _pack(
             T_DIGEST,
-            [msg.session, msg.req, [list(n) for n in msg.nodes], [list(i) for i in msg.items]],
+            [msg.session, msg.req, [list(g) for g in msg.groups], [list(i) for i in msg.items]],
         )
     if isinstance(msg, DigestReply):
-        return _pack(
-            T_DIGEST_REPLY,
-            [msg.session, msg.req, [list(n) for n in msg.differ], [list(w) for w in msg.want]],
-        )
+        return _pack(T_DIGEST_REPLY, [msg.session, msg.req, msg.bits])
     if isinstance(msg, Objects):
         return _pack(T_OBJECTS, [msg.session, msg.lo, msg.hi, [list(o) for o in msg.objects]])
     if isinstance(msg, ObjectsAck):
@@ -196,11 +208,6 @@ def _range(lo: Any, hi: Any) -> tuple[int, int]:
     return lo, hi
 
 
-def _node(v: Any) -> tuple[int, int]:
-    level, prefix = _list(v, 2)
-    return _u64(level), _u64(prefix)
-
-
 def decode_message(data: bytes) -> Message:
     """Parse one message; raises :class:`DecodeError` on anything malformed."""
     if not data:
@@ -228,30 +235,42 @@ def _decode_body(tag: int, body: Any) -> Message:
         lo, hi = _range(lo, hi)
         return Ack(_u64(epoch), lo, hi)
     if tag == T_HELLO:
-        version, epoch, known, wm, reply = _list(body, 5)
-        if type(reply) is not bool:
-            raise DecodeError("reply must be a bool")
+        version, epoch, known, wm, reply, recovering = _list(body, 6)
+        if type(reply) is not bool or type(recovering) is not bool:
+            raise DecodeError("reply and recovering must be bools")
         if _u64(version) != PROTOCOL_VERSION:
             raise DecodeError(f"unsupported sync protocol version {version}")
-        return Hello(version, _u64(epoch), None if known is None else _u64(known), _u64(wm), reply)
+        return Hello(
+            version,
+            _u64(epoch),
+            None if known is None else _u64(known),
+            _u64(wm),
+            reply,
+            recovering,
+        )
     if tag == T_DIGEST:
-        session, req, nodes, items = _list(body, 4)
-        ns: list[tuple[int, int, int]] = []
-        for n in _list(nodes):
-            level, prefix, h = _list(n, 3)
-            ns.append((_u64(level), _u64(prefix), _u64(h)))
-        its: list[tuple[int, int, list[int]]] = []
+        session, req, groups, items = _list(body, 4)
+        gs: list[tuple[int, int, int, int, bytes]] = []
+        for g in _list(groups):
+            level, parent, mask, single, hs = _list(g, 5)
+            level, parent, mask, single = _u64(level), _u64(parent), _u64(mask), _u64(single)
+            if type(hs) is not bytes or mask >= 1 << 64 or single & ~mask:
+                raise DecodeError("a digest group is [level, parent, mask, single, bytes]")
+            if len(hs) != 8 * mask.bit_count():
+                raise DecodeError("a digest group needs 8 bytes per bit of its mask")
+            gs.append((level, parent, mask, single, hs))
+        its: list[tuple[int, int, bytes]] = []
         for it in _list(items):
             level, prefix, hs = _list(it, 3)
-            its.append((_u64(level), _u64(prefix), [_u64(h) for h in _list(hs)]))
-        return Digest(_u64(session), _u64(req), ns, its)
+            if type(hs) is not bytes or len(hs) % 8:
+                raise DecodeError("item hashes are 8 bytes each")
+            its.append((_u64(level), _u64(prefix), hs))
+        return Digest(_u64(session), _u64(req), gs, its)
     if tag == T_DIGEST_REPLY:
-        session, req, differ, want = _list(body, 4)
-        ws: list[tuple[int, int, list[int]]] = []
-        for w in _list(want):
-            level, prefix, idx = _list(w, 3)
-            ws.append((_u64(level), _u64(prefix), [_u64(i) for i in _list(idx)]))
-        return DigestReply(_u64(session), _u64(req), [_node(d) for d in _list(differ)], ws)
+        session, req, bits = _list(body, 3)
+        if type(bits) is not bytes:
+            raise DecodeError("digest reply bits must be bytes")
+        return DigestReply(_u64(session), _u64(req), bits)
     if tag == T_OBJECTS:
         session, lo, hi, objs = _list(body, 4)
         lo, hi = _range(lo, hi)

@@ -29,6 +29,9 @@ Departures from the paper, each for a race the paper's round model does not have
   already seen from that peer is stale (sent by an earlier incarnation) and is ignored;
 - a NEIGHBOR reply nobody waits for any more (we timed out, or filled the slot meanwhile) is
   answered with DISCONNECT unless a slot is free, so the replier does not keep a one-sided link;
+  a DISCONNECT of ours may cross an accepting NEIGHBOR reply or JOIN_ACCEPT (the replier drops
+  us on it), so an acceptance links only if we have not disconnected the replier since asking
+  (otherwise we ask again), and no DISCONNECT goes to a peer we have a request or JOIN out to;
 - a request from a peer already in the active view is accepted again (never ignored): the peer may
   have restarted, or lost the link, and must not be blocked from reconnecting;
 - a node whose views are both empty rejoins through a seed (self-heal after many simultaneous
@@ -74,6 +77,9 @@ _ROUND = ("hyparview", "round")
 _JOIN = ("hyparview", "join")
 _EPOCH_MEMORY = 4096  # peers whose epoch we remember (stale-message filter)
 _SHUFFLE_MEMORY = 8  # outstanding shuffles whose sent ids we remember
+_ASKED_MEMORY = 64  # peers whose NEIGHBOR request ids we remember (to judge late replies)
+_ASKED_PER_PEER = 4  # request ids remembered per peer
+_JOIN_ASK = -1  # stands for a JOIN among the request ids (which are >= 0)
 
 # Kinds of outstanding NEIGHBOR request.
 _PROMOTE = "promote"  # filling a free slot from the passive view (low priority unless isolated)
@@ -131,6 +137,9 @@ class HyParView:
         self._active: dict[Addr, None] = {}
         self._passive: dict[Addr, None] = {}
         self._pending: dict[Addr, _Pending] = {}
+        # Request ids sent to a peer since our last DISCONNECT to it: a late accepting reply to
+        # one of them is current; any other may have been overtaken by that DISCONNECT.
+        self._asked: dict[Addr, list[int]] = {}
         self._epochs: dict[Addr, int] = {}
         self._failed: dict[Addr, float] = {}
         self._tried: set[Addr] = set()
@@ -281,6 +290,11 @@ class HyParView:
             self._join_contact = None
             out.append(CancelTimer(_JOIN))
         self._cancel_pending(out, src)
+        if src not in self._active and _JOIN_ASK not in self._asked.get(src, ()):
+            # We have disconnected the contact since asking to join (it drops us on that), or
+            # never asked: an obsolete acceptance, handled like a late NEIGHBOR reply.
+            self._late_acceptance(out, src, now)
+            return
         # The contact has already added us: add it back even if that evicts someone, so the
         # link is symmetric.
         self._add_active(out, src, now)
@@ -337,12 +351,10 @@ class HyParView:
             # Late: we gave up on this request (timeout) or the peer was evicted meanwhile.
             self.stats.late_replies += 1
             if accepted and src not in self._active:
-                if len(self._active) < self.config.active_size:
-                    self._add_active(out, src, now)
+                if req in self._asked.get(src, ()) and len(self._active) < self.config.active_size:
+                    self._add_active(out, src, now)  # slow, not obsolete: take the free slot
                 else:
-                    # The replier added us; undo that rather than keep a one-sided link.
-                    self._send(out, src, Disconnect(self.epoch, False))
-                    self._add_passive(src)
+                    self._late_acceptance(out, src, now)
             return
         self._cancel_pending(out, src)
         if accepted:
@@ -350,7 +362,7 @@ class HyParView:
                 return
             if pending.kind == _PROMOTE and len(self._active) >= self.config.active_size:
                 # The slot was filled meanwhile; a promotion never evicts a working link.
-                self._send(out, src, Disconnect(self.epoch, False))
+                self._disconnect(out, src)
                 self._add_passive(src)
             else:
                 self._add_active(out, src, now)
@@ -490,20 +502,49 @@ class HyParView:
     def _send(self, out: list[Effect], dst: Addr, msg: Message) -> None:
         out.append(SendStream(dst, encode(msg)))
 
+    def _late_acceptance(self, out: list[Effect], src: Addr, now: float) -> None:
+        """``src`` accepted a request of ours that we no longer wait for, or that a DISCONNECT of
+        ours may have overtaken (``src`` drops us on it): never link on it as it stands."""
+        if src in self._pending or src == self._join_contact:
+            return  # the reply to the request (or JOIN) still outstanding decides
+        if len(self._active) < self.config.active_size:
+            # Ask again: the request queues behind anything we sent ``src`` before, so its
+            # reply tells ``src``'s current state.
+            self._request(out, src, not self._active and not self._pending, _PROMOTE, now)
+        else:
+            # Undo its half of the link. Nothing to it is outstanding (checked above): a request
+            # it accepted before this DISCONNECT arrives would be obsolete as well.
+            self._disconnect(out, src)
+            self._add_passive(src)
+
+    def _disconnect(self, out: list[Effect], peer: Addr) -> None:
+        """DISCONNECT ``peer`` (not leaving): replies to our earlier requests become obsolete."""
+        self._asked.pop(peer, None)
+        self._send(out, peer, Disconnect(self.epoch, False))
+
     def _send_join(self, out: list[Effect], now: float) -> None:
         if not self._seeds:
             return
         candidates = [s for s in self._seeds if s != self._join_contact] or self._seeds
         contact = self._rng.choice(candidates)
         self._join_contact = contact
+        self._note_asked(contact, _JOIN_ASK)
         self._send(out, contact, Join(self.epoch))
         out.append(SetTimer(_JOIN, now + self.config.join_timeout))
 
     def _request(self, out: list[Effect], peer: Addr, high: bool, kind: str, now: float) -> None:
         req = self._rng.getrandbits(31)
         self._pending[peer] = _Pending(req, kind)
+        self._note_asked(peer, req)
         self._send(out, peer, Neighbor(high, self.epoch, req))
         out.append(SetTimer(("hyparview", "nbr", peer, req), now + self.config.neighbor_timeout))
+
+    def _note_asked(self, peer: Addr, req: int) -> None:
+        asked = self._asked.pop(peer, [])  # re-inserted: the most recently asked peer is last
+        asked.append(req)
+        self._asked[peer] = asked[-_ASKED_PER_PEER:]
+        if len(self._asked) > _ASKED_MEMORY:
+            del self._asked[next(iter(self._asked))]
 
     def _cancel_pending(self, out: list[Effect], peer: Addr) -> None:
         pending = self._pending.pop(peer, None)
@@ -517,7 +558,7 @@ class HyParView:
             victim = self._rng.choice([p for p in self._active if p != peer])
             del self._active[victim]
             self.stats.evictions += 1
-            self._send(out, victim, Disconnect(self.epoch, False))
+            self._disconnect(out, victim)
             out.append(Emit(NeighborDown(victim, "evicted")))
             self._add_passive(victim)
         self._passive.pop(peer, None)

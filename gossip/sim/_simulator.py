@@ -57,7 +57,7 @@ from gossip._events import (
     TimerKey,
 )
 from gossip.sim._config import LinkModel, SimConfig
-from gossip.sim._latency import Constant, as_latency
+from gossip.sim._latency import Constant, Uniform, as_latency
 from gossip.sim._metrics import DROPPED, EMPTY_BASE, RECV, TAG_BASE, Metrics, new_counters
 from gossip.sim._node import Conn, CoreFactory, NodeContext, SimNode
 from gossip.sim._trace import EmitRecord, TraceDigest, TraceEvent, trace_digest
@@ -78,17 +78,22 @@ _Entry = tuple[float, int, int, Any, Any, Any, Any]
 
 
 class _Link:
-    """A :class:`LinkModel` compiled for the hot path (a constant latency needs no call)."""
+    """A :class:`LinkModel` compiled for the hot path: a constant latency needs no call, and a
+    uniform one is drawn inline (``const + span * random()``: the same draw and the same value
+    as :class:`Uniform`, without a Python call per message)."""
 
-    __slots__ = ("const", "dup", "fn", "loss", "model", "reorder", "window")
+    __slots__ = ("const", "dup", "fn", "loss", "model", "reorder", "span", "window")
 
     def __init__(self, model: LinkModel) -> None:
         lat = as_latency(model.latency)
         self.model = model
         self.fn: Callable[[random.Random], float] | None = None
         self.const = 0.0
+        self.span = 0.0  # > 0: uniform in [const, const + span]
         if isinstance(lat, Constant):
             self.const = lat.seconds
+        elif isinstance(lat, Uniform) and lat.high > lat.low:
+            self.const, self.span = lat.low, lat.high - lat.low
         else:
             self.fn = lat
         self.loss = model.loss
@@ -662,13 +667,23 @@ class Simulator:
             self._drop_at_send(node, dst, data, "packet", "lost")
             return
         fn = link.fn
-        t = now + (link.const if fn is None else _checked(fn(rng)))
+        if fn is not None:
+            t = now + _checked(fn(rng))
+        elif link.span:
+            t = now + (link.const + link.span * rng.random())
+        else:
+            t = now + link.const
         if link.reorder and rng.random() < link.reorder:
             t += link.window * rng.random()
         self._seq += 1
         heapq.heappush(self._heap, (t, self._seq, _PACKET, dn, src, data, None))
         if link.dup and rng.random() < link.dup:
-            t = now + (link.const if fn is None else _checked(fn(rng)))
+            if fn is not None:
+                t = now + _checked(fn(rng))
+            elif link.span:
+                t = now + (link.const + link.span * rng.random())
+            else:
+                t = now + link.const
             self._seq += 1
             heapq.heappush(self._heap, (t, self._seq, _PACKET, dn, src, data, None))
 
@@ -703,7 +718,12 @@ class Simulator:
             dn = self._nodes[dst]
         link = self._links.get((src, dst), self._default) if self._links else self._default
         fn = link.fn
-        t = now + (link.const if fn is None else _checked(fn(self._rng)))
+        if fn is not None:
+            t = now + _checked(fn(self._rng))
+        elif link.span:
+            t = now + (link.const + link.span * self._rng.random())
+        else:
+            t = now + link.const
         if src == conn.a:
             if t < conn.last_ab:  # noqa: PLR1730 (hot path)
                 t = conn.last_ab

@@ -1,9 +1,10 @@
 """Sync engines on the deterministic simulator, with an overlay the test controls (neighbours are
-commands, as HyParView would give them) and replica states that survive a crash (the engine's
-buffer and acks do not)."""
+commands, as HyParView would give them), nodes that may join late, and replica states that survive
+a crash (the engine's buffer and acks do not)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import crdts
@@ -20,15 +21,18 @@ class Cluster:
         seed: int = 1,
         link: LinkModel | None = None,
         edges: list[tuple[str, str]] | None = None,
+        late: list[str] | None = None,
     ) -> None:
-        self.names = names
+        """``names`` start now; ``late`` ones exist only once :meth:`join` adds them."""
+        self.names = names + list(late or [])
+        self.late = set(late or [])
         self.config = config
-        self.states: dict[str, dict[str, Any]] = {n: {} for n in names}
+        self.states: dict[str, dict[str, Any]] = {n: {} for n in self.names}
         self.sim = Simulator(
             seed=seed,
             config=SimConfig(link=link or LinkModel.ideal(), trace=False, record_emits=False),
         )
-        self.adj: dict[str, set[str]] = {n: set() for n in names}
+        self.adj: dict[str, set[str]] = {n: set() for n in self.names}
         for n in names:
             self.sim.add_node(n, self._factory)
         for a, b in edges or []:
@@ -41,13 +45,23 @@ class Cluster:
         eng: SyncEngine = self.sim.core(n, "sync")
         return eng
 
+    def alive(self, n: str) -> bool:
+        return n not in self.late and self.sim.is_alive(n)
+
+    def join(self, n: str) -> None:
+        """Start a late node (with an empty keyspace); its links come with :meth:`link`."""
+        if n in self.late:
+            self.late.discard(n)
+            self.sim.add_node(n, self._factory)
+            self._tell(n)
+
     def _tell(self, n: str) -> None:
-        if self.sim.is_alive(n):
+        if self.alive(n):
             peers = sorted(self.adj[n])
             self.sim.call(n, "sync", lambda now: self.engine(n).set_neighbors(peers, now))
 
     def link(self, a: str, b: str) -> None:
-        if a == b:
+        if a == b or a in self.late or b in self.late:
             return
         self.adj[a].add(b)
         self.adj[b].add(a)
@@ -61,16 +75,27 @@ class Cluster:
         self._tell(b)
 
     def crash(self, n: str) -> None:
-        if self.sim.is_alive(n):
+        if self.alive(n):
             self.sim.crash(n)
 
     def restart(self, n: str) -> None:
-        if not self.sim.is_alive(n):
+        if n not in self.late and not self.sim.is_alive(n):
             self.sim.restart(n)
             self._tell(n)
 
+    def mutate(
+        self, n: str, key: str, mutator: Callable[[Any], Any], create: Callable[[], Any]
+    ) -> bool:
+        """Apply a delta-mutator at ``n`` now (through its engine); False if ``n`` is down."""
+        if not self.alive(n):
+            return False
+        self.sim.call(
+            n, "sync", lambda now: [self.engine(n).update(key, mutator, create=create)][:0]
+        )
+        return True
+
     def add(self, n: str, key: str, elem: Any) -> None:
-        if self.sim.is_alive(n):
+        if self.alive(n):
             self.sim.call(
                 n,
                 "sync",
@@ -80,7 +105,7 @@ class Cluster:
             )
 
     def incr(self, n: str, key: str) -> None:
-        if self.sim.is_alive(n):
+        if self.alive(n):
             self.sim.call(
                 n,
                 "sync",
@@ -91,6 +116,8 @@ class Cluster:
 
     def connect_all(self) -> None:
         """Make the overlay connected again (a ring over every node, plus what exists)."""
+        for n in list(self.late):
+            self.join(n)
         for a, b in zip(self.names, self.names[1:] + self.names[:1], strict=True):
             if b not in self.adj[a]:
                 self.link(a, b)

@@ -16,9 +16,12 @@ def test_quick_run_writes_goals_rows_and_plot(tmp_path: Path) -> None:
     assert data["quick"] is True
     for goal in (
         "classic_delta_vs_state_min",
+        "classic_delta_vs_state_max",
         "default_vs_bp_rr_worst",
         "bp_rr_scaling_linearity",
         "catchup_bytes_vs_changed_state",
+        "catchup_merkle_vs_keyspace",
+        "idle_tick_large_vs_small_keyspace",
     ):
         assert set(data["goals"][goal]) >= {"value", "target", "met"}
     modes = {"state", "delta", "delta_bp", "delta_rr", "delta_bp_rr", "default"}
@@ -30,6 +33,7 @@ def test_quick_run_writes_goals_rows_and_plot(tmp_path: Path) -> None:
         assert by_mode["default"]["elements"] <= by_mode["delta_bp_rr"]["elements"]
     assert [s["nodes"] for s in data["scaling"]] == [16, 32]
     assert {c["changed"] for c in data["catchup"]} == {50}
+    assert [r["objects"] for r in data["idle"]] == [1_000, 10_000]
     assert (tmp_path / "sync_bandwidth.png").stat().st_size > 0
 
 

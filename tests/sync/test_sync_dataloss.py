@@ -39,6 +39,40 @@ def test_writers_at_several_nodes_at_about_the_sync_interval() -> None:
     assert all(cl.engine(n).value("shared") == frozenset(expected) for n in names)
 
 
+def test_many_writers_into_one_awlwwmap_at_the_sync_interval_over_a_lossy_network() -> None:
+    # delta_crdt_ex issue #65: ten processes per node each put a fresh key into one AWLWWMap
+    # every ~sync_interval, on 2+ nodes: keys went missing. Here 3 nodes x 10 writers x 20 puts
+    # (plus removes of some keys), over datagrams with loss, duplication and reordering.
+    names = ["a", "b", "c"]
+    cfg = SyncConfig(sync_interval=0.2, use_packets=True)
+    link = LinkModel(latency=Uniform(0.001, 0.08), loss=0.15, duplicate=0.05, reorder=0.2)
+    cl = Cluster(names, cfg, seed=17, link=link, edges=mesh(names))
+    rng = random.Random(5)
+    expected: dict[str, str] = {}
+    ts = 0
+    for k in range(20):
+        for n in names:
+            for w in range(10):
+                ts += 1
+                key, val = f"{n}/{w}/{k}", f"v{ts}"
+                expected[key] = val
+                t = 0.5 + k * 0.2 + rng.uniform(-0.02, 0.02)
+                cl.sim.schedule(
+                    t, partial(cl.mutate, n, "m", call("put", n, key, val, ts), crdts.AWLWWMap)
+                )
+    # Each node removes its own keys of round 3 later (a remove only cancels what it has seen).
+    for n in names:
+        for w in range(10):
+            expected.pop(f"{n}/{w}/3")
+            cl.sim.schedule(
+                6.0, partial(cl.mutate, n, "m", call("remove", f"{n}/{w}/3"), crdts.AWLWWMap)
+            )
+    cl.sim.run_for(7.0)
+    assert cl.sim.run_until_true(cl.converged, timeout=30.0)
+    for n in names:
+        assert cl.engine(n).value("m") == expected
+
+
 def test_catch_up_truncated_by_the_size_bound_never_deletes_unseen_entries() -> None:
     # a holds 300 ORSets with adds and removes; b, new to a, holds its own adds to the same keys.
     # The catch-up crosses in tiny steps over a lossy link; no step may make b lose an add.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import crdts
-from gossip._events import SetTimer, StreamReceived, TimerFired
+from gossip._events import Effect, SendStream, SetTimer, StreamReceived, TimerFired
 from sync import (
     CatchupCompleted,
     ConfigError,
@@ -19,7 +19,15 @@ from sync import (
     UsageError,
     decode_message,
 )
-from sync._messages import Ack, Delta, encode_message
+from sync._messages import (
+    PROTOCOL_VERSION,
+    Ack,
+    Delta,
+    Digest,
+    DigestReply,
+    Hello,
+    encode_message,
+)
 from tests.sync._net import Net
 
 
@@ -343,6 +351,7 @@ def test_config_validation_and_presets() -> None:
         {"max_messages_per_round": 0},
         {"catchup_timeout": -1},
         {"merkle_leaf_threshold": 0},
+        {"merkle_prehash_per_round": -1},
         {"remembered_peers": -1},
     ]
     for bad in bads:
@@ -405,3 +414,133 @@ def test_an_oversized_delta_is_buffered_as_parts_under_the_cap() -> None:
     assert max(sizes) <= 1024
     assert net.engines["b"].get("cart") == big
     assert net.engines["a"].buffer_size == 0
+
+
+def test_restart_without_rng_or_epoch_gets_a_fresh_epoch_and_loses_nothing() -> None:
+    # A replica rebuilt after a crash with the same id and no rng/epoch: its epoch must differ
+    # from the previous incarnation's, or the peer's Hello watermark (of the old stream) would be
+    # taken for the new one and the unsent write made just before the crash would never ship.
+    net = Net(["a", "b"])
+    net.link("a", "b")
+    for i in range(5):
+        net.do("a", add(f"e{i}"))
+        net.round()
+    net.do("a", add("unsent"))  # written, then the engine (buffer, acks) is lost
+    net.queue.clear()
+    old_epoch = net.engines["a"].epoch
+    a_state = dict(net.engines["a"].state)
+    net.engines["a"] = SyncEngine("a", net.config, state=a_state)
+    assert net.engines["a"].epoch != old_epoch
+    net.do("a", lambda e, now: e.set_neighbors(["b"], now))
+    net.settle(5)
+    assert "unsent" in net.engines["b"].value("s")
+
+
+def test_a_hello_watermark_beyond_the_stream_is_not_trusted() -> None:
+    # Even if an epoch collides (a caller reusing one), a watermark above our sequence number
+    # cannot be of this incarnation: catch the peer up by digest instead of trusting it.
+    net = Net(["a", "b"])
+    net.link("a", "b")
+    for i in range(5):
+        net.do("a", add(f"e{i}"))
+        net.round()
+    net.do("a", add("unsent"))
+    net.queue.clear()
+    old = net.engines["a"]
+    net.engines["a"] = SyncEngine("a", net.config, state=dict(old.state), epoch=old.epoch)
+    net.do("a", lambda e, now: e.set_neighbors(["b"], now))
+    net.settle(5)
+    assert "unsent" in net.engines["b"].value("s")
+
+
+def test_when_neither_knows_the_other_the_stale_side_digest_catch_up_runs_second() -> None:
+    # b is up to date (its engine never restarted) and holds 10 newer objects; a was rebuilt over
+    # a kept state (recovering) and holds 5 objects b lacks. b's catch-up of a goes first (a's
+    # objects are likely stale), then a's descent finds only what b still lacks.
+    net = Net(["a", "b"])
+    b = net.engines["b"]
+    a_state: dict[str, Any] = {}
+    for i in range(300):
+        key = f"k{i:03d}"
+        b.update(key, lambda s: s.add("v"), create=crdts.GSet)
+        a_state[key] = b.get(key).copy()  # type: ignore[union-attr]
+    for i in range(10):
+        b.update(f"k{i:03d}", lambda s: s.add("w"))
+    for i in range(100, 105):
+        a_state[f"k{i:03d}"].add("z")
+    net.engines["a"] = SyncEngine("a", net.config, state=a_state)
+    net.link("a", "b")
+    net.settle(4)
+    assert dict(net.engines["a"].state) == dict(b.state)
+    done = [e for _, e in net.emitted if isinstance(e, CatchupCompleted)]
+    # b ships its 10 newer objects plus its (stale) versions of a's 5; a then ships just its 5.
+    assert done == [CatchupCompleted("a", "merkle", 10 + 5), CatchupCompleted("b", "merkle", 5)]
+    assert [src for src, e in net.emitted if isinstance(e, CatchupCompleted)] == ["b", "a"]
+
+
+def digests(effects: list[Effect]) -> list[Digest]:
+    return [
+        m
+        for e in effects
+        if isinstance(e, SendStream) and isinstance(m := decode_message(e.data), Digest)
+    ]
+
+
+def test_a_deferred_digest_catch_up_starts_anyway_when_the_peer_never_catches_us_up() -> None:
+    cfg = SyncConfig(catchup_timeout=2.0)
+    b = SyncEngine("b", cfg, state={"k": crdts.GSet()})  # recovering: the peer goes first
+    b.neighbor_up("a", 0.0)
+    hello = encode_message(Hello(PROTOCOL_VERSION, 77, None, 0, False))
+    out = b.handle(StreamReceived("a", hello), 0.0)
+    assert not digests(out)
+    assert not digests(b.sync_now(1.0))
+    assert digests(b.sync_now(2.5))
+
+
+def test_a_digest_reply_that_does_not_match_its_probe_is_counted_and_the_probe_kept() -> None:
+    # b knows nothing of a: a probes b's tree. A forged reply with the wrong number of bits is a
+    # protocol violation (counted, dropped); the genuine reply still completes the catch-up.
+    a_state = {f"k{i}": crdts.GSet() for i in range(50)}
+    for x in a_state.values():
+        x.add("v")
+    a = SyncEngine("a", state=a_state)
+    b = SyncEngine("b")
+    out_a = a.neighbor_up("b", 0.0)
+    b.neighbor_up("a", 0.0)
+    (hello_a,) = (e for e in out_a if isinstance(e, SendStream))
+    # b's Hello reply, then (b holds nothing, so its own catch-up of a is over at once) its
+    # CatchupDone, on which a (recovering: it goes second) starts probing.
+    out_b = b.handle(StreamReceived("a", hello_a.data), 0.0)
+    out = [
+        e
+        for m in out_b
+        if isinstance(m, SendStream)
+        for e in a.handle(StreamReceived("b", m.data), 0.0)
+    ]
+    probes = digests(out)
+    assert len(probes) == 1
+    forged = DigestReply(probes[0].session, probes[0].req, b"\x01" * 9)
+    assert a.handle(StreamReceived("b", encode_message(forged)), 0.0) == []
+    assert a.metrics.peer_errors == {"ProtocolViolationError": 1}
+    assert a.catching_up() == {"b": "merkle"}
+    reply = b.handle(StreamReceived("a", encode_message(probes[0])), 0.0)
+    (r,) = (e for e in reply if isinstance(e, SendStream))
+    assert digests(a.handle(StreamReceived("b", r.data), 0.0))  # the descent goes on
+
+
+def test_rounds_hash_a_large_initial_keyspace_in_bounded_slices_ahead_of_any_digest() -> None:
+    state: dict[str, Any] = {}
+    for i in range(2_500):
+        state[f"k{i}"] = x = crdts.GCounter()
+        x.increment("r")
+    eng = SyncEngine("a", SyncConfig(merkle_prehash_per_round=1_000), state=state)
+    lazy = SyncEngine("b", SyncConfig(merkle_prehash_per_round=0), state=dict(state))
+    dirty = []
+    for t in range(4):
+        eng.sync_now(float(t))
+        lazy.sync_now(float(t))
+        dirty.append(eng._merkle.dirty)
+    assert dirty == [1_500, 500, 0, 0]
+    assert lazy._merkle.dirty == 2_500  # hashed only when a digest is read
+    lazy._merkle.flush(lazy._encoded_state)
+    assert eng._merkle.node(0, 0) == lazy._merkle.node(0, 0)

@@ -34,6 +34,23 @@ def test_incremental_updates_equal_a_rebuild(
     assert m._item_count == fresh._item_count
 
 
+@given(
+    st.dictionaries(st.text(max_size=6), st.binary(max_size=4), max_size=60),
+    st.integers(1, 7),
+)
+def test_flushing_in_slices_equals_one_flush(state: dict[str, bytes], limit: int) -> None:
+    m = MerkleIndex()
+    m.touch_all(state)
+    while m.dirty:
+        before = m.dirty
+        m.flush(state.__getitem__, limit)
+        assert m.dirty == max(0, before - limit)
+    fresh = build(state)
+    assert m.levels == fresh.levels
+    assert m.leaf_keys.keys() == fresh.leaf_keys.keys()
+    assert m.node(0, 0) == fresh.node(0, 0)
+
+
 def test_descent_localises_one_difference() -> None:
     a = {f"k{i}": b"v" for i in range(5000)}
     b = dict(a)

@@ -30,11 +30,17 @@ MESSAGES: list[Message] = [
     Ack(1, 0, 5),
     Hello(1, 7, None, 0, False),
     Hello(1, 7, 8, 123, True),
-    Digest(1, 2, [(0, 0, U64)], [(5, 1048575, [1, 2, 3])]),
-    DigestReply(1, 2, [(1, 15)], [(5, 3, [0, 2])]),
+    Digest(
+        1,
+        2,
+        [(0, 0, 1, 0, b"\xff" * 8), (3, 17, 0b1010, 0b10, bytes(16))],
+        [(5, 1048575, bytes(24))],
+    ),
+    DigestReply(1, 2, b"\x05\x01"),
     Objects(4, 10, 12, [("a", b"x"), ("b", b"yy")]),
     ObjectsAck(4, 10, 12),
     CatchupDone(4, 99, 1000),
+    Hello(1, 7, 8, 123, False, True),
 ]
 
 
@@ -59,9 +65,17 @@ def test_payload_is_only_crdt_bytes() -> None:
         b"\x48\x94\x01\x05\x02\x90",  # inverted range
         b"\x48\x94\x01\x00\x02\x91\x92\x01\xc4\x00",  # key not a str
         b"\x49\x93\xff\x00\x01",  # negative epoch
-        b"\x4a\x95\x02\x01\xc0\x00\xc2",  # future protocol version
-        b"\x4a\x95\x01\x01\xc0\x00\x01",  # heard_you not a bool
-        b"\x4b\x94\x01\x01\x91\x92\x00\x00\x90",  # digest node of 2 fields
+        b"\x4a\x96\x02\x01\xc0\x00\xc2\xc2",  # future protocol version
+        b"\x4a\x96\x01\x01\xc0\x00\x01\xc2",  # heard_you not a bool
+        b"\x4a\x96\x01\x01\xc0\x00\xc2\x01",  # recovering not a bool
+        b"\x4a\x95\x01\x01\xc0\x00\xc2",  # a Hello without its recovering flag
+        b"\x4b\x94\x01\x01\x91\x92\x00\x00\x90",  # digest group of 2 fields
+        b"\x4b\x94\x01\x01\x91\x95\x01\x00\x03\x00\xc4\x08" + bytes(8) + b"\x90",  # 2 bits, 1 hash
+        b"\x4b\x94\x01\x01\x91\x95\x01\x00\x01\x02\xc4\x08"
+        + bytes(8)
+        + b"\x90",  # single not in mask
+        b"\x4b\x94\x01\x01\x90\x91\x93\x05\x01\xc4\x07" + bytes(7),  # a 7-byte item hash
+        b"\x4c\x93\x01\x01\x90",  # reply bits not bytes
         b"\x49\x93\x01\x00",  # truncated
     ],
 )

@@ -172,6 +172,96 @@ def test_late_reply_is_answered_with_disconnect_when_full() -> None:
     assert "z" not in hv.active_view and hv.stats.late_replies == 1
 
 
+def _request_to(hv: HyParView, out: list[Effect], peer: str) -> Neighbor:
+    ((dst, msg),) = [(d, m) for d, m in sent(out) if isinstance(m, Neighbor)]
+    assert dst == peer and isinstance(msg, Neighbor)
+    return msg
+
+
+def test_late_reply_while_a_request_is_pending_waits_for_that_reply() -> None:
+    # A full node has a request out to z (the end of a join walk) when an older accepting reply
+    # from z turns up. Answering it with DISCONNECT would cross the pending request: z could
+    # accept that request, then drop us on the DISCONNECT, and the accepting reply we link on
+    # would be obsolete (a one-sided link, found by a simulator run). The pending reply decides.
+    hv = node()
+    linked(hv, "a", "b", "c")
+    q = _request_to(hv, feed(hv, "a", ForwardJoin("z", 0, 0)), "z")
+    out = feed(hv, "z", NeighborReply(True, 0, q.req ^ 1), now=1.5)  # an older request's reply
+    assert sent(out) == [] and "z" in hv.pending and "z" not in hv.active_view
+    assert hv.stats.late_replies == 1
+    out = feed(hv, "z", NeighborReply(True, 0, q.req), now=1.6)
+    assert "z" in hv.active_view and "z" not in hv.pending  # z holds us too: it accepted q
+    assert [m for _, m in sent(out)] == [Disconnect(0, False)]  # to the evicted neighbour
+
+
+def test_late_accepting_reply_with_a_free_slot_asks_again_before_linking() -> None:
+    # The replier added us when it answered, but we cannot tell whether it has dropped us since
+    # (a DISCONNECT of ours may have crossed the reply): a fresh request, queued behind anything
+    # we sent before, finds out; only its reply links.
+    hv = node()
+    linked(hv, "a")
+    out = feed(hv, "z", NeighborReply(True, 0, 4242))  # nobody waits for it any more
+    q = _request_to(hv, out, "z")
+    assert "z" not in hv.active_view and "z" in hv.pending and not q.high
+    out = feed(hv, "z", NeighborReply(True, 0, q.req), now=1.2)
+    assert "z" in hv.active_view and NeighborUp("z") in emitted(out)
+
+
+def test_late_accepting_reply_to_a_timed_out_request_links() -> None:
+    # Slow, not obsolete: we asked z, gave up, and have not disconnected z since, so z's late
+    # acceptance is current and fills the free slot at once (on a path whose replies are
+    # always slower than the timeout, asking again would never succeed).
+    hv = node()
+    linked(hv, "a")
+    out = feed(hv, "a", ForwardJoin("z", 0, 0))
+    q = _request_to(hv, out, "z")
+    (timer,) = [e for e in out if isinstance(e, SetTimer)]
+    hv.handle(TimerFired(timer.key), timer.at)
+    assert "z" not in hv.pending
+    out = feed(hv, "z", NeighborReply(True, 0, q.req), now=timer.at + 0.5)
+    assert "z" in hv.active_view and NeighborUp("z") in emitted(out)
+    assert hv.stats.late_replies == 1
+
+
+def test_no_disconnect_to_the_join_contact_while_the_join_is_out() -> None:
+    # A late acceptance from the contact we are joining through, while we are full: a
+    # DISCONNECT now would cross the JOIN (the contact accepts it, then drops us), and the
+    # JOIN_ACCEPT we link on would be obsolete. The JOIN_ACCEPT decides instead.
+    hv = node()
+    hv.join(["c"], 0.5)
+    linked(hv, "a", "b", "x")
+    out = feed(hv, "c", NeighborReply(True, 0, 999), now=1.5)
+    assert sent(out) == [] and hv.is_joining
+    feed(hv, "c", JoinAccept(0), now=1.6)
+    assert "c" in hv.active_view and not hv.is_joining
+
+
+def test_join_accept_overtaken_by_our_disconnect_does_not_link() -> None:
+    # We joined through a walk before the (slow) contact answered, then disconnected the
+    # contact; its JOIN_ACCEPT, sent before our DISCONNECT reached it, is obsolete.
+    hv = node()
+    out = hv.join(["c"], 0.0)
+    (timer,) = [e for e in out if isinstance(e, SetTimer) and e.key != ("hyparview", "round")]
+    linked(hv, "a", "b", "x")
+    hv.handle(TimerFired(timer.key), timer.at)  # joined through a walk: no longer waiting
+    assert not hv.is_joining
+    out = feed(hv, "c", NeighborReply(True, 0, 999), now=2.0)  # full: undone with DISCONNECT
+    assert sent(out) == [("c", Disconnect(0, False))]
+    out = feed(hv, "c", JoinAccept(0), now=2.1)
+    assert "c" not in hv.active_view
+    assert sent(out) == [("c", Disconnect(0, False))]
+    # With a free slot, an obsolete acceptance is answered with a fresh request instead.
+    hv.handle(PeerUnreachable("a"), 2.2)
+    hv.handle(PeerUnreachable("b"), 2.2)
+    for key in [k for k in hv.pending]:
+        hv.handle(PeerUnreachable(key), 2.3)  # the replacements asked for fail too
+    out = feed(hv, "c", JoinAccept(0), now=2.4)
+    assert "c" not in hv.active_view
+    q = _request_to(hv, out, "c")
+    feed(hv, "c", NeighborReply(True, 0, q.req), now=2.5)
+    assert "c" in hv.active_view
+
+
 def test_request_timeout_abandons_candidate() -> None:
     hv = node()
     linked(hv, "a", "b")

@@ -104,24 +104,59 @@ def test_mass_failure_of_eighty_percent_leaves_survivors_connected() -> None:
     assert healthy(sim), components(sim)
 
 
-def test_late_neighbor_reply_from_a_peer_already_given_up_on() -> None:
+@pytest.mark.parametrize("seed", [5, 2, 11])
+def test_late_neighbor_reply_from_a_peer_already_given_up_on(seed: int) -> None:
     # b's replies to a are slower than a's NEIGHBOR timeout: a gives up and moves on, then the
-    # accepting reply arrives. The link must end up on both ends or neither.
+    # accepting reply arrives. The link must end up on both ends or neither. (Seeds 2 and 11
+    # left a one-sided link before acceptances crossed by a DISCONNECT were handled.)
     from gossip.sim import Constant, LinkModel
 
-    sim = make_sim(5)
+    sim = make_sim(seed)
     cluster(sim, 12)
     sim.run_for(10.0)
     a = "n3"
     others = [x for x in sim.nodes if x != a]
     for x in others:
         sim.set_link(x, a, LinkModel(latency=Constant(CFG.neighbor_timeout * 1.5)), both_ways=False)
-    for p in list(hv(sim, a).active_view):
+    for p in sorted(hv(sim, a).active_view):  # sorted: the same run for any hash seed
         sim.crash(p)  # a must replace all its neighbours; every reply comes late
     sim.run_for(20.0)
     assert sum(hv(sim, x).stats.late_replies for x in live(sim)) > 0
     assert not asymmetric(sim)
     assert len(components(sim)) == 1
+
+
+@pytest.mark.parametrize("seed", [2, 3, 11])
+def test_late_neighbor_reply_crossing_our_disconnect_leaves_no_one_sided_link(seed: int) -> None:
+    # a's neighbour b crashes and comes back (new epoch); a, full again, asks b back once a
+    # round with high priority, and b's replies to a are slow: a gives up on one request, sends
+    # the next, then gets the first accepting reply late and answers DISCONNECT. b accepts the
+    # second request before that DISCONNECT reaches it, so the second reply is obsolete when it
+    # arrives. Linking on it left a with b and b without a, for good (found by a random run of
+    # slow links and restarts; these seeds hit the crossing).
+    from gossip.sim import Constant, LinkModel
+
+    sim = make_sim(seed)
+    cluster(sim, 20)
+    sim.run_for(10.0)
+    a = next(x for x in sim.nodes[1:] if len(hv(sim, x).active_view) == CFG.active_size)
+    b = sorted(hv(sim, a).active_view - {"n0"})[0]
+    sim.crash(b)
+    sim.run_for(3.0)
+    assert b not in hv(sim, a).active_view
+    sim.restart(b)
+    sim.set_link(b, a, LinkModel(latency=Constant(1.5 * CFG.neighbor_timeout)), both_ways=False)
+    for _ in range(400):  # until a asks b back (within 4 s: a round is 1 s)
+        sim.run_for(0.01)
+        if b in hv(sim, a).pending:
+            break
+    assert b in hv(sim, a).pending
+    sim.run_for(0.05)  # b has answered over the slow link; later frames queue behind (FIFO)
+    sim.reset_link(b, a, both_ways=False)
+    sim.run_for(10.0)
+    assert hv(sim, a).stats.late_replies >= 1
+    assert not asymmetric(sim)
+    assert healthy(sim), components(sim)
 
 
 def test_stale_disconnect_from_before_a_restart_is_ignored() -> None:
@@ -222,7 +257,7 @@ def test_isolated_node_rejoins_through_its_seed() -> None:
     sim.run_for(5.0)
     x = "n5"
     # Everyone but the seed n0 vanishes from x's knowledge: its neighbours all crash.
-    for p in list(hv(sim, x).active_view | hv(sim, x).passive_view):
+    for p in sorted(hv(sim, x).active_view | hv(sim, x).passive_view):
         if p != "n0":
             sim.crash(p)
     sim.run_for(15.0)

@@ -34,7 +34,9 @@ class LossyPlumtree(Plumtree):
         return super().handle(event, now)
 
 
-def build(n: int, seed: int, drop: float = 0.0) -> tuple[Simulator, dict[int, list[tuple]]]:  # type: ignore[type-arg]
+def build(
+    n: int, seed: int, drop: float = 0.0, config: PlumtreeConfig = PT
+) -> tuple[Simulator, dict[int, list[tuple]]]:  # type: ignore[type-arg]
     delivered: dict[int, list[tuple]] = {}  # type: ignore[type-arg]
 
     def on_emit(rec: object) -> None:
@@ -50,7 +52,7 @@ def build(n: int, seed: int, drop: float = 0.0) -> tuple[Simulator, dict[int, li
 
     def make(ctx: NodeContext) -> list:  # type: ignore[type-arg]
         hv = HyParView(ctx.addr, rng=ctx.rng, config=HV, epoch=ctx.epoch)
-        pt = LossyPlumtree(ctx.addr, rng=ctx.rng, config=PT, neighbors=hv, drop=drop)
+        pt = LossyPlumtree(ctx.addr, rng=ctx.rng, config=config, neighbors=hv, drop=drop)
         return [hv, pt]
 
     for i in range(n):
@@ -79,8 +81,11 @@ def payloads_received(sim: Simulator) -> int:
 
 
 def test_every_node_delivers_once_and_the_tree_settles() -> None:
+    # Timers for this latency (10-100 ms a hop): with the default 0.5 s GRAFT timeout, a payload
+    # on a long eager path looks lost, and the GRAFTs keep reshaping the tree, so it settles or
+    # not depending on the run (RMR 0.41 in one run of 40; hash seed 1003).
     n = 60
-    sim, delivered = build(n, seed=1)
+    sim, delivered = build(n, seed=1, config=PlumtreeConfig.wan())
     rng = random.Random(1)
     rmr = []
     for k in range(25):

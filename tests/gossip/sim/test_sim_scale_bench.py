@@ -36,3 +36,31 @@ def test_quick_synthetic_run_writes_goals_runs_and_a_plot(tmp_path: Path) -> Non
         assert r["events"] > r["nodes"] * 2 * 20  # ~25 events per node and virtual second
         assert r["msgs_dropped"] == 0 and r["msgs_sent"] > 0
     assert (tmp_path / "sim_scale.png").stat().st_size > 0
+
+
+def test_quick_real_run_reports_convergence(tmp_path: Path) -> None:
+    out = tmp_path / "sim_scale.json"
+    main(
+        [
+            "--workload",
+            "real",
+            "--sizes",
+            "60",
+            "--virtual",
+            "30",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    (run,) = json.loads(out.read_text())["runs"]
+    assert "failed" not in run and run["virtual_reached_s"] == 30
+    assert run["bootstrap"] == "seeded" and run["nodes_started"] == 60
+    assert run["nodes_live"] == 59  # one seeded node crashed at 10 s
+    # 30 virtual s are enough at 60 nodes: every live view is exactly the live nodes, the joiners
+    # included, and every live node has declared the crashed one dead.
+    assert run["swim_members_min"] == run["swim_members_max"] == 59
+    assert run["swim_full_view_fraction"] == 1.0
+    assert run["swim_crashed_seen_dead_fraction"] == 1.0
+    assert run["hyparview_active_min"] >= 1 and run["hyparview_isolated"] == 0
+    assert run["per_protocol_sent"]["swim"] > 0 and run["per_protocol_sent"]["hyparview"] > 0
