@@ -1,5 +1,5 @@
-"""Packets full of piggybacked updates take the column-wise validation path of the decoder: it
-must accept and reject exactly what the per-update rules do."""
+"""Packets full of piggybacked updates: the decoder validates every update (raw, before the core
+skips those it already knows) and rejects the whole packet for one bad update."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_one_bad_update_among_many_rejects_the_packet(bad: Any) -> None:
 
 
 def test_unusual_but_valid_updates_are_accepted() -> None:
-    """Cases the column-wise check is stricter about than the rules: they fall back, and pass."""
+    """Long metadata and a long origin on a left update are within the rules."""
     updates = [good(i) for i in range(12)]
     updates[3] = [0, "big", 1, b"m" * 400]  # metadata longer than an address, within max_meta
     updates[7] = [3, "gone", 2, "o" * 300]  # a left update's origin is not length-checked
