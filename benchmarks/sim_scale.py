@@ -219,7 +219,7 @@ def build_real(
     else:
         how = (
             f"{len(seeded)} nodes seeded with their SWIM member list (known=) and joining "
-            f"HyParView over {stagger:g} s; {n_join} join both for real over the same span; "
+            f"HyParView over {stagger:g} s; {n_join} join both for real at the end of that span; "
             f"{len(crashed)} crash at {crash_at:g} s"
         )
     return {
