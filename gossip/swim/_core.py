@@ -50,7 +50,7 @@ import random
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import repeat
 
 from gossip._errors import DecodeError, UsageError
 from gossip._events import (
@@ -113,8 +113,6 @@ _LEAVE = ("leave",)
 # of the last state change live in side dicts holding only the non-default values (b"", 0.0).
 # At 10,000 members per node and 10,000 nodes in one simulator process, per-member bytes matter.
 _ALIVE, _SUSPECT, _DEAD, _LEFT = 0, 1, 2, 3  # MemberState values
-_FIRST, _SECOND, _THIRD = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
-_BULK = 64  # a push-pull with more entries than this is first filtered column-wise
 
 
 @dataclass(slots=True)
@@ -788,22 +786,7 @@ class SwimCore:
 
     def _on_push_pull(self, src: Addr, msg: PushPull, now: float) -> None:
         members, me = self._members, self.addr
-        entries: Iterable[tuple[Addr, int, int, bytes]] = msg.members
-        if len(msg.members) > _BULK:
-            # A full state mostly repeats what we hold: find, at C speed, the entries whose
-            # (incarnation, state) differ from ours, plus those that matter even when equal
-            # (a suspicion may be a new confirmation; news about us may carry other metadata).
-            addrs = list(map(_FIRST, msg.members))
-            states = list(map(_THIRD, msg.members))
-            theirs = map(
-                operator.or_, map(operator.lshift, map(_SECOND, msg.members), repeat(2)), states
-            )
-            differ = map(operator.ne, map(members.get, addrs), theirs)
-            suspect = map(operator.eq, states, repeat(_SUSPECT))
-            mine = map(operator.eq, addrs, repeat(me))
-            need = map(operator.or_, map(operator.or_, differ, suspect), mine)
-            entries = compress(msg.members, need)
-        for addr, inc, state, meta in entries:
+        for addr, inc, state, meta in msg.members:
             v = members.get(addr)
             # Skip what _apply would ignore (see _on_payload); remote dead counts as suspect.
             if v is None:

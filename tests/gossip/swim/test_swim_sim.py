@@ -230,11 +230,7 @@ def test_lifeguard_local_health_rises_on_a_slow_member() -> None:
         sim.run_for(1.0)
         seen = max(seen, swim(sim, "n4").awareness)
     assert seen >= 2
-    # Healthy members that happened to probe the slow one lately carry a point or two (which
-    # ones depends on the probe order: over 100 seeds the healthiest-looking bound, "all <= 1",
-    # fails for ~30% of them, before and after the lazy probe-order shuffle alike); none comes
-    # near the slow member.
-    assert max(swim(sim, a).awareness for a in names(12) if a != "n4") * 2 < seen
+    assert max(swim(sim, a).awareness for a in names(12) if a != "n4") <= 1
 
 
 def test_same_seed_same_run() -> None:

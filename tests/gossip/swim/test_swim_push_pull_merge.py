@@ -1,15 +1,12 @@
-"""A big push-pull is first filtered column-wise (entries equal to what we hold are skipped at C
-speed): the outcome must be exactly that of applying every entry one by one."""
+"""A full-state push-pull against a big member list: the entries the receiver already holds are
+skipped before any object is built; everything else follows SWIM's precedence rules."""
 
 from __future__ import annotations
 
 import random
 
-import pytest
-
-from gossip import Effect, PacketReceived, StreamReceived
+from gossip import Effect, Emit, PacketReceived, SendStream, SetTimer, StreamReceived
 from gossip.swim import SwimConfig, SwimCore
-from gossip.swim import _core as swim_core
 from gossip.swim._messages import (
     Gossip,
     PushPull,
@@ -46,15 +43,19 @@ def scenario() -> tuple[SwimCore, list[list[Effect]]]:
     return core, out
 
 
-def test_bulk_filter_matches_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    fast, fast_out = scenario()
-    monkeypatch.setattr(swim_core, "_BULK", 10**9)
-    slow, slow_out = scenario()
-    assert fast_out == slow_out
-    assert fast.members() == slow.members()
-    assert fast.incarnation == slow.incarnation == 1  # the refutation happened
-    m = {x.addr: x for x in fast.members()}
-    assert m["p005"].incarnation == 4 and m["p005"].meta == b"m5"
-    assert m["p006"].state.name == "SUSPECT" and m["p007"].state.name == "LEFT"
-    assert m["p003"].state.name == "DEAD" and m["p004"].incarnation == 2
-    assert "new" in m
+def test_push_pull_merge_skips_known_and_applies_news() -> None:
+    core, out = scenario()
+    m = {x.addr: x for x in core.members()}
+    assert core.incarnation == 1  # other metadata for us at our incarnation: refuted
+    assert m["p005"].incarnation == 4 and m["p005"].meta == b"m5"  # newer: applied
+    assert m["p006"].state.name == "SUSPECT"  # remote dead is a suspicion here
+    assert m["p007"].state.name == "LEFT"
+    assert m["p003"].state.name == "DEAD" and m["p004"].incarnation == 2  # stale: ignored
+    assert "new" in m and m["new"].state.name == "ALIVE"
+    # The same suspicion of p001 from another member is a confirmation: a shorter deadline.
+    deadlines = [e.at for e in out[2] if isinstance(e, SetTimer) and e.key == ("suspect", "p001")]
+    assert len(deadlines) == 1
+    assert [e for e in out[2] if isinstance(e, SendStream)]  # and the reply
+    # Nothing about the 110 members that were already known and unchanged.
+    changed = {getattr(e.event, "addr", None) for e in out[2] if isinstance(e, Emit)}
+    assert changed <= {"p005", "p006", "p007", "new", None}
