@@ -34,7 +34,7 @@ __all__ = [
     "payload_size",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: Hello's recovering flag, packed digests and one-bit replies
 
 ObjectEntry: TypeAlias = tuple[str, bytes]
 
@@ -235,6 +235,8 @@ def _decode_body(tag: int, body: Any) -> Message:
         lo, hi = _range(lo, hi)
         return Ack(_u64(epoch), lo, hi)
     if tag == T_HELLO:
+        if type(body) is list and body and body[0] != PROTOCOL_VERSION:
+            raise DecodeError(f"unsupported sync protocol version {body[0]!r}")
         version, epoch, known, wm, reply, recovering = _list(body, 6)
         if type(reply) is not bool or type(recovering) is not bool:
             raise DecodeError("reply and recovering must be bools")

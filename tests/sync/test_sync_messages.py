@@ -28,8 +28,8 @@ U64 = (1 << 64) - 1
 MESSAGES: list[Message] = [
     Delta(U64, 3, 9, [("k", b"\x01\x02"), ("", b"")]),
     Ack(1, 0, 5),
-    Hello(1, 7, None, 0, False),
-    Hello(1, 7, 8, 123, True),
+    Hello(2, 7, None, 0, False),
+    Hello(2, 7, 8, 123, True),
     Digest(
         1,
         2,
@@ -40,7 +40,7 @@ MESSAGES: list[Message] = [
     Objects(4, 10, 12, [("a", b"x"), ("b", b"yy")]),
     ObjectsAck(4, 10, 12),
     CatchupDone(4, 99, 1000),
-    Hello(1, 7, 8, 123, False, True),
+    Hello(2, 7, 8, 123, False, True),
 ]
 
 
@@ -65,10 +65,11 @@ def test_payload_is_only_crdt_bytes() -> None:
         b"\x48\x94\x01\x05\x02\x90",  # inverted range
         b"\x48\x94\x01\x00\x02\x91\x92\x01\xc4\x00",  # key not a str
         b"\x49\x93\xff\x00\x01",  # negative epoch
-        b"\x4a\x96\x02\x01\xc0\x00\xc2\xc2",  # future protocol version
-        b"\x4a\x96\x01\x01\xc0\x00\x01\xc2",  # heard_you not a bool
-        b"\x4a\x96\x01\x01\xc0\x00\xc2\x01",  # recovering not a bool
-        b"\x4a\x95\x01\x01\xc0\x00\xc2",  # a Hello without its recovering flag
+        b"\x4a\x96\x03\x01\xc0\x00\xc2\xc2",  # future protocol version
+        b"\x4a\x95\x01\x01\xc0\x00\xc2",  # a version-1 Hello
+        b"\x4a\x96\x02\x01\xc0\x00\x01\xc2",  # heard_you not a bool
+        b"\x4a\x96\x02\x01\xc0\x00\xc2\x01",  # recovering not a bool
+        b"\x4a\x95\x02\x01\xc0\x00\xc2",  # a Hello without its recovering flag
         b"\x4b\x94\x01\x01\x91\x92\x00\x00\x90",  # digest group of 2 fields
         b"\x4b\x94\x01\x01\x91\x95\x01\x00\x03\x00\xc4\x08" + bytes(8) + b"\x90",  # 2 bits, 1 hash
         b"\x4b\x94\x01\x01\x91\x95\x01\x00\x01\x02\xc4\x08"
