@@ -52,6 +52,7 @@ import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import mmh3
@@ -251,10 +252,15 @@ class SyncEngine:
             epoch = (rng or random.SystemRandom()).getrandbits(63)
         self._rng = rng or random.Random(replica_id)
         self.epoch: int = epoch
+        # the Merkle item hash needs equal bytes for equal states: the crdts codec's canonical
+        # form gives them in one encode; a caller's codec may not, so it is hashed per
+        # join-irreducible instead (see _encoded_state)
+        self._canonical: Callable[[Crdt], bytes] | None = None
         if codec is None:
             import crdts
 
             codec = (crdts.encode, crdts.decode)
+            self._canonical = partial(crdts.encode, canonical=True)
         self._encode, self._decode = codec
         self._count_elements = count_elements
         self._state: dict[str, Crdt] = {} if state is None else state
@@ -882,10 +888,13 @@ class SyncEngine:
         return cu
 
     def _encoded_state(self, key: str) -> bytes:
-        """A canonical digest of object ``key``: the sum of the hashes of its join-irreducibles.
-
-        Encodings need not be canonical (a set may list its elements in any order), but the
-        irreducible decomposition is unique, and an irreducible's encoding has one element."""
+        """Bytes that are equal exactly when object ``key``'s states are: its canonical encoding
+        (crdts' codec), else the sum of the hashes of its join-irreducibles (a caller's codec
+        need not be canonical, but the irreducible decomposition is unique, and an
+        irreducible's encoding has one element). Every replica of a cluster uses the same codec,
+        so they agree on which."""
+        if self._canonical is not None:
+            return self._canonical(self._state[key])
         total = 0
         for z in self._state[key].decompose():
             total += mmh3.hash64(self._encode(z), signed=False)[0]
