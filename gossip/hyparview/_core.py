@@ -35,8 +35,11 @@ Departures from the paper, each for a race the paper's round model does not have
 - a request from a peer already in the active view is accepted again (never ignored): the peer may
   have restarted, or lost the link, and must not be blocked from reconnecting;
 - a node whose views are both empty rejoins through a seed (self-heal after many simultaneous
-  joins or a mass failure), and failed active peers are remembered for ``reconnect_window`` and
-  retried once a round with high priority, so two halves of a healed partition link up again.
+  joins or a mass failure), and a joining node retries its JOIN until it is answered or it has a
+  link other than to nodes that joined through it meanwhile (newcomers whose JOINs crossed a
+  partition would otherwise stay an island of their own), and failed active peers are
+  remembered for ``reconnect_window`` and retried once a round with high priority, so two halves
+  of a healed partition link up again.
 """
 
 from __future__ import annotations
@@ -145,6 +148,9 @@ class HyParView:
         self._tried: set[Addr] = set()
         self._seeds: list[Addr] = []
         self._join_contact: Addr | None = None
+        # Nodes whose JOIN we accepted while our own JOIN was unanswered: links to them do not
+        # show that we are in the cluster (they may be newcomers as cut off as we are).
+        self._joiners: set[Addr] = set()
         self._shuffles: dict[int, tuple[Addr, ...]] = {}
         self._isolated_rounds = 0
         self._started = False
@@ -275,6 +281,8 @@ class HyParView:
             return
         self._cancel_pending(out, src)
         self._add_active(out, src, now)
+        if self._join_contact is not None:
+            self._joiners.add(src)
         self._send(out, src, JoinAccept(self.epoch))
         self._forward_joins(out, src, epoch)
 
@@ -288,6 +296,7 @@ class HyParView:
             return
         if self._join_contact is not None:
             self._join_contact = None
+            self._joiners.clear()
             out.append(CancelTimer(_JOIN))
         self._cancel_pending(out, src)
         if src not in self._active and _JOIN_ASK not in self._asked.get(src, ()):
@@ -409,9 +418,13 @@ class HyParView:
             self._round(out, now)
         elif key == _JOIN:
             if self._join_contact is not None:
-                if self._active:
+                if any(p not in self._joiners for p in self._active):
                     self._join_contact = None  # joined through a walk; the contact is slow
+                    self._joiners.clear()
                 else:
+                    # Still unanswered, and no link but to nodes that joined through us while
+                    # our JOIN was lost (a partition): ask again, or we would stay an island
+                    # of newcomers that knows no one else.
                     self._send_join(out, now)
         elif isinstance(key, tuple) and len(key) == 4 and key[:2] == ("hyparview", "nbr"):
             peer, req = key[2], key[3]

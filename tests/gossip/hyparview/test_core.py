@@ -262,6 +262,22 @@ def test_join_accept_overtaken_by_our_disconnect_does_not_link() -> None:
     assert "c" in hv.active_view
 
 
+def test_join_is_retried_while_the_only_links_are_nodes_that_joined_through_us() -> None:
+    hv = node()
+    out = hv.join(["seed"], 0.0)
+    (timer,) = [e for e in out if isinstance(e, SetTimer) and e.key != ("hyparview", "round")]
+    feed(hv, "newcomer", Join(0), now=0.5)  # accepted: we are its contact
+    assert hv.active_view == {"newcomer"}
+    out = hv.handle(TimerFired(timer.key), timer.at)
+    assert sent(out) == [("seed", Join(0))] and hv.is_joining  # not in the cluster yet
+    # A link formed otherwise (here: the end of a join walk asks us) means we are in.
+    walk = _request_to(hv, feed(hv, "newcomer", ForwardJoin("w", 0, 0), now=1.2), "w")
+    feed(hv, "w", NeighborReply(True, 0, walk.req), now=1.3)
+    (timer,) = [e for e in out if isinstance(e, SetTimer)]
+    out = hv.handle(TimerFired(timer.key), timer.at)
+    assert sent(out) == [] and not hv.is_joining
+
+
 def test_request_timeout_abandons_candidate() -> None:
     hv = node()
     linked(hv, "a", "b")

@@ -79,6 +79,28 @@ def test_many_nodes_joining_through_one_contact_at_once() -> None:
     assert healthy(sim, min_degree=2), components(sim)
 
 
+def test_newcomers_joining_through_each_other_across_a_partition_do_not_stay_an_island() -> None:
+    # x's JOIN cannot reach its seed (a partition); meanwhile y joins through x. x's only link is
+    # to a node that joined through it, which does not show x is in the cluster: it must keep
+    # asking its seed, and after the heal both are in one overlay with the rest (an island of
+    # two, knowing no one else, was left for good; found by a random run of joins and cuts).
+    sim = make_sim(21)
+    cluster(sim, 10)
+    sim.run_for(10.0)
+    add(sim, "x")
+    add(sim, "y")
+    sim.partition(["x", "y"])
+    join(sim, "x", ["n7"])
+    sim.run_for(0.3)
+    join(sim, "y", ["x"])
+    sim.run_for(3.0)
+    assert hv(sim, "x").active_view == {"y"} and hv(sim, "y").active_view == {"x"}
+    assert hv(sim, "x").is_joining  # still asking n7
+    sim.heal()
+    sim.run_for(30.0)
+    assert healthy(sim), components(sim)
+
+
 def test_failed_neighbours_are_replaced_from_the_passive_view() -> None:
     sim = make_sim(3)
     cluster(sim, 50)
