@@ -50,7 +50,7 @@ import random
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain, repeat
 
 from gossip._errors import DecodeError, UsageError
 from gossip._events import (
@@ -204,11 +204,12 @@ class SwimCore:
             "ping_reqs_sent": 0,
             "refutations": 0,
         }
-        # A static bootstrap of thousands of members: C-speed dict and list building.
+        # A static bootstrap of thousands of members: one C-speed dict build, one list copy.
         me = self._members[addr]
-        self._members.update(dict.fromkeys(known, _ALIVE))  # incarnation 0
+        self._members = dict.fromkeys(chain((addr,), known), _ALIVE)  # incarnation 0
         self._members[addr] = me  # keeps its first place
-        self._live = [a for a in self._members if a != addr]
+        self._live = list(self._members)
+        del self._live[0]  # ourselves, first by construction
 
     # -- queries -------------------------------------------------------------------------------
 
