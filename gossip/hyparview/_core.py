@@ -31,7 +31,8 @@ Departures from the paper, each for a race the paper's round model does not have
   answered with DISCONNECT unless a slot is free, so the replier does not keep a one-sided link;
   a DISCONNECT of ours may cross an accepting NEIGHBOR reply or JOIN_ACCEPT (the replier drops
   us on it), so an acceptance links only if we have not disconnected the replier since asking
-  (otherwise we ask again), and no DISCONNECT goes to a peer we have a request or JOIN out to;
+  (otherwise we ask again), and a late acceptance is not undone with DISCONNECT while a request
+  or JOIN to that peer is still out (its answer decides);
 - a request from a peer already in the active view is accepted again (never ignored): the peer may
   have restarted, or lost the link, and must not be blocked from reconnecting;
 - a node whose views are both empty rejoins through a seed (self-heal after many simultaneous
