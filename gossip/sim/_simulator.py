@@ -488,7 +488,7 @@ class Simulator:
                 self._drop_in_flight(node, a, b, False, "partitioned")
                 return False
             self.events_processed += 1
-            if node.slow:
+            if node.slow or node.busy_until > at:  # a backlog is handled first, even at 0 delay
                 self._enqueue_slow(node, a, b, False)
                 return True
             if not b or self._trace is not None or node.route[b[0]] < 0:
@@ -528,7 +528,7 @@ class Simulator:
                 self._drop_in_flight(node, a, b, True, "stream broken")
                 return False
             self.events_processed += 1
-            if node.slow:
+            if node.slow or node.busy_until > at:
                 self._enqueue_slow(node, a, b, True)
                 return True
             self._receive(node, a, b, True)
