@@ -4,6 +4,7 @@ internal bookkeeping (cores, tag routing, timers, streams, the slow-node process
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -56,11 +57,12 @@ class SimNode:
     __slots__ = (
         "addr",
         "alive",
-        "busy_until",
+        "backlog",
         "conns",
         "cores",
         "counters",
         "epoch",
+        "pgen",
         "protocols",
         "route",
         "slow",
@@ -96,7 +98,11 @@ class SimNode:
         self.tgen = 0
         self.conns: dict[str, Conn] = {}  # peer -> open connection, in opening order
         self.slow = 0.0  # s of extra handling per incoming message
-        self.busy_until = 0.0  # when the slow node's processing queue drains
+        # A slow node's FIFO processing queue: (src, data, is_stream). One heap entry at a time
+        # hands out its head; ``pgen`` names the current one, so a change of pace re-schedules
+        # without searching the heap.
+        self.backlog: deque[tuple[str, bytes, bool]] = deque()
+        self.pgen = 0
         self.counters = counters  # per address, shared across restarts
 
     def core_index(self, core: ProtocolCore | str) -> int:

@@ -71,7 +71,7 @@ _PACKET = 0  # node=dst, a=src, b=data
 _STREAM = 1  # node=dst, a=src, b=data, c=Conn
 _TIMER = 2  # node, a=core index, b=key, c=generation
 _UNREACH = 3  # node, a=peer, b=reason
-_PROCESS = 4  # node (slow), a=src, b=data, c=True for a stream frame
+_PROCESS = 4  # node (slow): hand out the head of its backlog, a=generation
 _CALL = 5  # a=callable
 
 _Entry = tuple[float, int, int, Any, Any, Any, Any]
@@ -186,6 +186,9 @@ class Simulator:
             raise UsageError(f"slow-node delay must be >= 0 s, got {delay!r}")
         node = self._node(addr)
         node.slow = float(delay)
+        if node.backlog:  # the queue goes on at the new pace: a node back to normal drains it now
+            node.pgen += 1
+            self._push(self.now + node.slow, _PROCESS, node, node.pgen, None, None)
 
     def _spawn(self, addr: str, epoch: int, kind: str) -> None:
         rng = random.Random(f"{self.seed!r}/{addr}/{epoch}")
@@ -488,7 +491,7 @@ class Simulator:
                 self._drop_in_flight(node, a, b, False, "partitioned")
                 return False
             self.events_processed += 1
-            if node.slow or node.busy_until > at:  # a backlog is handled first, even at 0 delay
+            if node.slow or node.backlog:  # a backlog is handled first, even at 0 delay
                 self._enqueue_slow(node, a, b, False)
                 return True
             if not b or self._trace is not None or node.route[b[0]] < 0:
@@ -528,17 +531,25 @@ class Simulator:
                 self._drop_in_flight(node, a, b, True, "stream broken")
                 return False
             self.events_processed += 1
-            if node.slow or node.busy_until > at:
+            if node.slow or node.backlog:
                 self._enqueue_slow(node, a, b, True)
                 return True
             self._receive(node, a, b, True)
             return True
         self.events_processed += 1
         if kind == _PROCESS:
+            if a != node.pgen:
+                return False  # re-paced since
+            backlog = node.backlog
             if not node.alive:
-                self._drop_in_flight(node, a, b, c, "crashed")
+                while backlog:
+                    src, data, stream = backlog.popleft()
+                    self._drop_in_flight(node, src, data, stream, "crashed")
                 return False
-            self._receive(node, a, b, c)
+            src, data, stream = backlog.popleft()
+            if backlog:
+                self._push(at + node.slow, _PROCESS, node, node.pgen, None, None)
+            self._receive(node, src, data, stream)
             return True
         if kind == _UNREACH:
             if not node.alive:
@@ -559,11 +570,12 @@ class Simulator:
         raise AssertionError(f"unknown heap entry kind {kind}")  # pragma: no cover
 
     def _enqueue_slow(self, node: SimNode, src: str, data: bytes, stream: bool) -> None:
-        """A slow node's FIFO processing queue: handled ``slow`` s after the previous message."""
-        now = self.now
-        t = (node.busy_until if node.busy_until > now else now) + node.slow
-        node.busy_until = t
-        self._push(t, _PROCESS, node, src, data, stream)
+        """A slow node's FIFO processing queue: each message is handled ``slow`` s after the
+        previous one (or after its arrival, when the queue was empty)."""
+        node.backlog.append((src, data, stream))
+        if len(node.backlog) == 1:
+            node.pgen += 1
+            self._push(self.now + node.slow, _PROCESS, node, node.pgen, None, None)
 
     def _receive(self, node: SimNode, src: str, data: bytes, stream: bool) -> None:
         if data:

@@ -29,6 +29,10 @@ class SwimConfig:
     retransmit_mult: int = 4  # each update is sent mult * ceil(log10(n + 1)) times
     gossip_nodes: int = 3  # members each dedicated gossip round sends to
     gossip_interval: float = 0.2  # s, between dedicated gossip rounds (0 disables them)
+    # News reaching an idle member starts a gossip round at once, later rounds keep to the
+    # ticker. memberlist waits for its next tick (U(0, gossip_interval) per hop of the epidemic);
+    # the number of transmissions is the same (the retransmit limit), they only start earlier.
+    eager_gossip: bool = True
     gossip_to_the_dead_time: float = 30.0  # s, dead members still get gossip, then are reaped
     push_pull_interval: float = 30.0  # s, full-state anti-entropy (0 disables it)
     awareness_max_multiplier: int = 8  # Lifeguard local health: timeouts scale by 1..this

@@ -667,7 +667,9 @@ class SwimCore:
         # timers are its probes (fewer wake-ups for the driver).
         if not self._gossip_armed and self.config.gossip_interval > 0 and self._started:
             self._gossip_armed = True
-            self._out.append(SetTimer(_GOSSIP, self._next_gossip_tick(self._now)))
+            now = self._now
+            at = now if self.config.eager_gossip else self._next_gossip_tick(now)
+            self._out.append(SetTimer(_GOSSIP, at))
 
     def _next_gossip_tick(self, now: float) -> float:
         """The first tick after ``now`` of a free-running ticker (``phase + k * interval``), as

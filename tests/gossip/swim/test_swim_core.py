@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import random
 
 import pytest
@@ -297,27 +299,41 @@ def test_start_twice_is_a_usage_error() -> None:
         core.start(1.0)
 
 
-def test_gossip_timer_runs_only_while_there_is_news() -> None:
-    core = SwimCore("me", SwimConfig.lan(), random.Random(3), known=("a", "b"))
+@pytest.mark.parametrize("eager", [True, False])
+def test_gossip_timer_runs_only_while_there_is_news(eager: bool) -> None:
+    cfg = dataclasses.replace(SwimConfig.lan(), eager_gossip=eager)
+    core = SwimCore("me", cfg, random.Random(3), known=("a", "b"))
     start = core.start(0.0)
     assert not [e for e in start if isinstance(e, SetTimer) and e.key == ("gossip",)]
     effects = core.handle(gossip("a", Update(UpdateKind.ALIVE, "c", 0)), 1.0)
     armed = [e.at for e in effects if isinstance(e, SetTimer) and e.key == ("gossip",)]
-    # The next tick of the member's free-running gossip ticker: within one interval, not a
-    # whole interval from the news.
-    assert len(armed) == 1 and 1.0 < armed[0] <= 1.2
-    # It re-arms on the same ticks while the update still has sends left, then stops.
+    assert len(armed) == 1
+    if eager:  # news to an idle member goes out at once
+        assert armed[0] == 1.0
+    else:  # the next tick of the free-running ticker: within one interval, not a whole one
+        assert 1.0 < armed[0] <= 1.2
+    # It re-arms on the ticker's ticks while the update still has sends left, then stops.
     rounds = 0
     at = armed[0]
+    ticks: list[float] = []
+    transmissions = 0
     while True:
         out = core.handle(TimerFired(("gossip",)), at)
+        transmissions += len(sent(out))
         rounds += 1
         nxt = [e for e in out if isinstance(e, SetTimer) and e.key == ("gossip",)]
         if not nxt:
             break
-        assert nxt[0].at == pytest.approx(at + 0.2)
+        ticks.append(nxt[0].at)
         at = nxt[0].at
         assert rounds < 20
+    if eager:  # then the ticker's next tick
+        assert 1.0 < ticks[0] <= 1.2
+    else:
+        assert ticks[0] == pytest.approx(armed[0] + 0.2)
+    assert all(b - a == pytest.approx(0.2) for a, b in itertools.pairwise(ticks))
+    # eager or not, the update is sent its retransmit limit of times, no more
+    assert transmissions == cfg.retransmit_limit(core.num_members())
     assert sent(core.handle(TimerFired(("gossip",)), at + 1.0)) == []
 
 
@@ -326,7 +342,8 @@ def test_gossip_ticks_keep_a_random_phase_per_member() -> None:
     # waits U(0, interval) at each member, not the same whole interval everywhere.
     waits = []
     for seed in range(40):
-        core = SwimCore("me", SwimConfig.lan(), random.Random(seed), known=("a", "b"))
+        cfg = dataclasses.replace(SwimConfig.lan(), eager_gossip=False)
+        core = SwimCore("me", cfg, random.Random(seed), known=("a", "b"))
         core.start(0.0)
         effects = core.handle(gossip("a", Update(UpdateKind.ALIVE, "c", 0)), 5.03)
         (at,) = [e.at for e in effects if isinstance(e, SetTimer) and e.key == ("gossip",)]
