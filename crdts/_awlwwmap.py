@@ -45,6 +45,7 @@ from crdts._awlwwmap_codec import decode_parts, encode_parts, rec_ts
 from crdts._causal import CausalContext, Dot
 from crdts._codec import TAGS, Reader, Writer, check_replica, check_ts, check_value, register
 from crdts._hlc import HLCTimestamp
+from crdts._lattice import Lattice
 
 __all__ = ["AWLWWMap"]
 
@@ -173,7 +174,7 @@ def _fold(vv: dict[str, int], cloud: dict[str, set[int]], r: str, n: int) -> Non
         del cloud[r]
 
 
-class AWLWWMap:
+class AWLWWMap(Lattice):
     """An add-wins map of last-writer-wins values; ``AWLWWMap()`` is the empty map (bottom).
 
     Mutators apply in place and return the delta (itself an ``AWLWWMap``)::
@@ -195,10 +196,6 @@ class AWLWWMap:
         self._cc = CausalContext()
         self._dix = None
         self._dixn = 0
-
-    @classmethod
-    def bottom(cls) -> AWLWWMap:
-        return cls()
 
     @classmethod
     def _make(cls, store: dict[Any, Any], cc: CausalContext) -> AWLWWMap:
@@ -520,9 +517,6 @@ class AWLWWMap:
         if not xc.leq(other._cc):
             return False
         return next(_dropped(self._store, xc, other._store), None) is None
-
-    def __le__(self, other: AWLWWMap) -> bool:
-        return self.leq(other)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AWLWWMap):

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeAlias
 
 from crdts._errors import UsageError
+from crdts._lattice import Lattice
 
 __all__ = ["CausalContext", "Dot"]
 
@@ -39,7 +40,7 @@ Dot: TypeAlias = tuple[str, int]
 """``(replica id, counter)``: the identity of one event. Counters start at 1."""
 
 
-class CausalContext:
+class CausalContext(Lattice):
     """A set of dots: a version vector ``vv`` plus a dot cloud ``cloud`` (gaps allowed).
 
     ``CausalContext()`` is the empty context (bottom). Mutating methods work in place;
@@ -143,13 +144,6 @@ class CausalContext:
     def is_bottom(self) -> bool:
         return not self.vv and not self.cloud
 
-    @classmethod
-    def bottom(cls) -> CausalContext:
-        return cls()
-
-    def __le__(self, other: CausalContext) -> bool:
-        return self.leq(other)
-
     # -- mutation ---------------------------------------------------------------------------
 
     def add(self, dot: Dot) -> None:
@@ -199,11 +193,6 @@ class CausalContext:
         for r in touched:
             if r in cloud:
                 _compact_one(vv, cloud, r)
-
-    def join(self, other: CausalContext) -> CausalContext:
-        cc = self.copy()
-        cc.merge(other)
-        return cc
 
     # -- lattice ------------------------------------------------------------------------------
 

@@ -37,11 +37,12 @@ from typing import Any, ClassVar, Self
 from crdts._causal import CausalContext, Dot
 from crdts._codec import Reader, Writer
 from crdts._errors import DecodeError
+from crdts._lattice import Lattice
 
 __all__ = ["Causal", "DotFunCausal", "causal_codec"]
 
 
-class Causal:
+class Causal(Lattice):
     """Base of the causal CRDTs: a dot store ``_store`` and a :class:`CausalContext` ``_cc``."""
 
     __slots__ = ("_cc", "_store")
@@ -139,16 +140,8 @@ class Causal:
     def value(self) -> Any:
         return self._s_value(self._store)
 
-    @classmethod
-    def bottom(cls) -> Self:
-        """The empty state, ``cls()``."""
-        return cls()
-
     def is_bottom(self) -> bool:
         return not self._store and not self._cc
-
-    def __le__(self, other: Self) -> bool:
-        return self.leq(other)
 
     def copy(self) -> Self:
         return self._make(self._s_copy(self._store), self._cc.copy())
@@ -159,11 +152,6 @@ class Causal:
             return
         self._store = self._s_join(self._store, self._cc, other._store, other._cc)
         self._cc.merge(other._cc)
-
-    def join(self, other: Self) -> Self:
-        x = self.copy()
-        x.merge(other)
-        return x
 
     def leq(self, other: Self) -> bool:
         if not self._cc.leq(other._cc):

@@ -6,11 +6,12 @@ from typing import Any, Self
 
 from crdts._codec import TAGS, Reader, Writer, check_value, register
 from crdts._errors import DecodeError
+from crdts._lattice import Lattice
 
 __all__ = ["GSet"]
 
 
-class GSet:
+class GSet(Lattice):
     """Grow-only set. ``value``: a ``frozenset``."""
 
     __slots__ = ("_s",)
@@ -51,14 +52,6 @@ class GSet:
 
     def join(self, other: Self) -> Self:
         return self._make(self._s | other._s)
-
-    @classmethod
-    def bottom(cls) -> Self:
-        """The empty state, ``cls()``."""
-        return cls()
-
-    def __le__(self, other: Self) -> bool:
-        return self.leq(other)
 
     def leq(self, other: Self) -> bool:
         return self._s <= other._s

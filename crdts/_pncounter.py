@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Self
 
 from crdts._codec import TAGS, Reader, Writer, check_replica, register
+from crdts._lattice import Lattice
 from crdts._vector import (
     check_amount,
     vec_add,
@@ -23,7 +24,7 @@ from crdts._vector import (
 __all__ = ["PNCounter"]
 
 
-class PNCounter:
+class PNCounter(Lattice):
     """Increment/decrement counter. ``value``: an ``int``."""
 
     __slots__ = ("_n", "_p")
@@ -65,19 +66,6 @@ class PNCounter:
     def merge(self, other: Self) -> None:
         vec_merge(self._p, other._p)
         vec_merge(self._n, other._n)
-
-    def join(self, other: Self) -> Self:
-        x = self.copy()
-        x.merge(other)
-        return x
-
-    @classmethod
-    def bottom(cls) -> Self:
-        """The empty state, ``cls()``."""
-        return cls()
-
-    def __le__(self, other: Self) -> bool:
-        return self.leq(other)
 
     def leq(self, other: Self) -> bool:
         return vec_leq(self._p, other._p) and vec_leq(self._n, other._n)

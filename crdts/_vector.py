@@ -13,6 +13,7 @@ from typing import Any, Self
 
 from crdts._codec import Reader, Writer
 from crdts._errors import DecodeError, UsageError
+from crdts._lattice import Lattice
 
 __all__ = [
     "MaxVector",
@@ -76,7 +77,7 @@ def vec_decode(obj: Any, r: Reader) -> dict[str, int]:
     return v
 
 
-class MaxVector:
+class MaxVector(Lattice):
     """Base of the types whose whole state is one max-vector ``_v`` (the lattice methods and
     the codec body; subclasses add their mutators and ``value``)."""
 
@@ -97,19 +98,6 @@ class MaxVector:
 
     def merge(self, other: Self) -> None:
         vec_merge(self._v, other._v)
-
-    def join(self, other: Self) -> Self:
-        x = self.copy()
-        vec_merge(x._v, other._v)
-        return x
-
-    @classmethod
-    def bottom(cls) -> Self:
-        """The empty state, ``cls()``."""
-        return cls()
-
-    def __le__(self, other: Self) -> bool:
-        return self.leq(other)
 
     def leq(self, other: Self) -> bool:
         return vec_leq(self._v, other._v)
