@@ -60,6 +60,7 @@ from sync._catchup import CatchupCompleted, CatchupMixin
 from sync._config import SyncConfig
 from sync._errors import (
     DecodeError,
+    NotACrdtError,
     PeerError,
     ProtocolViolationError,
     TypeMismatchError,
@@ -86,6 +87,9 @@ from sync._subscriptions import _MISSING, Change, Subscription, Subscriptions, d
 __all__ = ["CatchupCompleted", "Entry", "SyncEngine"]
 
 _ROUND = ("sync", "round")
+# What a received object must provide to be stored (the crdts contract). A codec may also
+# decode value types (crdts registers HLCTimestamp): such an object must never reach the state.
+_CONTRACT = ("join", "merge", "leq", "copy", "diff", "decompose", "value")
 
 
 class Entry:
@@ -164,6 +168,7 @@ class SyncEngine(CatchupMixin):
         # What we hold of each peer's stream: addr -> (their epoch, watermark tracker).
         self._recv: OrderedDict[str, tuple[int, RangeTracker]] = OrderedDict()
         self._early_hello: dict[str, Hello] = {}
+        self._crdt_types: dict[type, bool] = {}
         # Modification index: key -> seq of its last change, ordered by seq (move to end). Keys
         # unchanged since construction (seq 0) are left out: a watermark >= 1 covers them.
         self._mod: dict[str, int] = {}
@@ -616,6 +621,11 @@ class SyncEngine(CatchupMixin):
             except Exception as exc:  # the CRDT codec's DecodeError (or worse): count, skip
                 self.metrics.count_error(src, DecodeError(f"object {key!r}: {exc}"))
                 continue
+            if not self._is_crdt_type(type(d)):
+                self.metrics.count_error(
+                    src, NotACrdtError(f"{key!r}: a {type(d).__name__} is not a CRDT")
+                )
+                continue
             x = self._state.get(key)
             if x is not None and type(x) is not type(d):
                 self.metrics.count_error(
@@ -684,6 +694,13 @@ class SyncEngine(CatchupMixin):
             for key, _, old, _x in inflating:
                 if subs.wants(key):
                     self._notify(key, old, self._state[key], src)
+
+    def _is_crdt_type(self, t: type) -> bool:
+        """Whether ``t`` follows the CRDT contract (cached per type: this is the receive path)."""
+        ok = self._crdt_types.get(t)
+        if ok is None:
+            ok = self._crdt_types[t] = all(hasattr(t, name) for name in _CONTRACT)
+        return ok
 
     def _on_ack(self, src: str, msg: Ack) -> None:
         if msg.epoch != self.epoch:
