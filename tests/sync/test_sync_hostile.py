@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import crdts
-from gossip._events import StreamReceived
+from gossip._events import SendStream, StreamReceived
 from sync import SyncConfig, SyncEngine, SyncMode
 from sync._messages import Delta, Objects, encode_message
 
@@ -52,6 +52,7 @@ def test_a_non_crdt_value_does_not_spread_in_state_mode() -> None:
     a.handle(StreamReceived("x", encode_message(Delta(0, 0, 0, [("k", ts)]))), 0.0)
     a.update("cart", lambda s: s.add("apple"), create=crdts.GSet)
     for eff in a.sync_now(1.0):
-        b.handle(StreamReceived("a", eff.data), 1.0)  # type: ignore[attr-defined]
+        assert isinstance(eff, SendStream)
+        b.handle(StreamReceived("a", eff.data), 1.0)
     assert "k" not in a and "k" not in b
     assert b.value("cart") == frozenset({"apple"})
