@@ -508,6 +508,19 @@ class AWLWWMap(Lattice):
                 out.append(AWLWWMap._make({}, CausalContext.from_dots((dot,))))
         return out
 
+    def coarse_parts(self, max_runs: int = 1024) -> Iterator[AWLWWMap]:
+        """Parts that join back to ``self``: one per live entry (as in :meth:`decompose`), then
+        the dots seen and no longer live as contexts of at most ``max_runs`` runs (never listed
+        one by one: a context may claim any number of events)."""
+        live: list[Dot] = []
+        for key, v in self._store.items():
+            for r in _recs(v):
+                dot = (r[0], r[1])
+                live.append(dot)
+                yield AWLWWMap._make({key: r}, CausalContext.from_dots((dot,)))
+        for cc in self._cc.subtract(CausalContext.from_dots(live)).chunks(max_runs):
+            yield AWLWWMap._make({}, cc)
+
     def diff(self, other: AWLWWMap) -> AWLWWMap:
         """The minimal delta ``Δ(self, other)``: the entries whose dots ``other`` has not
         seen, and the removals ``other`` has not applied; ``other ⊔ Δ == self ⊔ other``."""

@@ -56,6 +56,9 @@ Dot: TypeAlias = tuple[str, int]
 """``(replica id, counter)``: the identity of one event. Counters start at 1."""
 
 
+_new = object.__new__
+
+
 def _clamp(n: int) -> int:
     # len() must fit in a C ssize_t; a context may claim more events than that
     return n if n < sys.maxsize else sys.maxsize
@@ -81,16 +84,16 @@ class Counters:
                 b.append(c + 1)
         self._b = b
 
-    @classmethod
-    def run(cls, lo: int, hi: int) -> Counters:
-        """The ints ``lo..hi-1`` (empty if ``hi <= lo``)."""
-        x = cls.__new__(cls)
+    @staticmethod
+    def run(lo: int, hi: int) -> Counters:
+        """The ints ``lo..hi-1`` (empty if ``hi <= lo``). On the hot path of every mutator."""
+        x = _new(Counters)
         x._b = [lo, hi] if lo < hi else []
         return x
 
-    @classmethod
-    def _of(cls, b: list[int]) -> Counters:
-        x = cls.__new__(cls)
+    @staticmethod
+    def _of(b: list[int]) -> Counters:
+        x = _new(Counters)
         x._b = b
         return x
 
@@ -374,6 +377,18 @@ class CausalContext(Lattice):
         for r, s in self.cloud.items():
             for lo, hi in s.runs():
                 yield r, lo, hi
+
+    def chunks(self, max_runs: int) -> Iterator[CausalContext]:
+        """Contexts of at most ``max_runs`` runs each whose union is ``self`` (disjoint): how a
+        context claiming any number of events is cut into message-sized parts."""
+        batch: list[tuple[str, int, int]] = []
+        for run in self.runs():
+            batch.append(run)
+            if len(batch) >= max_runs:
+                yield CausalContext.from_runs(batch)
+                batch = []
+        if batch:
+            yield CausalContext.from_runs(batch)
 
     def __len__(self) -> int:
         return _clamp(self.count())

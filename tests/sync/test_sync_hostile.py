@@ -132,3 +132,21 @@ def test_a_trillion_event_claim_is_handled_and_harms_only_the_claimed_replica(cl
     _write(cls, e, "w", 99)
     x = e.get("k")
     assert x is not None and x.context.max_counter("w") == 10**12 + 1
+
+
+@pytest.mark.parametrize("cls", [crdts.ORSet, crdts.AWLWWMap], ids=lambda c: c.__name__)
+def test_an_oversized_object_holding_a_claim_is_split_without_listing_its_dots(cls: type) -> None:
+    # after merging a forged claim, an object too big for one message is split into parts to
+    # catch a new neighbour up: decompose() would list 10**12 context-only dots
+    cfg = SyncConfig(max_message_bytes=1024)
+    a = SyncEngine("a", cfg)
+    for i in range(200):
+        _write(cls, a, "v", i)
+    a.neighbor_up("b", 0.0)
+    a.handle(StreamReceived("b", _forged_frame(cls, 10**12)), 0.0)
+    parts = a._split(a.get("k"))
+    whole = parts[0][0].copy()
+    for p, _ in parts[1:]:
+        whole.merge(p)
+    assert whole == a.get("k") and len(parts) < 50
+    assert all(len(enc) < 1024 for _, enc in parts)
