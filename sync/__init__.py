@@ -10,6 +10,7 @@ from sync._engine import CatchupCompleted, SyncEngine
 from sync._errors import (
     ConfigError,
     DecodeError,
+    NotACrdtError,
     PeerError,
     ProtocolViolationError,
     SyncError,
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "MerkleIndex",
+    "NotACrdtError",
     "PeerError",
     "PeerMetrics",
     "ProtocolViolationError",

@@ -13,6 +13,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DecodeError",
+    "NotACrdtError",
     "PeerError",
     "ProtocolViolationError",
     "SyncError",
@@ -43,6 +44,12 @@ class DecodeError(PeerError, ValueError):
 
 class TypeMismatchError(PeerError):
     """A peer sent an object whose CRDT type differs from the local object under the same key."""
+
+
+class NotACrdtError(PeerError):
+    """A peer sent an object that decodes to something other than a CRDT (e.g. a registered
+    value type such as ``HLCTimestamp``): it lacks the contract's join/merge/leq/copy/diff/
+    decompose/value. Rejected before anything is stored, in every mode."""
 
 
 class ProtocolViolationError(PeerError):
