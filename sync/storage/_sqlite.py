@@ -92,7 +92,9 @@ class SQLiteStore:
 
     ``SQLiteStore(path)`` creates the directory and database if needed, takes the dir's
     exclusive lock (:class:`~sync.DataDirLockedError`), and checks the format
-    (:class:`~sync.DataDirFormatError`). ``batch``: rows fetched per query by :meth:`scan`.
+    (:class:`~sync.DataDirFormatError`). ``readonly=True`` opens an existing dir without the
+    lock and never writes (inspecting the dir of a running node). ``batch``: rows fetched per
+    query by :meth:`scan`.
     ``checkpoint_pages``: WAL size (4 KiB pages) that triggers an automatic checkpoint.
     ``max_bytes``: an optional cap on the database size (a commit past it fails with
     :class:`~sync.StorageError`, as on a full disk). Thread-safe: calls are serialised.
@@ -105,22 +107,28 @@ class SQLiteStore:
         batch: int = 4096,
         checkpoint_pages: int = 4096,
         max_bytes: int | None = None,
+        readonly: bool = False,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be >= 1")
         self.path = Path(path)
         self.batch = batch
+        self.readonly = readonly
         self.created = False  # True when this open made the database
         self.was_clean = False  # the previous process closed the store cleanly
         self.commits = 0
         self._corrupt: list[CorruptRecordError] = []
         self._mutex = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._lock: DirLock | None = None
+        if readonly:
+            self._conn = self._open_readonly()
+            return
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create data dir {self.path}: {exc}") from exc
-        self._lock: DirLock | None = DirLock(self.path)
+        self._lock = DirLock(self.path)
         try:
             self._conn = self._open(checkpoint_pages, max_bytes)
         except BaseException:
@@ -138,6 +146,42 @@ class SQLiteStore:
             raise StorageError(f"cannot open {file}: {exc}") from exc
         try:
             self._check_and_init(conn, file, checkpoint_pages, max_bytes)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """Read-only, without the lock (e.g. ``deltamesh status`` on the dir of a running node):
+        reads see the last committed state; nothing is ever written, the clean flag included."""
+        file = self.path / DB_FILE
+        if not file.is_file():
+            raise StorageError(f"{self.path} holds no deltamesh database ({DB_FILE})")
+        try:
+            conn = sqlite3.connect(
+                f"{file.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {file}: {exc}") from exc
+        try:
+            try:
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise DataDirFormatError(
+                    f"{file} is not a deltamesh data dir (not an SQLite database: {exc})",
+                    supported=(MIN_FORMAT_VERSION, FORMAT_VERSION),
+                ) from exc
+            if app_id != APPLICATION_ID:
+                raise DataDirFormatError(
+                    f"{file} is not a deltamesh data dir",
+                    supported=(MIN_FORMAT_VERSION, FORMAT_VERSION),
+                )
+            self._check_format(conn, file)
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (META_CLEAN,)).fetchone()
+            self.was_clean = row is not None and bytes(row[0]) == b"1"
         except BaseException:
             conn.close()
             raise
@@ -247,6 +291,8 @@ class SQLiteStore:
 
     def commit(self, objects: Mapping[str, bytes], meta: Mapping[str, bytes]) -> None:
         _validate(objects, meta)
+        if self.readonly:
+            raise StorageError(f"the store of {self.path} was opened read-only")
         rows = [(k, v, checksum(k, v)) for k, v in sorted(objects.items())]
         with self._mutex:
             conn = self._db()
@@ -343,7 +389,9 @@ class SQLiteStore:
         """Mark the dir closed cleanly, checkpoint the WAL into the database, release the lock."""
         with self._mutex:
             conn, self._conn = self._conn, None
-            if conn is not None:
+            if conn is not None and self.readonly:
+                conn.close()
+            elif conn is not None:
                 try:
                     conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (META_CLEAN, b"1"))
                     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -204,3 +204,22 @@ def test_commit_failures_are_storage_errors_and_write_nothing(tmp_path: Path) ->
     store.commit({"after": b"y"}, {})  # the store stays usable
     assert store.get("after") == b"y"
     store.close()
+
+
+def test_read_only_open_of_a_running_nodes_dir(tmp_path: Path) -> None:
+    store, info = open_data_dir(tmp_path / "a", "a")
+    store.commit({"k": b"v", "j": b"w"}, {META_HLC: b"h"})
+    ro = SQLiteStore(tmp_path / "a", readonly=True)  # no lock taken: the writer holds it
+    assert ro.count() == 2 and ro.get("k") == b"v" and list(ro.scan("j")) == [("j", b"w")]
+    assert ro.load_meta()["replica_id"] == info.replica_id.encode()
+    with pytest.raises(StorageError, match="read-only"):
+        ro.commit({"x": b""}, {})
+    store.commit({"k": b"v2"}, {})
+    assert ro.get("k") == b"v2"  # sees what the writer committed since
+    ro.close()
+    store.close()
+    with pytest.raises(StorageError, match="no deltamesh database"):
+        SQLiteStore(tmp_path / "missing", readonly=True)
+    _set_format(tmp_path / "a", str(FORMAT_VERSION + 1).encode())
+    with pytest.raises(DataDirFormatError):
+        SQLiteStore(tmp_path / "a", readonly=True)
