@@ -122,6 +122,8 @@ class _Probe:
     acked: bool = False
     expected_nacks: int = 0
     nacks: int = 0
+    # The members asked to ping-req the target: only they (and the target) may answer for it.
+    helpers: tuple[Addr, ...] = ()
 
 
 @dataclass(slots=True)
@@ -130,6 +132,7 @@ class _Relay:
     seq: int
     nack: bool
     expires: float  # forward a late ack until then (the nack may have gone out already)
+    target: Addr = ""  # the member we ping for the requester: only its ack is relayed
 
 
 class SwimCore:
@@ -203,6 +206,7 @@ class SwimCore:
             "probes_failed": 0,
             "ping_reqs_sent": 0,
             "refutations": 0,
+            "stray_acks": 0,  # acks and nacks from members we did not ask (dropped)
         }
         # A static bootstrap of thousands of members: one C-speed dict build. The list is built
         # by appending, which leaves it the usual spare capacity: an exact-size copy would be
@@ -379,11 +383,15 @@ class SwimCore:
         if isinstance(msg, Ping):
             self._send(src, Ack(msg.seq))
         elif isinstance(msg, Ack):
-            self._on_ack(msg.seq)
+            self._on_ack(src, msg.seq)
         elif isinstance(msg, PingReq):
             self._on_ping_req(src, msg, now)
-        elif isinstance(msg, Nack) and self._probe is not None and self._probe.seq == msg.seq:
-            self._probe.nacks += 1
+        elif isinstance(msg, Nack):
+            p = self._probe
+            if p is not None and p.seq == msg.seq and src in p.helpers:
+                p.nacks += 1
+            else:
+                self.stats["stray_acks"] += 1
 
     def _on_timer(self, key: object, now: float) -> None:
         if key == _PROBE:
@@ -470,18 +478,24 @@ class SwimCore:
             self._dead_recent.pop(a, None)
             self._out.append(Emit(MemberReaped(a)))
 
-    def _on_ack(self, seq: int) -> None:
+    def _on_ack(self, src: Addr, seq: int) -> None:
+        # Sequence numbers are small and guessable: an ack counts only from whom we asked (the
+        # target of our probe or a helper relaying for it; the target of a relayed ping), so
+        # a stray or misdirected ack cannot keep a dead member alive.
         p = self._probe
-        if p is not None and p.seq == seq:
+        if p is not None and p.seq == seq and (src == p.target or src in p.helpers):
             if not p.acked:
                 p.acked = True
                 self._adjust_awareness(-1)
                 self._out.append(CancelTimer(("probe_timeout", seq)))
             return
-        relay = self._relays.pop(seq, None)
-        if relay is not None:
+        relay = self._relays.get(seq)
+        if relay is not None and src == relay.target:
+            del self._relays[seq]
             self._out.append(CancelTimer(("relay", seq)))
             self._send(relay.requester, Ack(relay.seq))
+            return
+        self.stats["stray_acks"] += 1
 
     def _probe_timeout(self, seq: int) -> None:
         p = self._probe
@@ -490,6 +504,7 @@ class SwimCore:
         helpers = self._pick_live(self.config.indirect_checks, exclude=p.target)
         for h in helpers:
             self._send(h, PingReq(seq, p.target, self.config.nacks))
+        p.helpers = tuple(helpers)
         self.stats["ping_reqs_sent"] += len(helpers)
         p.expected_nacks = len(helpers) if self.config.nacks else 0
 
@@ -513,7 +528,7 @@ class SwimCore:
             return
         seq = self._next_seq()
         expires = now + self.config.probe_timeout
-        self._relays[seq] = _Relay(src, msg.seq, msg.nack, expires)
+        self._relays[seq] = _Relay(src, msg.seq, msg.nack, expires, msg.target)
         self._send(msg.target, Ping(seq))
         # The nack is due before the requester's indirect phase ends (Lifeguard: a nack that
         # arrives after it counts as missing and raises a healthy requester's local health).

@@ -309,7 +309,7 @@ class NetTransport:
             host, port = parse_addr(dst)
         except ConfigError:
             return  # best effort: a packet to a malformed address is lost
-        wire = seal_packet(self.keyring, self._addr, data, time.time())
+        wire = seal_packet(self.keyring, self._addr, dst, data, time.time())
         assert self._udp is not None
         try:
             # One socket, many senders (a host's receive loop, timer loop and callers): anyio
@@ -337,7 +337,7 @@ class NetTransport:
                 metrics.drop("oversize")
                 continue
             try:
-                src, payload = open_packet(self.keyring, data, self._guard, time.time())
+                src, payload = open_packet(self.keyring, data, self._addr, self._guard, time.time())
                 if len(payload) > self.config.max_packet_size:
                     raise FrameTooLargeError("datagram payload over max_packet_size")
             except PeerError as exc:

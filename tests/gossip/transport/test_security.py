@@ -102,7 +102,9 @@ async def test_outsider_can_neither_join_nor_inject(outsider: str) -> None:
 async def test_replays_from_another_cluster_are_rejected() -> None:
     async with net() as a, net() as b:
         other = ring(KEY, "other")  # same key material, another cluster label
-        captured_packet = seal_packet(other, b.local_addr, b"\x70from-elsewhere", time.time())
+        captured_packet = seal_packet(
+            other, b.local_addr, a.local_addr, b"\x70from-elsewhere", time.time()
+        )
         await raw_udp(a.local_addr, captured_packet)
         hello = Hello(versions=(1, 1), epoch=1, addr="127.0.0.1:1", nonce=Hello.fresh_nonce())
         host, port = parse_addr(a.local_addr)
@@ -118,8 +120,8 @@ async def test_replays_from_another_cluster_are_rejected() -> None:
 
 async def test_replayed_and_stale_packets_are_rejected() -> None:
     async with net() as a, net() as b:
-        once = seal_packet(ring(), "127.0.0.1:9", b"\x70once", time.time())
-        old = seal_packet(ring(), "127.0.0.1:9", b"\x70old", time.time() - 3600)
+        once = seal_packet(ring(), "127.0.0.1:9", a.local_addr, b"\x70once", time.time())
+        old = seal_packet(ring(), "127.0.0.1:9", a.local_addr, b"\x70old", time.time() - 3600)
         await raw_udp(a.local_addr, once, once, old, once)
         await b.send_packet(a.local_addr, b"\x70marker")
         assert await recv(a) == PacketReceived("127.0.0.1:9", b"\x70once")
@@ -129,7 +131,7 @@ async def test_replayed_and_stale_packets_are_rejected() -> None:
 
 async def test_garbled_truncated_and_oversized_datagrams() -> None:
     async with net() as a, net() as b:
-        good = bytearray(seal_packet(ring(), b.local_addr, b"\x70good", time.time()))
+        good = bytearray(seal_packet(ring(), b.local_addr, a.local_addr, b"\x70good", time.time()))
         flipped = bytearray(good)
         flipped[-3] ^= 0x40
         await raw_udp(

@@ -71,8 +71,17 @@ def test_malformed_handshake_body_is_a_decode_error() -> None:
 
 def test_packet_roundtrip_carries_source() -> None:
     guard = ReplayGuard()
-    src, payload = open_packet(RING, seal_packet(RING, "1.2.3.4:5", b"\x01ping", NOW), guard, NOW)
+    sealed = seal_packet(RING, "1.2.3.4:5", "1.2.3.4:6", b"\x01ping", NOW)
+    src, payload = open_packet(RING, sealed, "1.2.3.4:6", guard, NOW)
     assert (src, payload) == ("1.2.3.4:5", b"\x01ping")
+
+
+def test_packet_is_bound_to_its_destination() -> None:
+    """A datagram sealed for one node fails authentication at every other (issue 12, item 2)."""
+    sealed = seal_packet(RING, "1.2.3.4:5", "1.2.3.4:6", b"\x01ping", NOW)
+    for elsewhere in ("1.2.3.4:7", "1.2.3.4:60", ""):
+        with pytest.raises(AuthenticationError):
+            open_packet(RING, sealed, elsewhere, ReplayGuard(), NOW)
 
 
 def test_replay_guard_window_and_capacity() -> None:
@@ -148,7 +157,7 @@ def test_arbitrary_bytes_only_ever_raise_peer_errors(keyring: Keyring, data: byt
     """Whatever a peer sends, decoding fails with a typed PeerError (never a crash)."""
     guard = ReplayGuard()
     for attempt in (
-        lambda: open_packet(keyring, data, guard, NOW),
+        lambda: open_packet(keyring, data, "1.2.3.4:6", guard, NOW),
         lambda: open_hello(keyring, data, guard, NOW),
         lambda: open_hello(keyring, data, guard, NOW, welcome=True),
     ):
