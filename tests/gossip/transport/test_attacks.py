@@ -7,11 +7,11 @@ import anyio
 import anyio.abc
 import pytest
 
-from gossip import PacketReceived
-from gossip.transport import parse_addr
+from gossip import PacketReceived, PeerUnreachable, StreamReceived, UnreachableError
+from gossip.transport import MAGIC, FrameDecoder, NetTransport, parse_addr
 
 from .conftest import net, recv
-from .test_security import until
+from .test_security import raw_handshake, ring, until
 
 pytestmark = pytest.mark.anyio
 
@@ -34,3 +34,107 @@ async def test_a_datagram_sealed_for_one_node_is_refused_by_every_other() -> Non
         assert await recv(b) == PacketReceived(c.local_addr, b"\x70marker")  # nothing before it
         await until(lambda: b.metrics.dropped.get("auth", 0) == 1)
         assert b.metrics.packets_in == 1
+
+
+async def captured_hello(sender: NetTransport) -> tuple[str, bytes]:
+    """The bytes ``sender`` opens a connection with (magic and sealed hello), recorded by a
+    listener that never answers: ``(the listener's address, the bytes)``."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    addr = f"127.0.0.1:{listener.extra(anyio.abc.SocketAttribute.local_port)}"
+    recorded = b""
+
+    async def dial() -> None:
+        with pytest.raises(UnreachableError):
+            await sender.send_frame(addr, b"\x70to the recorder")
+
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(dial)
+        with anyio.fail_after(5):
+            stream = await listener.listeners[0].accept()  # type: ignore[attr-defined]
+            decoder = FrameDecoder(4096)
+            while True:
+                chunk = await stream.receive()
+                recorded += chunk
+                if decoder.feed(chunk if len(recorded) > len(chunk) else chunk[len(MAGIC) :]):
+                    break
+        await stream.aclose()
+    return addr, recorded
+
+
+async def replay(dst: str, data: bytes, then: bytes = b"") -> anyio.abc.SocketStream:
+    host, port = parse_addr(dst)
+    stream = await anyio.connect_tcp(host, port)
+    await stream.send(data)
+    if then:
+        await stream.send(then)
+    return stream
+
+
+async def test_a_hello_replayed_to_another_node_captures_nothing() -> None:
+    """Issue 12, item 1: C's hello to someone else, replayed to B, made B take the replayer's
+    socket as its link to C (C then got none of B's frames). Now B refuses it at once."""
+    async with net() as b, net() as c:
+        _, recorded = await captured_hello(c)
+        s = await replay(b.local_addr, recorded)
+        await until(lambda: b.metrics.dropped.get("misdirected", 0) == 1)
+        assert b.connected_peers() == []
+        await b.send_frame(c.local_addr, b"\x70for C")  # B dials the real C
+        assert await recv(c) == StreamReceived(b.local_addr, b"\x70for C")
+        await s.aclose()
+
+
+async def test_a_hello_replayed_to_its_destination_after_a_restart_is_worthless() -> None:
+    """The same hello replayed to its destination after that node restarted (the replay guard
+    starts empty; here the node starts on the recorder's port) earns a welcome the replayer
+    cannot answer: nothing is registered, and the slot is freed."""
+    async with net() as c:
+        dst, recorded = await captured_hello(c)
+        async with net(port=parse_addr(dst)[1]) as restarted:
+            assert restarted.local_addr == dst
+            silent = await replay(restarted.local_addr, recorded)
+            again = await replay(restarted.local_addr, recorded)  # a second copy: the guard
+            await until(lambda: restarted.metrics.dropped_total >= 2)
+            # the first copy got a welcome but no confirm (timed out), the second was a replay
+            assert restarted.metrics.dropped == {"replay": 1, "handshake": 1}
+            assert restarted.connected_peers() == []
+            assert restarted.metrics.connections_accepted == 0
+            await silent.aclose()
+            await again.aclose()
+
+
+async def test_a_claimed_epoch_does_not_lock_out_the_real_peer() -> None:
+    """Issue 12, item 10: a hello claiming C's address with epoch 2**63 - 1 made B refuse the
+    real C until B restarted. Now a claimed epoch refuses older ones only while a link of that
+    epoch lives (a key holder can impersonate C while it stays connected, never after)."""
+    async with net() as b, net(epoch=5) as c:
+        poison, _ = await raw_handshake(b.local_addr, ring(), addr=c.local_addr, epoch=2**63 - 1)
+        await until(lambda: b.connected_peers() == [c.local_addr])
+        await poison.aclose()
+        got = await recv(b)
+        assert isinstance(got, PeerUnreachable) and got.peer == c.local_addr
+        await c.send_frame(b.local_addr, b"\x70the real C")
+        assert await recv(b) == StreamReceived(c.local_addr, b"\x70the real C")
+        assert "epoch" not in b.metrics.dropped
+        # and B reaches C too (its dial is authoritative for C's address)
+        await c.close_stream(b.local_addr)
+        assert isinstance(await recv(b), PeerUnreachable)
+        await b.send_frame(c.local_addr, b"\x70back")
+        assert await recv(c) == StreamReceived(b.local_addr, b"\x70back")
+
+
+async def test_a_silent_link_is_closed_and_a_quiet_one_kept_alive() -> None:
+    """A link that hears nothing for ``idle_timeout`` is closed (a captured or half-dead link
+    does not hold a peer's traffic forever); quiet links stay up on keepalives."""
+    async with net(idle_timeout=0.4) as b, net(idle_timeout=0.4) as c:
+        mute, _ = await raw_handshake(b.local_addr, ring(), addr="127.0.0.1:1")
+        await c.send_frame(b.local_addr, b"\x70hello")
+        assert await recv(b) == StreamReceived(c.local_addr, b"\x70hello")
+        got = await recv(b)  # the mute link goes first (after 0.4-0.5 s), C's stays
+        assert isinstance(got, PeerUnreachable) and got.peer == "127.0.0.1:1"
+        assert "silent" in got.reason and b.metrics.dropped["idle"] == 1
+        await anyio.sleep(1.0)  # more than two idle timeouts without a frame from either side
+        assert b.connected_peers() == [c.local_addr] and c.connected_peers() == [b.local_addr]
+        await c.send_frame(b.local_addr, b"\x70still here")
+        assert await recv(b) == StreamReceived(c.local_addr, b"\x70still here")
+        assert b.metrics.frames_in == 2  # keepalives are not delivered
+        await mute.aclose()

@@ -103,17 +103,15 @@ def test_replay_guard_window_and_capacity() -> None:
 
 
 def test_session_ciphers_pair_up_and_detect_reordering() -> None:
-    c_send, c_recv = derive_session(RING, RING.primary_id or b"", b"c" * 16, b"s" * 16, client=True)
-    s_send, s_recv = derive_session(
-        RING, RING.primary_id or b"", b"c" * 16, b"s" * 16, client=False
-    )
+    c_send, c_recv = derive_session(RING, RING.primary_id or b"", b"t" * 32, client=True)
+    s_send, s_recv = derive_session(RING, RING.primary_id or b"", b"t" * 32, client=False)
     f1, f2 = c_send.seal(b"one"), c_send.seal(b"two")
     assert s_recv.open(f1) == b"one"
     with pytest.raises(AuthenticationError):
         s_recv.open(f1)  # replayed: the counter moved on
     assert c_recv.open(s_send.seal(b"back")) == b"back"
-    other_send, _ = derive_session(RING, RING.primary_id or b"", b"x" * 16, b"s" * 16, client=True)
-    _, fresh_recv = derive_session(RING, RING.primary_id or b"", b"c" * 16, b"s" * 16, client=False)
+    other_send, _ = derive_session(RING, RING.primary_id or b"", b"x" * 32, client=True)
+    _, fresh_recv = derive_session(RING, RING.primary_id or b"", b"t" * 32, client=False)
     with pytest.raises(AuthenticationError):
         fresh_recv.open(other_send.seal(b"spliced"))  # from another connection
     assert f2  # (sealed, never delivered: a dropped frame also breaks the next one)
