@@ -16,14 +16,14 @@ __all__ = ["udp_drops"]
 _TABLES = {socket.AF_INET: "/proc/net/udp", socket.AF_INET6: "/proc/net/udp6"}
 
 
-def udp_drops(sock: socket.socket) -> int | None:
-    """Datagrams dropped by the kernel for ``sock`` since it was created, or ``None`` if the
-    platform does not say."""
-    table = _TABLES.get(sock.family)
-    if table is None:
+def udp_drops(fileno: int, family: int) -> int | None:
+    """Datagrams dropped by the kernel for the UDP socket ``fileno`` (of address ``family``)
+    since it was created, or ``None`` if the platform does not say."""
+    table = _TABLES.get(family)
+    if table is None or fileno < 0:
         return None
     try:
-        inode = str(os.fstat(sock.fileno()).st_ino)
+        inode = str(os.fstat(fileno).st_ino)
         with open(table, encoding="ascii") as f:
             next(f, None)  # the header
             for line in f:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -296,12 +295,12 @@ class NetTransport:
             return
         self._kernel_read = now
         try:
+            # asyncio hands out a wrapper of the socket, trio the socket: both have these
             sock = self._udp.extra(SocketAttribute.raw_socket)
-        except anyio.TypedAttributeLookupError:
+            fileno, family = sock.fileno(), int(sock.family)
+        except (anyio.TypedAttributeLookupError, OSError, AttributeError):
             return
-        if not isinstance(sock, socket.socket) or sock.fileno() < 0:
-            return
-        drops = udp_drops(sock)
+        drops = udp_drops(fileno, family)
         if drops:
             self._metrics.dropped["kernel"] = drops
 
@@ -312,6 +311,12 @@ class NetTransport:
     @property
     def max_frame_size(self) -> int:
         return self.config.max_frame_size
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of unfinished frames all authenticated links hold now (at most
+        ``max_buffered_bytes`` plus one read)."""
+        return self._budget.used
 
     def connected_peers(self) -> list[Addr]:
         """Peers with at least one established connection."""

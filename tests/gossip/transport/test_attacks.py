@@ -3,6 +3,10 @@ loopback against the fixed transport (each of these tests fails on the code befo
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import sys
+
 import anyio
 import anyio.abc
 import pytest
@@ -138,3 +142,81 @@ async def test_a_silent_link_is_closed_and_a_quiet_one_kept_alive() -> None:
         assert await recv(b) == StreamReceived(c.local_addr, b"\x70still here")
         assert b.metrics.frames_in == 2  # keepalives are not delivered
         await mute.aclose()
+
+
+async def test_a_joiner_gets_in_while_160_idle_connections_are_held() -> None:
+    """Issue 12, item 3: 160 idle connections kept all 32 handshake slots full and a joiner
+    failed. Now one source holds at most ``max_handshakes_per_source`` half-open slots and the
+    oldest half-open connection makes room for a new one."""
+    async with net(max_handshakes=32, handshake_timeout=5.0) as a, net() as joiner:
+        host, port = parse_addr(a.local_addr)
+        idle = []
+        for i in range(160):  # from two other loopback addresses, as an attacker's hosts
+            idle.append(await anyio.connect_tcp(host, port, local_host=f"127.0.0.{2 + i % 2}"))
+        await until(lambda: a.metrics.dropped.get("handshake", 0) >= 160 - 2 * 8)
+        for _ in range(3):
+            await joiner.send_frame(a.local_addr, b"\x70joining")
+            assert await recv(a) == StreamReceived(joiner.local_addr, b"\x70joining")
+            await joiner.close_stream(a.local_addr)
+            assert isinstance(await recv(a), PeerUnreachable)
+        # and even the attacker's own source cannot hold a slot against a newcomer from it
+        for _ in range(20):
+            idle.append(await anyio.connect_tcp(host, port, local_host="127.0.0.1"))
+        await joiner.send_frame(a.local_addr, b"\x70again")
+        assert await recv(a) == StreamReceived(joiner.local_addr, b"\x70again")
+        for s in idle:
+            await s.aclose()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel's drop count is read from /proc")
+async def test_datagrams_the_kernel_dropped_are_counted() -> None:
+    """Issue 12, item 4: datagrams lost to a full receive buffer were invisible. The flood is
+    sent while the event loop is blocked (a plain blocking socket), so the transport cannot
+    read and the kernel drops; every datagram is then accounted for."""
+    async with net() as a:
+        host, port = parse_addr(a.local_addr)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flood:
+            for _ in range(2000):  # 2 MB: far more than a default receive buffer holds
+                flood.sendto(b"\x01" + bytes(999), (host, port))
+        await until(lambda: a.metrics.dropped_total == 2000)
+        assert a.metrics.dropped["kernel"] > 0
+        assert a.metrics.dropped["kernel"] + a.metrics.dropped["auth"] == 2000
+        assert a.metrics.snapshot()["dropped"] == a.metrics.dropped
+
+
+async def test_unfinished_frames_are_capped_in_bytes_across_links() -> None:
+    """Issue 12, item 8: 150 authenticated links each holding 2 MiB of an unfinished frame cost
+    +300 MB. Now all links together hold at most ``max_buffered_bytes`` (64 MiB by default):
+    past it, the link holding the most is closed (counted ``buffer``)."""
+    cap = 16 * 1024 * 1024
+    async with net(max_frame_size=4 * 1024 * 1024, max_buffered_bytes=cap) as a, net() as b:
+        partial = (3 * 1024 * 1024).to_bytes(4, "big") + bytes(2 * 1024 * 1024)
+        held = []
+        for i in range(150):
+            s, _ = await raw_handshake(a.local_addr, ring(), addr=f"127.0.0.1:{10000 + i}")
+            held.append(s)
+            with contextlib.suppress(anyio.BrokenResourceError, OSError):
+                await s.send(partial)
+            assert a.buffered_bytes <= cap + 65536
+        await until(lambda: a.metrics.dropped.get("buffer", 0) >= 150 - cap // (2 << 20))
+        assert a.buffered_bytes <= cap
+        await b.send_frame(a.local_addr, b"\x70ordinary frames still flow")
+        while not isinstance(got := await recv(a), StreamReceived):
+            assert isinstance(got, PeerUnreachable)  # the closed links, reported
+        assert got == StreamReceived(b.local_addr, b"\x70ordinary frames still flow")
+        for s in held:
+            await s.aclose()
+
+
+async def test_established_connections_are_capped() -> None:
+    async with net(max_connections=2) as a, net() as b, net() as c, net() as d:
+        await b.send_frame(a.local_addr, b"\x70b")
+        await c.send_frame(a.local_addr, b"\x70c")
+        with pytest.raises(UnreachableError, match="refused: too many connections"):
+            await d.send_frame(a.local_addr, b"\x70d")
+        assert a.metrics.dropped == {"connections": 1}
+        await b.close_stream(a.local_addr)
+        await until(lambda: len(a.connected_peers()) == 1)
+        await d.send_frame(a.local_addr, b"\x70d")  # a slot is free again
+        received = [await recv(a) for _ in range(4)]
+        assert StreamReceived(d.local_addr, b"\x70d") in received
