@@ -13,7 +13,7 @@ import socket
 
 __all__ = ["udp_drops"]
 
-_TABLES = {socket.AF_INET: "/proc/net/udp", socket.AF_INET6: "/proc/net/udp6"}
+_TABLES: dict[int, str] = {socket.AF_INET: "/proc/net/udp", socket.AF_INET6: "/proc/net/udp6"}
 
 
 def udp_drops(fileno: int, family: int) -> int | None:
