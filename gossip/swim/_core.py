@@ -51,6 +51,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain, repeat
+from typing import Any
 
 from gossip._errors import DecodeError, UsageError
 from gossip._events import (
@@ -207,6 +208,8 @@ class SwimCore:
             "ping_reqs_sent": 0,
             "refutations": 0,
             "stray_acks": 0,  # acks and nacks from members we did not ask (dropped)
+            "members_refused": 0,  # new members not added: max_members reached
+            "push_pull_truncated": 0,  # our push-pulls cut to max_push_pull_bytes
         }
         # A static bootstrap of thousands of members: one C-speed dict build. The list is built
         # by appending, which leaves it the usual spare capacity: an exact-size copy would be
@@ -354,7 +357,7 @@ class SwimCore:
         # Full state never travels as a datagram, and only full state travels as a stream.
         try:
             if stream:
-                pp = decode_push_pull(data, self.config.max_meta_bytes)
+                pp = decode_push_pull(data, self.config.max_meta_bytes, self.config.max_members)
             else:
                 msg, raw = decode_datagram(data, self.config.max_meta_bytes)
         except UnknownTagError:
@@ -587,6 +590,11 @@ class SwimCore:
 
     def _apply_alive(self, u: Update, v: int | None, now: float) -> None:
         if v is None:
+            if len(self._members) >= self.config.max_members:
+                # Full (of real members, or of fakes a key holder listed: those are never
+                # acked, so they die and are reaped, and room comes back).
+                self.stats["members_refused"] += 1
+                return
             a = sys.intern(u.addr)  # one string object per address, however many nodes hold it
             self._members[a] = u.incarnation << 2 | _ALIVE
             self._set_meta(a, u.meta)
@@ -797,12 +805,30 @@ class SwimCore:
         incs = map(operator.rshift, packed, repeat(2))
         states = map(operator.and_, packed, repeat(3))
         metas = map(self._metas.get, addrs, repeat(b"")) if self._metas else repeat(b"")
-        data = encode_push_pull_state(
-            join, reply, list(zip(addrs, incs, states, metas, strict=False))
-        )
+        entries = list(zip(addrs, incs, states, metas, strict=False))
+        data = encode_push_pull_state(join, reply, entries)
+        if len(data) > self.config.max_push_pull_bytes:
+            data = self._cut_push_pull(join, reply, entries)
         self.stats["streams_sent"] += 1
         self.stats["bytes_sent"] += len(data)
         self._out.append(SendStream(dst, data))
+
+    def _cut_push_pull(self, join: bool, reply: bool, entries: list[Any]) -> bytes:
+        """A push-pull that fits ``max_push_pull_bytes`` (a frame over the transport's cap would
+        never leave): ourselves first, then live members, then tombstones, as many as fit.
+        The periodic exchanges with other members carry the rest."""
+        self.stats["push_pull_truncated"] += 1
+        me, rest = entries[0], entries[1:]
+        rest.sort(key=operator.itemgetter(2))  # alive, suspect, dead, left
+        budget = self.config.max_push_pull_bytes - 16  # tag, flags, array header
+        kept = []
+        for entry in (me, *rest):
+            size = len(encode_push_pull_state(False, False, [entry])) - 4  # one entry's bytes
+            if size > budget:
+                break
+            budget -= size
+            kept.append(entry)
+        return encode_push_pull_state(join, reply, kept)
 
     def _on_push_pull(self, src: Addr, msg: PushPull, now: float) -> None:
         members, me = self._members, self.addr

@@ -400,3 +400,39 @@ def test_relay_nacks_inside_the_requesters_indirect_phase() -> None:
     timers = [e.at for e in effects if isinstance(e, SetTimer) and e.key == ("relay", relay_seq)]
     assert timers == [pytest.approx(3.5)]
     assert sent(core.handle(TimerFired(("relay", relay_seq)), 3.5)) == []
+
+
+def test_a_push_pull_listing_400k_fake_members_is_refused_whole() -> None:
+    """Issue 12, item 8: one push-pull listing 400,000 fake members took 11 s, kept 233 MB and
+    emitted 400,000 MemberJoined. A push-pull listing more than ``max_members`` is refused from
+    its array header; below the cap, news of members past it is dropped and counted."""
+    core = make()
+    fake = tuple(
+        (f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}:7946", 0, 0, b"") for i in range(400_000)
+    )
+    effects = core.handle(StreamReceived("a", encode_push_pull(PushPull(False, True, fake))), 1.0)
+    assert emitted(effects) == [] and len(core.members()) == 5
+    assert core.stats["decode_errors"] == 1
+    small = make(max_members=8)
+    effects = small.handle(
+        StreamReceived("a", encode_push_pull(PushPull(False, True, fake[:6]))), 1.0
+    )
+    assert len(emitted(effects)) == 3 and len(small.members()) == 8
+    assert small.stats["members_refused"] == 3
+
+
+def test_our_push_pull_never_exceeds_its_byte_cap() -> None:
+    """Issue 12, item 8: with enough members (and metadata) our own push-pull grew past the
+    transport's frame cap and could never be sent. It is cut to ``max_push_pull_bytes``:
+    ourselves first, then live members."""
+    known = tuple(f"member-{i:05d}.example.internal:7946" for i in range(3000))
+    core = make(known=known, max_push_pull_bytes=64 * 1024)
+    core.handle(gossip("a", Update(UpdateKind.DEAD, known[0], 0, origin="a")), 0.5)
+    out = core.join(["seed:1"], 1.0)
+    (frame,) = [e.data for e in out if isinstance(e, SendStream)]
+    assert 60 * 1024 < len(frame) <= 64 * 1024
+    pp = decode_message(frame)
+    assert isinstance(pp, PushPull) and pp.members[0][0] == "me"
+    assert known[0] not in {m[0] for m in pp.members}  # the tombstone went first
+    assert core.stats["push_pull_truncated"] == 1
+    assert len(encode_push_pull(PushPull(True, False, pp.members))) == len(frame)
