@@ -303,9 +303,7 @@ def decode_datagram(
     return head, raw
 
 
-def decode_push_pull(
-    data: bytes, max_meta: int = 512, max_members: int | None = None
-) -> PushPull:
+def decode_push_pull(data: bytes, max_meta: int = 512, max_members: int | None = None) -> PushPull:
     """Decode a push-pull frame (tag included); ``DecodeError`` on garbage, or if it lists more
     than ``max_members`` members (refused from the array header, before decoding them)."""
     if _check_tag(data) != Tag.PUSH_PULL:
