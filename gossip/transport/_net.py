@@ -75,6 +75,7 @@ log = logging.getLogger("gossip.transport")
 _READ_CHUNK = 65536  # bytes per socket read
 _BROKEN = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
 _KERNEL_POLL = 0.05  # seconds: read the kernel's drop count at most this often
+_KEEPALIVE_DEFAULT = 20.0  # seconds between keepalives when idle_timeout is 0 (disabled)
 
 
 class _RefusedError(Exception):
@@ -334,8 +335,7 @@ class NetTransport:
         assert self._listener is not None
         tg.start_soon(self._serve, tg)
         tg.start_soon(self._udp_loop)
-        if self.config.idle_timeout > 0:
-            tg.start_soon(self._idle_loop)
+        tg.start_soon(self._idle_loop)
         return self
 
     async def __aexit__(
@@ -738,15 +738,16 @@ class NetTransport:
     async def _idle_loop(self) -> None:
         """Keepalives and the idle timeout: every link gets an (empty) frame when it has been
         quiet for a third of ``idle_timeout``, so a link that hears nothing for the whole of it
-        is dead or held by someone who does not speak: close it."""
-        limit = self.config.idle_timeout
+        is dead or held by someone who does not speak: close it. With ``idle_timeout=0`` links
+        are never closed for silence, but keepalives still go out (peers may time out)."""
+        limit = self.config.idle_timeout or _KEEPALIVE_DEFAULT * 3
         while not self._closed:
             await anyio.sleep(limit / 4)
             self._read_kernel_drops()
             now = anyio.current_time()
             for conns in list(self._conns.values()):
                 for conn in list(conns):
-                    if now - conn.reader.last_read > limit:
+                    if self.config.idle_timeout and now - conn.reader.last_read > limit:
                         assert self._tg is not None
                         self._tg.start_soon(self._close_idle, conn)
                     elif now - conn.last_send >= limit / 3 and not conn.lock.locked():
@@ -766,7 +767,7 @@ class NetTransport:
                 return
             wire = encode_frame(conn.send.seal(b""))
             conn.last_send = anyio.current_time()
-            with anyio.move_on_after(self.config.idle_timeout):
+            with anyio.move_on_after(self.config.idle_timeout or _KEEPALIVE_DEFAULT * 3):
                 try:
                     await conn.stream.send(wire)
                 except _BROKEN:
