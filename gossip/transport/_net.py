@@ -583,6 +583,7 @@ class NetTransport:
             # A live link from a later restart of that address: this is a stale incarnation.
             # (Only while such a link lives: a claimed epoch never locks the address out.)
             self._metrics.drop("epoch")
+            await refuse(f"a later restart of {hello.addr} is connected (epoch {newer[0].epoch})")
             return None
         if self._n_conns >= self.config.max_connections:
             self._metrics.drop("connections")

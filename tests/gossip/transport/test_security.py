@@ -257,7 +257,7 @@ async def test_restart_epochs() -> None:
     ):
         await first.send_frame(a.local_addr, b"\x70one")
         assert await recv(a) == StreamReceived(same, b"\x70one")
-        with pytest.raises(UnreachableError):
+        with pytest.raises(UnreachableError, match="refused: a later restart"):
             await stale.send_frame(a.local_addr, b"\x70old")
         assert a.metrics.dropped["epoch"] == 1
         await restarted.send_frame(a.local_addr, b"\x70two")
