@@ -2,6 +2,8 @@
 
 - :class:`UsageError` and :class:`ConfigError`: *you* misused the API (a bug in the caller): a
   mutation whose result is not a delta, a key that is not a ``str``, an out-of-range setting.
+- :class:`WriteTimeoutError`: a write's consistency level was not reached in time (the write
+  itself stands: it is durable locally and keeps replicating).
 - :class:`PeerError`: *a peer* sent something the engine rejects (undecodable bytes, an object of
   the wrong type for its key, an ack for data never sent). The engine counts these in its metrics
   and drops the message; they never escape :meth:`SyncEngine.handle`. They are public so tests and
@@ -27,6 +29,7 @@ __all__ = [
     "SyncError",
     "TypeMismatchError",
     "UsageError",
+    "WriteTimeoutError",
 ]
 
 
@@ -42,6 +45,16 @@ class ConfigError(SyncError, ValueError):
     """A configuration value is out of range or inconsistent with another."""
 
 
+class WriteTimeoutError(SyncError, TimeoutError):
+    """A consistency level (``WriteTo``, ``WriteMajority``, ``WriteAll``) was not reached within
+    the timeout. The write is not undone: it is durable locally and keeps replicating.
+    ``confirmed`` names the replicas (addresses, this node included) known to hold it."""
+
+    def __init__(self, message: str, *, confirmed: frozenset[str] = frozenset()) -> None:
+        super().__init__(message)
+        self.confirmed = confirmed
+
+
 class PeerError(SyncError):
     """A peer sent something that is rejected. Counted and dropped, never fatal."""
 
@@ -51,7 +64,9 @@ class DecodeError(PeerError, ValueError):
 
 
 class TypeMismatchError(PeerError):
-    """A peer sent an object whose CRDT type differs from the local object under the same key."""
+    """An object's CRDT type differs from the one held under its key: sent by a peer (counted and
+    dropped by the engine), or asked for by the caller (``node.get(name, OtherType)``, raised,
+    nothing changed)."""
 
 
 class NotACrdtError(PeerError):
