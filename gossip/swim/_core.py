@@ -479,7 +479,7 @@ class SwimCore:
             self._metas.pop(a, None)
             self._since.pop(a, None)
             self._dead_recent.pop(a, None)
-            self._out.append(Emit(MemberReaped(a)))
+            self._out.append(Emit(MemberReaped(a, at=now)))
 
     def _on_ack(self, src: Addr, seq: int) -> None:
         # Sequence numbers are small and guessable: an ack counts only from whom we asked (the
@@ -584,9 +584,9 @@ class SwimCore:
             self._dead_recent[u.addr] = now
         self._broadcast(u)
         if left:
-            self._out.append(Emit(MemberLeft(u.addr, u.incarnation)))
+            self._out.append(Emit(MemberLeft(u.addr, u.incarnation, at=now)))
         else:
-            self._out.append(Emit(MemberDead(u.addr, u.incarnation, u.origin)))
+            self._out.append(Emit(MemberDead(u.addr, u.incarnation, u.origin, at=now)))
 
     def _apply_alive(self, u: Update, v: int | None, now: float) -> None:
         if v is None:
@@ -601,7 +601,7 @@ class SwimCore:
             self._set_since(a, now)
             self._live_insert(a)
             self._broadcast(u)
-            self._out.append(Emit(MemberJoined(u.addr, u.incarnation, u.meta)))
+            self._out.append(Emit(MemberJoined(u.addr, u.incarnation, u.meta, at=now)))
             return
         if u.incarnation <= v >> 2:
             return
@@ -615,12 +615,12 @@ class SwimCore:
         if old_state >= _DEAD:
             self._dead_recent.pop(u.addr, None)
             self._live_insert(u.addr)
-            self._out.append(Emit(MemberJoined(u.addr, u.incarnation, u.meta)))
+            self._out.append(Emit(MemberJoined(u.addr, u.incarnation, u.meta, at=now)))
             return
         if old_state == _SUSPECT:
-            self._out.append(Emit(MemberRecovered(u.addr, u.incarnation)))
+            self._out.append(Emit(MemberRecovered(u.addr, u.incarnation, at=now)))
         if old_meta != u.meta:
-            self._out.append(Emit(MemberUpdated(u.addr, u.incarnation, u.meta)))
+            self._out.append(Emit(MemberUpdated(u.addr, u.incarnation, u.meta, at=now)))
 
     def _apply_suspect(self, u: Update, v: int, now: float) -> None:
         if v & 3 == _SUSPECT:
@@ -643,7 +643,7 @@ class SwimCore:
         self._set_since(u.addr, now)
         self._out.append(SetTimer(("suspect", u.addr), s.deadline))
         self._broadcast(u)
-        self._out.append(Emit(MemberSuspected(u.addr, u.incarnation, u.origin)))
+        self._out.append(Emit(MemberSuspected(u.addr, u.incarnation, u.origin, at=now)))
 
     def _set_meta(self, a: Addr, meta: bytes) -> None:
         if meta:
@@ -776,7 +776,7 @@ class SwimCore:
         self._left = True
         for key in (_PROBE, _GOSSIP, _PUSH_PULL, _REJOIN, _LEAVE):
             self._out.append(CancelTimer(key))
-        self._out.append(Emit(LeaveCompleted(disseminated)))
+        self._out.append(Emit(LeaveCompleted(disseminated, at=self._now)))
 
     # -- anti-entropy: push-pull, join, rejoin ---------------------------------------------------
 
