@@ -72,8 +72,8 @@ class OverlayBridge:
         SWIM knows live members, rejoin HyParView through them (they replace the seeds HyParView
         falls back on, which may be dead)."""
         hv = self.hyparview
-        if hv.active_view or hv.pending or hv.is_joining:
-            return []
+        if self.swim.left or hv.active_view or hv.pending or hv.is_joining:
+            return []  # leaving, or linked, or already asking
         live = [a for a in self.swim.alive() if a != self.swim.addr]
         if not live:
             return []  # alone, or nobody alive is known: HyParView's own seed retry goes on

@@ -65,6 +65,7 @@ from sync._consistency import Consistency, WriteAll, WriteLocal, WriteMajority, 
 from sync._direct import DirectCore, StatusRequested, WriteAcked, WriteRequested
 from sync._engine import CatchupCompleted, SyncEngine
 from sync._errors import StorageError, TypeMismatchError, UsageError
+from sync._gate import LinkGate
 from sync._handles import (
     CounterHandle,
     GCounterHandle,
@@ -79,7 +80,6 @@ from sync._handles import (
 )
 from sync._membership import MemberInfo, MembershipEvent, encode_meta, membership_event
 from sync._node_config import NodeConfig, advertise_for
-from sync._offline import OfflineSwitch
 from sync._replication import Replication
 from sync._subscriptions import Change
 from sync.storage import (
@@ -117,11 +117,12 @@ class Node:
         self._address = ""
         self._open = False
         self._closing = False
+        self._leaving = False
         self._types: dict[str, type[Any]] = {}
         self._hlc: HLC | None = None
         self._host: Host | None = None
         self._net: NetTransport | None = None
-        self._switch: OfflineSwitch | None = None
+        self._switch: LinkGate | None = None
         self._swim: SwimCore | None = None
         self._hv: HyParView | None = None
         self._engine: SyncEngine | None = None
@@ -273,8 +274,10 @@ class Node:
         self._committer = gc
         engine.on_record = gc.mark
         self._bridge = OverlayBridge(swim, hv, engine, rng=random.Random(rng.getrandbits(64)))
-        self._switch = OfflineSwitch(
-            net, before_send=self._before_send if self.config.data_dir is not None else None
+        self._switch = LinkGate(
+            net,
+            before_send=self._before_send if self.config.data_dir is not None else None,
+            rng=random.Random(rng.getrandbits(64)),
         )
         self._switch.gate_packets = cfg.sync.use_packets
         # every event comes through on_event; the host's own events() buffer is not used
@@ -320,6 +323,7 @@ class Node:
         """Graceful leave: HyParView's DISCONNECTs, SWIM's "left" gossip (bounded wait)."""
         swim, hv, host = self._swim, self._hv, self._host
         assert swim is not None and hv is not None and host is not None
+        self._leaving = True  # the helper tasks stop touching the cores
         with anyio.move_on_after(self.config.leave_timeout):
             await host.call(hv, hv.leave)
             await host.call(swim, swim.leave)
@@ -405,7 +409,10 @@ class Node:
             self._effects_wake = anyio.Event()
             while self._effects:
                 core, effects = self._effects.popleft()
-                await host.call(core, lambda _now, e=effects: e)  # type: ignore[misc]
+                try:
+                    await host.call(core, lambda _now, e=effects: e)  # type: ignore[misc]
+                except Exception:  # a helper task must never take the node down
+                    log.exception("node %s: carrying out %s effects failed", self.name, core)
 
     async def _overlay_loop(self) -> None:
         bridge = self._bridge
@@ -413,8 +420,11 @@ class Node:
         interval = self.config.overlay_interval()
         while True:
             await anyio.sleep(interval)
-            if not self._offline:
-                self._queue(bridge.check_overlay(anyio.current_time()))
+            if not self._offline and not self._leaving:
+                try:
+                    self._queue(bridge.check_overlay(anyio.current_time()))
+                except Exception:  # a helper task must never take the node down
+                    log.exception("node %s: overlay check failed", self.name)
 
     async def _seed_loop(self) -> None:
         """Retry the seeds with backoff (jittered, capped) while SWIM knows nobody alive."""
@@ -424,15 +434,20 @@ class Node:
         rng = random.Random(secrets.randbits(32))
         while True:
             await anyio.sleep(delay * rng.uniform(0.75, 1.25))
+            if self._leaving:
+                return
             if self._offline or not bridge.needs_seeds():
                 delay = cfg.seed_retry_initial
                 continue
             seeds = [s for s in cfg.seeds if s != self._address]
             if not seeds:
                 return
-            await self.host.call(swim, partial(swim.join, seeds))
-            if not hv.active_view and not hv.pending and not hv.is_joining:
-                await self.host.call(hv, partial(hv.join, seeds))
+            try:
+                await self.host.call(swim, partial(swim.join, seeds))
+                if not hv.active_view and not hv.pending and not hv.is_joining:
+                    await self.host.call(hv, partial(hv.join, seeds))
+            except Exception:  # a helper task must never take the node down
+                log.exception("node %s: seed retry failed", self.name)
             delay = min(delay * 2, cfg.seed_retry_max)
 
     # -- objects -----------------------------------------------------------------------------
@@ -576,6 +591,12 @@ class Node:
 
     async def _serve_write(self, ev: WriteRequested) -> None:
         """A peer's consistency write: join it, commit it, and only then acknowledge."""
+        try:
+            await self._serve_write_unguarded(ev)
+        except Exception:  # a helper task must never take the node down
+            log.exception("node %s: serving a write from %s failed", self.name, ev.src)
+
+    async def _serve_write_unguarded(self, ev: WriteRequested) -> None:
         engine = self.engine
         ok = True
         for key, data in ev.objects:
@@ -600,10 +621,14 @@ class Node:
             )
 
     async def _serve_status(self, ev: StatusRequested) -> None:
-        status = self.status()
-        await self.host.call(
-            self._direct_core, lambda _now: self._direct_core.reply_status(ev.src, ev.req, status)
-        )
+        try:
+            status = self.status()
+            await self.host.call(
+                self._direct_core,
+                lambda _now: self._direct_core.reply_status(ev.src, ev.req, status),
+            )
+        except Exception:  # a helper task must never take the node down
+            log.exception("node %s: serving a status request failed", self.name)
 
     @property
     def _direct_core(self) -> DirectCore:
@@ -749,6 +774,7 @@ class Node:
                 **tm.snapshot(),
                 "offline_dropped_in": switch.dropped_in,
                 "offline_dropped_out": switch.dropped_out,
+                "redials_delayed": switch.redials_delayed,
             },
             "store": self._store_metrics(),
             "host": {
@@ -806,7 +832,7 @@ class Node:
         await switch.set_offline(False)
         contacts = list(dict.fromkeys([*self._offline_peers, *self.config.seeds]))
         contacts = [c for c in contacts if c != self._address]
-        if contacts:
+        if contacts and not self._leaving:
             await self.host.call(swim, lambda now: swim.join(contacts, now))
             if not hv.active_view:
                 await self.host.call(hv, lambda now: hv.join(contacts, now))
