@@ -39,9 +39,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
+from itertools import compress, repeat
+from operator import eq, itemgetter, ne
 from typing import Any, TypeAlias, cast
 
-from crdts._awlwwmap_codec import decode_parts, encode_parts, rec_ts
+from crdts._awlwwmap_codec import VERSION, decode_parts, encode_parts, rec_ts
 from crdts._causal import CausalContext, Dot
 from crdts._codec import TAGS, Reader, Writer, check_replica, check_ts, check_value, register
 from crdts._hlc import HLCTimestamp
@@ -59,6 +61,17 @@ _MAX_U64 = (1 << 64) - 1
 _MISSING: Any = object()
 _NO_COUNTERS: frozenset[int] = frozenset()
 _new = object.__new__
+_get0 = itemgetter(0)
+_get1 = itemgetter(1)
+_INDEX_FAST_REPLICAS = 8  # up to this many writers, the dot index is built by C loops
+
+
+def _changed(xs: dict[Any, Any], ys: dict[Any, Any]) -> list[Any]:
+    """The keys of ``ys`` whose slot in ``xs`` differs (or is missing), found by C loops (a
+    full-state merge of two replicas that share most entries skips the shared ones at ~50 ns
+    each instead of ~500 ns for the Python loop). Equal records are the same entry: a dot names
+    one event."""
+    return list(compress(ys, map(ne, map(xs.get, ys), ys.values())))
 
 
 def _recs(v: Any) -> tuple[Rec, ...]:
@@ -239,6 +252,8 @@ class AWLWWMap(Lattice):
             rec = (replica, c, value, ts)
         store = self._store
         old = store.get(key)
+        if old is not None:  # to the end: the store stays in dot order (the codec's fast path)
+            del store[key]
         store[key] = rec
         dix = self._dix
         if dix is not None:
@@ -358,8 +373,11 @@ class AWLWWMap(Lattice):
         xvv, xcloud = xc.vv, xc.cloud
         yvv, ycloud = yc.vv, yc.cloud
         dix = self._dix
-        # 1. every key the other side holds: the join of that key's entries
-        for key, yv in ys.items():
+        # 1. every key the other side holds: the join of that key's entries (keys whose slot
+        # is the same on both sides have nothing to join)
+        keys = _changed(xs, ys) if len(ys) > 64 else ys
+        for key in keys:
+            yv = ys[key]
             xv = xs.get(key)
             if yv[0].__class__ is str:
                 yr = yv[0]
@@ -459,7 +477,12 @@ class AWLWWMap(Lattice):
             self._dix = None
 
     def _build_index(self) -> dict[str, dict[int, Any]]:
-        dix: dict[str, dict[int, Any]] = {}
+        dix = self._build_index_fast()
+        if dix is not None:
+            self._dix = dix
+            self._dixn = len(self._store)
+            return dix
+        dix = {}
         n = 0
         for key, v in self._store.items():
             for r in _recs(v):
@@ -471,6 +494,28 @@ class AWLWWMap(Lattice):
                 n += 1
         self._dix = dix
         self._dixn = n
+        return dix
+
+    def _build_index_fast(self) -> dict[str, dict[int, Any]] | None:
+        """The dot index by C loops, one pass per replica: ``None`` for a store with concurrent
+        entries or more than a few writers."""
+        store = self._store
+        recs = list(store.values())
+        reps = list(map(_get0, recs))
+        try:
+            rset = set(reps)
+        except TypeError:
+            return None
+        if len(rset) > _INDEX_FAST_REPLICAS or any(r.__class__ is not str for r in rset):
+            return None
+        counters = list(map(_get1, recs))
+        keys = list(store)
+        if len(rset) == 1:
+            return {reps[0]: dict(zip(counters, keys, strict=True))}
+        dix: dict[str, dict[int, Any]] = {}
+        for r in rset:
+            mask = list(map(eq, reps, repeat(r)))
+            dix[r] = dict(zip(compress(counters, mask), compress(keys, mask), strict=True))
         return dix
 
     def _kill_seen_by_index(self, other: AWLWWMap) -> None:
@@ -605,7 +650,7 @@ class AWLWWMap(Lattice):
 register(
     AWLWWMap,
     tag=TAGS["AWLWWMap"],
-    version=1,
+    version=VERSION,
     encode=AWLWWMap._encode_body,
     decode=AWLWWMap._decode_body,
 )
