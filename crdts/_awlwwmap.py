@@ -40,7 +40,7 @@ import math
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from itertools import compress, repeat
-from operator import eq, itemgetter, ne
+from operator import eq, gt, is_not, itemgetter, ne
 from typing import Any, TypeAlias, cast
 
 from crdts._awlwwmap_codec import VERSION, decode_parts, encode_parts, rec_ts
@@ -72,6 +72,19 @@ def _changed(xs: dict[Any, Any], ys: dict[Any, Any]) -> list[Any]:
     each instead of ~500 ns for the Python loop). Equal records are the same entry: a dot names
     one event."""
     return list(compress(ys, map(ne, map(xs.get, ys), ys.values())))
+
+
+def _unseen(store: dict[Any, Any], vv: dict[str, int]) -> list[Any] | None:
+    """The keys of ``store`` whose entry's counter passes ``vv`` (a superset of the entries a
+    context with version vector ``vv`` has not seen: its cloud is for the caller to check),
+    found by C loops; ``None`` for a store with concurrent entries."""
+    recs = list(store.values())
+    try:
+        return list(
+            compress(store, map(gt, map(_get1, recs), map(vv.get, map(_get0, recs), repeat(0))))
+        )
+    except TypeError:  # a slot of concurrent entries: its [1] is a record
+        return None
 
 
 def _recs(v: Any) -> tuple[Rec, ...]:
@@ -124,7 +137,8 @@ def _cc_has(cc: CausalContext, r: str, c: int) -> bool:
 def _dropped(xs: dict[Any, Any], xc: CausalContext, ys: dict[Any, Any]) -> Iterator[Dot]:
     """The dots of the entries in ``ys`` that ``(xs, xc)`` has seen but no longer holds."""
     xvv, xcloud = xc.vv, xc.cloud
-    for key, yv in ys.items():
+    for key in _changed(xs, ys) if len(ys) > 64 else ys:  # an equal slot drops nothing
+        yv = ys[key]
         if yv[0].__class__ is str:
             r = yv[0]
             c = yv[1]
@@ -375,7 +389,8 @@ class AWLWWMap(Lattice):
         dix = self._dix
         # 1. every key the other side holds: the join of that key's entries (keys whose slot
         # is the same on both sides have nothing to join)
-        keys = _changed(xs, ys) if len(ys) > 64 else ys
+        # (a delta's keys mostly differ: the prefilter pays only when both sides are large)
+        keys = _changed(xs, ys) if len(ys) > 64 and 2 * len(ys) > len(xs) else ys
         for key in keys:
             yv = ys[key]
             xv = xs.get(key)
@@ -506,16 +521,26 @@ class AWLWWMap(Lattice):
             rset = set(reps)
         except TypeError:
             return None
-        if len(rset) > _INDEX_FAST_REPLICAS or any(r.__class__ is not str for r in rset):
+        writers = [r for r in rset if r.__class__ is str]  # the others mark concurrent entries
+        if len(writers) > _INDEX_FAST_REPLICAS:
             return None
         counters = list(map(_get1, recs))
         keys = list(store)
         if len(rset) == 1:
             return {reps[0]: dict(zip(counters, keys, strict=True))}
         dix: dict[str, dict[int, Any]] = {}
-        for r in rset:
+        for r in writers:
             mask = list(map(eq, reps, repeat(r)))
             dix[r] = dict(zip(compress(counters, mask), compress(keys, mask), strict=True))
+        if len(writers) < len(rset):
+            multi = list(map(is_not, map(type, reps), repeat(str)))
+            for key in compress(keys, multi):
+                for q in store[key]:
+                    m = dix.get(q[0])
+                    if m is None:
+                        dix[q[0]] = {q[1]: key}
+                    else:
+                        m[q[1]] = key
         return dix
 
     def _kill_seen_by_index(self, other: AWLWWMap) -> None:
@@ -593,7 +618,8 @@ class AWLWWMap(Lattice):
         store: dict[Any, Any] = {}
         dots: list[Dot] = []
         yvv, ycloud = yc.vv, yc.cloud
-        for key, v in xs.items():
+        for key in (_unseen(xs, yvv) if len(xs) > 64 else None) or xs:
+            v = xs[key]
             if v[0].__class__ is str:
                 r = v[0]
                 c = v[1]

@@ -85,9 +85,10 @@ MAX_INFLATE_RATIO = 64
 """A DEFLATE'd key column may inflate to at most this many times its length (the encoder falls
 back to front-coding for keys that compress better than that)."""
 
-DEFLATE_MIN_KEYS = 256
-"""Key columns shorter than this are front-coded (DEFLATE gains little on a few keys, and its
-set-up costs more than the Python loop)."""
+BLOB_MIN_ENTRIES = 256
+"""Bodies of fewer entries front-code their keys and write their int columns as arrays (DEFLATE
+gains little on a few keys, its set-up costs more than the Python loop, and an array of small
+ints is as short as their bytes)."""
 
 _MIN_I64 = -(1 << 63)
 _MAX_U64 = (1 << 64) - 1
@@ -96,6 +97,8 @@ _MAX_COUNTER = (1 << 63) - 1
 _TS_INT = 0
 _TS_HLC_OWN = 1
 _TS_RAW = 2
+_TS_HLC_COLS = 3
+_TS_INT_COL = 4
 
 
 _new_hlc = partial(tuple.__new__, HLCTimestamp)
@@ -132,12 +135,12 @@ class _Cols:
     def __init__(self) -> None:
         self.runs: list[tuple[str, int]] = []
         self.counters: list[int] = []  # absolute
-        self.gaps: list[int] = []  # as on the wire: each run's first counter, then the gaps
+        self.gaps: list[int] | bytes = []  # on the wire: each run's first counter, then gaps
         self.keys: list[Any] = []
         self.values: list[Any] = []
         self.recs: list[tuple[Any, ...]] | None = None  # set when ts columns are still to do
         self.ts_kind = _TS_RAW
-        self.ts: list[Any] = []
+        self.ts: list[Any] | bytes = []
 
 
 def _gaps(xs: list[int]) -> list[int]:
@@ -150,6 +153,17 @@ def _interleave(xs: list[Any], ys: list[Any]) -> list[Any]:
     out[0::2] = xs
     out[1::2] = ys
     return out
+
+
+def _blob(xs: list[int], n: int) -> bytes | None:
+    """``xs`` as bytes when there are many and every one is in ``0..255`` (a C loop), else
+    ``None``."""
+    if n < BLOB_MIN_ENTRIES:
+        return None
+    try:
+        return bytes(xs)
+    except ValueError:
+        return None
 
 
 def _fits(xs: list[int]) -> bool:
@@ -179,16 +193,31 @@ def _fast_cols(store: dict[Any, Any], canonical: bool) -> _Cols | None:
         stamps = list(map(_get3, recs))
         if set(map(type, stamps)) != {int}:
             return None
-        out.ts_kind = _TS_INT
-        out.ts = _gaps(stamps)
+        gaps = _gaps(stamps)
+        if n < BLOB_MIN_ENTRIES:
+            if not _fits(gaps):
+                return None
+            out.ts_kind, out.ts = _TS_INT, gaps
+        else:
+            gaps[0] = 0  # the first is the base
+            col = _blob(gaps, n)
+            if col is None and not _fits(gaps):
+                return None
+            out.ts_kind, out.ts = _TS_INT_COL, [stamps[0], gaps if col is None else col]
     else:  # every record has 5 items (records have 4 or 5): HLC timestamps of their replicas
-        walls = _gaps(list(map(_get3, recs)))
-        if not _fits(walls):
-            return None
-        out.ts_kind = _TS_HLC_OWN
-        out.ts = _interleave(walls, logicals)
-    if out.ts_kind == _TS_INT and not _fits(out.ts):
-        return None
+        walls = list(map(_get3, recs))
+        gaps = _gaps(walls)
+        if n < BLOB_MIN_ENTRIES:
+            if not _fits(gaps):
+                return None
+            out.ts_kind, out.ts = _TS_HLC_OWN, _interleave(gaps, logicals)
+        else:
+            gaps[0] = 0  # the first is the base
+            col = _blob(gaps, n)
+            if col is None and not _fits(gaps):
+                return None
+            out.ts_kind = _TS_HLC_COLS
+            out.ts = [walls[0], gaps if col is None else col, _blob(logicals, n) or logicals]
     counters = list(map(_get1, recs))
     if len(rset) == 1:
         out.runs = [(reps[0], n)]
@@ -205,10 +234,11 @@ def _fast_cols(store: dict[Any, Any], canonical: bool) -> _Cols | None:
         for _, k in runs:
             gaps[i] = counters[i]
             i += k
-    if min(gaps) < 1:
+    blob = _blob(gaps, n)
+    if (min(gaps) < 1) if blob is None else (0 in blob):
         return None
     out.counters = counters
-    out.gaps = gaps
+    out.gaps = gaps if blob is None else blob
     out.keys = list(store)
     out.values = list(map(_get2, recs))
     return out
@@ -348,7 +378,7 @@ def _encode_one(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
 
 
 def _encode_keys(keys: list[Any], canonical: bool) -> Any:
-    if len(keys) >= DEFLATE_MIN_KEYS and not canonical:
+    if len(keys) >= BLOB_MIN_ENTRIES and not canonical:
         try:
             text = "\0".join(keys)
             raw = text.encode("utf-8") if text.count("\0") == len(keys) - 1 else None
@@ -409,7 +439,7 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
     runs_flat = r.array(runs_flat)
     if len(runs_flat) % 2:
         raise DecodeError("odd run list")
-    steps = r.array(counters_in)
+    steps = _int_col(counters_in, r)
     n = len(steps)
     if steps and (not set(map(type, steps)) <= {int} or min(steps) < 1):
         raise DecodeError("dot counters must be strictly increasing within a run")
@@ -443,7 +473,7 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
     values = _decode_values(values_in, n, r)
     keys = _inflate(keys_in, n) if type(keys_in) is bytes else _decode_front(r.array(keys_in), n, r)
     store = _build_store(
-        keys, _decode_ts(ts_kind, ts_in, reps=reps, counters=counters, values=values, r=r)
+        keys, _decode_ts(ts_kind, ts_in, reps=reps, counters=counters, values=values, r=r, v1=False)
     )
     _build_context(cc, list(groups.items()), _decode_dot_groups(r.array(extra_flat), r))
     return store, cc
@@ -462,24 +492,61 @@ def _decode_v1(body: Any, r: Reader) -> tuple[dict[Any, Any], CausalContext]:
     values = _decode_values(values_in, n, r)
     keys = _decode_front(r.array(keys_flat), n, r)
     store = _build_store(
-        keys, _decode_ts(ts_kind, ts_in, reps=reps, counters=counters, values=values, r=r)
+        keys, _decode_ts(ts_kind, ts_in, reps=reps, counters=counters, values=values, r=r, v1=True)
     )
     _build_context(cc, groups, _decode_dot_groups(r.array(extra_flat), r))
     return store, cc
 
 
 def _decode_ts(
-    ts_kind: Any, ts_in: Any, *, reps: list[str], counters: list[int], values: list[Any], r: Reader
+    ts_kind: Any,
+    ts_in: Any,
+    *,
+    reps: list[str],
+    counters: list[int],
+    values: list[Any],
+    r: Reader,
+    v1: bool,
 ) -> list[tuple[Any, ...]]:
-    kind = r.integer(ts_kind, 0, _TS_RAW)
-    flat = r.array(ts_in)
-    if kind == _TS_HLC_OWN:
+    kind = r.integer(ts_kind, 0, _TS_RAW if v1 else _TS_INT_COL)
+    base = 0
+    if kind == _TS_HLC_COLS:
+        base_in, walls_in, logicals_in = r.array(ts_in, 3)
+        base = r.integer(base_in)
+        ts, logicals = _int_col(walls_in, r), _int_col(logicals_in, r)
+        kind = _TS_HLC_OWN
+    elif kind == _TS_INT_COL:
+        base_in, ts_col = r.array(ts_in, 2)
+        base = r.integer(base_in)
+        ts, logicals = _int_col(ts_col, r), ()
+        kind = _TS_INT
+    elif kind == _TS_HLC_OWN:
+        flat = r.array(ts_in)
         if len(flat) != 2 * len(reps):
             raise DecodeError("timestamp count mismatch")
         ts, logicals = flat[0::2], flat[1::2]
+    elif kind == _TS_INT:
+        ts, logicals = r.array(ts_in) if v1 else _int_col(ts_in, r), ()
     else:
-        ts, logicals = flat, ()
-    return _decode_recs(kind, ts, logicals, reps=reps, counters=counters, values=values, r=r)
+        ts, logicals = r.array(ts_in), ()
+    return _decode_recs(
+        kind, ts, logicals, reps=reps, counters=counters, values=values, r=r, base=base
+    )
+
+
+def _sums(xs: tuple[int, ...], base: int) -> list[int]:
+    if not base:
+        return list(accumulate(xs))
+    out = list(accumulate(xs, initial=base))
+    del out[0]
+    return out
+
+
+def _int_col(x: Any, r: Reader) -> tuple[Any, ...]:
+    """An int column: an array, or a ``bin`` of one byte each."""
+    if type(x) is bytes:
+        return tuple(x)
+    return r.array(x)
 
 
 def _decode_vv(vv_flat: Any, r: Reader) -> CausalContext:
@@ -645,15 +712,17 @@ def _decode_recs(
     counters: list[int],
     values: list[Any],
     r: Reader,
+    base: int = 0,
 ) -> list[tuple[Any, ...]]:
-    """The records, from the timestamp columns and the other columns (as :func:`make_rec`)."""
+    """The records, from the timestamp columns and the other columns (as :func:`make_rec`);
+    ``base`` is added to the first difference of kinds 0 and 1."""
     n = len(reps)
     if len(ts) != n:
         raise DecodeError("timestamp count mismatch")
     if kind == _TS_INT:
         if not set(map(type, ts)) <= {int}:
             raise DecodeError("timestamps must be ints")
-        stamps = list(accumulate(ts))
+        stamps = _sums(ts, base)
         if not _fits(stamps):
             raise DecodeError("timestamp out of range")
         return list(zip(reps, counters, values, stamps, strict=True))
@@ -662,7 +731,7 @@ def _decode_recs(
             raise DecodeError("timestamp count mismatch")
         if not set(map(type, ts)) <= {int} or not set(map(type, logicals)) <= {int}:
             raise DecodeError("timestamps must be ints")
-        walls = list(accumulate(ts))
+        walls = _sums(ts, base)
         if not _fits(walls) or (logicals and (min(logicals) < 0 or max(logicals) > _MAX_U64)):
             raise DecodeError("timestamp out of range")
         return list(zip(reps, counters, values, walls, logicals, strict=True))

@@ -385,7 +385,9 @@ def test_a_big_single_writer_map_takes_the_column_path_even_after_overwrites() -
     runs, gaps, keys = body[1], body[2], body[3]
     assert len(runs) == 2  # one run: the store stayed in dot order through the overwrites
     assert type(keys) is bytes  # DEFLATE
-    assert min(gaps[1:]) >= 1
+    assert type(gaps) is bytes and 0 not in gaps  # one byte per counter
+    assert body[5] == 3  # HLC timestamps in columns: [first wall, wall differences, logicals]
+    assert [type(c) for c in body_of(encode(_big(1_000)))[3][6]] == [int, bytes, bytes]
     roundtrip(m)
 
 
@@ -484,6 +486,18 @@ def _deflate(raw: bytes) -> bytes:
         _v2(ts_kind=1, ts=(5, 1)),
         _v2(ts_kind=1, ts=(5, 1, 1, -1)),
         _v2(ts_kind=3),
+        _v2(ts_kind=3, ts=(5, (0, 1), (0,))),
+        _v2(ts_kind=3, ts=(5, (0, 1), b"\x00\x00", ())),
+        _v2(ts_kind=3, ts=(5, b"\x00\x01", (0, -1))),
+        _v2(ts_kind=3, ts=("5", b"\x00\x01", b"\x00\x00")),
+        _v2(ts_kind=3, ts=((1 << 64) - 1, b"\x00\x01", b"\x00\x00")),
+        _v2(ts_kind=4, ts=(5, (0,))),
+        _v2(ts_kind=4, ts=(5, (0, 1), ())),
+        _v2(ts_kind=4, ts=(-(1 << 63), (0, -1))),
+        _v2(ts_kind=5),
+        _v2(counters=b"\x01\x00"),
+        _v2(counters=b"\x01"),
+        _v2(ts=b"\x05"),
         _v2(ts=(5,)),
         _v2(values=(1,)),
     ],
@@ -512,3 +526,11 @@ def test_two_runs_of_one_replica_with_distinct_dots_decode() -> None:
     assert isinstance(m, AWLWWMap) and m.value == {"ka": 1, "kb": 2, "kc": 3}
     assert m.entries("kc")[0][0] == ("a", 1)
     roundtrip(m)
+    # int columns as bytes, HLC timestamps as two columns
+    cols = _v2(counters=b"\x01\x01", ts_kind=3, ts=(5, b"\x00\x01", b"\x00\x07"))
+    m2 = decode(message(["a"], cols, version=2))
+    assert isinstance(m2, AWLWWMap)
+    assert m2.entries("kb") == [(("a", 2), 2, HLCTimestamp(6, 7, "a"))]
+    m3 = decode(message(["a"], _v2(ts_kind=4, ts=(-5, (0, 3))), version=2))
+    assert isinstance(m3, AWLWWMap)
+    assert m3.timestamp("ka") == -5 and m3.timestamp("kb") == -2
