@@ -60,7 +60,7 @@ from itertools import accumulate, groupby, repeat
 from operator import itemgetter, sub
 from typing import Any
 
-from crdts._causal import CausalContext, Dot
+from crdts._causal import CausalContext, Counters, Dot
 from crdts._codec import Reader, Writer
 from crdts._errors import DecodeError
 from crdts._hlc import HLCTimestamp
@@ -319,24 +319,15 @@ def encode_parts(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
                 lst.extend(counters[i : i + k])
         i += k
     keys = _encode_keys(cols.keys, canonical)
-    extra: list[Dot] = []
-    for r, s in cloud.items():
-        live = live_in_cloud.get(r)
-        if live is None:
-            extra.extend((r, c) for c in s)
-        else:
-            live_set = set(live)
-            extra.extend((r, c) for c in s if c not in live_set)
-    return (
-        vv_flat,
-        runs,
-        cols.gaps,
-        keys,
-        cols.values,
-        cols.ts_kind,
-        cols.ts,
-        w.dots(extra),
+    # the cloud minus the live entries' dots, as runs (a long run is two numbers, never listed)
+    extra, extra_runs = w.cloud(
+        [
+            (r, s if r not in live_in_cloud else s - Counters(live_in_cloud[r]))
+            for r, s in cloud.items()
+        ]
     )
+    body = (vv_flat, runs, cols.gaps, keys, cols.values, cols.ts_kind, cols.ts, extra)
+    return (*body, extra_runs) if extra_runs else body
 
 
 def _vv(cc: CausalContext, w: Writer) -> list[int]:
@@ -362,10 +353,16 @@ def _encode_one(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
         return None
     c = rec[1]
     vv_flat = _vv(cc, w)
-    extra: list[Dot] = []
-    for r, cs in cc.cloud.items():
-        extra.extend((r, x) for x in cs if x != c or r != rep)
-    return (
+    cloud = cc.cloud
+    if not cloud:
+        extra: list[int] = []
+        extra_runs: list[int] = []
+    elif len(cloud) == 1 and rep in cloud and cloud[rep].covers(c, c + 1) and len(cloud[rep]) == 1:
+        extra, extra_runs = [], []  # a put's delta: the cloud is the entry's own dot
+    else:
+        live = Counters.run(c, c + 1)
+        extra, extra_runs = w.cloud([(r, s - live if r == rep else s) for r, s in cloud.items()])
+    body = (
         vv_flat,
         [w.replica(rep), 1],
         [c],
@@ -373,8 +370,9 @@ def _encode_one(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
         [rec[2]],
         ts_kind,
         ts,
-        w.dots(extra),
+        extra,
     )
+    return (*body, extra_runs) if extra_runs else body
 
 
 def _encode_keys(keys: list[Any], canonical: bool) -> Any:
@@ -425,16 +423,10 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
     raises ``DecodeError``)."""
     if version == 1:
         return _decode_v1(body, r)
-    (
-        vv_flat,
-        runs_flat,
-        counters_in,
-        keys_in,
-        values_in,
-        ts_kind,
-        ts_in,
-        extra_flat,
-    ) = r.array(body, 8)
+    parts = r.array(body)
+    if len(parts) not in {8, 9}:
+        raise DecodeError(f"an AWLWWMap body is an array of 8 or 9, got {len(parts)}")
+    (vv_flat, runs_flat, counters_in, keys_in, values_in, ts_kind, ts_in, extra_flat) = parts[:8]
     cc = _decode_vv(vv_flat, r)
     runs_flat = r.array(runs_flat)
     if len(runs_flat) % 2:
@@ -475,12 +467,17 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
     store = _build_store(
         keys, _decode_ts(ts_kind, ts_in, reps=reps, counters=counters, values=values, r=r, v1=False)
     )
-    _build_context(cc, list(groups.items()), _decode_dot_groups(r.array(extra_flat), r))
+    _build_context(
+        cc, list(groups.items()), _decode_dot_groups(r.array(extra_flat), r), _runs(parts, 8, r)
+    )
     return store, cc
 
 
 def _decode_v1(body: Any, r: Reader) -> tuple[dict[Any, Any], CausalContext]:
-    vv_flat, dots_flat, keys_flat, values_in, ts_kind, ts_in, extra_flat = r.array(body, 7)
+    parts = r.array(body)
+    if len(parts) not in {7, 8}:
+        raise DecodeError(f"an AWLWWMap body is an array of 7 or 8, got {len(parts)}")
+    vv_flat, dots_flat, keys_flat, values_in, ts_kind, ts_in, extra_flat = parts[:7]
     cc = _decode_vv(vv_flat, r)
     groups = _decode_dot_groups(r.array(dots_flat), r)
     reps: list[str] = []
@@ -494,7 +491,7 @@ def _decode_v1(body: Any, r: Reader) -> tuple[dict[Any, Any], CausalContext]:
     store = _build_store(
         keys, _decode_ts(ts_kind, ts_in, reps=reps, counters=counters, values=values, r=r, v1=True)
     )
-    _build_context(cc, groups, _decode_dot_groups(r.array(extra_flat), r))
+    _build_context(cc, groups, _decode_dot_groups(r.array(extra_flat), r), _runs(parts, 7, r))
     return store, cc
 
 
@@ -590,13 +587,24 @@ def _build_store(keys: list[Any], recs: list[tuple[Any, ...]]) -> dict[Any, Any]
     return store
 
 
+def _runs(parts: tuple[Any, ...], i: int, r: Reader) -> list[tuple[str, int, int]]:
+    """The optional extra runs at ``parts[i]`` (present only when not empty)."""
+    if len(parts) == i:
+        return []
+    runs = r.runs(parts[i])
+    if not runs:
+        raise DecodeError("an empty run list is written by leaving it out")
+    return runs
+
+
 def _build_context(
     cc: CausalContext,
     groups: list[tuple[str, list[int]]],
     extra: list[tuple[str, list[int]]],
+    runs: list[tuple[str, int, int]],
 ) -> None:
-    """``cc`` (holding the version vector) plus the entry dots plus the extra dots, compacted
-    (each group's counters sorted)."""
+    """``cc`` (holding the version vector) plus the entry dots, the extra dots and the extra
+    runs, compacted (each group's counters sorted)."""
     vv, cloud = cc.vv, cc.cloud
     for rep, cs in [*groups, *extra]:
         top = vv.get(rep, 0)
@@ -605,22 +613,12 @@ def _build_context(
             continue
         s = cloud.get(rep)
         if s is None:
-            cloud[rep] = set(cs[k:])
+            cloud[rep] = Counters(cs[k:])
         else:
-            s.update(cs[k:])
-    for rep in list(cloud):
-        s = cloud[rep]
-        top = vv.get(rep, 0)
-        if top + 1 in s:
-            hi = max(s)
-            if hi - top == len(s):  # one run from top + 1 to hi: all of it folds
-                vv[rep] = hi
-                del cloud[rep]
-                continue
-            while top + 1 in s:
-                top += 1
-                s.discard(top)
-            vv[rep] = top
+            s |= Counters(cs[k:])
+    for rep, lo, hi in runs:
+        cc.add_run(rep, lo, hi)
+    cc.compact()
 
 
 def _inflate(blob: Any, n: int) -> list[str]:

@@ -534,3 +534,17 @@ def test_two_runs_of_one_replica_with_distinct_dots_decode() -> None:
     m3 = decode(message(["a"], _v2(ts_kind=4, ts=(-5, (0, 3))), version=2))
     assert isinstance(m3, AWLWWMap)
     assert m3.timestamp("ka") == -5 and m3.timestamp("kb") == -2
+
+
+def test_long_runs_of_removed_dots_travel_as_runs_in_format_2() -> None:
+    for n in (1, 300):  # the one-entry path and the column path
+        m = _big(n, writers="r")
+        m._cc.add_run("r", n + 5, 10**12)  # a long run of dots seen and no longer live
+        m._cc.add_run("q", 3, 10**9)
+        wire = encode(m)
+        assert len(wire) < 100 + 8 * n
+        body = body_of(wire)[3]
+        assert len(body) == 9  # the optional extra runs
+        out = decode(wire)
+        assert out == m
+        assert decode(encode(m, canonical=True)) == m
