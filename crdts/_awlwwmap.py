@@ -28,6 +28,12 @@ Performance notes (why the code looks as it does; ``python -m benchmarks.crdt_op
   record, which is how the two are told apart);
 - ``put`` allocates its dot inline from the version vector and builds its delta with
   ``__new__`` and slot assignment, never through the general constructors;
+- the store is kept in dot order for the replica's own writes (``put`` moves an overwritten key
+  to the end), so the codec takes its columns straight from the store with C loops;
+- a full-state merge (or ``diff``) of two large states that share most entries must not run
+  Python code per shared entry: C loops (``map``/``compress``) skip the keys whose slots are
+  equal (or, for ``diff``, whose dots the other side has seen), leaving the Python loop the
+  differences;
 - merging a small delta into a large state must not scan the state: a dot -> key index
   (``_dix``, per replica ``counter -> key``) is built the first time a merge needs it and then
   kept up to date; replicas that only write never pay for it. The index may hold stale counters
