@@ -28,12 +28,6 @@ Performance notes (why the code looks as it does; ``python -m benchmarks.crdt_op
   record, which is how the two are told apart);
 - ``put`` allocates its dot inline from the version vector and builds its delta with
   ``__new__`` and slot assignment, never through the general constructors;
-- the store is kept in dot order for the replica's own writes (``put`` moves an overwritten key
-  to the end), so the codec takes its columns straight from the store with C loops;
-- a full-state merge (or ``diff``) of two large states that share most entries must not run
-  Python code per shared entry: C loops (``map``/``compress``) skip the keys whose slots are
-  equal (or, for ``diff``, whose dots the other side has seen), leaving the Python loop the
-  differences;
 - merging a small delta into a large state must not scan the state: a dot -> key index
   (``_dix``, per replica ``counter -> key``) is built the first time a merge needs it and then
   kept up to date; replicas that only write never pay for it. The index may hold stale counters
@@ -44,8 +38,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from itertools import compress, repeat
-from operator import eq, gt, is_not, itemgetter, ne
 from typing import Any, TypeAlias, cast
 
 from crdts._awlwwmap_codec import VERSION, decode_parts, encode_parts, rec_ts
@@ -65,30 +57,6 @@ _MIN_I64 = -(1 << 63)
 _MAX_U64 = (1 << 64) - 1
 _MISSING: Any = object()
 _new = object.__new__
-_get0 = itemgetter(0)
-_get1 = itemgetter(1)
-_INDEX_FAST_REPLICAS = 8  # up to this many writers, the dot index is built by C loops
-
-
-def _changed(xs: dict[Any, Any], ys: dict[Any, Any]) -> list[Any]:
-    """The keys of ``ys`` whose slot in ``xs`` differs (or is missing), found by C loops (a
-    full-state merge of two replicas that share most entries skips the shared ones at ~50 ns
-    each instead of ~500 ns for the Python loop). Equal records are the same entry: a dot names
-    one event."""
-    return list(compress(ys, map(ne, map(xs.get, ys), ys.values())))
-
-
-def _unseen(store: dict[Any, Any], vv: dict[str, int]) -> list[Any] | None:
-    """The keys of ``store`` whose entry's counter passes ``vv`` (a superset of the entries a
-    context with version vector ``vv`` has not seen: its cloud is for the caller to check),
-    found by C loops; ``None`` for a store with concurrent entries."""
-    recs = list(store.values())
-    try:
-        return list(
-            compress(store, map(gt, map(_get1, recs), map(vv.get, map(_get0, recs), repeat(0))))
-        )
-    except TypeError:  # a slot of concurrent entries: its [1] is a record
-        return None
 
 
 def _recs(v: Any) -> tuple[Rec, ...]:
@@ -141,8 +109,7 @@ def _cc_has(cc: CausalContext, r: str, c: int) -> bool:
 def _dropped(xs: dict[Any, Any], xc: CausalContext, ys: dict[Any, Any]) -> Iterator[Dot]:
     """The dots of the entries in ``ys`` that ``(xs, xc)`` has seen but no longer holds."""
     xvv, xcloud = xc.vv, xc.cloud
-    for key in _changed(xs, ys) if len(ys) > 64 else ys:  # an equal slot drops nothing
-        yv = ys[key]
+    for key, yv in ys.items():
         if yv[0].__class__ is str:
             r = yv[0]
             c = yv[1]
@@ -237,8 +204,6 @@ class AWLWWMap(Lattice):
             rec = (replica, c, value, ts)
         store = self._store
         old = store.get(key)
-        if old is not None:  # to the end: the store stays in dot order (the codec's fast path)
-            del store[key]
         store[key] = rec
         dix = self._dix
         if dix is not None:
@@ -358,12 +323,8 @@ class AWLWWMap(Lattice):
         xvv, xcloud = xc.vv, xc.cloud
         yvv, ycloud = yc.vv, yc.cloud
         dix = self._dix
-        # 1. every key the other side holds: the join of that key's entries (keys whose slot
-        # is the same on both sides have nothing to join)
-        # (a delta's keys mostly differ: the prefilter pays only when both sides are large)
-        keys = _changed(xs, ys) if len(ys) > 64 and 2 * len(ys) > len(xs) else ys
-        for key in keys:
-            yv = ys[key]
+        # 1. every key the other side holds: the join of that key's entries
+        for key, yv in ys.items():
             xv = xs.get(key)
             if yv[0].__class__ is str:
                 yr = yv[0]
@@ -463,12 +424,7 @@ class AWLWWMap(Lattice):
             self._dix = None
 
     def _build_index(self) -> dict[str, dict[int, Any]]:
-        dix = self._build_index_fast()
-        if dix is not None:
-            self._dix = dix
-            self._dixn = len(self._store)
-            return dix
-        dix = {}
+        dix: dict[str, dict[int, Any]] = {}
         n = 0
         for key, v in self._store.items():
             for r in _recs(v):
@@ -480,38 +436,6 @@ class AWLWWMap(Lattice):
                 n += 1
         self._dix = dix
         self._dixn = n
-        return dix
-
-    def _build_index_fast(self) -> dict[str, dict[int, Any]] | None:
-        """The dot index by C loops, one pass per replica: ``None`` for a store with concurrent
-        entries or more than a few writers."""
-        store = self._store
-        recs = list(store.values())
-        reps = list(map(_get0, recs))
-        try:
-            rset = set(reps)
-        except TypeError:
-            return None
-        writers = [r for r in rset if r.__class__ is str]  # the others mark concurrent entries
-        if len(writers) > _INDEX_FAST_REPLICAS:
-            return None
-        counters = list(map(_get1, recs))
-        keys = list(store)
-        if len(rset) == 1:
-            return {reps[0]: dict(zip(counters, keys, strict=True))}
-        dix: dict[str, dict[int, Any]] = {}
-        for r in writers:
-            mask = list(map(eq, reps, repeat(r)))
-            dix[r] = dict(zip(compress(counters, mask), compress(keys, mask), strict=True))
-        if len(writers) < len(rset):
-            multi = list(map(is_not, map(type, reps), repeat(str)))
-            for key in compress(keys, multi):
-                for q in store[key]:
-                    m = dix.get(q[0])
-                    if m is None:
-                        dix[q[0]] = {q[1]: key}
-                    else:
-                        m[q[1]] = key
         return dix
 
     def _kill_seen_by_index(self, other: AWLWWMap) -> None:
@@ -604,9 +528,7 @@ class AWLWWMap(Lattice):
         xs = self._store
         store: dict[Any, Any] = {}
         yvv, ycloud = yc.vv, yc.cloud
-        unseen = _unseen(xs, yvv) if len(xs) > 64 else None
-        for key in xs if unseen is None else unseen:
-            v = xs[key]
+        for key, v in xs.items():
             if v[0].__class__ is str:
                 r = v[0]
                 c = v[1]

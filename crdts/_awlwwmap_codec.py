@@ -31,13 +31,14 @@ entries in one order, the order ``runs`` gives them replicas in:
 
 Why this shape (``python -m benchmarks.crdt_ops``): each column is built and read by C loops
 (``map``/``itemgetter``, ``accumulate``, ``zlib``, ``str.join``/``split``), never by a Python
-loop per entry, and the columns come straight from the store in its own order: the map keeps
-its store in dot order for its own writes (``put`` moves an overwritten key to the end), so the
-common state needs no sort. A state whose order does not fit (concurrent entries, a replica's
-counters out of order, many short runs) is sorted by dot first. Full states key by key:
-DEFLATE of the joined keys (level 1) is smaller than front-coding them and ten times faster in
-both directions. Small bodies (deltas, and every canonical encoding, whose bytes must not depend
-on the zlib build) front-code their keys. A delta of 100 changed keys in a 100,000-key map is
+loop per entry. The columns come straight from the store in its own order when that order fits
+(a map filled by puts of fresh keys is in dot order); otherwise (an overwrite moves a key's dot,
+not its place; writers interleave) they are sorted by dot first, still by C loops (``sorted``
+with a key, ``itemgetter``). Only a state holding concurrent entries (or mixing record shapes)
+takes a Python loop. For the keys of big states, DEFLATE of the joined keys (level 1) is
+smaller than front-coding them and ten times faster in both directions. Small bodies (deltas,
+and every canonical encoding, whose bytes must not depend on the zlib build) front-code their
+keys. A delta of 100 changed keys in a 100,000-key map is
 ~1.3 KB (the plain msgpack of dots, timestamps and keys is ~3.7 KB).
 
 Version 1 (still read): ``[vv, dots, keys, values, ts_kind, ts, extra]``, the same but for the
@@ -171,10 +172,12 @@ def _fits(xs: list[int]) -> bool:
 
 
 def _fast_cols(store: dict[Any, Any], canonical: bool) -> _Cols | None:
-    """The columns straight from the store's order, with C loops only; ``None`` when that order
-    does not qualify (a key with concurrent entries, mixed record shapes or timestamp kinds,
-    counters out of order within a run, too many runs; canonical: not exactly dot order)."""
+    """The columns of a state whose slots are single records of one shape, with C loops only:
+    in the store's own order when its runs qualify (counters increasing within each, not too
+    many; canonical: exactly dot order), else sorted by dot first. ``None`` for any other state
+    (a key with concurrent entries, mixed record shapes or timestamp kinds, 64-bit overflow)."""
     recs = list(store.values())
+    keys = list(store)
     n = len(recs)
     reps = list(map(_get0, recs))
     try:
@@ -184,7 +187,22 @@ def _fast_cols(store: dict[Any, Any], canonical: bool) -> _Cols | None:
     for r in rset:
         if r.__class__ is not str:  # a slot of concurrent entries (a tuple of records)
             return None
+    counters = list(map(_get1, recs))
+    order = _runs_of(reps, rset, counters, canonical)
+    if order is None:  # sort by dot (C loops: a key function and itemgetter)
+        dots = counters if len(rset) == 1 else list(zip(reps, counters, strict=True))
+        key: Any = dots.__getitem__
+        pick = itemgetter(*sorted(range(n), key=key))
+        recs, keys = list(pick(recs)), list(pick(keys))
+        reps, counters = list(pick(reps)), list(pick(counters))
+        order = _runs_of(reps, rset, counters, canonical)
+        if order is None:  # dots are unique: sorted, every run increases
+            return None
     out = _Cols()
+    out.runs, gaps = order
+    blob = _blob(gaps, n)
+    out.counters = counters
+    out.gaps = gaps if blob is None else blob
     try:
         logicals = list(map(_get4, recs))
     except IndexError:  # some record has 4 items: every one must (all int timestamps)
@@ -193,34 +211,44 @@ def _fast_cols(store: dict[Any, Any], canonical: bool) -> _Cols | None:
         stamps = list(map(_get3, recs))
         if set(map(type, stamps)) != {int}:
             return None
-        gaps = _gaps(stamps)
+        tgaps = _gaps(stamps)
         if n < BLOB_MIN_ENTRIES:
-            if not _fits(gaps):
+            if not _fits(tgaps):
                 return None
-            out.ts_kind, out.ts = _TS_INT, gaps
+            out.ts_kind, out.ts = _TS_INT, tgaps
         else:
-            gaps[0] = 0  # the first is the base
-            col = _blob(gaps, n)
-            if col is None and not _fits(gaps):
+            tgaps[0] = 0  # the first is the base
+            col = _blob(tgaps, n)
+            if col is None and not _fits(tgaps):
                 return None
-            out.ts_kind, out.ts = _TS_INT_COL, [stamps[0], gaps if col is None else col]
+            out.ts_kind, out.ts = _TS_INT_COL, [stamps[0], tgaps if col is None else col]
     else:  # every record has 5 items (records have 4 or 5): HLC timestamps of their replicas
         walls = list(map(_get3, recs))
-        gaps = _gaps(walls)
+        tgaps = _gaps(walls)
         if n < BLOB_MIN_ENTRIES:
-            if not _fits(gaps):
+            if not _fits(tgaps):
                 return None
-            out.ts_kind, out.ts = _TS_HLC_OWN, _interleave(gaps, logicals)
+            out.ts_kind, out.ts = _TS_HLC_OWN, _interleave(tgaps, logicals)
         else:
-            gaps[0] = 0  # the first is the base
-            col = _blob(gaps, n)
-            if col is None and not _fits(gaps):
+            tgaps[0] = 0  # the first is the base
+            col = _blob(tgaps, n)
+            if col is None and not _fits(tgaps):
                 return None
             out.ts_kind = _TS_HLC_COLS
-            out.ts = [walls[0], gaps if col is None else col, _blob(logicals, n) or logicals]
-    counters = list(map(_get1, recs))
+            out.ts = [walls[0], tgaps if col is None else col, _blob(logicals, n) or logicals]
+    out.keys = keys
+    out.values = list(map(_get2, recs))
+    return out
+
+
+def _runs_of(
+    reps: list[str], rset: set[str], counters: list[int], canonical: bool
+) -> tuple[list[tuple[str, int]], list[int]] | None:
+    """``(runs, counter column)`` for entries in this order, or ``None`` if the order does not
+    qualify (a run whose counters do not increase, too many runs, canonical: not dot order)."""
+    n = len(reps)
     if len(rset) == 1:
-        out.runs = [(reps[0], n)]
+        runs = [(reps[0], n)]
         gaps = _gaps(counters)
     else:
         runs = [(r, sum(1 for _ in g)) for r, g in groupby(reps)]
@@ -228,20 +256,14 @@ def _fast_cols(store: dict[Any, Any], canonical: bool) -> _Cols | None:
             return None
         if canonical and [r for r, _ in runs] != sorted(rset):
             return None
-        out.runs = runs
         gaps = _gaps(counters)
         i = 0
         for _, k in runs:
             gaps[i] = counters[i]
             i += k
-    blob = _blob(gaps, n)
-    if (min(gaps) < 1) if blob is None else (0 in blob):
+    if min(gaps) < 1:
         return None
-    out.counters = counters
-    out.gaps = gaps if blob is None else blob
-    out.keys = list(store)
-    out.values = list(map(_get2, recs))
-    return out
+    return runs, gaps
 
 
 def _sorted_cols(store: dict[Any, Any]) -> _Cols:

@@ -383,7 +383,7 @@ def test_a_big_single_writer_map_takes_the_column_path_even_after_overwrites() -
     m.remove("key7")
     body = body_of(encode(m))[3]
     runs, gaps, keys = body[1], body[2], body[3]
-    assert len(runs) == 2  # one run: the store stayed in dot order through the overwrites
+    assert len(runs) == 2  # one run: the overwritten store sorted by dot, by C loops
     assert type(keys) is bytes  # DEFLATE
     assert type(gaps) is bytes and 0 not in gaps  # one byte per counter
     assert body[5] == 3  # HLC timestamps in columns: [first wall, wall differences, logicals]
