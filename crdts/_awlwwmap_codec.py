@@ -242,9 +242,9 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
             continue
         s = cloud.get(rep)
         if s is None:
-            cloud[rep] = Counters(cs[k:])
+            cloud[rep] = Counters.from_sorted(cs[k:])
         else:
-            s |= Counters(cs[k:])
+            s |= Counters.from_sorted(cs[k:])
     for rep, lo, hi in runs:
         cc.add_run(rep, lo, hi)
     cc.compact()

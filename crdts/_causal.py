@@ -85,6 +85,23 @@ class Counters:
         self._b = b
 
     @staticmethod
+    def from_sorted(cs: Iterable[int]) -> Counters:
+        """The set of ``cs``, given in strictly increasing order (unchecked), in one pass."""
+        b: list[int] = []
+        hi = -1
+        for c in cs:
+            if c == hi:
+                hi += 1
+            else:
+                if hi >= 0:
+                    b.append(hi)
+                b.append(c)
+                hi = c + 1
+        if hi >= 0:
+            b.append(hi)
+        return Counters._of(b)
+
+    @staticmethod
     def run(lo: int, hi: int) -> Counters:
         """The ints ``lo..hi-1`` (empty if ``hi <= lo``). On the hot path of every mutator."""
         x = _new(Counters)

@@ -386,8 +386,18 @@ class Reader:
             if r in vv:
                 raise DecodeError("replica appears twice in a version vector")
             vv[r] = self.counter(vv_flat[i + 1])
-        for d in self.dots(parts[1]):
-            cc.add(d)
+        # the cloud in bulk: each replica's counters arrive sorted (Reader.dots checks it), so
+        # its runs are built in one pass (adding dot by dot cost ~2.7 s per MiB of cloud)
+        by: dict[str, list[int]] = {}
+        for r, c in self.dots(parts[1]):
+            lst = by.get(r)
+            if lst is None:
+                by[r] = [c]
+            else:
+                lst.append(c)
+        for r, cs in by.items():
+            cc.cloud[r] = Counters.from_sorted(cs)
+        cc.compact()
         if len(parts) == 3:
             runs = self.runs(parts[2])
             if not runs:
