@@ -207,8 +207,8 @@ def mutate(data: bytes, rng: random.Random, other: bytes = b"") -> bytes:
 def _open_sealed_packet(data: bytes) -> object:
     ring = Keyring([KEY])
     now = 1_000.0
-    sealed = ring.seal(b"packet", stamp(data, now))
-    return open_packet(ring, sealed, ReplayGuard(), now)
+    sealed = ring.seal(b"packet", stamp(data, now), bind=b"me")
+    return open_packet(ring, sealed, "me", ReplayGuard(), now)
 
 
 def _packet_seeds() -> list[bytes]:
@@ -224,7 +224,7 @@ def _open_sealed_hello(data: bytes) -> object:
 
 def _hello_seeds() -> list[bytes]:
     ring = Keyring([KEY])
-    sealed = seal_hello(ring, Hello(versions=(1, 1), epoch=3, addr="n1", nonce=bytes(16)), 1_000.0)
+    sealed = seal_hello(ring, Hello(versions=(2, 2), epoch=3, addr="n1", nonce=bytes(16), dst="me"), 1_000.0)
     plain = ring.open(b"hello", sealed).plaintext
     return [plain[8:]] if len(plain) > 8 else [plain]  # the body after the stamp
 

@@ -181,6 +181,9 @@ class SyncEngine(CatchupMixin):
         self._recovering = bool(self._state)
         self.metrics = SyncMetrics(max_peers=self.config.max_peer_metrics)
         self.subscriptions = Subscriptions()
+        # Called with the key of every recorded change of an object, local or received, even one
+        # invisible in its value (a context-only inflation): the Node persists those objects.
+        self.on_record: Callable[[str], None] | None = None
         self._started = False
 
     # -- the keyspace ----------------------------------------------------------------------------
@@ -291,6 +294,8 @@ class SyncEngine(CatchupMixin):
 
     def _record(self, key: str, delta: Crdt, origin: str | None) -> None:
         self._merkle.touch(key)
+        if self.on_record is not None:
+            self.on_record(key)
         if not self._mode.delta:
             return
         if not self._peers:  # nobody to deliver to: a future neighbour gets a catch-up instead
@@ -667,6 +672,8 @@ class SyncEngine(CatchupMixin):
                     else:
                         self._state[key] = d
                         self._merkle.touch(key)
+                        if self.on_record is not None:
+                            self.on_record(key)
                     if watch:
                         self._notify(key, _MISSING, self._state[key], src)
                     continue
@@ -680,6 +687,8 @@ class SyncEngine(CatchupMixin):
                 else:
                     x.merge(d)
                     self._merkle.touch(key)
+                    if self.on_record is not None:
+                        self.on_record(key)
                 if watch:
                     self._notify(key, old, x, src)
             return
