@@ -224,7 +224,9 @@ def _open_sealed_hello(data: bytes) -> object:
 
 def _hello_seeds() -> list[bytes]:
     ring = Keyring([KEY])
-    sealed = seal_hello(ring, Hello(versions=(2, 2), epoch=3, addr="n1", nonce=bytes(16), dst="me"), 1_000.0)
+    sealed = seal_hello(
+        ring, Hello(versions=(2, 2), epoch=3, addr="n1", nonce=bytes(16), dst="me"), 1_000.0
+    )
     plain = ring.open(b"hello", sealed).plaintext
     return [plain[8:]] if len(plain) > 8 else [plain]  # the body after the stamp
 
