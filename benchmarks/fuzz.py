@@ -339,7 +339,9 @@ class Report:
     worst_s_per_byte: float = 0.0
     worst_len: int = 0
     over_budget: int = 0
+    noisy: int = 0  # over budget once, within it on a rerun
     first_escape: str = ""
+    first_slow: str = ""
 
 
 def check_one(t: Target, data: bytes, rep: Report) -> None:
@@ -358,8 +360,21 @@ def check_one(t: Target, data: bytes, rep: Report) -> None:
     if dt > rep.worst_s:
         rep.worst_s, rep.worst_len = dt, len(data)
     rep.worst_s_per_byte = max(rep.worst_s_per_byte, dt / max(1, len(data)))
-    if dt > BUDGET_BASE_S + BUDGET_PER_BYTE_S * len(data):
-        rep.over_budget += 1
+    budget = BUDGET_BASE_S + BUDGET_PER_BYTE_S * len(data)
+    if dt > budget:
+        # the machine is shared: an input is over budget only if it stays over on three reruns
+        # (a scheduler pause or a garbage collection costs one run, not the input)
+        best = dt
+        for _ in range(3):
+            t0 = time.perf_counter()
+            with contextlib.suppress(Exception):
+                t.run(data)
+            best = min(best, time.perf_counter() - t0)
+        rep.noisy += 1
+        if best > budget:
+            rep.over_budget += 1
+            if not rep.first_slow:
+                rep.first_slow = f"{best:.3f} s on {len(data)} bytes: {data[:64].hex()}"
 
 
 def fuzz_target(t: Target, seconds: float, seed: int) -> Report:
@@ -497,9 +512,12 @@ def main() -> None:
             worst_len=rep.worst_len,
             worst_us_per_byte=round(rep.worst_s_per_byte * 1e6, 2),
             over_budget=rep.over_budget,
+            rerun_within=rep.noisy - rep.over_budget,
         )
         if rep.first_escape:
             bench.log(f"{t.name}: {rep.first_escape}")
+        if rep.first_slow:
+            bench.log(f"{t.name}: slow: {rep.first_slow}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     bench.goal("inputs_escaping_typed_errors", sum(r.escaped for r in reports), "<= 0")
     bench.goal("inputs_over_cost_budget", sum(r.over_budget for r in reports), "<= 0")
@@ -510,6 +528,7 @@ def main() -> None:
             "seconds_per_target": seconds,
             "budget": {"base_s": BUDGET_BASE_S, "per_byte_s": BUDGET_PER_BYTE_S},
             "escapes": {r.target: r.first_escape for r in reports if r.first_escape},
+            "slow": {r.target: r.first_slow for r in reports if r.first_slow},
         }
     )
 
