@@ -61,6 +61,7 @@ from sync._config import SyncConfig
 from sync._errors import (
     DecodeError,
     NotACrdtError,
+    ObjectTooLargeError,
     PeerError,
     ProtocolViolationError,
     TypeMismatchError,
@@ -178,7 +179,7 @@ class SyncEngine(CatchupMixin):
         # Built over a kept, non-empty state (a restart): likely stale until a neighbour has
         # caught us up; told in our Hello so that catch-up goes first (see _on_hello).
         self._recovering = bool(self._state)
-        self.metrics = SyncMetrics()
+        self.metrics = SyncMetrics(max_peers=self.config.max_peer_metrics)
         self.subscriptions = Subscriptions()
         # Called with the key of every recorded change of an object, local or received, even one
         # invisible in its value (a context-only inflation): the Node persists those objects.
@@ -349,7 +350,7 @@ class SyncEngine(CatchupMixin):
         catch-up decided when its :class:`Hello` arrives."""
         if peer == "" or peer in self._peers:
             return []
-        p = self._peers[peer] = Peer(self._c, self.metrics.peer(peer))
+        p = self._peers[peer] = Peer(self._c, self.metrics.peer(peer, own=True))
         out: list[Effect] = []
         if self._mode.delta:
             self._send(out, peer, self._hello_for(peer, p))
@@ -623,7 +624,13 @@ class SyncEngine(CatchupMixin):
     def _receive_objects(self, src: str, objs: list[ObjectEntry]) -> None:
         m = self.metrics.peer(src)
         decoded: list[tuple[str, Crdt]] = []
+        cap = self.config.max_object_bytes
         for key, data in objs:
+            if len(data) > cap:
+                self.metrics.count_error(
+                    src, ObjectTooLargeError(f"{key!r}: {len(data)} bytes > {cap}")
+                )
+                continue
             try:
                 d = self._decode(data)
             except Exception as exc:  # the CRDT codec's DecodeError (or worse): count, skip
