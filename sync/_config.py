@@ -68,6 +68,10 @@ class SyncConfig:
     # (~11 ms each) instead of stalling on its first digest catch-up.
     merkle_prehash_per_round: int = 1024
     remembered_peers: int = 1024  # per-peer receive watermarks kept after the neighbour left
+    # s an unacknowledged interval waits before it is sent again (0: every round, as in the
+    # paper). New entries go out every round regardless; only the resend waits, so acks slower
+    # than a round (a loaded machine, a disk commit before the ack) do not resend it every round.
+    resend_timeout: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.sync_interval > 0:
@@ -90,6 +94,8 @@ class SyncConfig:
             )
         if self.remembered_peers < 0:
             raise ConfigError(f"remembered_peers must be >= 0, got {self.remembered_peers}")
+        if not self.resend_timeout >= 0:
+            raise ConfigError(f"resend_timeout must be >= 0 s, got {self.resend_timeout!r}")
         if not isinstance(self.mode, SyncMode):
             raise ConfigError(f"mode must be a SyncMode, got {self.mode!r}")
 

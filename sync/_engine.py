@@ -10,8 +10,10 @@ per object) a neighbour ``j`` is sent the *delta-interval* ``[A(j), c)``: the bu
 has not acknowledged, joined per object. ``j`` joins what it receives and acknowledges the interval;
 ``A(j)`` advances only over acknowledged intervals, contiguously (:class:`RangeTracker`). Unacked
 intervals are simply sent again next round (retransmission), so loss, duplication and reordering
-are harmless: everything is a lattice join. Buffer entries are garbage-collected only once
-**every current neighbour** has acknowledged them.
+are harmless: everything is a lattice join. With ``resend_timeout`` set, an interval already sent
+and not yet acknowledged waits that long before it is sent again (new entries still go every
+round): acks slower than a round would otherwise have every round resend it whole. Buffer
+entries are garbage-collected only once **every current neighbour** has acknowledged them.
 
 Enes, Almeida, Baquero, Leitão, "Efficient Synchronization of State-based CRDTs" (ICDE 2019), two
 optimisations (each selectable, see :class:`SyncMode`):
@@ -423,7 +425,7 @@ class SyncEngine(CatchupMixin):
             if not p.got_hello:  # Hellos are resent until the neighbour's own arrives
                 self._send(out, peer, self._hello_for(peer, p))
             budget = self.config.max_messages_per_round
-            budget -= self._send_interval(peer, p, out, budget)
+            budget -= self._send_interval(peer, p, out, budget, now)
             p.known.clear()
             if p.catchup is not None:  # at least one step per round, even behind a big interval
                 self._catchup_round(peer, p, now, out, max(1, budget))
@@ -472,7 +474,9 @@ class SyncEngine(CatchupMixin):
         if lo < len(sizes):
             yield lo, len(sizes)
 
-    def _send_interval(self, peer: str, p: Peer, out: list[Effect], budget: int) -> int:
+    def _send_interval(
+        self, peer: str, p: Peer, out: list[Effect], budget: int, now: float = 0.0
+    ) -> int:
         """Send the delta-interval ``[A(peer), c)`` in chunks; returns the messages sent.
 
         Chunk ``[lo, hi)`` joins, per object, exactly the entries with ``lo <= seq < hi`` (BP:
@@ -481,6 +485,12 @@ class SyncEngine(CatchupMixin):
         start = max(p.ack.mark, self._base)
         if start >= self._c:
             return 0
+        if p.sent_hi > start and now - p.sent_at < self.config.resend_timeout:
+            start = p.sent_hi  # [mark, sent_hi) is in flight: only what is new
+            if start >= self._c:
+                return 0
+        else:
+            p.sent_at = now  # (re)send everything unacknowledged
         bp = self._mode.bp
         limit = self.config.max_message_bytes - MSG_OVERHEAD
         encode = self._encode
@@ -498,6 +508,7 @@ class SyncEngine(CatchupMixin):
             size = len(e.key) + len(e.enc) + OBJ_OVERHEAD
             if groups and acc + size > limit:
                 self._send_chunk(out, p, peer, lo, e.seq, groups)
+                p.sent_hi = e.seq
                 sent += 1
                 if sent >= budget:
                     return sent
@@ -508,6 +519,7 @@ class SyncEngine(CatchupMixin):
             else:
                 g.append(e)
             acc += size
+        p.sent_hi = self._c
         if groups:
             self._send_chunk(out, p, peer, lo, self._c, groups)
             sent += 1
