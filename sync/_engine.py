@@ -89,6 +89,13 @@ from sync._subscriptions import _MISSING, Change, Subscription, Subscriptions, d
 __all__ = ["CatchupCompleted", "Entry", "SyncEngine"]
 
 _ROUND = ("sync", "round")
+# Received (key, bytes) remembered to skip decoding the same delta again when it arrives from
+# several neighbours (in a mesh each delta comes from its origin and is forwarded by the others;
+# RR makes the forwarded copy byte-identical when it is the whole delta). Bounded; small only.
+# The decoded delta is kept for the DEFAULT mode's "known" filter; it is never mutated (RR
+# copies it into the state, buffers it as is, and sends copies).
+_RECENT_ENTRIES = 8192
+_RECENT_MAX_BYTES = 4096
 # What a received object must provide to be stored (the crdts contract). A codec may also
 # decode value types (crdts registers HLCTimestamp): such an object must never reach the state.
 _CONTRACT = ("join", "merge", "leq", "copy", "diff", "decompose", "value")
@@ -171,6 +178,7 @@ class SyncEngine(CatchupMixin):
         self._recv: OrderedDict[str, tuple[int, RangeTracker]] = OrderedDict()
         self._early_hello: dict[str, Hello] = {}
         self._crdt_types: dict[type, bool] = {}
+        self._recent: OrderedDict[tuple[str, bytes], Crdt] = OrderedDict()
         # Modification index: key -> seq of its last change, ordered by seq (move to end). Keys
         # unchanged since construction (seq 0) are left out: a watermark >= 1 covers them.
         self._mod: dict[str, int] = {}
@@ -635,7 +643,19 @@ class SyncEngine(CatchupMixin):
     def _receive_objects(self, src: str, objs: list[ObjectEntry]) -> None:
         m = self.metrics.peer(src)
         decoded: list[tuple[str, Crdt]] = []
+        seen: list[tuple[str, Crdt]] = []  # byte-identical to one joined before: skip the join
+        recent = self._recent
+        # only with RR, where a delta the state already holds is dropped anyway (classic delta
+        # buffers every delta it receives, repeats included, and that is what it is measured on)
+        dedup = self._mode.rr and self._mode.delta
         for key, data in objs:
+            tag = (key, data) if dedup and len(data) <= _RECENT_MAX_BYTES else None
+            if tag is not None:
+                hit = recent.get(tag)
+                if hit is not None:
+                    self.metrics.duplicates_skipped += 1
+                    seen.append((key, hit))
+                    continue
             try:
                 d = self._decode(data)
             except Exception as exc:  # the CRDT codec's DecodeError (or worse): count, skip
@@ -653,12 +673,16 @@ class SyncEngine(CatchupMixin):
                 )
                 continue
             decoded.append((key, d))
-        m.recv_objects += len(decoded)
+            if tag is not None:  # joined just below (states only grow: a repeat adds nothing)
+                recent[tag] = d
+                if len(recent) > _RECENT_ENTRIES:
+                    recent.popitem(last=False)
+        m.recv_objects += len(decoded) + len(seen)
         if self._mode.known_filter:
             p = self._peers.get(src)
             if p is not None:
                 known = p.known
-                for key, d in decoded:
+                for key, d in decoded + seen:
                     k = known.get(key)
                     if k is None:
                         known[key] = d.copy()

@@ -54,6 +54,7 @@ class SyncMetrics:
     catchups_started: int = 0
     catchups_completed: int = 0
     catchup_objects_shipped: int = 0
+    duplicates_skipped: int = 0  # received objects byte-identical to one already joined
 
     def peer(self, addr: str) -> PeerMetrics:
         m = self.peers.get(addr)
@@ -82,4 +83,5 @@ class SyncMetrics:
             "catchups_started": self.catchups_started,
             "catchups_completed": self.catchups_completed,
             "catchup_objects_shipped": self.catchup_objects_shipped,
+            "duplicates_skipped": self.duplicates_skipped,
         }

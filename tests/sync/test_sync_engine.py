@@ -580,3 +580,46 @@ def test_without_resend_timeout_every_round_resends_the_unacked_interval() -> No
 def test_resend_timeout_must_not_be_negative() -> None:
     with pytest.raises(ConfigError):
         SyncConfig(resend_timeout=-1.0)
+
+
+def test_a_delta_arriving_again_byte_identical_is_not_decoded_twice() -> None:
+    decodes = 0
+
+    def decode(b: bytes) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return crdts.decode(b)
+
+    b = SyncEngine("b", codec=(crdts.encode, decode))
+    for peer in ("a", "c"):
+        b.neighbor_up(peer, 0.0)
+    g = crdts.GSet()
+    d = g.add("x")
+    data = crdts.encode(d)
+    b.handle(StreamReceived("a", encode_message(Delta(5, 1, 2, [("s", data)]))), 1.0)
+    b.handle(StreamReceived("c", encode_message(Delta(6, 1, 2, [("s", data)]))), 1.0)
+    assert decodes == 1 and b.metrics.duplicates_skipped == 1
+    assert b.value("s") == frozenset({"x"}) and b.buffer_size == 1
+    # the DEFAULT filter still knows c holds it: nothing goes back to either sender
+    out = b.sync_now(2.0)
+    assert [m for m in _deltas(out)] == []
+    # a different delta of the same key is decoded and joined
+    d2 = g.add("y")
+    b.handle(StreamReceived("c", encode_message(Delta(6, 2, 3, [("s", crdts.encode(d2))]))), 2.5)
+    assert decodes == 2 and b.value("s") == frozenset({"x", "y"})
+
+
+def test_classic_delta_decodes_every_repeat() -> None:
+    decodes = 0
+
+    def decode(b: bytes) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return crdts.decode(b)
+
+    b = SyncEngine("b", SyncConfig(mode=SyncMode.DELTA), codec=(crdts.encode, decode))
+    b.neighbor_up("a", 0.0)
+    data = crdts.encode(crdts.GSet().add("x"))
+    for lo in (1, 2):
+        b.handle(StreamReceived("a", encode_message(Delta(5, lo, lo + 1, [("s", data)]))), 1.0)
+    assert b.metrics.duplicates_skipped == 0 and decodes == 2
