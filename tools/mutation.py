@@ -41,6 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "mutation.json"
 
 
+# the cosmic-ray of this interpreter's environment (a venv need not be on PATH)
+_COSMIC_RAY = [sys.executable, "-m", "cosmic_ray.cli"]
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -178,13 +182,13 @@ def main(argv: list[str] | None = None) -> int:
             cfg, session = work / f"{target.name}.toml", work / f"{target.name}.sqlite"
             cfg.write_text(_config(target, args.timeout))
             subprocess.run(
-                ["cosmic-ray", "init", str(cfg), str(session)], cwd=tree, check=True, env=env
+                [*_COSMIC_RAY, "init", str(cfg), str(session)], cwd=tree, check=True, env=env
             )
             total, kept = _sample(session, args.sample, args.seed)
             print(f"[{target.name}] {total} mutants, running {kept}", flush=True)
             t0 = time.monotonic()
             subprocess.run(
-                ["cosmic-ray", "exec", str(cfg), str(session)], cwd=tree, check=True, env=env
+                [*_COSMIC_RAY, "exec", str(cfg), str(session)], cwd=tree, check=True, env=env
             )
             res = _collect(session)
             res.update(total_mutants=total, run=kept, wall_s=round(time.monotonic() - t0, 1))
