@@ -111,12 +111,8 @@ def _sample(session: Path, n: int, seed: int) -> tuple[int, int]:
         if n <= 0 or n >= total:
             return total, total
         keep = set(random.Random(seed).sample(range(total), n))
-        skipped = [
-            (w.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
-            for i, w in enumerate(items)
-            if i not in keep
-        ]
-        db.set_multiple_results(skipped)
+        skipped = [w.job_id for i, w in enumerate(items) if i not in keep]
+        db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
         return total, n
 
 
