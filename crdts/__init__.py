@@ -14,6 +14,8 @@ the same law suite (``docs/testing.md``).
 
 from __future__ import annotations
 
+__distribution__ = "deltamesh"  # checked by sync and `python -m deltamesh doctor`
+
 from crdts._awlwwmap import AWLWWMap
 from crdts._causal import CausalContext, Dot
 from crdts._ccounter import CausalCounter
