@@ -37,6 +37,8 @@ from typing import Any, Self, TypeVar, overload
 
 import anyio
 import anyio.abc
+import anyio.to_thread
+import msgpack
 from anyio.streams.memory import MemoryObjectSendStream
 
 import crdts
@@ -52,6 +54,7 @@ from crdts import (
     ORSet,
     PNCounter,
 )
+from gossip import UnreachableError
 from gossip._events import Effect, ProtocolCore
 from gossip.hyparview import HyParView
 from gossip.runtime import Host, HostConfig
@@ -60,7 +63,7 @@ from gossip.transport import Keyring, NetTransport
 from sync._bridge import CoreEffects, OverlayBridge
 from sync._consistency import Consistency, WriteLocal
 from sync._engine import CatchupCompleted, SyncEngine
-from sync._errors import TypeMismatchError, UsageError
+from sync._errors import StorageError, TypeMismatchError, UsageError
 from sync._handles import (
     CounterHandle,
     GCounterHandle,
@@ -77,6 +80,16 @@ from sync._membership import MemberInfo, MembershipEvent, encode_meta, membershi
 from sync._node_config import NodeConfig, advertise_for
 from sync._offline import OfflineSwitch
 from sync._subscriptions import Change
+from sync.storage import (
+    META_HLC,
+    DataDirInfo,
+    LoadResult,
+    Store,
+    load_objects,
+    open_data_dir,
+    renew_replica_id,
+)
+from sync.storage._committer import GroupCommitter
 
 __all__ = ["Node"]
 
@@ -114,7 +127,10 @@ class Node:
         self._effects_wake = anyio.Event()
         self._left = anyio.Event()
         self._event_sinks: list[MemoryObjectSendStream[MembershipEvent]] = []
-        self._dirty: set[str] = set()
+        self._store: Store | None = None
+        self._store_info: DataDirInfo | None = None
+        self._committer: GroupCommitter | None = None
+        self._corrupt: list[str] = []
         self._offline_peers: list[str] = []
         self._counters: dict[str, int] = {
             "catchups_completed": 0,
@@ -174,12 +190,54 @@ class Node:
         return self
 
     async def _open_store(self) -> dict[str, Any]:
-        """The replica id, HLC and objects of the data dir (in memory: fresh ones)."""
-        if self.config.data_dir is not None:
-            raise UsageError("data_dir needs sync.storage (not available in this build)")
-        self._replica_id = f"{self.name}-{secrets.token_hex(8)}"
-        self._hlc = HLC(self._replica_id)
-        return {}
+        """Open the data dir (in memory without one): replica id, HLC, every object (streamed).
+
+        A corrupt row is reported (logged, counted in ``metrics()["store"]``), never silently
+        dropped; since the lost object may have held dots of ours that peers have seen, the
+        replica then takes a fresh id (a reused dot would make a later write vanish)."""
+        name, data_dir = self.name, self.config.data_dir
+
+        def open_and_load() -> tuple[Store, DataDirInfo, LoadResult, str]:
+            store, info = open_data_dir(data_dir, name)
+            try:
+                loaded = load_objects(store, crdts.decode)
+                rid = info.replica_id
+                if loaded.corrupt:
+                    rid = renew_replica_id(store, name)
+            except BaseException:
+                store.close()
+                raise
+            return store, info, loaded, rid
+
+        store, info, loaded, rid = await anyio.to_thread.run_sync(open_and_load)
+        self._store = store
+        self._store_info = info
+        self._corrupt = [str(e) for e in loaded.corrupt]
+        for err in loaded.corrupt:
+            log.error("node %s: data dir row not loaded: %s", name, err)
+        self._replica_id = rid
+        last = _decode_hlc(info.hlc, rid) if rid == info.replica_id else None
+        self._hlc = HLC(rid, last=last)
+        return loaded.objects
+
+    def _encode_state(self, key: str) -> bytes | None:
+        x = self.engine.get(key)
+        return None if x is None else crdts.encode(x)
+
+    def _meta(self) -> dict[str, bytes]:
+        assert self._hlc is not None
+        last = self._hlc.last
+        return {} if last is None else {META_HLC: msgpack.packb([last.wall, last.logical])}
+
+    async def _before_send(self) -> None:
+        """The durability boundary: nothing leaves this node before the commit that holds it
+        (else a replica restarted after kill -9 would mint again a dot a peer has seen)."""
+        gc = self._committer
+        if gc is not None:
+            try:
+                await gc.wait_durable()
+            except StorageError as exc:
+                raise UnreachableError(f"local store failing, nothing is sent: {exc}") from exc
 
     async def _start(self, net: NetTransport, state: dict[str, Any]) -> None:
         cfg = self.config
@@ -202,9 +260,16 @@ class Node:
         self._engine = engine = SyncEngine(
             self._replica_id, cfg.sync, random.Random(rng.getrandbits(64)), state=state
         )
-        engine.on_record = self._dirty.add
+        assert self._store is not None
+        gc = GroupCommitter(self._store, self._encode_state, self._meta)
+        await gc.__aenter__()
+        self._committer = gc
+        engine.on_record = gc.mark
         self._bridge = OverlayBridge(swim, hv, engine, rng=random.Random(rng.getrandbits(64)))
-        self._switch = OfflineSwitch(net)
+        self._switch = OfflineSwitch(
+            net, before_send=self._before_send if self.config.data_dir is not None else None
+        )
+        self._switch.gate_packets = cfg.sync.use_packets
         # every event comes through on_event; the host's own events() buffer is not used
         host = Host(
             self._switch,
@@ -259,11 +324,17 @@ class Node:
                 if self._host is not None:
                     await self._host.__aexit__(None, None, None)
             finally:
-                if self._net is not None:
-                    await self._net.__aexit__(None, None, None)
-                for sink in self._event_sinks:
-                    sink.close()
-                self._event_sinks.clear()
+                try:
+                    if self._committer is not None:  # commits what is left
+                        await self._committer.__aexit__(None, None, None)
+                finally:
+                    if self._store is not None:
+                        self._store.close()
+                    if self._net is not None:
+                        await self._net.__aexit__(None, None, None)
+                    for sink in self._event_sinks:
+                        sink.close()
+                    self._event_sinks.clear()
 
     def _check_open(self) -> None:
         if not self._open:
@@ -435,7 +506,8 @@ class Node:
 
     async def _durable(self) -> None:
         """Wait until every change made so far is committed to the store."""
-        self._dirty.clear()  # the in-memory store holds nothing beyond the live objects
+        assert self._committer is not None
+        await self._committer.wait_durable()
 
     async def flush(
         self, consistency: Consistency | None = None, timeout: float | None = None
@@ -566,11 +638,28 @@ class Node:
                 "offline_dropped_in": switch.dropped_in,
                 "offline_dropped_out": switch.dropped_out,
             },
+            "store": self._store_metrics(),
             "host": {
                 "core_errors": host.metrics.core_errors,
                 "send_failures": host.metrics.send_failures,
             },
             **{k: v for k, v in self._counters.items()},
+        }
+
+    def _store_metrics(self) -> dict[str, Any]:
+        gc, info = self._committer, self._store_info
+        assert gc is not None and info is not None
+        return {
+            "data_dir": None if self.config.data_dir is None else str(self.config.data_dir),
+            "commits": gc.commits,
+            "keys_committed": gc.keys_committed,
+            "failures": gc.failures,
+            "pending": gc.pending,
+            "max_batch": gc.max_batch,
+            "last_error": None if gc.last_error is None else str(gc.last_error),
+            "corrupt_rows": list(self._corrupt),
+            "new_replica_id": info.created or self._replica_id != info.replica_id,
+            "clean_start": info.clean,
         }
 
     # -- offline -----------------------------------------------------------------------------
@@ -609,3 +698,17 @@ class Node:
             await self.host.call(swim, lambda now: swim.join(contacts, now))
             if not hv.active_view:
                 await self.host.call(hv, lambda now: hv.join(contacts, now))
+
+
+def _decode_hlc(raw: bytes | None, replica: str) -> HLCTimestamp | None:
+    """The persisted HLC (``[wall, logical]``), or None if absent or unreadable (the clock then
+    restarts from the wall clock, which is safe: LWW ties break on the replica id)."""
+    if not raw:
+        return None
+    try:
+        wall, logical = msgpack.unpackb(raw)
+    except Exception:
+        return None
+    if type(wall) is not int or type(logical) is not int or wall < 0 or logical < 0:
+        return None
+    return HLCTimestamp(wall, logical, replica)

@@ -1,4 +1,5 @@
-"""An on/off switch in front of a transport: while off, no packet or frame goes in or out.
+"""An on/off switch in front of a transport: while off, no packet or frame goes in or out; while
+on, frames wait for ``before_send`` (the Node's durability boundary: its pending commit).
 
 The Node's ``go_offline()``/``go_online()`` (simulating a device losing its network). While
 offline, datagrams and frames sent are dropped (counted), every open connection is closed, and
@@ -7,7 +8,7 @@ whatever still arrives is dropped before any core sees it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -20,8 +21,13 @@ __all__ = ["OfflineSwitch"]
 class OfflineSwitch:
     """Wraps a started :class:`~gossip.transport.Transport` (it does not own it)."""
 
-    def __init__(self, inner: Transport) -> None:
+    def __init__(
+        self, inner: Transport, *, before_send: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.inner = inner
+        # awaited before frames go out (the Node's durability boundary: commit first)
+        self.before_send = before_send
+        self.gate_packets = False  # datagrams wait too (only when the sync engine uses them)
         self.offline = False
         self.dropped_in = 0  # items that arrived while offline
         self.dropped_out = 0  # packets and frames refused while offline
@@ -55,6 +61,8 @@ class OfflineSwitch:
         if self.offline:
             self.dropped_out += 1
             return
+        if self.gate_packets and self.before_send is not None:
+            await self.before_send()
         await self.inner.send_packet(dst, data)
 
     async def send_frame(self, dst: Addr, data: bytes) -> None:
@@ -67,6 +75,8 @@ class OfflineSwitch:
             # They notice the cut by their timeouts (SWIM probes, HyParView requests).
             self.dropped_out += len(frames)
             return
+        if self.before_send is not None:
+            await self.before_send()
         await self.inner.send_frames(dst, frames)
 
     async def close_stream(self, peer: Addr) -> None:

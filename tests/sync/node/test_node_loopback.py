@@ -76,4 +76,9 @@ async def test_three_nodes_every_type_converges() -> None:
         await eventually(converged)
         mv = {frozenset(n.get("mv", MVRegister).value) for n in nodes}
         assert len(mv) == 1
-        await eventually(lambda: all(len(n.members()) == 3 for n in nodes))
+        try:
+            await eventually(lambda: all(len(n.members()) == 3 for n in nodes))
+        except TimeoutError:
+            raise AssertionError(
+                [(n.name, n.members(), n.active_view, n.metrics()["transport"]) for n in nodes]
+            ) from None
