@@ -31,10 +31,9 @@ def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cluster(
     tmp_path_factory: pytest.TempPathFactory, key_file: Path
 ) -> Iterator[list[NodeProcess]]:
-    """Nodes a, b, c (each its own process, the cluster key); every test uses its
+    """Nodes a, b, c (each its own process, SQLite data dir, the cluster key); every test uses its
     own users, so tests share the cluster without seeing each other's carts."""
-    # in memory until the Node opens data dirs (sync.storage wiring)
-    nodes = start_cluster(tmp_path_factory.mktemp("cart"), key_file=key_file, persist=False)
+    nodes = start_cluster(tmp_path_factory.mktemp("cart"), key_file=key_file)
     try:
         yield nodes
     finally:

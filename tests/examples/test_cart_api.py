@@ -6,6 +6,10 @@ Tests wait for convergence with bounded polls (a bound, not a timing claim).
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -119,6 +123,23 @@ def test_concurrent_quantity_changes_settle_on_one_value(cluster: list[NodeProce
     assert a.cart("qty")["pear"] in (2, 3, 7)
 
 
+def test_kill_9_and_restart_keeps_the_carts_and_converges(cluster: list[NodeProcess]) -> None:
+    a, _, c = cluster
+    put(a, "k9", "bread", 2)
+    wait_until(lambda: converged(cluster, "k9", {"bread": 2}), CONVERGE)
+    # a write only C holds (it is cut off), acknowledged, then C dies without a chance to flush
+    set_offline(c, True)
+    assert put(c, "k9", "jam", 4) == {"bread": 2, "jam": 4}
+    c.kill9()
+    put(a, "k9", "butter", 1)  # the cluster goes on without C
+    c.start()
+    c.wait_healthy()
+    # jam was only ever on C's disk: if C has it now, it survived the kill there
+    assert "jam" in c.cart("k9"), c.log()
+    wait_until(lambda: converged(cluster, "k9", {"bread": 2, "jam": 4, "butter": 1}), CONVERGE)
+    wait_until(lambda: all_alive(cluster), CONVERGE, what="c to rejoin after restart")
+
+
 BAD_PUTS: list[tuple[str, bytes, int, str]] = [
     ("apple", b"not json", 400, "invalid_json"),
     ("apple", b"[1, 2]", 400, "invalid_body"),
@@ -167,10 +188,68 @@ def test_bad_routes_and_names(cluster: list[NodeProcess]) -> None:
 
 
 def test_a_node_without_a_key_says_so(tmp_path: Path) -> None:
-    (n,) = start_cluster(tmp_path, names=("solo",), key_file=None, persist=False)
+    (n,) = start_cluster(tmp_path, names=("solo",), key_file=None)
     try:
         assert n.get("/cluster")["insecure"] is True
         assert put(n, "u", "tea", 1) == {"tea": 1}
     finally:
         assert n.stop() == 0  # Ctrl-C is a clean stop
     assert "WARNING: no --key-file" in n.log()
+
+
+def test_demo_starts_three_nodes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    from examples.cart._procs import free_port
+
+    http0 = free_port()
+    gossip0 = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "examples.cart",
+            "demo",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--http-port",
+            str(http0),
+            "--gossip-port",
+            str(gossip0),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # so a failed test can stop the demo and its nodes together
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        for line in proc.stdout:  # the demo prints its banner once every node answers
+            lines.append(line)
+            if "Ctrl-C stops the cluster" in line:
+                break
+        text = "".join(lines)
+        assert "The cart cluster is up" in text, text
+        for i in range(3):
+            assert f"http://127.0.0.1:{http0 + i}/" in text
+        key = (tmp_path / "demo" / "cluster.key").read_text()
+        assert len(next(ln for ln in key.splitlines() if ln and not ln.startswith("#"))) == 64
+        status, doc = http_json("PUT", f"http://127.0.0.1:{http0}/carts/demo/items/tea", {"qty": 1})
+        assert status == 200
+        wait_until(
+            lambda: (
+                http_json("GET", f"http://127.0.0.1:{http0 + 2}/carts/demo")[1]["items"]
+                == {"tea": 1}
+            ),
+            CONVERGE,
+        )
+        status, doc = http_json("GET", f"http://127.0.0.1:{http0 + 1}/cluster")
+        assert doc["insecure"] is False
+        proc.send_signal(signal.SIGINT)  # as Ctrl-C
+        rest, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, rest
+        assert "stopped." in rest
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
