@@ -15,9 +15,13 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import uvicorn
+
+if TYPE_CHECKING:
+    from sync import NodeConfig
 
 __all__ = ["NodeArgs", "add_node_arguments", "run_node", "split_hostport"]
 
@@ -86,14 +90,47 @@ def run_node(args: NodeArgs) -> int:
     if args.key_file is not None and not args.key_file.is_file():
         print(f"error: key file {args.key_file} does not exist", file=sys.stderr)
         return 2
-    # uvloop: the node and the HTTP server share one loop, and uvloop's is the faster one
-    return anyio.run(_serve, args, backend="asyncio", backend_options={"use_uvloop": True})
+    from sync import SyncError
+
+    try:
+        # uvloop: the node and the HTTP server share one loop, and uvloop's is the faster one
+        return anyio.run(_serve, args, backend="asyncio", backend_options={"use_uvloop": True})
+    except BaseException as exc:
+        # a bad config, a data dir in use or of a newer format, ...: one line, not a traceback
+        err = _find(exc, SyncError)
+        if err is None:
+            raise
+        print(f"[{args.name}] error: {err}", file=sys.stderr, flush=True)
+        return 2
 
 
-async def _stop_on_signal(server: uvicorn.Server) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            server.should_exit = True
+def _find(exc: BaseException, kind: type[Exception]) -> BaseException | None:
+    """``exc`` or the first exception of type ``kind`` inside it (task groups wrap errors)."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for sub in exc.exceptions:
+            found = _find(sub, kind)
+            if found is not None:
+                return found
+    return None
+
+
+class _Stopper:
+    """Turns SIGINT/SIGTERM into a clean stop, for the whole life of the process: a second
+    signal (Ctrl-C reaches the whole process group, and the demo forwards it too) while the node
+    is closing must not cancel the close halfway (asyncio's default handler would)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.server: uvicorn.Server | None = None
+
+    async def watch(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                self.requested = True
+                if self.server is not None:
+                    self.server.should_exit = True
 
 
 class _Server(uvicorn.Server):
@@ -106,10 +143,7 @@ class _Server(uvicorn.Server):
 
 
 async def _serve(args: NodeArgs) -> int:
-    import uvicorn
-
-    from examples.cart._app import create_app
-    from sync import Node, NodeConfig
+    from sync import NodeConfig
 
     config = NodeConfig.local(
         name=args.name,
@@ -118,6 +152,19 @@ async def _serve(args: NodeArgs) -> int:
         data_dir=None if args.data_dir is None else str(args.data_dir),
         key_file=None if args.key_file is None else str(args.key_file),
     )
+    stopper = _Stopper()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stopper.watch)
+        await _run(args, config, stopper)
+        tg.cancel_scope.cancel()
+    print(f"[{args.name}] stopped", flush=True)
+    return 0
+
+
+async def _run(args: NodeArgs, config: NodeConfig, stopper: _Stopper) -> None:
+    from examples.cart._app import create_app
+    from sync import Node
+
     async with Node(config) as node:
         if node.insecure:
             print(
@@ -143,9 +190,6 @@ async def _serve(args: NodeArgs) -> int:
             f"replica {node.replica_id}, data {args.data_dir or 'in memory'})",
             flush=True,
         )
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_stop_on_signal, server)
+        stopper.server = server
+        if not stopper.requested:  # a signal that came while the node was opening
             await server.serve()
-            tg.cancel_scope.cancel()
-    print(f"[{args.name}] stopped", flush=True)
-    return 0
