@@ -67,6 +67,7 @@ class Phase:
     errors: int = 0
     started: float = 0.0
     ended: float = 0.0
+    client_cpu_s: float = 0.0  # CPU the load generator itself used
 
     @property
     def seconds(self) -> float:
@@ -206,6 +207,18 @@ async def converge(
         await asyncio.sleep(0.25)
 
 
+def nodes_cpu(nodes: Sequence[NodeProcess]) -> float:
+    """CPU seconds (user + system) the node processes have used so far."""
+    import psutil  # type: ignore[import-untyped]
+
+    total = 0.0
+    for n in nodes:
+        assert n.proc is not None
+        t = psutil.Process(n.proc.pid).cpu_times()
+        total += t.user + t.system
+    return total
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shoppers", type=int, default=None, help="concurrent shoppers")
     p.add_argument("--seconds", type=float, default=None, help="length of each phase (s)")
@@ -261,7 +274,9 @@ def _worker(
     if delay > 0:
         time.sleep(delay)
     phase = Phase(name)
+    cpu0 = time.process_time()
     asyncio.run(run_phase(phase, shoppers, urls, seconds, rate))
+    phase.client_cpu_s = time.process_time() - cpu0
     return phase, shoppers
 
 
@@ -296,6 +311,7 @@ def run_distributed(
         merged.ok += ph.ok
         merged.errors += ph.errors
         merged.latencies += ph.latencies
+        merged.client_cpu_s += ph.client_cpu_s
         out += ss
     # the workers' clocks are perf_counter of different processes: use the longest phase
     merged.started = 0.0
@@ -320,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for i in range(n_shoppers)
     ]
     users = [s.user for s in shoppers]
+    load_start = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="cart_load-") as tmp:
         folder = Path(tmp)
         key = folder / "cluster.key"
@@ -331,7 +348,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             urls = [n.url for n in nodes]
             bench.log(f"phase max: {n_shoppers} shoppers in {workers} processes, {seconds} s")
+            cpu0 = nodes_cpu(nodes)
             ph_max, shoppers = run_distributed("max", shoppers, urls, seconds, 0.0, workers)
+            node_cpu_s = nodes_cpu(nodes) - cpu0
             max_rps = ph_max.ok / ph_max.seconds
             half = max_rps / 2
             victim = nodes[2]
@@ -398,9 +417,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         extra={
             "cpus_shared_with_load_generator": os.cpu_count(),
             "load_generator_processes": workers,
+            # other work on the machine at the time (1-minute load average, start and end)
+            "loadavg_1m": [load_start, round(os.getloadavg()[0], 2)],
             "acknowledged_writes": acked,
             "uncertain_writes": uncertain,
             "converge_seconds": round(conv_s, 2),
+            # CPU the three nodes spent per request in the max phase: what the service costs,
+            # whatever else the machine was doing (wall-clock figures depend on that)
+            "max_phase_node_cpu_s": round(node_cpu_s, 2),
+            "node_cpu_ms_per_request": round(1000 * node_cpu_s / max(1, ph_max.ok), 3),
+            "requests_per_node_cpu_s": round(ph_max.ok / max(1e-9, node_cpu_s), 1),
+            "load_generator_cpu_ms_per_request": round(
+                1000 * ph_max.client_cpu_s / max(1, ph_max.ok), 3
+            ),
             "kill_at_s": kill_at,
             "restart_at_s": restart_at,
             "plot": png.name,

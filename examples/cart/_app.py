@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from crdts import AWLWWMap
 from examples.cart._metrics import CartMetrics
-from examples.cart._validation import RequestError, check_name, parse_qty_body
+from examples.cart._validation import MAX_BODY_BYTES, RequestError, check_name, parse_qty_body
 
 if TYPE_CHECKING:
     from sync import Node
@@ -33,6 +33,7 @@ __all__ = ["CART_PREFIX", "SSE_CLUSTER_INTERVAL", "cart_key", "create_app"]
 
 CART_PREFIX = "cart:"
 SSE_CLUSTER_INTERVAL = 1.0  # s between member snapshots pushed to an open page
+MAX_LISTED_USERS = 1000  # GET /carts lists the first users (in name order) and the total
 
 
 def cart_key(user: str) -> str:
@@ -84,8 +85,9 @@ class _Service:
         return JSONResponse(self._cart(user))
 
     async def list_carts(self, request: Request) -> Response:
-        users = [k[len(CART_PREFIX) :] for k in self.node.keys(prefix=CART_PREFIX)]
-        return JSONResponse({"users": users})
+        keys = self.node.keys(prefix=CART_PREFIX)
+        users = [k[len(CART_PREFIX) :] for k in keys[:MAX_LISTED_USERS]]
+        return JSONResponse({"users": users, "total": len(keys)})
 
     # -- cluster ---------------------------------------------------------------------------------
 
@@ -183,8 +185,6 @@ def _jsonable(x: Any) -> Any:
 
 async def _read_body(request: Request) -> bytes:
     """The body, refused as soon as it grows past the cap (a huge body is never buffered)."""
-    from examples.cart._validation import MAX_BODY_BYTES
-
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
