@@ -9,6 +9,7 @@ from sync._errors import ConfigError
 
 __all__ = ["generate_key", "read_key_file", "write_key_file"]
 
+
 def generate_key() -> bytes:
     """A fresh 32-byte cluster key from the OS CSPRNG."""
     return os.urandom(KEY_SIZE)
