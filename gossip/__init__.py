@@ -7,6 +7,8 @@ on their own (a test checks this in a subprocess).
 
 from __future__ import annotations
 
+__distribution__ = "deltamesh"  # checked by sync and `python -m deltamesh doctor`
+
 import importlib
 from typing import TYPE_CHECKING, Any
 

@@ -12,7 +12,6 @@ none. Behind NAT (across sites) that interface address is not what others dial: 
 from __future__ import annotations
 
 import ipaddress
-import socket
 
 from gossip._errors import ConfigError
 from gossip.transport._addr import parse_addr
@@ -21,7 +20,7 @@ __all__ = ["WILDCARD_HOSTS", "advertise_host", "check_advertise", "primary_ip"]
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 # Documentation addresses (RFC 5737, RFC 3849): routed to find our interface, never sent to.
-_PROBES = {socket.AF_INET: "192.0.2.1", socket.AF_INET6: "2001:db8::1"}
+_PROBE_V4, _PROBE_V6 = "192.0.2.1", "2001:db8::1"
 
 
 def check_advertise(addr: str) -> tuple[str, int]:
@@ -38,12 +37,15 @@ def check_advertise(addr: str) -> tuple[str, int]:
     return host, port
 
 
-def primary_ip(family: socket.AddressFamily = socket.AF_INET) -> str | None:
-    """The address of the interface this host's default route uses, or ``None`` (no route, or
-    only loopback / link-local)."""
+def primary_ip(v6: bool = False) -> str | None:
+    """The address of the interface this host's default route uses (IPv4, or IPv6 if ``v6``),
+    or ``None`` (no route, or only loopback / link-local)."""
+    import socket  # here, not at the top: importing gossip.transport must stay free of sockets
+
+    family = socket.AF_INET6 if v6 else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_DGRAM) as s:
-            s.connect((_PROBES[family], 9))  # connect() on UDP only routes: nothing is sent
+            s.connect((_PROBE_V6 if v6 else _PROBE_V4, 9))  # UDP connect() only routes
             ip = ipaddress.ip_address(str(s.getsockname()[0]).split("%")[0])
     except (OSError, ValueError):
         return None
@@ -61,9 +63,8 @@ def advertise_host(host: str, advertise: str | None) -> str | None:
         return None
     if host not in WILDCARD_HOSTS:
         return host
-    families = [socket.AF_INET6, socket.AF_INET] if host == "::" else [socket.AF_INET]
-    for family in families:
-        ip = primary_ip(family)
+    for v6 in (True, False) if host == "::" else (False,):
+        ip = primary_ip(v6)
         if ip is not None:
             return ip
     raise ConfigError(

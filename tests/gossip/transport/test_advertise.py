@@ -3,8 +3,6 @@ unusable advertised addresses are clear errors (issue 10)."""
 
 from __future__ import annotations
 
-import socket
-
 import anyio
 import pytest
 
@@ -33,9 +31,9 @@ def test_an_unusable_advertised_address_is_a_clear_error(bad: str) -> None:
 def test_advertise_host_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert advertise.advertise_host("10.0.0.5", None) == "10.0.0.5"
     assert advertise.advertise_host("0.0.0.0", "10.0.0.5:7946") is None  # used as given
-    monkeypatch.setattr(advertise, "primary_ip", lambda family=socket.AF_INET: "10.1.2.3")
+    monkeypatch.setattr(advertise, "primary_ip", lambda v6=False: "10.1.2.3")
     assert advertise.advertise_host("0.0.0.0", None) == "10.1.2.3"
-    monkeypatch.setattr(advertise, "primary_ip", lambda family=socket.AF_INET: None)
+    monkeypatch.setattr(advertise, "primary_ip", lambda v6=False: None)
     with pytest.raises(ConfigError, match="advertise="):
         advertise.advertise_host("0.0.0.0", None)
 
@@ -50,7 +48,7 @@ def test_a_wildcard_bind_with_nothing_to_advertise_fails_at_construction(
 ) -> None:
     from gossip.transport import Keyring
 
-    monkeypatch.setattr(advertise, "primary_ip", lambda family=socket.AF_INET: None)
+    monkeypatch.setattr(advertise, "primary_ip", lambda v6=False: None)
     with pytest.raises(ConfigError, match="advertise="):
         NetTransport(TransportConfig.lan(), keyring=Keyring([KEY], cluster="test"))
 
@@ -59,7 +57,7 @@ async def test_a_wildcard_bind_advertises_the_derived_address(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The derived address is patched to loopback so that traffic stays on this machine.
-    monkeypatch.setattr(advertise, "primary_ip", lambda family=socket.AF_INET: "127.0.0.1")
+    monkeypatch.setattr(advertise, "primary_ip", lambda v6=False: "127.0.0.1")
     async with net(host="0.0.0.0") as wide, net() as other:
         host, _, port = wide.local_addr.rpartition(":")
         assert host == "127.0.0.1" and port != "0"
