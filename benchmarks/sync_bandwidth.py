@@ -4,7 +4,7 @@ State-based CRDTs" (ICDE 2019) on deltamesh's own sync engine and the determinis
 Three experiments:
 
 1. **micro**: the paper's 15-node tree and partial mesh
-   (``/work/shared/data/icde19-microbench.json``, used as is), every node performing 100 events
+   (``benchmarks/data/icde19-microbench.json``, used as is), every node performing 100 events
    at one per second, sync every second, for GSet, GCounter and a GMap of 1,000 keys with
    10/30/60/100 % of a node's own keys set per event; every mode (state-based, classic delta,
    delta+BP, delta+RR, delta+BP+RR, the engine default) until every node has seen every event.
@@ -43,7 +43,8 @@ from benchmarks._harness import RESULTS_DIR, Bench
 from gossip.sim import LinkModel, NodeContext, SimConfig, Simulator
 from sync import SyncConfig, SyncEngine, SyncMode
 
-DATA = Path("/work/shared/data/icde19-microbench.json")
+# The paper's overlays and workloads, copied into the repository (source: data/README.md).
+DATA = Path(__file__).resolve().parent / "data" / "icde19-microbench.json"
 
 MODES: list[tuple[str, SyncMode]] = [
     ("state", SyncMode.STATE),

@@ -38,11 +38,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from collections.abc import Set as AbstractSet
 from typing import Any, TypeAlias, cast
 
 from crdts._awlwwmap_codec import decode_parts, encode_parts, rec_ts
-from crdts._causal import CausalContext, Dot
+from crdts._causal import CausalContext, Counters, Dot
 from crdts._codec import TAGS, Reader, Writer, check_replica, check_ts, check_value, register
 from crdts._hlc import HLCTimestamp
 from crdts._lattice import Lattice
@@ -57,7 +56,6 @@ logical)`` for an HLC timestamp of its own replica (see ``make_rec``); its dot i
 _MIN_I64 = -(1 << 63)
 _MAX_U64 = (1 << 64) - 1
 _MISSING: Any = object()
-_NO_COUNTERS: frozenset[int] = frozenset()
 _new = object.__new__
 
 
@@ -135,43 +133,10 @@ def _dropped(xs: dict[Any, Any], xc: CausalContext, ys: dict[Any, Any]) -> Itera
 
 
 def _cc_merge(cc: CausalContext, other: CausalContext) -> None:
-    """``cc := cc | other`` in time proportional to ``other`` (``CausalContext.merge`` scans
-    the whole cloud of every touched replica, which a receiver of many small deltas cannot
-    afford)."""
-    vv, cloud = cc.vv, cc.cloud
-    for r, n in other.vv.items():
-        if n > vv.get(r, 0):
-            vv[r] = n
-            s = cloud.get(r)
-            if s is not None:
-                if min(s) <= n:
-                    s.difference_update([c for c in s if c <= n])
-                _fold(vv, cloud, r, n)
-    for r, os in other.cloud.items():
-        n = vv.get(r, 0)
-        s = cloud.get(r)
-        if s is None:
-            s = {c for c in os if c > n}
-            if not s:
-                continue
-            cloud[r] = s
-        else:
-            s.update([c for c in os if c > n])
-        if n + 1 in s:
-            _fold(vv, cloud, r, n)
-
-
-def _fold(vv: dict[str, int], cloud: dict[str, set[int]], r: str, n: int) -> None:
-    """Fold the run of ``cloud[r]`` that continues ``vv[r] == n`` into the version vector
-    (``cloud[r]`` holds only counters ``> n``)."""
-    s = cloud[r]
-    while n + 1 in s:
-        n += 1
-        s.discard(n)
-    if n:
-        vv[r] = n
-    if not s:
-        del cloud[r]
+    """``cc := cc | other`` in time proportional to ``other``'s runs (a receiver of many small
+    deltas must not scan its whole cloud): ``CausalContext.merge`` inserts a few runs into many
+    one by one, O(log runs) each."""
+    cc.merge(other)
 
 
 class AWLWWMap(Lattice):
@@ -252,7 +217,7 @@ class AWLWWMap(Lattice):
         if old is None:
             if c != 1:
                 dcc.vv = {}
-                dcc.cloud = {replica: {c}}
+                dcc.cloud = {replica: Counters.run(c, c + 1)}
             else:
                 dcc.vv = {replica: 1}
                 dcc.cloud = {}
@@ -260,9 +225,9 @@ class AWLWWMap(Lattice):
             r0 = old[0]
             dcc.vv = {}
             if r0 == replica:
-                dcc.cloud = {replica: {old[1], c}}
+                dcc.cloud = {replica: Counters((old[1], c))}
             else:
-                dcc.cloud = {replica: {c}, r0: {old[1]}}
+                dcc.cloud = {replica: Counters.run(c, c + 1), r0: Counters.run(old[1], old[1] + 1)}
         else:
             dcc = CausalContext.from_dots([(replica, c), *(_dot_of(o) for o in _recs(old))])
         d._cc = dcc
@@ -494,10 +459,13 @@ class AWLWWMap(Lattice):
             m = dix.get(r)
             if m is None:
                 continue
-            for c in s:
-                k = m.get(c, _MISSING)
-                if k is not _MISSING:
-                    hit.add(k)
+            if s.count() < len(m):
+                for c in s:
+                    k = m.get(c, _MISSING)
+                    if k is not _MISSING:
+                        hit.add(k)
+            else:  # a long run (any number of claimed events): ask the index instead
+                hit.update(k for c, k in m.items() if c in s)
         for key in hit:
             if key in ys:
                 continue
@@ -540,13 +508,25 @@ class AWLWWMap(Lattice):
                 out.append(AWLWWMap._make({}, CausalContext.from_dots((dot,))))
         return out
 
+    def coarse_parts(self, max_runs: int = 1024) -> Iterator[AWLWWMap]:
+        """Parts that join back to ``self``: one per live entry (as in :meth:`decompose`), then
+        the dots seen and no longer live as contexts of at most ``max_runs`` runs (never listed
+        one by one: a context may claim any number of events)."""
+        live: list[Dot] = []
+        for key, v in self._store.items():
+            for r in _recs(v):
+                dot = (r[0], r[1])
+                live.append(dot)
+                yield AWLWWMap._make({key: r}, CausalContext.from_dots((dot,)))
+        for cc in self._cc.subtract(CausalContext.from_dots(live)).chunks(max_runs):
+            yield AWLWWMap._make({}, cc)
+
     def diff(self, other: AWLWWMap) -> AWLWWMap:
         """The minimal delta ``Δ(self, other)``: the entries whose dots ``other`` has not
         seen, and the removals ``other`` has not applied; ``other ⊔ Δ == self ⊔ other``."""
         xc, yc = self._cc, other._cc
         xs = self._store
         store: dict[Any, Any] = {}
-        dots: list[Dot] = []
         yvv, ycloud = yc.vv, yc.cloud
         for key, v in xs.items():
             if v[0].__class__ is str:
@@ -557,35 +537,15 @@ class AWLWWMap(Lattice):
                 cs = ycloud.get(r)
                 if cs is None or c not in cs:
                     store[key] = v
-                    dots.append((r, c))
             else:
                 keep = [r for r in v if not _cc_has(yc, r[0], r[1])]
                 if keep:
                     store[key] = _slot(keep)
-                    dots.extend((r[0], r[1]) for r in keep)
-        # every dot self has seen and other has not (the live ones are among them): the dots of
-        # a replica other knows nothing of are copied as they are (a version vector stays one
-        # number, however long), the others listed one by one
-        whole = CausalContext()
-        for r, n in xc.vv.items():
-            if r in yvv or r in ycloud:
-                on = yvv.get(r, 0)
-                if n > on:
-                    seen: AbstractSet[int] = ycloud.get(r) or _NO_COUNTERS
-                    dots.extend((r, c) for c in range(on + 1, n + 1) if c not in seen)
-            else:
-                whole.vv[r] = n
-        for r, s in xc.cloud.items():
-            if r in yvv or r in ycloud:
-                on = yvv.get(r, 0)
-                seen2: AbstractSet[int] = ycloud.get(r) or _NO_COUNTERS
-                dots.extend((r, c) for c in s if c > on and c not in seen2)
-            else:
-                whole.cloud[r] = s.copy()
-        # entries other still holds that self has seen and dropped
-        dots.extend(_dropped(xs, xc, other._store))
-        cc = CausalContext.from_dots(dots)
-        _cc_merge(cc, whole)
+        # every dot self has seen and other has not (the live ones are among them), as runs:
+        # O(runs of both contexts), however many events they claim
+        cc = xc.subtract(yc)
+        for d in _dropped(xs, xc, other._store):
+            cc.add(d)  # entries other still holds that self has seen and dropped
         return AWLWWMap._make(store, cc)
 
     def __repr__(self) -> str:

@@ -3,7 +3,7 @@
 Body, format version 1 (inside the package envelope ``[tag, version, replicas, body]``, so
 replica ids are indexes into the message's replica table)::
 
-    [vv, dots, keys, values, ts_kind, ts, extra]
+    [vv, dots, keys, values, ts_kind, ts, extra(, extra_runs)]
 
 - ``vv``: the context's version vector, flat ``[replica, n, ...]``;
 - ``dots``: the dots of the live entries, grouped by replica and sorted, each group
@@ -20,6 +20,9 @@ replica ids are indexes into the message's replica table)::
 - ``extra``: the context's dot cloud *minus* the live entries' dots (removed or superseded
   dots, delta-coded as ``dots``). The decoder rebuilds the context as
   ``vv + extra + entry dots``: an entry's dot is always in the context, so it is never sent twice.
+- ``extra_runs`` (optional, present only when the cloud has runs of ``RUN_MIN`` or more
+  counters): those runs as ``Writer.cloud`` writes them, ``(start gap, length)`` pairs, so a
+  context claiming any number of events costs a few bytes and is decoded as runs, never listed.
 
 Why this shape: a delta of 100 changed keys in a 100,000-key map is then ~1.3 KB (the plain
 msgpack of dots, timestamps and keys is ~3.7 KB): the new dots and their timestamps are runs that
@@ -39,7 +42,7 @@ from itertools import accumulate
 from operator import sub
 from typing import Any
 
-from crdts._causal import CausalContext, Dot
+from crdts._causal import CausalContext, Counters, Dot
 from crdts._codec import Reader, Writer
 from crdts._errors import DecodeError
 from crdts._hlc import HLCTimestamp
@@ -114,15 +117,15 @@ def encode_parts(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
     recs = [row[3] for row in rows]
     values = [rec[2] for rec in recs]
     ts_kind, ts = _encode_ts(recs, w)
-    extra: list[Dot] = []
-    for r, s in cloud.items():
-        live = live_in_cloud.get(r)
-        if live is None:
-            extra.extend((r, c) for c in s)
-        else:
-            live_set = set(live)
-            extra.extend((r, c) for c in s if c not in live_set)
-    return (vv_flat, dots, keys, values, ts_kind, ts, w.dots(extra))
+    # the cloud minus the live entries' dots, as runs (a long run is two numbers, never listed)
+    extra_cloud = [
+        (r, s if r not in live_in_cloud else s - Counters(live_in_cloud[r]))
+        for r, s in cloud.items()
+    ]
+    extra, extra_runs = w.cloud(extra_cloud)
+    if extra_runs:
+        return (vv_flat, dots, keys, values, ts_kind, ts, extra, extra_runs)
+    return (vv_flat, dots, keys, values, ts_kind, ts, extra)
 
 
 def _encode_keys(keys: list[Any]) -> list[Any]:
@@ -176,7 +179,13 @@ _SIMPLE = {int, str, bytes, bool, type(None)}
 
 def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], CausalContext]:
     """The inverse of :func:`encode_parts` (validating everything; raises ``DecodeError``)."""
-    vv_flat, dots_flat, keys_flat, values_in, ts_kind, ts_in, extra_flat = r.array(body, 7)
+    parts = r.array(body)
+    if len(parts) not in {7, 8}:
+        raise DecodeError(f"an AWLWWMap body is an array of 7 or 8, got {len(parts)}")
+    vv_flat, dots_flat, keys_flat, values_in, ts_kind, ts_in, extra_flat = parts[:7]
+    runs = r.runs(parts[7]) if len(parts) == 8 else []
+    if len(parts) == 8 and not runs:
+        raise DecodeError("an empty run list is written by leaving it out")
     cc = CausalContext()
     vv_flat = r.array(vv_flat)
     if len(vv_flat) % 2:
@@ -223,7 +232,7 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
             else:
                 lst.sort(key=_rec_dot)
                 store[key] = tuple(lst)
-    # the context: vv + entry dots + extra dots
+    # the context: vv + entry dots + extra dots (+ extra runs)
     cloud = cc.cloud
     extra = _decode_dot_groups(r.array(extra_flat), r)
     for rep, cs in [*groups, *extra]:
@@ -233,22 +242,12 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
             continue
         s = cloud.get(rep)
         if s is None:
-            cloud[rep] = set(cs[k:])
+            cloud[rep] = Counters(cs[k:])
         else:
-            s.update(cs[k:])
-    for rep in list(cloud):
-        s = cloud[rep]
-        top = vv.get(rep, 0)
-        if top + 1 in s:
-            hi = max(s)
-            if hi - top == len(s):  # one run from top + 1 to hi: all of it folds
-                vv[rep] = hi
-                del cloud[rep]
-                continue
-            while top + 1 in s:
-                top += 1
-                s.discard(top)
-            vv[rep] = top
+            s |= Counters(cs[k:])
+    for rep, lo, hi in runs:
+        cc.add_run(rep, lo, hi)
+    cc.compact()
     return store, cc
 
 

@@ -10,34 +10,255 @@ Theory of operation (Almeida, Shoker, Baquero, "Delta state replicated data type
   states keeps a live dot iff both hold it, or one holds it and the other never saw it.
 
 A context is stored compactly as ``vv`` (a version vector: ``vv[r] == n`` means dots ``(r, 1..n)``
-are all in) plus ``cloud`` (``cloud[r]`` the counters of ``r`` seen beyond a gap). Deltas and
+are all in) plus ``cloud`` (``cloud[r]`` the counters of ``r`` seen beyond a gap, a
+:class:`Counters`: sorted disjoint *runs* ``[lo, hi)``, so a gap-free stretch of any length is
+two numbers). Deltas and
 decomposition elements carry contexts with gaps (only the dots they hold), which is what makes
 shipping a *part* of a state safe: a context never claims a dot its state did not see, so merging
 any subset of a peer's decomposition never deletes a key the receiver has and the peer never saw.
 
+**Cost is in intervals, never in events.** A peer holding the cluster key may send a context
+claiming ``10**12`` events of a replica in a few bytes (issue 12). Every operation a receiver
+runs on contexts (``contains``, ``add``, ``merge``, ``leq``, ``subtract``/``diff``, ``restrict``,
+``len``, the codec) costs O(runs held) (times a log), however many events the runs stand for:
+``subtract`` of ``vv[r] == 10**12`` from ``vv[r] == 5`` is the one run ``[6, 10**12 + 1)``.
+Only what is by definition a list of dots is not: ``dots()``, ``value``, ``decompose()`` (one
+element per dot); the sync engine never calls them on a received object.
+
 Invariant (kept by every method, so ``==`` is structural): ``vv`` has no zero entries; every
-``cloud[r]`` is a non-empty set of counters ``> vv.get(r, 0) + 1``. Code that edits ``vv`` or
-``cloud`` directly (hot paths of the types) must restore it, e.g. by calling :meth:`compact`.
+``cloud[r]`` is a non-empty :class:`Counters` whose smallest counter is ``> vv.get(r, 0) + 1``.
+Code that edits ``vv`` or ``cloud`` directly (hot paths of the types) must restore it, e.g. by
+calling :meth:`compact`.
 
 Stable API used by the other types (and by ``AWLWWMap``): :data:`Dot`, :class:`CausalContext`
 with the attributes ``vv`` and ``cloud`` and the methods ``contains``/``in``, ``add``,
 ``next_dot``, ``make_dot``, ``compact``, ``join``/``merge``, ``leq``, ``restrict``,
-``from_dots``, ``subtract``, ``dots``, ``copy``. ``CausalContext`` is itself a lattice (sets of
+``from_dots``, ``subtract``, ``dots``, ``copy``. A ``cloud[r]`` behaves as a set of ints
+(``in``, ``len``, iteration in order, ``add``, ``discard``, ``copy``, ``==`` with a ``set``) and
+adds the run operations (``runs()``, ``first()``, ``last()``, ``add_run``, ``remove_run``,
+``covers``, ``|=``, ``-``). ``CausalContext`` is itself a lattice (sets of
 dots under union) and follows the full CRDT contract, so it has a codec tag of its own.
 """
 
 from __future__ import annotations
 
+import sys
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 from crdts._errors import UsageError
 from crdts._lattice import Lattice
 
-__all__ = ["CausalContext", "Dot"]
+__all__ = ["CausalContext", "Counters", "Dot"]
 
 Dot: TypeAlias = tuple[str, int]
 """``(replica id, counter)``: the identity of one event. Counters start at 1."""
+
+
+_new = object.__new__
+
+
+def _clamp(n: int) -> int:
+    # len() must fit in a C ssize_t; a context may claim more events than that
+    return n if n < sys.maxsize else sys.maxsize
+
+
+class Counters:
+    """A set of ints kept as sorted, disjoint, non-adjacent runs ``[lo, hi)`` (flat ``_b``:
+    ``[lo0, hi0, lo1, hi1, ...]``). Membership and one-run edits cost O(log runs); unions and
+    differences O(runs). Iterating yields every int (as many as it holds): use :meth:`runs`."""
+
+    __slots__ = ("_b",)
+    __hash__ = None  # type: ignore[assignment]
+
+    _b: list[int]
+
+    def __init__(self, items: Iterable[int] = ()) -> None:
+        b: list[int] = []
+        for c in sorted(set(items)):
+            if b and b[-1] == c:
+                b[-1] = c + 1
+            else:
+                b.append(c)
+                b.append(c + 1)
+        self._b = b
+
+    @staticmethod
+    def run(lo: int, hi: int) -> Counters:
+        """The ints ``lo..hi-1`` (empty if ``hi <= lo``). On the hot path of every mutator."""
+        x = _new(Counters)
+        x._b = [lo, hi] if lo < hi else []
+        return x
+
+    @staticmethod
+    def _of(b: list[int]) -> Counters:
+        x = _new(Counters)
+        x._b = b
+        return x
+
+    # -- set protocol ---------------------------------------------------------------------------
+
+    def __contains__(self, c: object) -> bool:
+        return bool(bisect_right(self._b, c) & 1)  # type: ignore[call-overload]
+
+    def __len__(self) -> int:
+        return _clamp(self.count())
+
+    def count(self) -> int:
+        """How many ints (may exceed what ``len()`` can return)."""
+        b = self._b
+        return sum(b[1::2]) - sum(b[0::2])
+
+    def __bool__(self) -> bool:
+        return bool(self._b)
+
+    def __iter__(self) -> Iterator[int]:
+        b = self._b
+        for i in range(0, len(b), 2):
+            yield from range(b[i], b[i + 1])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Counters):
+            return self._b == other._b
+        if isinstance(other, set | frozenset):
+            return self.count() == len(other) and all(c in self for c in other)
+        return NotImplemented
+
+    def copy(self) -> Counters:
+        return Counters._of(self._b.copy())
+
+    def add(self, c: int) -> None:
+        self.add_run(c, c + 1)
+
+    def discard(self, c: int) -> None:
+        self.remove_run(c, c + 1)
+
+    def update(self, items: Iterable[int]) -> None:
+        for c in items:
+            self.add_run(c, c + 1)
+
+    def __ior__(self, other: Counters) -> Counters:
+        if len(other._b) * 8 < len(self._b):  # a few runs into many: insert them one by one
+            ob = other._b
+            for i in range(0, len(ob), 2):
+                self.add_run(ob[i], ob[i + 1])
+        else:
+            self._b = _union(self._b, other._b)
+        return self
+
+    def __sub__(self, other: Counters) -> Counters:
+        if len(other._b) * 8 < len(self._b):
+            out = self.copy()
+            ob = other._b
+            for i in range(0, len(ob), 2):
+                out.remove_run(ob[i], ob[i + 1])
+            return out
+        return Counters._of(_difference(self._b, other._b))
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def runs(self) -> Iterator[tuple[int, int]]:
+        """The runs ``(lo, hi)``, ascending: ``lo..hi-1`` are in, ``hi`` is not."""
+        b = self._b
+        for i in range(0, len(b), 2):
+            yield b[i], b[i + 1]
+
+    def nruns(self) -> int:
+        return len(self._b) // 2
+
+    def first(self) -> int:
+        """The smallest int (the set must not be empty)."""
+        return self._b[0]
+
+    def last(self) -> int:
+        """The largest int (the set must not be empty)."""
+        return self._b[-1] - 1
+
+    def covers(self, lo: int, hi: int) -> bool:
+        """Whether every int of ``[lo, hi)`` is in."""
+        if hi <= lo:
+            return True
+        b = self._b
+        i = bisect_right(b, lo)
+        return bool(i & 1) and b[i] >= hi
+
+    def add_run(self, lo: int, hi: int) -> None:
+        """Add ``lo..hi-1``."""
+        if hi <= lo:
+            return
+        b = self._b
+        i = bisect_left(b, lo)  # a run ending at lo (adjacent) is joined too
+        j = bisect_right(b, hi)  # and one starting at hi
+        if i & 1:
+            i -= 1
+            lo = b[i]
+        if j & 1:
+            hi = b[j]
+            j += 1
+        b[i:j] = [lo, hi]
+
+    def remove_run(self, lo: int, hi: int) -> None:
+        """Remove ``lo..hi-1``."""
+        if hi <= lo:
+            return
+        b = self._b
+        i = bisect_right(b, lo)
+        j = bisect_left(b, hi)
+        new: list[int] = []
+        if i & 1:  # lo falls in a run: its left part stays (unless empty)
+            if b[i - 1] == lo:
+                i -= 1
+            else:
+                new.append(lo)
+        if j & 1:  # hi falls in a run: its right part stays (unless empty)
+            if b[j] == hi:
+                j += 1
+            else:
+                new.append(hi)
+        b[i:j] = new
+
+    def __repr__(self) -> str:
+        parts = [str(lo) if hi == lo + 1 else f"{lo}..{hi - 1}" for lo, hi in self.runs()]
+        return "{" + ", ".join(parts) + "}"
+
+
+def _union(a: list[int], b: list[int]) -> list[int]:
+    runs = sorted(
+        [(a[i], a[i + 1]) for i in range(0, len(a), 2)]
+        + [(b[i], b[i + 1]) for i in range(0, len(b), 2)]
+    )
+    out: list[int] = []
+    for lo, hi in runs:
+        if out and lo <= out[-1]:
+            out[-1] = max(out[-1], hi)
+        else:
+            out.append(lo)
+            out.append(hi)
+    return out
+
+
+def _difference(a: list[int], b: list[int]) -> list[int]:
+    """``a - b`` by one sweep over both run lists."""
+    out: list[int] = []
+    j, m = 0, len(b)
+    for i in range(0, len(a), 2):
+        lo, hi = a[i], a[i + 1]
+        while j < m and b[j + 1] <= lo:
+            j += 2
+        k = j
+        while k < m and b[k] < hi:
+            if b[k] > lo:
+                out.append(lo)
+                out.append(b[k])
+            lo = max(lo, b[k + 1])
+            if lo >= hi:
+                break
+            k += 2
+        if lo < hi:
+            out.append(lo)
+            out.append(hi)
+    return out
 
 
 class CausalContext(Lattice):
@@ -50,7 +271,7 @@ class CausalContext(Lattice):
     __slots__ = ("cloud", "vv")
 
     vv: dict[str, int]
-    cloud: dict[str, set[int]]
+    cloud: dict[str, Counters]
     __hash__ = None  # type: ignore[assignment]
 
     def __init__(
@@ -76,16 +297,28 @@ class CausalContext(Lattice):
         """The context holding exactly ``dots`` (unchecked: dots must be ``(str, int >= 1)``)."""
         cc = cls.__new__(cls)
         vv: dict[str, int] = {}
-        cloud: dict[str, set[int]] = {}
+        cloud: dict[str, Counters] = {}
         cc.vv, cc.cloud = vv, cloud
+        by: dict[str, list[int]] = {}
         for r, c in dots:
-            s = cloud.get(r)
-            if s is None:
-                cloud[r] = {c}
+            lst = by.get(r)
+            if lst is None:
+                by[r] = [c]
             else:
-                s.add(c)
-        for r in list(cloud):
+                lst.append(c)
+        for r, cs in by.items():
+            cloud[r] = Counters(cs)
             _compact_one(vv, cloud, r)
+        return cc
+
+    @classmethod
+    def from_runs(cls, runs: Iterable[tuple[str, int, int]]) -> CausalContext:
+        """The context holding the dots ``(r, lo..hi-1)`` of each ``(r, lo, hi)`` (unchecked:
+        ``1 <= lo``)."""
+        cc = cls.__new__(cls)
+        cc.vv, cc.cloud = {}, {}
+        for r, lo, hi in runs:
+            cc.add_run(r, lo, hi)
         return cc
 
     def copy(self) -> CausalContext:
@@ -109,7 +342,7 @@ class CausalContext(Lattice):
     def max_counter(self, replica: str) -> int:
         """The largest counter of ``replica`` seen (0 if none)."""
         s = self.cloud.get(replica)
-        return max(s) if s else self.vv.get(replica, 0)
+        return s.last() if s else self.vv.get(replica, 0)
 
     def next_dot(self, replica: str) -> Dot:
         """A fresh dot for ``replica``: one past the largest counter seen. Does not add it."""
@@ -127,16 +360,42 @@ class CausalContext(Lattice):
         return dot
 
     def dots(self) -> Iterator[Dot]:
-        """Every dot in the context (the version vector expanded: may be long)."""
+        """Every dot in the context (the version vector and the runs expanded: as many as the
+        context claims; never called on a received context in the sync engine)."""
         for r, n in self.vv.items():
             for c in range(1, n + 1):
                 yield (r, c)
         for r, s in self.cloud.items():
-            for c in sorted(s):
+            for c in s:
                 yield (r, c)
 
+    def runs(self) -> Iterator[tuple[str, int, int]]:
+        """``(replica, lo, hi)``: the dots ``(replica, lo..hi-1)``, one run per version-vector
+        entry and per cloud run (what :meth:`dots` lists, in O(runs))."""
+        for r, n in self.vv.items():
+            yield r, 1, n + 1
+        for r, s in self.cloud.items():
+            for lo, hi in s.runs():
+                yield r, lo, hi
+
+    def chunks(self, max_runs: int) -> Iterator[CausalContext]:
+        """Contexts of at most ``max_runs`` runs each whose union is ``self`` (disjoint): how a
+        context claiming any number of events is cut into message-sized parts."""
+        batch: list[tuple[str, int, int]] = []
+        for run in self.runs():
+            batch.append(run)
+            if len(batch) >= max_runs:
+                yield CausalContext.from_runs(batch)
+                batch = []
+        if batch:
+            yield CausalContext.from_runs(batch)
+
     def __len__(self) -> int:
-        return sum(self.vv.values()) + sum(len(s) for s in self.cloud.values())
+        return _clamp(self.count())
+
+    def count(self) -> int:
+        """How many dots (may exceed what ``len()`` can return)."""
+        return sum(self.vv.values()) + sum(s.count() for s in self.cloud.values())
 
     def __bool__(self) -> bool:
         return bool(self.vv) or bool(self.cloud)
@@ -160,9 +419,21 @@ class CausalContext(Lattice):
             return
         s = self.cloud.get(r)
         if s is None:
-            self.cloud[r] = {c}
+            self.cloud[r] = Counters.run(c, c + 1)
         else:
-            s.add(c)
+            s.add_run(c, c + 1)
+
+    def add_run(self, replica: str, lo: int, hi: int) -> None:
+        """Record the dots ``(replica, lo..hi-1)`` as seen, in O(log runs)."""
+        n = self.vv.get(replica, 0)
+        if hi <= n + 1:
+            return
+        s = self.cloud.get(replica)
+        if s is None:
+            s = self.cloud[replica] = Counters.run(max(lo, n + 1), hi)
+        else:
+            s.add_run(max(lo, n + 1), hi)
+        _compact_one(self.vv, self.cloud, replica)
 
     def compact(self) -> CausalContext:
         """Restore the invariant after direct edits of ``vv``/``cloud``: fold cloud runs that
@@ -171,6 +442,9 @@ class CausalContext(Lattice):
         for r in [r for r, n in vv.items() if n <= 0]:
             del vv[r]
         for r in list(self.cloud):
+            s: object = self.cloud[r]
+            if not isinstance(s, Counters):  # a plain set of ints put there by hand
+                self.cloud[r] = Counters(cast(Iterable[int], s))
             _compact_one(vv, self.cloud, r)
         return self
 
@@ -203,15 +477,15 @@ class CausalContext(Lattice):
             on = ovv.get(r, 0)
             if n > on:
                 s = ocloud.get(r)
-                if s is None or len(s) < n - on:
-                    return False
-                if any(c not in s for c in range(on + 1, n + 1)):
+                if s is None or not s.covers(on + 1, n + 1):
                     return False
         for r, s in self.cloud.items():
             on = ovv.get(r, 0)
-            os = ocloud.get(r, _EMPTY)
-            if any(c > on and c not in os for c in s):
-                return False
+            os = ocloud.get(r)
+            for lo, hi in s.runs():
+                lo = max(lo, on + 1)
+                if lo < hi and (os is None or not os.covers(lo, hi)):
+                    return False
         return True
 
     def restrict(self, dots: Iterable[Dot]) -> CausalContext:
@@ -219,32 +493,37 @@ class CausalContext(Lattice):
         return CausalContext.from_dots(d for d in dots if self.contains(d))
 
     def subtract(self, other: CausalContext) -> CausalContext:
-        """The dots of ``self`` not in ``other``."""
-        out: list[Dot] = []
-        whole: dict[str, int] = {}  # replicas other has never seen: copy the vv entry as is
+        """The dots of ``self`` not in ``other``, in O(runs of both) (never per dot)."""
+        cc = CausalContext.__new__(CausalContext)
+        vv: dict[str, int] = {}
+        cloud: dict[str, Counters] = {}
+        cc.vv, cc.cloud = vv, cloud
         ovv, ocloud = other.vv, other.cloud
-        for r, n in self.vv.items():
+        for r in {**self.vv, **self.cloud}:
+            n = self.vv.get(r, 0)
+            s = self.cloud.get(r)
             on = ovv.get(r, 0)
-            if n > on:
-                os = ocloud.get(r, _EMPTY)
-                if on == 0 and not os:
-                    whole[r] = n
-                else:
-                    out.extend((r, c) for c in range(on + 1, n + 1) if c not in os)
-        for r, s in self.cloud.items():
-            on = ovv.get(r, 0)
-            os = ocloud.get(r, _EMPTY)
-            out.extend((r, c) for c in s if c > on and c not in os)
-        cc = CausalContext.from_dots(out)
-        if whole:
-            cc.vv.update(whole)
-            for r in whole:
-                if r in cc.cloud:
-                    _compact_one(cc.vv, cc.cloud, r)
+            os = ocloud.get(r)
+            if on == 0 and os is None:  # other has never seen r: copy as is
+                if n:
+                    vv[r] = n
+                if s is not None:
+                    cloud[r] = s.copy()
+                continue
+            mine = Counters.run(1, n + 1) if n else Counters()
+            if s is not None:
+                mine |= s
+            mine.remove_run(1, on + 1)
+            if os is not None:
+                mine = mine - os
+            if mine:
+                cloud[r] = mine
+                _compact_one(vv, cloud, r)
         return cc
 
     def decompose(self) -> list[CausalContext]:
-        """The irreducible decomposition: one single-dot context per dot."""
+        """The irreducible decomposition: one single-dot context per dot (one element per dot by
+        definition: as long as the context claims)."""
         return [CausalContext.from_dots((d,)) for d in self.dots()]
 
     def diff(self, other: CausalContext) -> CausalContext:
@@ -261,24 +540,25 @@ class CausalContext(Lattice):
         return self.vv == other.vv and self.cloud == other.cloud
 
     def __repr__(self) -> str:
-        cloud = {r: sorted(s) for r, s in sorted(self.cloud.items())}
+        cloud = {r: s for r, s in sorted(self.cloud.items())}
         return f"CausalContext(vv={dict(sorted(self.vv.items()))!r}, cloud={cloud!r})"
 
 
-_EMPTY: frozenset[int] = frozenset()
-
-
-def _compact_one(vv: dict[str, int], cloud: dict[str, set[int]], r: str) -> None:
+def _compact_one(vv: dict[str, int], cloud: dict[str, Counters], r: str) -> None:
+    """Restore the invariant for replica ``r``: drop cloud counters the version vector covers,
+    fold a run that continues it (at most one can: runs are non-adjacent)."""
     s = cloud[r]
     n = vv.get(r, 0)
-    while n + 1 in s:
-        n += 1
-        s.discard(n)
+    b = s._b
+    if b and b[0] <= n:
+        s.remove_run(b[0], n + 1)
+        b = s._b
+    if b and b[0] == n + 1:
+        n = b[1] - 1
+        del b[0:2]
     if n:
         vv[r] = n
-    if s and min(s) <= n:
-        s.difference_update([c for c in s if c <= n])
-    if not s:
+    if not b:
         del cloud[r]
 
 

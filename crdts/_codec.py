@@ -16,8 +16,9 @@ and nesting bounded by msgpack's own stack; then the type's body decoder validat
 through the :class:`Reader` helpers. **Any** exception on the way (a malformed body tripping a
 ``KeyError``, ``TypeError``, ``IndexError``, even a ``RecursionError`` or ``MemoryError``) comes
 out as :class:`~crdts.DecodeError`, and so do an unknown tag and a version newer than the
-registered one. Nothing expands: contexts and dot lists are encoded dot by dot (delta-coded), never
-as ranges, so decoding allocates in proportion to the input.
+registered one. Nothing expands: dot lists are encoded dot by dot (delta-coded); a context's
+long runs (at least :data:`RUN_MIN` consecutive counters) as ``(start, length)`` pairs and decoded
+as runs, never listed, so decoding allocates in proportion to the input whatever the runs claim.
 
 Registering a type (how every type of the package, ``AWLWWMap`` included, plugs in)::
 
@@ -38,10 +39,12 @@ package; third-party types use tags ``>= 128``.
 
 Helpers on :class:`Writer` (encoding side, per message): ``replica(r) -> int`` (interning),
 ``dots(iterable) -> list[int]`` (dots grouped by replica, sorted, delta-coded),
-``context(cc) -> tuple``, ``ts(t)`` (an ``int`` or an :class:`~crdts.HLCTimestamp`), ``value(v)``
-(a msgpack-native value, passed through). :class:`Reader` mirrors them (``replica``, ``dots``,
+``context(cc) -> tuple`` (``cloud(items)`` for a type that writes its own context), ``ts(t)``
+(an ``int`` or an :class:`~crdts.HLCTimestamp`), ``value(v)`` (a msgpack-native value, passed
+through). :class:`Reader` mirrors them (``replica``, ``dots``,
 ``context``, ``ts``, ``value``) and adds validators:
-``integer(x, lo, hi)``, ``counter(x)``, ``text(x)``, ``array(x, n=None)``, ``fail(msg)``.
+``integer(x, lo, hi)``, ``counter(x)``, ``text(x)``, ``array(x, n=None)``, ``runs(x)``,
+``fail(msg)``.
 
 Values (elements, keys, register values) must be msgpack-native: ``str``, ``int`` (64-bit),
 ``float`` (not NaN), ``bytes``, ``bool``, ``None`` and tuples of these (see :func:`check_value`).
@@ -57,13 +60,14 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import msgpack
 
-from crdts._causal import CausalContext, Dot
+from crdts._causal import CausalContext, Counters, Dot
 from crdts._errors import DecodeError, EncodeError, RegistrationError, UsageError
 from crdts._hlc import HLCTimestamp
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_VALUE_DEPTH",
+    "RUN_MIN",
     "TAGS",
     "Reader",
     "Writer",
@@ -82,6 +86,11 @@ MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 MAX_VALUE_DEPTH = 32
 """Nesting depth allowed for tuple values (elements, keys, register values)."""
+
+RUN_MIN = 16
+"""Runs of at least this many consecutive counters in a context's cloud are written as one
+``(start gap, length)`` pair, in the context's optional third element; shorter ones dot by dot as
+ever, so a context without long runs encodes exactly as before this element existed."""
 
 _MAX_U64 = (1 << 64) - 1
 _MIN_I64 = -(1 << 63)
@@ -107,6 +116,10 @@ TAGS: dict[str, int] = {
 # ---------------------------------------------------------------------------------------------
 # Values
 # ---------------------------------------------------------------------------------------------
+
+
+def _first(item: tuple[str, Any]) -> str:
+    return item[0]
 
 
 def check_value(v: object, what: str = "value", depth: int = 0) -> None:
@@ -218,13 +231,39 @@ class Writer:
                 prev = c
         return out
 
-    def context(self, cc: CausalContext) -> tuple[list[int], list[int]]:
-        """``(vv, cloud)``: ``vv`` flat ``[ri, n, ...]``, ``cloud`` as :meth:`dots`."""
+    def context(self, cc: CausalContext) -> tuple[list[int], ...]:
+        """``(vv, cloud)`` or ``(vv, cloud, runs)``: ``vv`` flat ``[ri, n, ...]``, ``cloud`` as
+        :meth:`dots`, ``runs`` (only when the cloud has runs of :data:`RUN_MIN` or more) as
+        :meth:`cloud` writes them."""
         vv: list[int] = []
         for r, n in sorted(cc.vv.items()) if self.canonical else cc.vv.items():
             vv.append(self.replica(r))
             vv.append(n)
-        return vv, self.dots((r, c) for r, s in cc.cloud.items() for c in s)
+        dots, runs = self.cloud(cc.cloud.items())
+        return (vv, dots, runs) if runs else (vv, dots)
+
+    def cloud(self, items: Iterable[tuple[str, Counters]]) -> tuple[list[int], list[int]]:
+        """A dot cloud as ``(dots, runs)``: runs shorter than :data:`RUN_MIN` dot by dot
+        (:meth:`dots`), the others flat ``[ri, k, gap1, len1, gap2, len2, ...]`` per replica
+        (run ``i`` is ``[lo_i, lo_i + len_i)``, ``lo_i = hi_(i-1) + gap_i``, ``hi_0 = 0``). Read
+        back with :meth:`Reader.dots` and :meth:`Reader.runs`."""
+        short: list[Dot] = []
+        runs: list[int] = []
+        for r, s in sorted(items, key=_first) if self.canonical else items:
+            group: list[int] = []
+            prev = 0
+            for lo, hi in s.runs():
+                if hi - lo >= RUN_MIN:
+                    group.append(lo - prev)
+                    group.append(hi - lo)
+                    prev = hi
+                else:
+                    short.extend((r, c) for c in range(lo, hi))
+            if group:
+                runs.append(self.replica(r))
+                runs.append(len(group) // 2)
+                runs.extend(group)
+        return self.dots(short), runs
 
     def ts(self, ts: int | HLCTimestamp) -> int | tuple[int, int, int]:
         """An ``int`` as itself, an ``HLCTimestamp`` as ``(wall, logical, replica index)``."""
@@ -304,10 +343,40 @@ class Reader:
             i += 2 + k
         return out
 
+    def runs(self, x: object) -> list[tuple[str, int, int]]:
+        """The inverse of the ``runs`` of :meth:`Writer.cloud`: ``(replica, lo, hi)`` triples
+        (never expanded: a run of any length is one triple)."""
+        flat = self.array(x)
+        out: list[tuple[str, int, int]] = []
+        i, n = 0, len(flat)
+        seen: set[str] = set()
+        while i < n:
+            if i + 2 > n:
+                raise DecodeError("truncated run group")
+            r = self.replica(flat[i])
+            if r in seen:
+                raise DecodeError("replica appears twice in a run list")
+            seen.add(r)
+            k = self.integer(flat[i + 1], 1, (n - i - 2) // 2)
+            hi = 0
+            for j in range(i + 2, i + 2 + 2 * k, 2):
+                gap, length = flat[j], flat[j + 1]
+                if type(gap) is not int or gap < 1 or type(length) is not int or length < 1:
+                    raise DecodeError("runs must be ascending, disjoint and non-empty")
+                lo = hi + gap
+                hi = lo + length
+                if hi - 1 > _MAX_COUNTER:
+                    raise DecodeError("dot counter out of range")
+                out.append((r, lo, hi))
+            i += 2 + 2 * k
+        return out
+
     def context(self, x: object) -> CausalContext:
         """The inverse of :meth:`Writer.context`."""
-        vv_flat, cloud = self.array(x, 2)
-        vv_flat = self.array(vv_flat)
+        parts = self.array(x)
+        if len(parts) not in {2, 3}:
+            raise DecodeError(f"a context is an array of 2 or 3, got {len(parts)}")
+        vv_flat = self.array(parts[0])
         if len(vv_flat) % 2:
             raise DecodeError("odd version vector")
         cc = CausalContext()
@@ -317,8 +386,14 @@ class Reader:
             if r in vv:
                 raise DecodeError("replica appears twice in a version vector")
             vv[r] = self.counter(vv_flat[i + 1])
-        for d in self.dots(cloud):
+        for d in self.dots(parts[1]):
             cc.add(d)
+        if len(parts) == 3:
+            runs = self.runs(parts[2])
+            if not runs:
+                raise DecodeError("an empty run list is written by leaving it out")
+            for r, lo, hi in runs:
+                cc.add_run(r, lo, hi)
         return cc
 
     def ts(self, x: object) -> int | HLCTimestamp:

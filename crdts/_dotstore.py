@@ -196,6 +196,18 @@ class Causal(Lattice):
                 out.append(self._make(self._s_bottom(), CausalContext.from_dots((d,))))
         return out
 
+    def coarse_parts(self, max_runs: int = 1024) -> Iterator[Self]:
+        """Parts that join back to ``self``, none claiming a dot it does not carry or has not
+        seen: one per live dot (as in :meth:`decompose`), then the removed dots as contexts of
+        at most ``max_runs`` runs. What the sync engine splits an oversized object into: unlike
+        ``decompose`` it never lists the removed dots one by one (a context may claim 10**12)."""
+        live: list[Dot] = []
+        for d, s in self._s_singletons(self._store):
+            live.append(d)
+            yield self._make(s, CausalContext.from_dots((d,)))
+        for cc in self._cc.subtract(CausalContext.from_dots(live)).chunks(max_runs):
+            yield self._make(self._s_bottom(), cc)
+
     def diff(self, other: Self) -> Self:
         """The minimal delta ``Δ(self, other)``: ``other ⊔ self.diff(other) == self ⊔ other``."""
         occ, cc = other._cc, self._cc

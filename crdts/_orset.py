@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeAlias
 
-from crdts._causal import CausalContext, Dot
+from crdts._causal import CausalContext, Counters, Dot
 from crdts._codec import TAGS, Reader, Writer, check_replica, check_value, register
 from crdts._dotstore import Causal, causal_codec
 from crdts._errors import DecodeError
@@ -106,7 +106,7 @@ class ORSet(Causal):
             if c == 1:
                 dcc.vv, dcc.cloud = {replica: 1}, {}
             else:
-                dcc.vv, dcc.cloud = {}, {replica: {c}}
+                dcc.vv, dcc.cloud = {}, {replica: Counters.run(c, c + 1)}
         else:
             old.add(d)
             dcc = CausalContext.from_dots(old)

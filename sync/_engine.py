@@ -31,19 +31,10 @@ boundaries to stay under ``max_message_bytes``: chunk ``[lo, hi)`` carries every
 entry in the interval is in ``[lo, hi)``, joined over the *whole* interval, so a chunk's claim
 "you now have my entries in ``[lo, hi)``" holds once all earlier chunks are acked too.
 
-Catch-up: a new neighbour starts at ``A(j) = c`` and everything older is delivered by a catch-up.
-Both ends send a :class:`Hello` naming the watermark they hold of the other's stream. If the
-neighbour holds our current epoch up to ``W``: when the buffer still reaches back to ``W`` we just
-resend from ``W``; otherwise we ship the objects changed since ``W`` (a per-key modification index
-ordered by sequence number). A neighbour we know nothing about (new, or we restarted) gets a
-**Merkle digest** catch-up (:mod:`sync._merkle`): it descends only into differing subtrees (siblings
-packed in one group, 8 bytes a hash; one bit per hash in the reply), swaps item hashes for small
-ones, and ships the objects that differ. Either way its traffic grows with the difference, not the
-keyspace, and it ships whole objects in bounded steps. Objects are self-contained CRDT states
-(causal types carry their own causal context, restricted to what they hold), so no step ever
-claims more than it carries. When neither end knows the other, their two digest catch-ups run one
-after the other (a replica recovering from a restart second), so the second sees only what the
-first left different instead of both walking every difference and shipping stale versions back.
+Catch-up: a new neighbour starts at ``A(j) = c``; everything older is delivered by a catch-up
+(:mod:`sync._catchup`: Hello, watermark, object shipping; :mod:`sync._digest`: the Merkle digest
+descent), whose traffic grows with the difference, not the keyspace. This module is the
+delta-interval stream and the receive path both protocols share.
 """
 
 from __future__ import annotations
@@ -51,15 +42,11 @@ from __future__ import annotations
 import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import mmh3
-
 from gossip._events import (
     Effect,
-    Emit,
     Event,
     PacketReceived,
     SendPacket,
@@ -68,19 +55,20 @@ from gossip._events import (
     StreamReceived,
     TimerFired,
 )
+from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Codec, Crdt, Peer
+from sync._catchup import CatchupCompleted, CatchupMixin
 from sync._config import SyncConfig
 from sync._errors import (
     DecodeError,
+    NotACrdtError,
     PeerError,
     ProtocolViolationError,
     TypeMismatchError,
     UsageError,
 )
-from sync._merkle import DEPTH, FANOUT_BITS, MerkleIndex
+from sync._merkle import MerkleIndex
 from sync._messages import (
-    PROTOCOL_VERSION,
     Ack,
-    CatchupDone,
     Delta,
     Digest,
     DigestReply,
@@ -92,31 +80,21 @@ from sync._messages import (
     decode_message,
     encode_message,
 )
-from sync._metrics import PeerMetrics, SyncMetrics
+from sync._metrics import SyncMetrics
 from sync._ranges import RangeTracker
 from sync._subscriptions import _MISSING, Change, Subscription, Subscriptions, describe_change
 
-__all__ = ["CatchupCompleted", "SyncEngine"]
-
-Crdt = Any  # any type following the crdts contract (join/merge/leq/copy/diff/decompose/value)
-Codec = tuple[Callable[[Any], bytes], Callable[[bytes], Any]]
+__all__ = ["CatchupCompleted", "Entry", "SyncEngine"]
 
 _ROUND = ("sync", "round")
-_MASK64 = (1 << 64) - 1
-_OBJ_OVERHEAD = 8  # bytes of msgpack framing per (key, bytes) entry, for the size estimate
-_MSG_OVERHEAD = 48  # bytes of a message besides its objects
+# What a received object must provide to be stored (the crdts contract). A codec may also
+# decode value types (crdts registers HLCTimestamp): such an object must never reach the state.
+_CONTRACT = ("join", "merge", "leq", "copy", "diff", "decompose", "value")
 
 
-@dataclass(frozen=True, slots=True)
-class CatchupCompleted:
-    """Emitted when this replica finished catching ``peer`` up (``objects`` shipped)."""
+class Entry:
+    """One delta of the buffer: sequence number, origin (``None``: local), object key."""
 
-    peer: str
-    via: str  # "buffer", "index" (modification index since a watermark) or "merkle"
-    objects: int
-
-
-class _Entry:
     __slots__ = ("delta", "enc", "key", "origin", "seq")
 
     def __init__(self, seq: int, origin: str | None, key: str, delta: Crdt) -> None:
@@ -127,92 +105,7 @@ class _Entry:
         self.enc: bytes | None = None
 
 
-class _Catchup:
-    """One catch-up of a neighbour: an optional Merkle descent, then whole objects in steps."""
-
-    __slots__ = (
-        "covered",
-        "digest_done",
-        "last_progress",
-        "next_req",
-        "outstanding",
-        "parts",
-        "queue_items",
-        "queue_nodes",
-        "sent_hi",
-        "session",
-        "ship",
-        "ship_set",
-        "shipped",
-        "split",
-        "via",
-    )
-
-    def __init__(self, session: int, covered: int, via: str, now: float) -> None:
-        self.session = session
-        self.covered = covered
-        self.via = via
-        self.digest_done = via != "merkle"
-        # Subtrees to probe: (level, prefix, hash, the key if it holds just one, else None).
-        self.queue_nodes: list[tuple[int, int, int, str | None]] = []
-        self.queue_items: list[tuple[int, int]] = []  # subtrees to send as item hashes
-        # req -> (the probe, what each of its hashes stands for: a subtree to descend into or
-        # the key of an item to ship, in the order of the reply's bits); resent if late.
-        self.outstanding: dict[int, tuple[Digest, list[tuple[int, int] | str]]] = {}
-        self.next_req = 0
-        self.ship: list[str] = []
-        self.ship_set: set[str] = set()
-        self.parts: dict[int, tuple[Crdt, bytes]] = {}  # slot -> a part of a split object
-        self.split: set[int] = set()  # slots whose object was split into parts
-        self.shipped = RangeTracker()
-        self.sent_hi = 0  # ship slots below this were sent once (acked or not)
-        self.last_progress = now
-
-    def add_ship(self, keys: Iterable[str]) -> None:
-        for k in keys:
-            if k not in self.ship_set:
-                self.ship_set.add(k)
-                self.ship.append(k)
-
-    @property
-    def finished(self) -> bool:
-        return (
-            self.digest_done
-            and not self.outstanding
-            and not self.queue_nodes
-            and not self.queue_items
-            and self.shipped.mark >= len(self.ship)
-        )
-
-
-class _Peer:
-    __slots__ = (
-        "ack",
-        "catchup",
-        "deferred",
-        "got_hello",
-        "hello_epoch",
-        "known",
-        "metrics",
-        "peer_activity",
-    )
-
-    def __init__(self, mark: int, metrics: PeerMetrics) -> None:
-        self.ack = RangeTracker(mark)
-        # DEFAULT mode: the join, per object, of what this neighbour sent us since our last round
-        # to it. It holds all of that (states only grow), so it need not be sent back.
-        self.known: dict[str, Crdt] = {}
-        self.catchup: _Catchup | None = None
-        self.got_hello = False
-        self.hello_epoch: int | None = None
-        self.metrics = metrics
-        # A Merkle catch-up of this neighbour waiting for its own catch-up of us to end (both
-        # knew nothing of the other: one descent at a time, see _on_hello); since when.
-        self.deferred: float | None = None
-        self.peer_activity = 0.0  # last time this neighbour's catch-up of us made progress
-
-
-class SyncEngine:
+class SyncEngine(CatchupMixin):
     """A replica's keyspace of CRDT objects and the sync protocol with its neighbours.
 
     Drive it like every core: ``start(now)``, then ``handle(event, now)`` for sync payloads, its
@@ -270,11 +163,12 @@ class SyncEngine:
         # watermark of 0 vouches for nothing, so a peer must first be caught up by digest.
         self._c = 1
         self._base = 1
-        self._buf: deque[_Entry] = deque()
-        self._peers: dict[str, _Peer] = {}
+        self._buf: deque[Entry] = deque()
+        self._peers: dict[str, Peer] = {}
         # What we hold of each peer's stream: addr -> (their epoch, watermark tracker).
         self._recv: OrderedDict[str, tuple[int, RangeTracker]] = OrderedDict()
         self._early_hello: dict[str, Hello] = {}
+        self._crdt_types: dict[type, bool] = {}
         # Modification index: key -> seq of its last change, ordered by seq (move to end). Keys
         # unchanged since construction (seq 0) are left out: a watermark >= 1 covers them.
         self._mod: dict[str, int] = {}
@@ -286,6 +180,9 @@ class SyncEngine:
         self._recovering = bool(self._state)
         self.metrics = SyncMetrics()
         self.subscriptions = Subscriptions()
+        # Called with the key of every recorded change of an object, local or received, even one
+        # invisible in its value (a context-only inflation): the Node persists those objects.
+        self.on_record: Callable[[str], None] | None = None
         self._started = False
 
     # -- the keyspace ----------------------------------------------------------------------------
@@ -396,6 +293,8 @@ class SyncEngine:
 
     def _record(self, key: str, delta: Crdt, origin: str | None) -> None:
         self._merkle.touch(key)
+        if self.on_record is not None:
+            self.on_record(key)
         if not self._mode.delta:
             return
         if not self._peers:  # nobody to deliver to: a future neighbour gets a catch-up instead
@@ -407,11 +306,11 @@ class SyncEngine:
         enc = self._encode(delta)
         parts = (
             self._split(delta)
-            if len(enc) + len(key) + _OBJ_OVERHEAD + _MSG_OVERHEAD > self.config.max_message_bytes
+            if len(enc) + len(key) + OBJ_OVERHEAD + MSG_OVERHEAD > self.config.max_message_bytes
             else [(delta, enc)]
         )
         for d, e in parts:  # an oversized delta becomes several entries, each under the cap
-            entry = _Entry(self._c, origin, key, d)
+            entry = Entry(self._c, origin, key, d)
             entry.enc = e
             self._buf.append(entry)
             self._c += 1
@@ -422,11 +321,14 @@ class SyncEngine:
         """Cut an object too big for one message into parts that fit: joins of disjoint sets of
         its join-irreducibles. Each irreducible of a causal type carries only the context of the
         dots it holds, so no part claims more than it carries; the parts join back to ``x``."""
-        limit = self.config.max_message_bytes - _MSG_OVERHEAD - 2 * _OBJ_OVERHEAD - 64
+        limit = self.config.max_message_bytes - MSG_OVERHEAD - 2 * OBJ_OVERHEAD - 64
         parts: list[Crdt] = []
         cur: Crdt | None = None
         acc = 0
-        for z in x.decompose():
+        # causal types offer coarse parts: the live entries one by one, but the removed dots as
+        # runs (decompose lists every dot a context claims, which a forged one makes 10**12)
+        coarse = getattr(x, "coarse_parts", None)
+        for z in coarse() if coarse is not None else x.decompose():
             size = len(self._encode(z))
             if cur is not None and acc + size > limit:
                 parts.append(cur)
@@ -447,7 +349,7 @@ class SyncEngine:
         catch-up decided when its :class:`Hello` arrives."""
         if peer == "" or peer in self._peers:
             return []
-        p = self._peers[peer] = _Peer(self._c, self.metrics.peer(peer))
+        p = self._peers[peer] = Peer(self._c, self.metrics.peer(peer))
         out: list[Effect] = []
         if self._mode.delta:
             self._send(out, peer, self._hello_for(peer, p))
@@ -559,10 +461,10 @@ class SyncEngine:
 
     def _chunks(self, sizes: list[int]) -> Iterator[tuple[int, int]]:
         """Cut a list of object sizes into index ranges of at most ``max_message_bytes``."""
-        limit = self.config.max_message_bytes - _MSG_OVERHEAD
+        limit = self.config.max_message_bytes - MSG_OVERHEAD
         lo, acc = 0, 0
         for i, s in enumerate(sizes):
-            s += _OBJ_OVERHEAD
+            s += OBJ_OVERHEAD
             if acc and acc + s > limit:
                 yield lo, i
                 lo, acc = i, 0
@@ -570,7 +472,7 @@ class SyncEngine:
         if lo < len(sizes):
             yield lo, len(sizes)
 
-    def _send_interval(self, peer: str, p: _Peer, out: list[Effect], budget: int) -> int:
+    def _send_interval(self, peer: str, p: Peer, out: list[Effect], budget: int) -> int:
         """Send the delta-interval ``[A(peer), c)`` in chunks; returns the messages sent.
 
         Chunk ``[lo, hi)`` joins, per object, exactly the entries with ``lo <= seq < hi`` (BP:
@@ -580,10 +482,10 @@ class SyncEngine:
         if start >= self._c:
             return 0
         bp = self._mode.bp
-        limit = self.config.max_message_bytes - _MSG_OVERHEAD
+        limit = self.config.max_message_bytes - MSG_OVERHEAD
         encode = self._encode
         buf = self._buf
-        groups: dict[str, list[_Entry]] = {}
+        groups: dict[str, list[Entry]] = {}
         acc = 0
         sent = 0
         lo = start
@@ -593,7 +495,7 @@ class SyncEngine:
                 continue
             if e.enc is None:
                 e.enc = encode(e.delta)
-            size = len(e.key) + len(e.enc) + _OBJ_OVERHEAD
+            size = len(e.key) + len(e.enc) + OBJ_OVERHEAD
             if groups and acc + size > limit:
                 self._send_chunk(out, p, peer, lo, e.seq, groups)
                 sent += 1
@@ -617,11 +519,11 @@ class SyncEngine:
     def _send_chunk(  # noqa: PLR0917
         self,
         out: list[Effect],
-        p: _Peer,
+        p: Peer,
         peer: str,
         lo: int,
         hi: int,
-        groups: dict[str, list[_Entry]],
+        groups: dict[str, list[Entry]],
     ) -> None:
         objs: list[ObjectEntry] = []
         deltas: list[Crdt] = []
@@ -727,6 +629,11 @@ class SyncEngine:
             except Exception as exc:  # the CRDT codec's DecodeError (or worse): count, skip
                 self.metrics.count_error(src, DecodeError(f"object {key!r}: {exc}"))
                 continue
+            if not self._is_crdt_type(type(d)):
+                self.metrics.count_error(
+                    src, NotACrdtError(f"{key!r}: a {type(d).__name__} is not a CRDT")
+                )
+                continue
             x = self._state.get(key)
             if x is not None and type(x) is not type(d):
                 self.metrics.count_error(
@@ -758,6 +665,8 @@ class SyncEngine:
                     else:
                         self._state[key] = d
                         self._merkle.touch(key)
+                        if self.on_record is not None:
+                            self.on_record(key)
                     if watch:
                         self._notify(key, _MISSING, self._state[key], src)
                     continue
@@ -771,6 +680,8 @@ class SyncEngine:
                 else:
                     x.merge(d)
                     self._merkle.touch(key)
+                    if self.on_record is not None:
+                        self.on_record(key)
                 if watch:
                     self._notify(key, old, x, src)
             return
@@ -796,10 +707,12 @@ class SyncEngine:
                 if subs.wants(key):
                     self._notify(key, old, self._state[key], src)
 
-    def _peer_progress(self, src: str, now: float) -> None:
-        p = self._peers.get(src)
-        if p is not None:
-            p.peer_activity = now
+    def _is_crdt_type(self, t: type) -> bool:
+        """Whether ``t`` follows the CRDT contract (cached per type: this is the receive path)."""
+        ok = self._crdt_types.get(t)
+        if ok is None:
+            ok = self._crdt_types[t] = all(hasattr(t, name) for name in _CONTRACT)
+        return ok
 
     def _on_ack(self, src: str, msg: Ack) -> None:
         if msg.epoch != self.epoch:
@@ -811,332 +724,6 @@ class SyncEngine:
             return  # no longer a neighbour: its ack no longer holds the buffer
         if p.ack.add(msg.lo, msg.hi):
             self._gc()
-
-    # -- catch-up ---------------------------------------------------------------------------------
-
-    def _hello_for(self, peer: str, p: _Peer, *, reply: bool = False) -> Hello:
-        known = self._recv.get(peer)
-        return Hello(
-            PROTOCOL_VERSION,
-            self.epoch,
-            None if known is None else known[0],
-            0 if known is None else known[1].mark,
-            reply,
-            self._recovering,
-        )
-
-    def _on_hello(self, src: str, msg: Hello, now: float, out: list[Effect]) -> None:
-        p = self._peers.get(src)
-        if p is None:
-            self._early_hello[src] = msg  # the overlay has not told us yet: wait for neighbor_up
-            return
-        p.got_hello = True
-        if not msg.reply:
-            self._send(out, src, self._hello_for(src, p, reply=True))
-        if p.hello_epoch == msg.epoch:
-            return  # a duplicate (or a resend) of a Hello already acted on
-        p.hello_epoch = msg.epoch
-        if not self._mode.delta:
-            return
-        # A watermark beyond our sequence number cannot be of this incarnation (a reused
-        # epoch): it vouches for nothing, so the neighbour is caught up by digest.
-        if msg.known_epoch == self.epoch and 0 < msg.watermark <= self._c:
-            w = msg.watermark
-            if w >= self._base:
-                # The buffer still holds [w, c): plain retransmission, no catch-up.
-                p.ack.mark = min(p.ack.mark, w)
-                return
-            cu = self._new_catchup(p, "index", now)
-            keys: list[str] = []
-            for k, s in reversed(self._mod.items()):
-                if s < w:
-                    break
-                keys.append(k)
-            keys.reverse()
-            cu.add_ship(keys)
-        else:
-            known = self._recv.get(src)
-            knows_nothing = known is None or known[0] != msg.epoch or known[1].mark == 0
-            theirs_first = (msg.recovering, src) < (self._recovering, self.replica_id)
-            if knows_nothing and theirs_first:
-                # We know nothing of its stream either, so it is about to catch us up by
-                # digest too. Two descents at once would each ship its side's differing
-                # objects, stale ones included, and walk every differing subtree twice; after
-                # its catch-up of us our tree differs from its only where we hold what it
-                # lacks, so one goes first and the other (run on its CatchupDone) is short.
-                # First: a replica not recovering from a restart (the other's objects are
-                # likely stale), then the smaller id. If its catch-up stalls, the round starts
-                # ours anyway.
-                p.deferred = p.peer_activity = now
-                return
-            self._start_merkle(src, p, now, out)
-            return
-        self._pump_digest(src, cu, out)
-        self._maybe_finish(src, p, out)
-
-    def _start_merkle(self, peer: str, p: _Peer, now: float, out: list[Effect]) -> None:
-        p.deferred = None
-        cu = self._new_catchup(p, "merkle", now)
-        self._merkle_start(cu)
-        self._pump_digest(peer, cu, out)
-        self._maybe_finish(peer, p, out)
-
-    def _new_catchup(self, p: _Peer, via: str, now: float) -> _Catchup:
-        self._session += 1
-        self.metrics.catchups_started += 1
-        cu = p.catchup = _Catchup(self._session, self._c, via, now)
-        return cu
-
-    def _encoded_state(self, key: str) -> bytes:
-        """Bytes that are equal exactly when object ``key``'s states are: its canonical encoding
-        (crdts' codec), else the sum of the hashes of its join-irreducibles (a caller's codec
-        need not be canonical, but the irreducible decomposition is unique, and an
-        irreducible's encoding has one element). Every replica of a cluster uses the same codec,
-        so they agree on which."""
-        if self._canonical is not None:
-            return self._canonical(self._state[key])
-        total = 0
-        for z in self._state[key].decompose():
-            total += mmh3.hash64(self._encode(z), signed=False)[0]
-        return (total & _MASK64).to_bytes(8, "big")
-
-    def _merkle_start(self, cu: _Catchup) -> None:
-        self._merkle.flush(self._encoded_state)
-        h, count = self._merkle.node(0, 0)
-        cu.digest_done = False
-        if count == 0:
-            cu.digest_done = True  # nothing here to push
-        else:
-            cu.queue_nodes.append((0, 0, h, self._single_key(0, 0, count)))
-
-    def _single_key(self, level: int, prefix: int, count: int) -> str | None:
-        """The key of a one-object subtree (its hash is that object's item hash), else None."""
-        return self._merkle.keys_under(level, prefix)[0] if count == 1 else None
-
-    def _pump_digest(self, peer: str, cu: _Catchup, out: list[Effect]) -> None:
-        """Send the queued probes, in messages bounded by ``max_message_bytes``.
-
-        Siblings travel as one group (a bit mask and 8 bytes per hash); a one-object sibling is
-        flagged so the peer checks it as an item, which saves a round trip for it."""
-        limit = self.config.max_message_bytes - _MSG_OVERHEAD
-        mask_low = (1 << FANOUT_BITS) - 1
-        while cu.queue_nodes or cu.queue_items:
-            siblings: dict[tuple[int, int], dict[int, tuple[int, str | None]]] = {}
-            item_keys: list[list[str]] = []
-            items: list[tuple[int, int, bytes]] = []
-            acc = 0
-            while cu.queue_nodes and acc < limit:
-                lv, pf, h, key = cu.queue_nodes.pop()
-                g = siblings.setdefault((lv, pf >> FANOUT_BITS), {})
-                acc += 8 if g else 24
-                g[pf & mask_low] = (h, key)
-            while cu.queue_items and acc < limit:
-                level, prefix = cu.queue_items.pop()
-                keys = self._merkle.keys_under(level, prefix)
-                item = self._merkle.item
-                items.append((level, prefix, b"".join(item(k).to_bytes(8, "big") for k in keys)))
-                item_keys.append(keys)
-                acc += 16 + 8 * len(keys)
-            groups: list[tuple[int, int, int, int, bytes]] = []
-            entries: list[tuple[int, int] | str] = []
-            for (lv, parent), children in siblings.items():
-                mask = single = 0
-                hashes = bytearray()
-                for i in sorted(children):
-                    h, key = children[i]
-                    mask |= 1 << i
-                    hashes += h.to_bytes(8, "big")
-                    if key is None:
-                        entries.append((lv, (parent << FANOUT_BITS) | i))
-                    else:
-                        single |= 1 << i
-                        entries.append(key)
-                groups.append((lv, parent, mask, single, bytes(hashes)))
-            for keys in item_keys:
-                entries.extend(keys)
-            req = cu.next_req
-            cu.next_req += 1
-            msg = Digest(cu.session, req, groups, items)
-            cu.outstanding[req] = (msg, entries)
-            self._send(out, peer, msg)
-
-    def _on_digest(self, src: str, msg: Digest, out: list[Effect]) -> None:
-        """Answer a probe, one bit per hash: a subtree that differs from ours, an item (or a
-        one-object subtree) we do not hold."""
-        self._merkle.flush(self._encoded_state)
-        node = self._merkle.node
-        holds = self._merkle.holds
-        bits = bytearray((msg.entries() + 7) // 8)
-        n = 0
-        for lv, parent, mask, single, hashes in msg.groups:
-            k = 0
-            for i in range(mask.bit_length()):
-                if not mask >> i & 1:
-                    continue
-                h = int.from_bytes(hashes[k : k + 8], "big")
-                k += 8
-                if single >> i & 1:
-                    differs = not holds(h)
-                else:
-                    differs = node(lv, (parent << FANOUT_BITS) | i)[0] != h
-                if differs:
-                    bits[n >> 3] |= 1 << (n & 7)
-                n += 1
-        for _lv, _pf, hashes in msg.items:
-            for k in range(0, len(hashes), 8):
-                if not holds(int.from_bytes(hashes[k : k + 8], "big")):
-                    bits[n >> 3] |= 1 << (n & 7)
-                n += 1
-        self._send(out, src, DigestReply(msg.session, msg.req, bytes(bits)))
-
-    def _on_digest_reply(self, src: str, msg: DigestReply, now: float, out: list[Effect]) -> None:
-        p = self._peers.get(src)
-        cu = None if p is None else p.catchup
-        if p is None or cu is None or cu.session != msg.session:
-            return  # stale: a restarted or finished session
-        probe = cu.outstanding.pop(msg.req, None)
-        if probe is None:
-            return  # a duplicate reply
-        entries = probe[1]
-        bits = msg.bits
-        if len(bits) != (len(entries) + 7) // 8:
-            cu.outstanding[msg.req] = probe
-            raise ProtocolViolationError(f"{len(bits)} bytes of bits for {len(entries)} hashes")
-        cu.last_progress = now
-        self._merkle.flush(self._encoded_state)
-        threshold = self.config.merkle_leaf_threshold
-        ship: list[str] = []
-        for n, e in enumerate(entries):
-            if not bits[n >> 3] >> (n & 7) & 1:
-                continue
-            if isinstance(e, str):
-                if e in self._state:
-                    ship.append(e)  # the peer does not hold this object as we have it
-                continue
-            lv, pf = e
-            _, count = self._merkle.node(lv, pf)
-            if count == 0:
-                continue
-            if count <= threshold or lv == DEPTH:
-                cu.queue_items.append((lv, pf))
-                continue
-            for cp, ch, ccount in self._merkle.children(lv, pf):
-                cu.queue_nodes.append((lv + 1, cp, ch, self._single_key(lv + 1, cp, ccount)))
-        cu.add_ship(ship)
-        self._pump_digest(src, cu, out)
-        if not cu.outstanding and not cu.queue_nodes and not cu.queue_items:
-            cu.digest_done = True
-        # Only what was never sent: objects in flight are not sent again on every reply (the
-        # round retransmits whatever stays unacked).
-        self._ship(src, cu, out, self.config.max_messages_per_round, resend=False)
-        self._maybe_finish(src, p, out)
-
-    def _catchup_round(
-        self, peer: str, p: _Peer, now: float, out: list[Effect], budget: int
-    ) -> None:
-        cu = p.catchup
-        assert cu is not None
-        if cu.outstanding and now - cu.last_progress > self.config.catchup_timeout:
-            # A probe or its reply was lost: ask again (a reply is idempotent; late ones are
-            # ignored once their request is answered).
-            cu.last_progress = now
-            for msg, _keys in cu.outstanding.values():
-                self._send(out, peer, msg)
-        self._ship(peer, cu, out, budget)
-        self._maybe_finish(peer, p, out)
-
-    def _ship(
-        self, peer: str, cu: _Catchup, out: list[Effect], budget: int, *, resend: bool = True
-    ) -> None:
-        """Send whole objects of the ship list from the first unacked one (``resend``) or the
-        first never sent, in bounded steps.
-
-        An object too big for one message is split (:meth:`_split`): its parts are appended to
-        the ship list (indices never shift, so acks stay exact) and its own slot is a no-op.
-        """
-        limit = self.config.max_message_bytes - _MSG_OVERHEAD
-        i = cu.shipped.mark if resend else max(cu.shipped.mark, cu.sent_hi)
-        sent = 0
-        lo = i
-        objs: list[ObjectEntry] = []
-        xs: list[Crdt] = []
-        acc = 0
-        while i < len(cu.ship) and sent < budget:
-            key = cu.ship[i]
-            part = cu.parts.get(i)
-            if part is not None:
-                x, enc = part
-            elif i in cu.split or key not in self._state:
-                i += 1
-                continue
-            else:
-                x = self._state[key]
-                enc = self._encode(x)
-                if len(enc) + len(key) + _OBJ_OVERHEAD > limit:
-                    cu.split.add(i)
-                    for px, penc in self._split(x):
-                        cu.parts[len(cu.ship)] = (px, penc)
-                        cu.ship.append(key)
-                    i += 1
-                    continue
-            size = len(key) + len(enc) + _OBJ_OVERHEAD
-            if objs and acc + size > limit:
-                self._send_objects(out, peer, cu, lo, i, objs, xs)
-                sent += 1
-                lo, objs, xs, acc = i, [], [], 0
-                if sent >= budget:
-                    return
-            objs.append((key, enc))
-            xs.append(x)
-            acc += size
-            i += 1
-        if objs:
-            self._send_objects(out, peer, cu, lo, i, objs, xs)
-        elif i > lo:  # only no-op slots (split objects): nothing to send for them
-            cu.shipped.add(lo, i)
-
-    def _send_objects(  # noqa: PLR0917
-        self,
-        out: list[Effect],
-        peer: str,
-        cu: _Catchup,
-        lo: int,
-        hi: int,
-        objs: list[ObjectEntry],
-        xs: list[Crdt],
-    ) -> None:
-        self._send(out, peer, Objects(cu.session, lo, hi, objs), sum(len(e) for _, e in objs))
-        cu.sent_hi = max(cu.sent_hi, hi)
-        self._count_sent(peer, xs)
-
-    def _on_objects_ack(self, src: str, msg: ObjectsAck, now: float, out: list[Effect]) -> None:
-        p = self._peers.get(src)
-        cu = None if p is None else p.catchup
-        if p is None or cu is None or cu.session != msg.session:
-            return
-        if msg.hi > len(cu.ship):
-            raise ProtocolViolationError("objects ack beyond the ship list")
-        if cu.shipped.add(msg.lo, msg.hi):
-            cu.last_progress = now
-        self._maybe_finish(src, p, out)
-
-    def _maybe_finish(self, peer: str, p: _Peer, out: list[Effect]) -> None:
-        cu = p.catchup
-        if cu is None or not cu.finished:
-            return
-        p.catchup = None
-        self.metrics.catchups_completed += 1
-        self.metrics.catchup_objects_shipped += len(cu.ship)
-        self._send(out, peer, CatchupDone(cu.session, self.epoch, cu.covered))
-        out.append(Emit(CatchupCompleted(peer, cu.via, len(cu.ship))))
-
-    def _on_catchup_done(self, src: str, msg: CatchupDone, now: float, out: list[Effect]) -> None:
-        if msg.covered > 0:
-            self._recv_tracker(src, msg.epoch).raise_to(msg.covered)
-        self._recovering = False
-        p = self._peers.get(src)
-        if p is not None and p.deferred is not None:
-            self._start_merkle(src, p, now, out)  # its catch-up of us is complete: our turn
 
     # -- introspection ----------------------------------------------------------------------------
 

@@ -223,6 +223,8 @@ def decode_message(data: bytes) -> Message:
         raise
     except (TypeError, ValueError) as exc:  # unpacking a wrong-length array, etc.
         raise DecodeError(f"malformed message (tag {tag:#x}): {exc}") from None
+    except RecursionError:  # a guard: no check here recurses, but a peer must never crash us
+        raise DecodeError(f"malformed message (tag {tag:#x}): nested too deep") from None
 
 
 def _decode_body(tag: int, body: Any) -> Message:
@@ -236,7 +238,10 @@ def _decode_body(tag: int, body: Any) -> Message:
         return Ack(_u64(epoch), lo, hi)
     if tag == T_HELLO:
         if type(body) is list and body and body[0] != PROTOCOL_VERSION:
-            raise DecodeError(f"unsupported sync protocol version {body[0]!r}")
+            # never format a peer's value with repr: a deeply nested one overflows the stack
+            v = body[0]
+            shown = v if type(v) is int else type(v).__name__
+            raise DecodeError(f"unsupported sync protocol version {shown}")
         version, epoch, known, wm, reply, recovering = _list(body, 6)
         if type(reply) is not bool or type(recovering) is not bool:
             raise DecodeError("reply and recovering must be bools")

@@ -28,6 +28,8 @@ SANS_IO_MODULES = [
     "gossip.runtime",  # the anyio Host loads lazily
     "sync",
     "sync._engine",
+    "sync._catchup",
+    "sync._digest",
 ]
 
 FORBIDDEN = ["anyio", "asyncio", "trio", "socket", "sqlite3"]

@@ -32,7 +32,11 @@ class PlumtreeConfig:
     seen_cache: int = 10_000
     """Message ids remembered (and their payloads, kept to answer GRAFTs); oldest evicted first."""
     max_payload: int = 1 << 20  # bytes
-    """Largest payload :meth:`Plumtree.broadcast` accepts (frames are capped by the transport)."""
+    """Largest payload :meth:`Plumtree.broadcast` accepts, and the largest one received (a
+    larger GOSSIP is dropped, neither delivered nor forwarded, and counted)."""
+    cache_bytes: int = 64 << 20  # bytes
+    """Payload bytes the seen cache keeps to answer GRAFTs; past it the oldest payloads are
+    dropped (their ids stay, so duplicates are still recognised)."""
 
     def __post_init__(self) -> None:
         for name, t in {
@@ -51,6 +55,10 @@ class PlumtreeConfig:
             raise ConfigError(f"seen_cache must be >= 1, got {self.seen_cache}")
         if self.max_payload < 1:
             raise ConfigError(f"max_payload must be >= 1, got {self.max_payload}")
+        if self.cache_bytes < self.max_payload:
+            raise ConfigError(
+                f"cache_bytes ({self.cache_bytes}) must hold one max_payload ({self.max_payload})"
+            )
 
     @classmethod
     def lan(cls) -> PlumtreeConfig:

@@ -22,12 +22,15 @@ view before each step, so nothing has to be forwarded), or call :meth:`Plumtree.
 :meth:`Plumtree.neighbor_down` from the application on HyParView's ``NeighborUp``/``NeighborDown``.
 
 Message ids are 64-bit random numbers from the node's ``rng``; a bounded cache remembers the ids
-(and payloads, to answer GRAFTs) of the last ``seen_cache`` messages.
+(and payloads, to answer GRAFTs) of the last ``seen_cache`` messages, and at most ``cache_bytes``
+of payloads (older payloads are dropped first, their ids kept). A received payload over
+``max_payload`` is dropped unseen: a peer cannot make us keep or forward more than we would send.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -73,6 +76,8 @@ class PlumtreeStats:
     grafts_sent: int = 0
     prunes_sent: int = 0
     decode_errors: int = 0
+    oversize_dropped: int = 0  # received payloads over max_payload
+    payloads_evicted: int = 0  # cached payloads dropped to stay under cache_bytes
 
 
 class Plumtree:
@@ -96,8 +101,10 @@ class Plumtree:
         self._known: frozenset[Addr] = frozenset()
         self._eager: dict[Addr, None] = {}
         self._lazy: dict[Addr, None] = {}
-        # mid -> (round, payload): the seen cache, oldest first.
-        self._received: dict[int, tuple[int, bytes]] = {}
+        # mid -> (round, payload): the seen cache, oldest first (payload None: evicted).
+        self._received: dict[int, tuple[int, bytes | None]] = {}
+        self._cached_bytes = 0
+        self._payload_order: deque[int] = deque()  # mids whose payload may be cached
         # mid -> announcers (peer, round) of a message we lack, in arrival order.
         self._missing: dict[int, list[tuple[Addr, int]]] = {}
         self._graft_armed: set[int] = set()
@@ -118,6 +125,11 @@ class Plumtree:
     def lazy_peers(self) -> frozenset[Addr]:
         self._sync_neighbors([])
         return frozenset(self._lazy)
+
+    @property
+    def cached_bytes(self) -> int:
+        """Payload bytes held by the seen cache (at most ``cache_bytes``)."""
+        return self._cached_bytes
 
     def has_seen(self, mid: int) -> bool:
         return mid in self._received
@@ -206,6 +218,9 @@ class Plumtree:
 
     def _on_gossip(self, out: list[Effect], src: Addr, msg: Gossip, now: float) -> None:
         self.stats.gossip_received += 1
+        if len(msg.payload) > self.config.max_payload:
+            self.stats.oversize_dropped += 1
+            return
         if msg.mid in self._received:
             self.stats.duplicates += 1
             # A redundant path: cut it (the sender does the same when it gets PRUNE).
@@ -280,7 +295,7 @@ class Plumtree:
             del self._lazy[src]
             self._eager[src] = None
         got = self._received.get(msg.mid)
-        if got is not None:
+        if got is not None and got[1] is not None:
             self.stats.gossip_sent += 1
             out.append(SendStream(src, encode(Gossip(msg.mid, got[0], got[1]))))
 
@@ -316,8 +331,23 @@ class Plumtree:
 
     def _remember(self, mid: int, rnd: int, payload: bytes) -> None:
         self._received[mid] = (rnd, payload)
+        self._cached_bytes += len(payload)
+        self._payload_order.append(mid)
+        order = self._payload_order
         if len(self._received) > self.config.seen_cache:
-            del self._received[next(iter(self._received))]
+            old = next(iter(self._received))
+            _, dropped = self._received.pop(old)
+            if dropped is not None:
+                self._cached_bytes -= len(dropped)
+            if order and order[0] == old:  # both are oldest first
+                order.popleft()
+        while self._cached_bytes > self.config.cache_bytes and order:
+            old = order.popleft()
+            entry = self._received.get(old)
+            if entry is not None and entry[1] is not None:
+                self._received[old] = (entry[0], None)
+                self._cached_bytes -= len(entry[1])
+                self.stats.payloads_evicted += 1
 
     def _sync_neighbors(self, out: list[Effect]) -> None:
         """Catch up with the neighbour source's active view (cheap when it has not changed)."""

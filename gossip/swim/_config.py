@@ -45,6 +45,13 @@ class SwimConfig:
     max_meta_bytes: int = 512  # bytes, member metadata (memberlist MetaMaxSize)
     rejoin_interval: float = 30.0  # s, re-contact seeds that are not alive (heals partitions)
     leave_timeout: float = 5.0  # s, longest wait for a leave to be disseminated
+    # Caps against a peer that lists fake members (docs/security.md). Members known, tombstones
+    # included: news of more is dropped (counted), a push-pull listing more is refused whole
+    # (keep it equal on every node, above the cluster's size).
+    max_members: int = 50_000
+    # bytes: our own push-pull is cut to fit (self and live members first); keep it at most the
+    # transport's max_frame_size (the default of both is 8 MiB).
+    max_push_pull_bytes: int = 8 * 1024 * 1024
 
     def __post_init__(self) -> None:
         positive = {
@@ -78,6 +85,10 @@ class SwimConfig:
                 raise ConfigError(f"{name} must be >= {lo}, got {iv!r}")
         if self.packet_budget < 256:
             raise ConfigError("packet_budget must be >= 256 bytes")
+        if self.max_members < 2:
+            raise ConfigError(f"max_members must be >= 2, got {self.max_members!r}")
+        if self.max_push_pull_bytes < 1024 + self.max_meta_bytes:
+            raise ConfigError("max_push_pull_bytes must be >= 1024 + max_meta_bytes")
 
     # -- presets -----------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain, repeat
+from typing import Any
 
 from gossip._errors import DecodeError, UsageError
 from gossip._events import (
@@ -122,6 +123,8 @@ class _Probe:
     acked: bool = False
     expected_nacks: int = 0
     nacks: int = 0
+    # The members asked to ping-req the target: only they (and the target) may answer for it.
+    helpers: tuple[Addr, ...] = ()
 
 
 @dataclass(slots=True)
@@ -130,6 +133,7 @@ class _Relay:
     seq: int
     nack: bool
     expires: float  # forward a late ack until then (the nack may have gone out already)
+    target: Addr = ""  # the member we ping for the requester: only its ack is relayed
 
 
 class SwimCore:
@@ -203,6 +207,9 @@ class SwimCore:
             "probes_failed": 0,
             "ping_reqs_sent": 0,
             "refutations": 0,
+            "stray_acks": 0,  # acks and nacks from members we did not ask (dropped)
+            "members_refused": 0,  # new members not added: max_members reached
+            "push_pull_truncated": 0,  # our push-pulls cut to max_push_pull_bytes
         }
         # A static bootstrap of thousands of members: one C-speed dict build. The list is built
         # by appending, which leaves it the usual spare capacity: an exact-size copy would be
@@ -350,7 +357,7 @@ class SwimCore:
         # Full state never travels as a datagram, and only full state travels as a stream.
         try:
             if stream:
-                pp = decode_push_pull(data, self.config.max_meta_bytes)
+                pp = decode_push_pull(data, self.config.max_meta_bytes, self.config.max_members)
             else:
                 msg, raw = decode_datagram(data, self.config.max_meta_bytes)
         except UnknownTagError:
@@ -379,11 +386,15 @@ class SwimCore:
         if isinstance(msg, Ping):
             self._send(src, Ack(msg.seq))
         elif isinstance(msg, Ack):
-            self._on_ack(msg.seq)
+            self._on_ack(src, msg.seq)
         elif isinstance(msg, PingReq):
             self._on_ping_req(src, msg, now)
-        elif isinstance(msg, Nack) and self._probe is not None and self._probe.seq == msg.seq:
-            self._probe.nacks += 1
+        elif isinstance(msg, Nack):
+            p = self._probe
+            if p is not None and p.seq == msg.seq and src in p.helpers:
+                p.nacks += 1
+            else:
+                self.stats["stray_acks"] += 1
 
     def _on_timer(self, key: object, now: float) -> None:
         if key == _PROBE:
@@ -470,18 +481,24 @@ class SwimCore:
             self._dead_recent.pop(a, None)
             self._out.append(Emit(MemberReaped(a)))
 
-    def _on_ack(self, seq: int) -> None:
+    def _on_ack(self, src: Addr, seq: int) -> None:
+        # Sequence numbers are small and guessable: an ack counts only from whom we asked (the
+        # target of our probe or a helper relaying for it; the target of a relayed ping), so
+        # a stray or misdirected ack cannot keep a dead member alive.
         p = self._probe
-        if p is not None and p.seq == seq:
+        if p is not None and p.seq == seq and (src == p.target or src in p.helpers):
             if not p.acked:
                 p.acked = True
                 self._adjust_awareness(-1)
                 self._out.append(CancelTimer(("probe_timeout", seq)))
             return
-        relay = self._relays.pop(seq, None)
-        if relay is not None:
+        relay = self._relays.get(seq)
+        if relay is not None and src == relay.target:
+            del self._relays[seq]
             self._out.append(CancelTimer(("relay", seq)))
             self._send(relay.requester, Ack(relay.seq))
+            return
+        self.stats["stray_acks"] += 1
 
     def _probe_timeout(self, seq: int) -> None:
         p = self._probe
@@ -490,6 +507,7 @@ class SwimCore:
         helpers = self._pick_live(self.config.indirect_checks, exclude=p.target)
         for h in helpers:
             self._send(h, PingReq(seq, p.target, self.config.nacks))
+        p.helpers = tuple(helpers)
         self.stats["ping_reqs_sent"] += len(helpers)
         p.expected_nacks = len(helpers) if self.config.nacks else 0
 
@@ -513,7 +531,7 @@ class SwimCore:
             return
         seq = self._next_seq()
         expires = now + self.config.probe_timeout
-        self._relays[seq] = _Relay(src, msg.seq, msg.nack, expires)
+        self._relays[seq] = _Relay(src, msg.seq, msg.nack, expires, msg.target)
         self._send(msg.target, Ping(seq))
         # The nack is due before the requester's indirect phase ends (Lifeguard: a nack that
         # arrives after it counts as missing and raises a healthy requester's local health).
@@ -572,6 +590,11 @@ class SwimCore:
 
     def _apply_alive(self, u: Update, v: int | None, now: float) -> None:
         if v is None:
+            if len(self._members) >= self.config.max_members:
+                # Full (of real members, or of fakes a key holder listed: those are never
+                # acked, so they die and are reaped, and room comes back).
+                self.stats["members_refused"] += 1
+                return
             a = sys.intern(u.addr)  # one string object per address, however many nodes hold it
             self._members[a] = u.incarnation << 2 | _ALIVE
             self._set_meta(a, u.meta)
@@ -782,12 +805,30 @@ class SwimCore:
         incs = map(operator.rshift, packed, repeat(2))
         states = map(operator.and_, packed, repeat(3))
         metas = map(self._metas.get, addrs, repeat(b"")) if self._metas else repeat(b"")
-        data = encode_push_pull_state(
-            join, reply, list(zip(addrs, incs, states, metas, strict=False))
-        )
+        entries = list(zip(addrs, incs, states, metas, strict=False))
+        data = encode_push_pull_state(join, reply, entries)
+        if len(data) > self.config.max_push_pull_bytes:
+            data = self._cut_push_pull(join, reply, entries)
         self.stats["streams_sent"] += 1
         self.stats["bytes_sent"] += len(data)
         self._out.append(SendStream(dst, data))
+
+    def _cut_push_pull(self, join: bool, reply: bool, entries: list[Any]) -> bytes:
+        """A push-pull that fits ``max_push_pull_bytes`` (a frame over the transport's cap would
+        never leave): ourselves first, then live members, then tombstones, as many as fit.
+        The periodic exchanges with other members carry the rest."""
+        self.stats["push_pull_truncated"] += 1
+        me, rest = entries[0], entries[1:]
+        rest.sort(key=operator.itemgetter(2))  # alive, suspect, dead, left
+        budget = self.config.max_push_pull_bytes - 16  # tag, flags, array header
+        kept = []
+        for entry in (me, *rest):
+            size = len(encode_push_pull_state(False, False, [entry])) - 4  # one entry's bytes
+            if size > budget:
+                break
+            budget -= size
+            kept.append(entry)
+        return encode_push_pull_state(join, reply, kept)
 
     def _on_push_pull(self, src: Addr, msg: PushPull, now: float) -> None:
         members, me = self._members, self.addr

@@ -303,21 +303,23 @@ def decode_datagram(
     return head, raw
 
 
-def decode_push_pull(data: bytes, max_meta: int = 512) -> PushPull:
-    """Decode a push-pull frame (tag included); ``DecodeError`` on garbage."""
+def decode_push_pull(data: bytes, max_meta: int = 512, max_members: int | None = None) -> PushPull:
+    """Decode a push-pull frame (tag included); ``DecodeError`` on garbage, or if it lists more
+    than ``max_members`` members (refused from the array header, before decoding them)."""
     if _check_tag(data) != Tag.PUSH_PULL:
         raise DecodeError("not a push-pull frame")
     try:
-        return _decode_push_pull(data[1:], max_meta)
+        return _decode_push_pull(data[1:], max_meta, max_members)
     except DecodeError:
         raise
     except Exception as e:  # msgpack raises many types on garbage; all mean the same to us
         raise DecodeError(f"malformed SWIM message: {e.__class__.__name__}") from None
 
 
-def _decode_push_pull(body: bytes, max_meta: int) -> PushPull:
+def _decode_push_pull(body: bytes, max_meta: int, max_members: int | None) -> PushPull:
+    limits = {} if max_members is None else {"max_array_len": max(max_members, 4)}
     obj = msgpack.unpackb(
-        body, raw=False, strict_map_key=True, max_bin_len=max_meta, use_list=False
+        body, raw=False, strict_map_key=True, max_bin_len=max_meta, use_list=False, **limits
     )
     if type(obj) is not tuple or len(obj) != 3 or type(obj[2]) is not tuple:
         raise DecodeError("bad push-pull")

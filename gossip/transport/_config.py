@@ -23,12 +23,23 @@ class TransportConfig:
     max_packet_size: int = 64_000  # bytes of payload per datagram (keep probes under the MTU)
     max_frame_size: int = 8 * 1024 * 1024  # bytes of payload per stream frame
     connect_timeout: float = 5.0  # seconds to connect and complete the handshake
-    handshake_timeout: float = 5.0  # seconds an inbound connection has to complete its hello
-    max_handshakes: int = 256  # inbound connections allowed to be mid-handshake at once
+    # Seconds an inbound connection has to complete its handshake (hello, then confirm: one
+    # round trip after connecting); a half-open connection holds a slot until then.
+    handshake_timeout: float = 2.0
+    # Inbound connections allowed to be mid-handshake at once; when full, the oldest half-open one
+    # is dropped to make room (a recent connection completes within a round trip, an idle one
+    # holding a slot is what a flood looks like).
+    max_handshakes: int = 256
     replay_window: float = 60.0  # seconds; also the clock skew tolerated between members
     replay_cache_size: int = 100_000  # nonces remembered by the replay guard
     inbox_size: int = 4096  # received messages buffered until the consumer takes them
     versions: tuple[int, int] = PROTOCOL_VERSIONS  # wire-protocol versions spoken (min, max)
+    # Limits against strangers and misbehaving peers (docs/security.md); each is counted in
+    # TransportMetrics.dropped when hit.
+    max_handshakes_per_source: int = 8  # half-open connections per source IP (IPv6: per /64)
+    idle_timeout: float = 60.0  # seconds a link may stay silent (keepalives every third; 0: off)
+    max_connections: int = 1024  # established connections, inbound and outbound together
+    max_buffered_bytes: int = 64 * 1024 * 1024  # bytes of unfinished frames, all links together
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -45,6 +56,14 @@ class TransportConfig:
         if self.replay_cache_size < 1 or self.inbox_size < 1 or self.max_handshakes < 1:
             raise ConfigError("replay_cache_size, inbox_size and max_handshakes must be >= 1")
         validate_versions(self.versions)
+        if self.max_handshakes_per_source < 1 or self.max_connections < 1:
+            raise ConfigError("max_handshakes_per_source and max_connections must be >= 1")
+        if not self.idle_timeout >= 0:
+            raise ConfigError("idle_timeout must be >= 0 seconds (0 disables it)")
+        if self.max_buffered_bytes < self.max_frame_size + 64:
+            raise ConfigError(
+                "max_buffered_bytes must hold at least one frame (max_frame_size + 64 bytes)"
+            )
 
     @classmethod
     def lan(cls, **overrides: object) -> TransportConfig:

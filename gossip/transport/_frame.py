@@ -38,8 +38,9 @@ class FrameDecoder:
         """Bytes received but not yet part of a complete frame."""
         return len(self._buf)
 
-    def feed(self, data: bytes) -> list[bytes]:
-        """Add ``data``; return the frames it completed, in order.
+    def feed(self, data: bytes, limit: int | None = None) -> list[bytes]:
+        """Add ``data``; return the frames it completed, in order (at most ``limit``: the rest
+        stays buffered, unchecked, for a later call, e.g. once a handshake raised the cap).
 
         Raises :class:`FrameTooLargeError` as soon as a length prefix exceeds the cap; the stream
         is then out of sync and must be closed.
@@ -48,7 +49,7 @@ class FrameDecoder:
         frames: list[bytes] = []
         buf = self._buf
         pos = 0
-        while len(buf) - pos >= LENGTH_PREFIX:
+        while len(buf) - pos >= LENGTH_PREFIX and (limit is None or len(frames) < limit):
             (size,) = _LEN.unpack_from(buf, pos)
             if size > self.max_size:
                 raise FrameTooLargeError(

@@ -1,23 +1,37 @@
-"""The stream handshake: version ranges, restart epochs, advertised addresses, session nonces.
+"""The stream handshake: version ranges, restart epochs, both ends' addresses, a fresh challenge.
 
-A connection opens with the 4-byte preamble :data:`MAGIC`, then the client sends one frame holding
-a sealed ``hello`` and the server answers with one frame holding a sealed ``welcome``::
+A connection opens with the 4-byte preamble :data:`MAGIC`; the client sends a sealed ``hello``,
+the server answers with a sealed ``welcome`` (or a refusal), and the client proves it holds the
+cluster key *and* saw this welcome with a ``confirm`` frame sealed under the new session key::
 
     client -> server   MAGIC | frame(seal("hello",   stamp(msgpack(hello))))
     server -> client           frame(seal("welcome", stamp(msgpack(welcome))))
+    client -> server           frame(session_c2s(CONFIRM))   then ordinary frames
 
-Both carry the sender's supported wire-protocol version range ``[vmin, vmax]``, its restart epoch,
-its advertised address (the ``"host:port"`` its peers use for it: a connection is registered under
-it, so either side reuses the one connection) and 16 random bytes. The welcome also echoes the
-client's random bytes (so an old welcome cannot be replayed at a new client), the chosen version
-(the highest both support) or an ``error`` if there is none. Hellos are sealed with the cluster key
-and go through the replay guard like packets; a node without the key cannot complete a handshake,
-so it can neither join nor inject. Stream frames after the handshake are sealed with session keys
+Both messages carry the sender's supported wire-protocol version range ``[vmin, vmax]``, its
+restart epoch, its advertised address (``addr``: a connection is registered under it, so either
+side reuses the one connection), the *other* end's address (``dst``: the hello names the address
+the client dialled, the welcome the client's advertised address) and 16 random bytes. The welcome
+also echoes the client's bytes (so an old welcome cannot be replayed at a new client) and holds
+the chosen version (the highest both support), or an ``error`` if the server refuses (no common
+version, or a hello addressed to another node).
+
+Why three messages (protocol version 2). A hello is sealed with the cluster key and goes through
+the replay guard, but a recorded hello stays valid for the replay window, and a guard only knows
+what *its* node saw: in version 1 a hello that C sent to A, replayed to B (or to A after a
+restart), was accepted, and B sent C's frames to the replayer's socket. Now a hello names its
+destination (a node refuses a hello for another address) and the session keys are derived from
+the whole transcript, the server's fresh random bytes included; the server registers the
+connection only after the ``confirm`` frame authenticates under them, which only a holder of the
+cluster key who received this very welcome can produce. A recorded hello is worthless: it earns a
+welcome that its replayer cannot answer, and the half-open connection is dropped after
+``handshake_timeout``. Stream frames after the handshake are sealed with the session keys
 (``_session.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +43,7 @@ from gossip.transport._keyring import Keyring
 from gossip.transport._replay import ReplayGuard, stamp, unstamp
 
 __all__ = [
+    "CONFIRM",
     "MAGIC",
     "MAX_HELLO_SIZE",
     "PROTOCOL_VERSIONS",
@@ -36,11 +51,16 @@ __all__ = [
     "negotiate",
     "open_hello",
     "seal_hello",
+    "transcript",
 ]
 
 MAGIC = b"DMSH"
 MAX_HELLO_SIZE = 4096  # bytes: a handshake frame larger than this is garbage
-PROTOCOL_VERSIONS = (1, 1)  # the wire-protocol versions this code speaks (min, max)
+# The wire-protocol versions this code speaks (min, max). 2: hellos name their destination and
+# the client confirms the server's fresh challenge (version 1 nodes are refused, with a clear
+# error on both sides); datagrams bind their destination address.
+PROTOCOL_VERSIONS = (2, 2)
+CONFIRM = b"DMSH confirm"  # the payload of the client's first session frame
 HELLO = b"hello"
 WELCOME = b"welcome"
 
@@ -52,7 +72,8 @@ class Hello:
     versions: tuple[int, int]  # supported wire-protocol versions, inclusive
     epoch: int  # the sender's restart epoch (grows with every restart)
     addr: str  # the sender's advertised address
-    nonce: bytes  # 16 random bytes, salt of the session keys
+    nonce: bytes  # 16 random bytes (the server's are the fresh challenge)
+    dst: str = ""  # hello: the address dialled; welcome: the client's advertised address
     echo: bytes = b""  # welcome: the client's nonce
     version: int = 0  # welcome: the chosen version
     error: str = ""  # welcome: why the server refuses (version mismatch)
@@ -73,6 +94,15 @@ def negotiate(ours: tuple[int, int], theirs: tuple[int, int]) -> int:
     return hi
 
 
+def transcript(hello_body: bytes, welcome_body: bytes) -> bytes:
+    """The digest of both sealed handshake messages: the salt of the session keys, so the keys
+    (and the client's ``confirm``) are bound to both ends' addresses, epochs and random bytes."""
+    digest = hashlib.sha256(b"deltamesh handshake\x00")
+    digest.update(len(hello_body).to_bytes(4, "big") + hello_body)
+    digest.update(welcome_body)
+    return digest.digest()
+
+
 def validate_versions(versions: tuple[int, int]) -> None:
     if len(versions) != 2 or not 1 <= versions[0] <= versions[1] or versions[1] > 255:
         raise ConfigError(
@@ -88,6 +118,7 @@ def seal_hello(keyring: Keyring, hello: Hello, now: float, *, welcome: bool = Fa
         "epoch": hello.epoch,
         "addr": hello.addr,
         "nonce": hello.nonce,
+        "dst": hello.dst,
     }
     if welcome:
         body.update(echo=hello.echo, version=hello.version, error=hello.error)
@@ -117,6 +148,9 @@ def open_hello(
             raise TypeError("version range and epoch must be integers")
         if not isinstance(addr, str) or not isinstance(nonce, bytes) or len(nonce) != 16:
             raise TypeError("bad address or nonce")
+        dst = body.get("dst", "")  # absent from version 1 messages (refused after negotiation)
+        if not isinstance(dst, str):
+            raise TypeError("bad destination address")
         echo, version, error = b"", 0, ""
         if welcome:
             echo, version, error = body["echo"], body["version"], body["error"]
@@ -131,6 +165,7 @@ def open_hello(
         epoch=epoch,
         addr=addr,
         nonce=nonce,
+        dst=dst,
         echo=echo,
         version=version,
         error=error,

@@ -10,7 +10,11 @@ associated data binds the message to
   share a key still cannot inject into each other;
 - the message *kind* (``packet``, ``hello``, ``welcome``), so a sealed packet can never be
   reflected as a handshake or the other way round;
-- the header itself (format byte and key id).
+- the header itself (format byte and key id);
+- for datagrams, the *destination* address (``bind``, not sent): a datagram sealed for one
+  member fails authentication at every other, so a captured datagram cannot be replayed to a
+  node that was not its destination (each node's replay guard stops second copies at the
+  destination itself).
 
 Encryption always uses the *primary* key; decryption accepts any installed key. The key id (the
 first 4 bytes of SHA-256 over a fixed label and the key) names the key that sealed a message, so
@@ -181,20 +185,27 @@ class Keyring:
 
     # -- sealing ---------------------------------------------------------------------------
 
-    def _aad(self, kind: bytes, header: bytes) -> bytes:
-        return b"deltamesh/1\x00" + kind + b"\x00" + self.cluster.encode() + b"\x00" + header
+    def _aad(self, kind: bytes, header: bytes, bind: bytes) -> bytes:
+        aad = b"deltamesh/1\x00" + kind + b"\x00" + self.cluster.encode() + b"\x00" + header
+        # Length-prefixed, so no two (header, bind) pairs give the same associated data.
+        return aad + len(bind).to_bytes(2, "big") + bind if bind else aad
 
-    def seal(self, kind: bytes, plaintext: bytes) -> bytes:
-        """Seal ``plaintext`` as a message of ``kind`` under the primary key."""
+    def seal(self, kind: bytes, plaintext: bytes, *, bind: bytes = b"") -> bytes:
+        """Seal ``plaintext`` as a message of ``kind`` under the primary key.
+
+        ``bind`` (at most 65,535 bytes) joins the associated data without being sent: the
+        receiver must pass the same bytes to :meth:`open` (datagrams bind their destination
+        address, so a datagram sealed for one node fails authentication at any other)."""
         if self._primary is None:
             return bytes((FORMAT_PLAIN,)) + plaintext
         nonce = os.urandom(NONCE_SIZE)
         header = bytes((FORMAT_SEALED,)) + self._primary
-        body = self._aeads[self._primary].encrypt(nonce, plaintext, self._aad(kind, header))
+        aad = self._aad(kind, header, bind)
+        body = self._aeads[self._primary].encrypt(nonce, plaintext, aad)
         return header + nonce + body
 
-    def open(self, kind: bytes, data: bytes) -> Opened:
-        """Authenticate and decrypt a message of ``kind``.
+    def open(self, kind: bytes, data: bytes, *, bind: bytes = b"") -> Opened:
+        """Authenticate and decrypt a message of ``kind`` (sealed with the same ``bind``).
 
         Raises :class:`AuthenticationError` (unknown key, wrong key, wrong cluster, tampered,
         plaintext/keyed mismatch) or :class:`DecodeError` (too short to be a message).
@@ -217,7 +228,7 @@ class Keyring:
         nonce = data[HEADER_SIZE - NONCE_SIZE : HEADER_SIZE]
         try:
             plaintext = aead.decrypt(
-                nonce, data[HEADER_SIZE:], self._aad(kind, data[: HEADER_SIZE - NONCE_SIZE])
+                nonce, data[HEADER_SIZE:], self._aad(kind, data[: HEADER_SIZE - NONCE_SIZE], bind)
             )
         except InvalidTag:
             raise AuthenticationError("authentication failed") from None

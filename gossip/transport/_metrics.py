@@ -17,6 +17,11 @@ DROP_REASONS = (
     "epoch",  # a handshake from an older restart epoch than one already seen for that address
     "handshake",  # the handshake timed out or broke, or too many were in progress
     "backpressure",  # datagrams that arrived while the consumer's inbox was full
+    "misdirected",  # a hello sealed for another node's address (replayed from elsewhere?)
+    "connections",  # a handshake refused because max_connections links were established
+    "buffer",  # a link closed: all links together buffered max_buffered_bytes, it the most
+    "idle",  # a link closed after idle_timeout seconds without receiving anything
+    "kernel",  # datagrams the kernel dropped, receive buffer full (Linux; read, not counted)
 )
 
 

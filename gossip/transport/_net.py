@@ -11,16 +11,20 @@ so frame order per direction is kept, and both connections stay usable.
 Everything a peer can get wrong (bad magic, a failed handshake, a wrong key, an oversized frame,
 a tampered frame, a replayed datagram) is counted in :attr:`NetTransport.metrics` by reason and
 dropped; a connection that misbehaves is closed. Nothing a peer sends can raise out of the
-transport.
+transport. Strangers are bounded too (``docs/security.md``): half-open connections per source
+address and in all (the oldest is dropped to make room), established connections, the bytes of
+unfinished frames all links buffer together, and silent links (keepalives every third of
+``idle_timeout``; a link that hears nothing for ``idle_timeout`` is closed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -47,14 +51,17 @@ from gossip.transport._addr import format_addr, parse_addr
 from gossip.transport._config import TransportConfig
 from gossip.transport._frame import FrameDecoder, encode_frame
 from gossip.transport._handshake import (
+    CONFIRM,
     MAGIC,
     MAX_HELLO_SIZE,
     Hello,
     negotiate,
     open_hello,
     seal_hello,
+    transcript,
 )
 from gossip.transport._interface import Incoming
+from gossip.transport._kernel import udp_drops
 from gossip.transport._keyring import TAG_SIZE, Keyring
 from gossip.transport._metrics import TransportMetrics
 from gossip.transport._packet import open_packet, packet_overhead, seal_packet
@@ -67,6 +74,25 @@ log = logging.getLogger("gossip.transport")
 
 _READ_CHUNK = 65536  # bytes per socket read
 _BROKEN = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
+_KERNEL_POLL = 0.05  # seconds: read the kernel's drop count at most this often
+_KEEPALIVE_DEFAULT = 20.0  # seconds between keepalives when idle_timeout is 0 (disabled)
+
+
+class _RefusedError(Exception):
+    """The server answered our hello with a refusal (not a peer error: a clear reason)."""
+
+
+def source_of(stream: anyio.abc.SocketStream) -> str:
+    """The per-source bucket of an inbound connection: its IP address (IPv6: its /64, which one
+    host usually owns whole)."""
+    try:
+        host = str(stream.extra(SocketAttribute.remote_address)[0])
+        ip = ipaddress.ip_address(host)
+    except (ValueError, TypeError, IndexError, anyio.TypedAttributeLookupError):
+        return "?"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def drop_reason(exc: PeerError) -> str:
@@ -79,24 +105,49 @@ def drop_reason(exc: PeerError) -> str:
         return "oversize"
     if isinstance(exc, VersionError):
         return "version"
+    if isinstance(exc, _BufferBudgetError):
+        return "buffer"
     return "malformed"
 
 
 class _Reader:
-    """Frames from a byte stream: the magic preamble, then length-prefixed frames."""
+    """Frames from a byte stream: the magic preamble, then length-prefixed frames.
 
-    __slots__ = ("decoder", "metrics", "pending", "stream")
+    ``budget`` (once the connection is authenticated) is the transport's account of the bytes of
+    unfinished frames all links hold; ``last_read`` the time of the last bytes received."""
+
+    __slots__ = (
+        "budget",
+        "buffered",
+        "decoder",
+        "evicted",
+        "last_read",
+        "metrics",
+        "pending",
+        "stream",
+    )
 
     def __init__(self, stream: anyio.abc.ByteStream, max_size: int, metrics: TransportMetrics):
         self.stream = stream
         self.decoder = FrameDecoder(max_size)
         self.pending: deque[bytes] = deque()
         self.metrics = metrics
+        self.budget: _Budget | None = None
+        self.buffered = 0  # bytes of an unfinished frame, as last accounted in the budget
+        self.evicted = False  # closed by the budget to make room (its read loop says so)
+        self.last_read = anyio.current_time()
 
     async def _chunk(self) -> bytes:
         chunk = await self.stream.receive(_READ_CHUNK)
         self.metrics.bytes_in += len(chunk)
+        self.last_read = anyio.current_time()
         return chunk
+
+    def _account(self) -> None:
+        if self.budget is not None:
+            now = self.decoder.buffered
+            self.budget.used += now - self.buffered
+            self.buffered = now
 
     async def read_magic(self) -> bool:
         head = b""
@@ -104,13 +155,55 @@ class _Reader:
             head += await self._chunk()
         if head[: len(MAGIC)] != MAGIC:
             return False
-        self.pending.extend(self.decoder.feed(head[len(MAGIC) :]))
+        self.pending.extend(self.decoder.feed(head[len(MAGIC) :], 1))
         return True
 
-    async def next_frame(self) -> bytes:
+    async def next_frame(self, *, single: bool = False) -> bytes:
+        """The next frame. ``single``: parse no further than it (handshake messages: what follows
+        them is checked against the cap that applies after the handshake)."""
+        limit = 1 if single else None
+        if not self.pending and self.decoder.buffered:  # frames left behind by a single read
+            self.pending.extend(self.decoder.feed(b"", limit))
         while not self.pending:
-            self.pending.extend(self.decoder.feed(await self._chunk()))
+            self.pending.extend(self.decoder.feed(await self._chunk(), limit))
+            self._account()
+            if self.budget is not None and self.budget.used > self.budget.limit:
+                self.budget.over(self)
         return self.pending.popleft()
+
+    def release(self) -> None:
+        """The connection is gone: its unfinished frame no longer counts."""
+        if self.budget is not None:
+            self.budget.used -= self.buffered
+            self.buffered = 0
+            self.budget = None
+
+
+class _BufferBudgetError(PeerError):
+    """This link held the largest unfinished frame when all links together held too much."""
+
+
+@dataclass(eq=False, slots=True)
+class _Budget:
+    """Bytes of unfinished frames held by all authenticated links, against a limit. Over it, the
+    link holding the most is closed (counted ``buffer``): a flood of half-sent frames costs the
+    flooder its links, while a peer sending ordinary frames holds next to nothing."""
+
+    limit: int
+    evict: Callable[[_Reader], None]  # closes another link's connection (from a task)
+    readers: set[_Reader] = field(default_factory=set)
+    used: int = 0
+
+    def over(self, reader: _Reader) -> None:
+        while self.used > self.limit and self.readers:
+            victim = max(self.readers, key=lambda r: r.buffered)
+            self.readers.discard(victim)
+            victim.release()
+            victim.evicted = True
+            if victim is reader:  # counted by its read loop
+                raise _BufferBudgetError("too many bytes of unfinished frames buffered")
+            victim.metrics.drop("buffer")
+            self.evict(victim)
 
 
 @dataclass(eq=False, slots=True)
@@ -123,6 +216,7 @@ class _Conn:
     recv: StreamCipher
     lock: anyio.Lock = field(default_factory=anyio.Lock)
     dead: bool = False
+    last_send: float = 0.0  # anyio clock: when we last wrote to it (keepalives)
 
 
 @dataclass(eq=False, slots=True)
@@ -138,7 +232,7 @@ class NetTransport:
     """UDP + TCP transport of one node (see :class:`~gossip.transport.Transport`).
 
     ``keyring`` is required: pass ``Keyring([key], cluster=...)``, or ``Keyring.plaintext()`` to
-    run unprotected on purpose. ``epoch`` is this node's restart epoch (it must grow across
+    run unprotected on purpose. ``epoch`` is this node's restart epoch (it should grow across
     restarts; the default is the wall clock in milliseconds).
     """
 
@@ -165,7 +259,8 @@ class NetTransport:
         )
         self._conns: dict[Addr, list[_Conn]] = {}
         self._dials: dict[Addr, _Dial] = {}
-        self._epochs: dict[Addr, int] = {}  # highest restart epoch seen per peer address
+        self._n_conns = 0  # established connections, all peers
+        self._budget = _Budget(self.config.max_buffered_bytes, self._evict_reader)
         self._inbox_send, self._inbox_recv = anyio.create_memory_object_stream[Incoming](
             self.config.inbox_size
         )
@@ -174,7 +269,10 @@ class NetTransport:
         self._udp: anyio.abc.UDPSocket | None = None
         self._listener: MultiListener[anyio.abc.SocketStream] | None = None
         self._udp_send_lock = anyio.Lock()
-        self._handshaking: set[anyio.abc.SocketStream] = set()  # inbound, not yet authenticated
+        # Inbound connections not yet authenticated, oldest first: stream -> (source, scope).
+        self._handshaking: dict[anyio.abc.SocketStream, tuple[str, anyio.CancelScope]] = {}
+        self._per_source: dict[str, int] = {}  # half-open connections per source address
+        self._kernel_read = -_KERNEL_POLL  # monotonic time of the last kernel drop count read
         self._closed = False
 
     # -- properties ------------------------------------------------------------------------
@@ -187,7 +285,25 @@ class NetTransport:
 
     @property
     def metrics(self) -> TransportMetrics:
+        """The counters; reading them also refreshes ``dropped["kernel"]`` (datagrams the kernel
+        dropped because the receive buffer was full, where the platform reports it: Linux)."""
+        self._read_kernel_drops()
         return self._metrics
+
+    def _read_kernel_drops(self) -> None:
+        now = time.monotonic()
+        if self._udp is None or now - self._kernel_read < _KERNEL_POLL:
+            return
+        self._kernel_read = now
+        try:
+            # asyncio hands out a wrapper of the socket, trio the socket: both have these
+            sock = self._udp.extra(SocketAttribute.raw_socket)
+            fileno, family = sock.fileno(), int(sock.family)
+        except (anyio.TypedAttributeLookupError, OSError, AttributeError):
+            return
+        drops = udp_drops(fileno, family)
+        if drops:
+            self._metrics.dropped["kernel"] = drops
 
     @property
     def max_packet_size(self) -> int:
@@ -196,6 +312,12 @@ class NetTransport:
     @property
     def max_frame_size(self) -> int:
         return self.config.max_frame_size
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of unfinished frames all authenticated links hold now (at most
+        ``max_buffered_bytes`` plus one read)."""
+        return self._budget.used
 
     def connected_peers(self) -> list[Addr]:
         """Peers with at least one established connection."""
@@ -213,6 +335,7 @@ class NetTransport:
         assert self._listener is not None
         tg.start_soon(self._serve, tg)
         tg.start_soon(self._udp_loop)
+        tg.start_soon(self._idle_loop)
         return self
 
     async def __aexit__(
@@ -244,6 +367,7 @@ class NetTransport:
                     await self._kill(conn)
             for stream in list(self._handshaking):
                 await stream.aclose()
+            self._read_kernel_drops()
             if self._listener is not None:
                 await self._listener.aclose()
             if self._udp is not None:
@@ -309,7 +433,7 @@ class NetTransport:
             host, port = parse_addr(dst)
         except ConfigError:
             return  # best effort: a packet to a malformed address is lost
-        wire = seal_packet(self.keyring, self._addr, data, time.time())
+        wire = seal_packet(self.keyring, self._addr, dst, data, time.time())
         assert self._udp is not None
         try:
             # One socket, many senders (a host's receive loop, timer loop and callers): anyio
@@ -337,7 +461,7 @@ class NetTransport:
                 metrics.drop("oversize")
                 continue
             try:
-                src, payload = open_packet(self.keyring, data, self._guard, time.time())
+                src, payload = open_packet(self.keyring, data, self._addr, self._guard, time.time())
                 if len(payload) > self.config.max_packet_size:
                     raise FrameTooLargeError("datagram payload over max_packet_size")
             except PeerError as exc:
@@ -369,16 +493,20 @@ class NetTransport:
     async def _handle_inbound(self, stream: anyio.abc.SocketStream) -> None:
         """Accept one connection: handshake (bounded in time and size), then read frames."""
         conn: _Conn | None = None
+        source = source_of(stream)
+        # Unauthenticated connections cost a socket each until their timeout. Bound them per
+        # source and in all; when a bound is reached, the *oldest* half-open connection makes
+        # room: a peer that really speaks the protocol completes within a round trip, so holding
+        # slots takes a stranger a steady stream of fresh connections, not a few idle ones.
+        if self._per_source.get(source, 0) >= self.config.max_handshakes_per_source:
+            self._evict_half_open(source)
         if len(self._handshaking) >= self.config.max_handshakes:
-            # Unauthenticated connections cost a socket each until their timeout: cap them, so
-            # a flood of idle connections cannot exhaust our file descriptors.
-            self._metrics.drop("handshake")
-            with anyio.CancelScope(shield=True):
-                await stream.aclose()
-            return
-        self._handshaking.add(stream)
+            self._evict_half_open(None)
+        scope = anyio.CancelScope(deadline=anyio.current_time() + self.config.handshake_timeout)
+        self._handshaking[stream] = (source, scope)
+        self._per_source[source] = self._per_source.get(source, 0) + 1
         try:
-            with anyio.move_on_after(self.config.handshake_timeout) as scope:
+            with scope:
                 conn = await self._server_handshake(stream)
             if scope.cancelled_caught:
                 self._metrics.drop("handshake")
@@ -393,7 +521,12 @@ class NetTransport:
             log.exception("unexpected error in an inbound handshake; connection dropped")
             self._metrics.drop("malformed")
         finally:
-            self._handshaking.discard(stream)
+            self._handshaking.pop(stream, None)
+            left = self._per_source.get(source, 1) - 1
+            if left > 0:
+                self._per_source[source] = left
+            else:
+                self._per_source.pop(source, None)
         if conn is None:
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
@@ -401,45 +534,80 @@ class NetTransport:
         self._metrics.connections_accepted += 1
         await self._read_loop(conn)
 
+    def _evict_half_open(self, source: str | None) -> None:
+        """Cancel the oldest half-open handshake (of ``source``, or of anyone); it is counted as
+        ``handshake`` when its task ends."""
+        for src, scope in self._handshaking.values():
+            if (source is None or src == source) and not scope.cancel_called:
+                scope.cancel()
+                return
+
     async def _server_handshake(self, stream: anyio.abc.SocketStream) -> _Conn | None:
         reader = _Reader(stream, MAX_HELLO_SIZE, self._metrics)
         if not await reader.read_magic():
             raise DecodeError("bad magic")
-        hello, kid = open_hello(self.keyring, await reader.next_frame(), self._guard, time.time())
+        hello_body = await reader.next_frame(single=True)
+        hello, kid = open_hello(self.keyring, hello_body, self._guard, time.time())
         ours = self.config.versions
-        nonce = Hello.fresh_nonce()
-        try:
-            version = negotiate(ours, hello.versions)
-        except VersionError as exc:
-            # Tell the client why, so it can report a clear error, then refuse.
+        nonce = Hello.fresh_nonce()  # our challenge: the client's confirm depends on it
+
+        async def refuse(error: str) -> None:
+            # Tell the client why, so it can report a clear error (the fields a version 1
+            # client reads are all there), then close.
             refusal = Hello(
                 versions=ours,
                 epoch=self.epoch,
                 addr=self._addr,
                 nonce=nonce,
+                dst=hello.addr,
                 echo=hello.nonce,
-                error=str(exc),
+                error=error,
             )
-            await stream.send(
-                encode_frame(seal_hello(self.keyring, refusal, time.time(), welcome=True))
-            )
+            wire = encode_frame(seal_hello(self.keyring, refusal, time.time(), welcome=True))
+            await stream.send(wire)
+            self._metrics.bytes_out += len(wire)
+
+        try:
+            version = negotiate(ours, hello.versions)
+        except VersionError as exc:
+            await refuse(str(exc))
             raise
-        known = self._epochs.get(hello.addr)
-        if known is not None and hello.epoch < known:
+        if hello.dst != self._addr:
+            # Sealed by a key holder, but for another node: a hello replayed from elsewhere, or a
+            # peer dialling us by a name we do not advertise.
+            self._metrics.drop("misdirected")
+            await refuse(f"this hello is for {hello.dst!r}; this node is {self._addr!r}")
+            return None
+        newer = [c for c in self._conns.get(hello.addr, ()) if c.epoch > hello.epoch]
+        if newer:
+            # A live link from a later restart of that address: this is a stale incarnation.
+            # (Only while such a link lives: a claimed epoch never locks the address out.)
             self._metrics.drop("epoch")
+            await refuse(f"a later restart of {hello.addr} is connected (epoch {newer[0].epoch})")
+            return None
+        if self._n_conns >= self.config.max_connections:
+            self._metrics.drop("connections")
+            await refuse(f"too many connections (max_connections={self.config.max_connections})")
             return None
         welcome = Hello(
             versions=ours,
             epoch=self.epoch,
             addr=self._addr,
             nonce=nonce,
+            dst=hello.addr,
             echo=hello.nonce,
             version=version,
         )
-        wire = encode_frame(seal_hello(self.keyring, welcome, time.time(), welcome=True))
+        welcome_body = seal_hello(self.keyring, welcome, time.time(), welcome=True)
+        wire = encode_frame(welcome_body)
         await stream.send(wire)
         self._metrics.bytes_out += len(wire)
-        send, recv = derive_session(self.keyring, kid, hello.nonce, nonce, client=False)
+        salt = transcript(hello_body, welcome_body)
+        send, recv = derive_session(self.keyring, kid, salt, client=False)
+        # The confirm proves the client holds the key and received this welcome (our fresh
+        # challenge): until it arrives, nothing is registered, so a replayed hello gains nothing.
+        if recv.open(await reader.next_frame(single=True)) != CONFIRM:
+            raise AuthenticationError("the handshake confirm does not match")
         reader.decoder.max_size = self.config.max_frame_size + TAG_SIZE
         conn = _Conn(stream, reader, hello.addr, hello.epoch, send, recv)
         await self._register(conn)
@@ -458,26 +626,32 @@ class NetTransport:
                 reader = _Reader(stream, MAX_HELLO_SIZE, self._metrics)
                 nonce = Hello.fresh_nonce()
                 hello_kid = self.keyring.primary_id or b""  # the key that seals our hello
-                hello = Hello(versions=ours, epoch=self.epoch, addr=self._addr, nonce=nonce)
-                wire = MAGIC + encode_frame(seal_hello(self.keyring, hello, time.time()))
+                hello = Hello(
+                    versions=ours, epoch=self.epoch, addr=self._addr, nonce=nonce, dst=dst
+                )
+                hello_body = seal_hello(self.keyring, hello, time.time())
+                wire = MAGIC + encode_frame(hello_body)
                 await stream.send(wire)
                 self._metrics.bytes_out += len(wire)
+                welcome_body = await reader.next_frame(single=True)
                 welcome, _ = open_hello(
-                    self.keyring, await reader.next_frame(), self._guard, time.time(), welcome=True
+                    self.keyring, welcome_body, self._guard, time.time(), welcome=True
                 )
                 if welcome.echo != nonce:
                     raise AuthenticationError("the welcome does not answer our hello")
                 if welcome.error:
-                    raise VersionError(welcome.error)
+                    negotiate(ours, welcome.versions)  # VersionError: a clear message
+                    raise _RefusedError(welcome.error)
                 if not ours[0] <= welcome.version <= ours[1]:
                     raise VersionError(f"peer chose version {welcome.version}, we speak {ours}")
-                known = self._epochs.get(dst)
-                if known is not None and welcome.epoch < known:
-                    raise UnreachableError(f"{dst} answered from an older restart epoch")
-                send, recv = derive_session(
-                    self.keyring, hello_kid, nonce, welcome.nonce, client=True
-                )
-        except (TimeoutError, PeerError, *_BROKEN) as exc:
+                if welcome.dst != self._addr or welcome.addr != dst:
+                    raise AuthenticationError("the welcome names other addresses than our hello")
+                salt = transcript(hello_body, welcome_body)
+                send, recv = derive_session(self.keyring, hello_kid, salt, client=True)
+                confirm = encode_frame(send.seal(CONFIRM))
+                await stream.send(confirm)
+                self._metrics.bytes_out += len(confirm)
+        except (TimeoutError, PeerError, _RefusedError, *_BROKEN) as exc:
             self._metrics.connect_failures += 1
             if isinstance(exc, PeerError):
                 self._metrics.drop(drop_reason(exc))
@@ -488,31 +662,41 @@ class NetTransport:
                 detail = "the peer closed the connection during the handshake (wrong key?)"
             elif isinstance(exc, TimeoutError):
                 detail = f"no connection within {self.config.connect_timeout} s"
+            elif isinstance(exc, _RefusedError):
+                detail = f"refused: {exc}"
             else:
                 detail = str(exc) or type(exc).__name__
             raise UnreachableError(f"cannot reach {dst}: {detail}") from exc
         reader.decoder.max_size = self.config.max_frame_size + TAG_SIZE
         conn = _Conn(stream, reader, dst, welcome.epoch, send, recv)
-        await self._register(conn)
+        # We reached the address we dialled and it proved itself: its epoch is the truth, even
+        # against links that merely *claimed* that address with another epoch.
+        await self._register(conn, authoritative=True)
         self._metrics.connections_opened += 1
         assert self._tg is not None
         self._tg.start_soon(self._read_loop, conn)
         return conn
 
-    async def _register(self, conn: _Conn) -> None:
-        """Make ``conn`` usable for sending to its peer; a newer restart epoch replaces old ones."""
+    async def _register(self, conn: _Conn, *, authoritative: bool = False) -> None:
+        """Make ``conn`` usable for sending to its peer. A newer restart epoch replaces the links
+        of older ones; a link we dialled replaces links of any other epoch."""
         if self._closed:
             await self._kill(conn)
             raise UnreachableError("transport is closed")
         peer = conn.peer
-        known = self._epochs.get(peer)
         conns = self._conns.setdefault(peer, [])
-        if known is not None and conn.epoch > known and conns:
-            for old in list(conns):
+        stale = [
+            c for c in conns if c.epoch < conn.epoch or (authoritative and c.epoch != conn.epoch)
+        ]
+        if stale:
+            for old in stale:
                 await self._kill(old)
             await self._report(peer, "the peer restarted (new epoch)")
-        self._epochs[peer] = max(conn.epoch, known if known is not None else conn.epoch)
         self._conns.setdefault(peer, []).append(conn)
+        self._n_conns += 1
+        conn.last_send = anyio.current_time()
+        conn.reader.budget = self._budget
+        self._budget.readers.add(conn.reader)
 
     async def _report(self, peer: Addr, reason: str) -> None:
         if self._closed:
@@ -529,12 +713,67 @@ class NetTransport:
         was_primary = bool(conns) and conns[0] is conn
         if conn in conns:
             conns.remove(conn)
+            self._n_conns -= 1
         if not conns:
             self._conns.pop(conn.peer, None)
+        self._budget.readers.discard(conn.reader)
+        conn.reader.release()
         self._metrics.connections_closed += 1
         with anyio.CancelScope(shield=True):
             await conn.stream.aclose()
         return was_primary
+
+    def _evict_reader(self, reader: _Reader) -> None:
+        """The buffer budget picked another link than the one reading: close it (its own read
+        loop then reports it)."""
+        for conns in self._conns.values():
+            for conn in conns:
+                if conn.reader is reader and self._tg is not None:
+                    self._tg.start_soon(self._close_evicted, conn)
+                    return
+
+    async def _close_evicted(self, conn: _Conn) -> None:
+        with anyio.CancelScope(shield=True):
+            await conn.stream.aclose()  # its read loop ends with the reason below
+
+    async def _idle_loop(self) -> None:
+        """Keepalives and the idle timeout: every link gets an (empty) frame when it has been
+        quiet for a third of ``idle_timeout``, so a link that hears nothing for the whole of it
+        is dead or held by someone who does not speak: close it. With ``idle_timeout=0`` links
+        are never closed for silence, but keepalives still go out (peers may time out)."""
+        limit = self.config.idle_timeout or _KEEPALIVE_DEFAULT * 3
+        while not self._closed:
+            await anyio.sleep(limit / 4)
+            self._read_kernel_drops()
+            now = anyio.current_time()
+            for conns in list(self._conns.values()):
+                for conn in list(conns):
+                    if self.config.idle_timeout and now - conn.reader.last_read > limit:
+                        assert self._tg is not None
+                        self._tg.start_soon(self._close_idle, conn)
+                    elif now - conn.last_send >= limit / 3 and not conn.lock.locked():
+                        assert self._tg is not None
+                        self._tg.start_soon(self._keepalive, conn)
+
+    async def _close_idle(self, conn: _Conn) -> None:
+        if conn.dead:
+            return
+        self._metrics.drop("idle")
+        if await self._kill(conn):
+            await self._report(conn.peer, f"the link was silent for {self.config.idle_timeout} s")
+
+    async def _keepalive(self, conn: _Conn) -> None:
+        async with conn.lock:
+            if conn.dead:
+                return
+            wire = encode_frame(conn.send.seal(b""))
+            conn.last_send = anyio.current_time()
+            with anyio.move_on_after(self.config.idle_timeout or _KEEPALIVE_DEFAULT * 3):
+                try:
+                    await conn.stream.send(wire)
+                except _BROKEN:
+                    return  # the read loop reports the broken link
+                self._metrics.bytes_out += len(wire)
 
     # -- streams: sending and reading ------------------------------------------------------
 
@@ -582,6 +821,7 @@ class NetTransport:
                 raise UnreachableError(f"the connection to {dst} is closed")
             # Sealing happens under the lock: the counter nonces must follow the write order.
             wire = b"".join(encode_frame(conn.send.seal(data)) for data in frames)
+            conn.last_send = anyio.current_time()
             try:
                 await conn.stream.send(wire)
             except _BROKEN as exc:
@@ -604,15 +844,21 @@ class NetTransport:
             while True:
                 body = await conn.reader.next_frame()
                 payload = conn.recv.open(body)
+                if not payload:
+                    continue  # a keepalive (no core sends empty payloads: they hold a tag)
                 self._metrics.frames_in += 1
                 await self._inbox_send.send(StreamReceived(conn.peer, payload))
         except PeerError as exc:
             self._metrics.drop(drop_reason(exc))
             reason = f"the peer sent a bad frame ({drop_reason(exc)})"
+            if isinstance(exc, _BufferBudgetError):
+                reason = "the links together buffered too much, this one the most"
         except anyio.EndOfStream:
             pass
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
             reason = f"the connection broke ({type(exc).__name__})"
+            if conn.reader.evicted:
+                reason = "the links together buffered too much, this one the most"
         except Exception as exc:  # a bug must not let a peer kill the transport
             log.exception("unexpected error reading from %s; connection dropped", conn.peer)
             reason = f"the connection failed ({type(exc).__name__})"

@@ -1,12 +1,14 @@
 """Per-connection stream encryption: session keys from the handshake, counter nonces.
 
 After the handshake both ends derive two 32-byte keys (one per direction) with HKDF from the
-cluster key that sealed the client's hello, salted with the client's and the server's random
-handshake nonces. Each frame body is ``AEAD(key, nonce = 4 zero bytes | 64-bit counter, payload)``
-with the counter starting at 0 and counting frames in that direction. The receiver expects the
-next counter value, so a frame that is replayed, reordered, dropped or spliced in from another
-connection (other session keys) fails authentication, and the connection is closed: a TCP stream
-cannot skip a frame. Nothing about the nonce travels on the wire, so frames cost 16 bytes of tag.
+cluster key that sealed the client's hello, salted with the digest of the whole handshake
+transcript (both sealed messages: both ends' addresses, epochs and random bytes, the server's
+fresh challenge included). Each frame body is ``AEAD(key, nonce = 4 zero bytes | 64-bit counter,
+payload)`` with the counter starting at 0 and counting frames in that direction. The receiver
+expects the next counter value, so a frame that is replayed, reordered, dropped or spliced in from
+another connection (other session keys) fails authentication, and the connection is closed: a TCP
+stream cannot skip a frame. Nothing about the nonce travels on the wire, so frames cost 16 bytes
+of tag. The client's first frame is the handshake's ``confirm`` (``_handshake.py``).
 """
 
 from __future__ import annotations
@@ -62,12 +64,12 @@ class StreamCipher:
 
 
 def derive_session(
-    keyring: Keyring, kid: bytes, client_nonce: bytes, server_nonce: bytes, *, client: bool
+    keyring: Keyring, kid: bytes, salt: bytes, *, client: bool
 ) -> tuple[StreamCipher, StreamCipher]:
-    """``(send, receive)`` ciphers for one end of a connection."""
+    """``(send, receive)`` ciphers for one end of a connection; ``salt`` is the handshake
+    transcript digest (:func:`~gossip.transport._handshake.transcript`)."""
     if not keyring.encrypted:
         return StreamCipher(None), StreamCipher(None)
-    salt = client_nonce + server_nonce
     c2s = keyring.derive(kid, salt, b"stream c2s")
     s2c = keyring.derive(kid, salt, b"stream s2c")
     send, recv = (c2s, s2c) if client else (s2c, c2s)

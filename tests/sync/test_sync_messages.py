@@ -78,6 +78,10 @@ def test_payload_is_only_crdt_bytes() -> None:
         b"\x4b\x94\x01\x01\x90\x91\x93\x05\x01\xc4\x07" + bytes(7),  # a 7-byte item hash
         b"\x4c\x93\x01\x01\x90",  # reply bits not bytes
         b"\x49\x93\x01\x00",  # truncated
+        # issue 12, finding 7: a Hello whose "version" nests 999 arrays (1,002 bytes); the
+        # error message once formatted it with repr, which raised RecursionError
+        bytes.fromhex("4a" + "91" * 1000 + "c0"),
+        bytes.fromhex("48" + "91" * 1000 + "c0"),
     ],
 )
 def test_malformed_is_a_decode_error(data: bytes) -> None:

@@ -146,3 +146,28 @@ def test_neighbor_source_is_followed_and_unreachable_peers_come_back() -> None:
     src.active_view = frozenset({"b", "c"})
     out = pt.broadcast(b"x", 2.0)
     assert sorted(d for d, _ in sent(out)) == ["b", "c"]
+
+
+def test_received_payloads_over_max_payload_are_dropped_unseen() -> None:
+    """Issue 12, item 8: 50 gossip messages of 4 MiB were kept (200 MB) and forwarded (400 MB).
+    Now a payload over ``max_payload`` (1 MiB by default) is neither kept nor forwarded."""
+    pt = node("a", "b", "c")
+    big = bytes(4 << 20)
+    for i in range(50):
+        assert feed(pt, "a", Gossip(1000 + i, 0, big)) == []
+    assert pt.stats.oversize_dropped == 50 and pt.stats.delivered == 0
+    assert not pt.has_seen(1000)
+    out = feed(pt, "a", Gossip(7, 0, bytes(1 << 20)))  # at the cap: delivered, forwarded
+    assert len([e for e in out if isinstance(e, Emit)]) == 1 and len(sent(out)) == 2
+
+
+def test_the_seen_cache_is_capped_in_bytes() -> None:
+    pt = node("a", "b", cache_bytes=1 << 20, max_payload=256 << 10)
+    for i in range(20):
+        feed(pt, "a", Gossip(100 + i, 0, bytes(100 << 10)))
+    assert pt.cached_bytes <= 1 << 20
+    assert pt.stats.payloads_evicted == 10
+    # An evicted payload cannot answer a GRAFT, but its id still marks duplicates.
+    assert sent(feed(pt, "b", Graft(100, 0))) == []
+    assert sent(feed(pt, "b", Graft(119, 0))) == [("b", Gossip(119, 1, bytes(100 << 10)))]
+    assert sent(feed(pt, "b", Gossip(100, 0, b"again"))) == [("b", Prune())]

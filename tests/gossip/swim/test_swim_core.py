@@ -114,19 +114,45 @@ def test_silent_target_gets_ping_req_then_suspect() -> None:
 def test_indirect_ack_counts_as_success_and_nacks_spare_awareness() -> None:
     core = make()
     target, ping = probe(core, 0.0)
-    core.handle(TimerFired(("probe_timeout", ping.seq)), 0.5)
-    for h in ("x", "y", "z"):
+    out = sent(core.handle(TimerFired(("probe_timeout", ping.seq)), 0.5))
+    for h, _ in out:
         core.handle(PacketReceived(h, encode_message(Nack(ping.seq))), 0.7)
     effects = core.handle(TimerFired(("probe",)), 1.0)
     assert core.awareness == 0  # every helper nacked: the target, not us, is the problem
     assert MemberSuspected(target, 0, "me") in emitted(effects)
     target2, ping2 = next((d, m) for d, m in sent(effects) if isinstance(m, Ping))
-    core.handle(TimerFired(("probe_timeout", ping2.seq)), 1.5)
-    core.handle(PacketReceived("x", encode_message(Ack(ping2.seq))), 1.7)  # relayed ack
+    out = sent(core.handle(TimerFired(("probe_timeout", ping2.seq)), 1.5))
+    helper = out[0][0]
+    core.handle(PacketReceived(helper, encode_message(Ack(ping2.seq))), 1.7)  # relayed ack
     assert not any(
         isinstance(e, MemberSuspected) for e in emitted(core.handle(TimerFired(("probe",)), 2.0))
     )
     assert core.member(target2).state == MemberState.ALIVE  # type: ignore[union-attr]
+
+
+def test_acks_count_only_from_whom_we_asked() -> None:
+    """Issue 12, item 2: an ack (or nack) with the right seq from any other member is dropped,
+    so a stray or replayed ack cannot keep a silent target alive."""
+    core = make()
+    target, ping = probe(core, 0.0)
+    others = [a for a in ("a", "b", "c", "d") if a != target]
+    core.handle(PacketReceived(others[0], encode_message(Ack(ping.seq))), 0.1)
+    core.handle(PacketReceived("stranger", encode_message(Ack(ping.seq))), 0.1)
+    out = sent(core.handle(TimerFired(("probe_timeout", ping.seq)), 0.5))
+    assert {m.target for _, m in out if isinstance(m, PingReq)} == {target}  # still unacked
+    helpers = {dst for dst, _ in out}
+    core.handle(PacketReceived("stranger", encode_message(Nack(ping.seq))), 0.6)
+    core.handle(PacketReceived("stranger", encode_message(Ack(ping.seq))), 0.7)
+    effects = core.handle(TimerFired(("probe",)), 1.0)
+    assert MemberSuspected(target, 0, "me") in emitted(effects)
+    assert core.awareness == len(helpers)  # the stranger's nack did not count either
+    assert core.stats["stray_acks"] == 4
+    # A relay forwards only its target's ack.
+    out = sent(core.handle(PacketReceived("a", encode_message(PingReq(9, "b", True))), 2.0))
+    relay_seq = out[0][1].seq  # type: ignore[attr-defined]
+    assert sent(core.handle(PacketReceived("c", encode_message(Ack(relay_seq))), 2.1)) == []
+    out = sent(core.handle(PacketReceived("b", encode_message(Ack(relay_seq))), 2.2))
+    assert [(dst, m.seq) for dst, m in out] == [("a", 9)]  # type: ignore[attr-defined]
 
 
 def test_relays_ping_req_and_nacks_on_silence() -> None:
@@ -374,3 +400,39 @@ def test_relay_nacks_inside_the_requesters_indirect_phase() -> None:
     timers = [e.at for e in effects if isinstance(e, SetTimer) and e.key == ("relay", relay_seq)]
     assert timers == [pytest.approx(3.5)]
     assert sent(core.handle(TimerFired(("relay", relay_seq)), 3.5)) == []
+
+
+def test_a_push_pull_listing_400k_fake_members_is_refused_whole() -> None:
+    """Issue 12, item 8: one push-pull listing 400,000 fake members took 11 s, kept 233 MB and
+    emitted 400,000 MemberJoined. A push-pull listing more than ``max_members`` is refused from
+    its array header; below the cap, news of members past it is dropped and counted."""
+    core = make()
+    fake = tuple(
+        (f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}:7946", 0, 0, b"") for i in range(400_000)
+    )
+    effects = core.handle(StreamReceived("a", encode_push_pull(PushPull(False, True, fake))), 1.0)
+    assert emitted(effects) == [] and len(core.members()) == 5
+    assert core.stats["decode_errors"] == 1
+    small = make(max_members=8)
+    effects = small.handle(
+        StreamReceived("a", encode_push_pull(PushPull(False, True, fake[:6]))), 1.0
+    )
+    assert len(emitted(effects)) == 3 and len(small.members()) == 8
+    assert small.stats["members_refused"] == 3
+
+
+def test_our_push_pull_never_exceeds_its_byte_cap() -> None:
+    """Issue 12, item 8: with enough members (and metadata) our own push-pull grew past the
+    transport's frame cap and could never be sent. It is cut to ``max_push_pull_bytes``:
+    ourselves first, then live members."""
+    known = tuple(f"member-{i:05d}.example.internal:7946" for i in range(3000))
+    core = make(known=known, max_push_pull_bytes=64 * 1024)
+    core.handle(gossip("a", Update(UpdateKind.DEAD, known[0], 0, origin="a")), 0.5)
+    out = core.join(["seed:1"], 1.0)
+    (frame,) = [e.data for e in out if isinstance(e, SendStream)]
+    assert 60 * 1024 < len(frame) <= 64 * 1024
+    pp = decode_message(frame)
+    assert isinstance(pp, PushPull) and pp.members[0][0] == "me"
+    assert known[0] not in {m[0] for m in pp.members}  # the tombstone went first
+    assert core.stats["push_pull_truncated"] == 1
+    assert len(encode_push_pull(PushPull(True, False, pp.members))) == len(frame)

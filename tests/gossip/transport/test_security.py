@@ -20,6 +20,7 @@ from gossip import (
 )
 from gossip.transport import (
     MAGIC,
+    PROTOCOL_VERSIONS,
     FrameDecoder,
     Hello,
     Keyring,
@@ -28,7 +29,7 @@ from gossip.transport import (
     encode_frame,
     parse_addr,
 )
-from gossip.transport._handshake import open_hello, seal_hello
+from gossip.transport._handshake import CONFIRM, open_hello, seal_hello, transcript
 from gossip.transport._packet import seal_packet
 from gossip.transport._session import StreamCipher, derive_session
 
@@ -64,15 +65,18 @@ async def raw_handshake(
     host, port = parse_addr(dst)
     stream = await anyio.connect_tcp(host, port)
     nonce = Hello.fresh_nonce()
-    hello = Hello(versions=(1, 1), epoch=epoch, addr=addr, nonce=nonce)
-    await stream.send(MAGIC + encode_frame(seal_hello(keyring, hello, time.time())))
+    hello = Hello(versions=PROTOCOL_VERSIONS, epoch=epoch, addr=addr, nonce=nonce, dst=dst)
+    hello_body = seal_hello(keyring, hello, time.time())
+    await stream.send(MAGIC + encode_frame(hello_body))
     decoder = FrameDecoder(4096)
     frames: list[bytes] = []
     with anyio.fail_after(5):
         while not frames:
             frames = decoder.feed(await stream.receive())
-    welcome, _ = open_hello(keyring, frames[0], ReplayGuard(), time.time(), welcome=True)
-    send, _ = derive_session(keyring, keyring.primary_id or b"", nonce, welcome.nonce, client=True)
+    open_hello(keyring, frames[0], ReplayGuard(), time.time(), welcome=True)  # authentic
+    salt = transcript(hello_body, frames[0])
+    send, _ = derive_session(keyring, keyring.primary_id or b"", salt, client=True)
+    await stream.send(encode_frame(send.seal(CONFIRM)))
     return stream, send
 
 
@@ -102,7 +106,9 @@ async def test_outsider_can_neither_join_nor_inject(outsider: str) -> None:
 async def test_replays_from_another_cluster_are_rejected() -> None:
     async with net() as a, net() as b:
         other = ring(KEY, "other")  # same key material, another cluster label
-        captured_packet = seal_packet(other, b.local_addr, b"\x70from-elsewhere", time.time())
+        captured_packet = seal_packet(
+            other, b.local_addr, a.local_addr, b"\x70from-elsewhere", time.time()
+        )
         await raw_udp(a.local_addr, captured_packet)
         hello = Hello(versions=(1, 1), epoch=1, addr="127.0.0.1:1", nonce=Hello.fresh_nonce())
         host, port = parse_addr(a.local_addr)
@@ -118,8 +124,8 @@ async def test_replays_from_another_cluster_are_rejected() -> None:
 
 async def test_replayed_and_stale_packets_are_rejected() -> None:
     async with net() as a, net() as b:
-        once = seal_packet(ring(), "127.0.0.1:9", b"\x70once", time.time())
-        old = seal_packet(ring(), "127.0.0.1:9", b"\x70old", time.time() - 3600)
+        once = seal_packet(ring(), "127.0.0.1:9", a.local_addr, b"\x70once", time.time())
+        old = seal_packet(ring(), "127.0.0.1:9", a.local_addr, b"\x70old", time.time() - 3600)
         await raw_udp(a.local_addr, once, once, old, once)
         await b.send_packet(a.local_addr, b"\x70marker")
         assert await recv(a) == PacketReceived("127.0.0.1:9", b"\x70once")
@@ -129,7 +135,7 @@ async def test_replayed_and_stale_packets_are_rejected() -> None:
 
 async def test_garbled_truncated_and_oversized_datagrams() -> None:
     async with net() as a, net() as b:
-        good = bytearray(seal_packet(ring(), b.local_addr, b"\x70good", time.time()))
+        good = bytearray(seal_packet(ring(), b.local_addr, a.local_addr, b"\x70good", time.time()))
         flipped = bytearray(good)
         flipped[-3] ^= 0x40
         await raw_udp(
@@ -213,11 +219,32 @@ async def test_bad_frames_from_an_authenticated_peer_close_only_its_link() -> No
 
 
 async def test_version_mismatch_is_a_clear_error() -> None:
-    async with net() as a, net(versions=(2, 3)) as future:
-        with pytest.raises(UnreachableError, match=r"version mismatch: we speak 1\.\.1"):
+    async with net() as a, net(versions=(3, 4)) as future:
+        with pytest.raises(
+            UnreachableError, match=r"version mismatch: we speak 3\.\.4, the peer speaks 2\.\.2"
+        ):
             await future.send_frame(a.local_addr, b"\x70x")
         assert a.metrics.dropped["version"] == 1
         assert a.metrics.connections_accepted == 0
+
+
+async def test_a_version_1_node_is_refused_with_a_clear_error() -> None:
+    """Version 1 hellos (no destination, no confirm) get the refusal a version 1 node reads."""
+    async with net() as a:
+        host, port = parse_addr(a.local_addr)
+        nonce = Hello.fresh_nonce()
+        old = Hello(versions=(1, 1), epoch=1, addr="127.0.0.1:1", nonce=nonce)  # no dst
+        async with await anyio.connect_tcp(host, port) as s:
+            await s.send(MAGIC + encode_frame(seal_hello(ring(), old, time.time())))
+            decoder = FrameDecoder(4096)
+            frames: list[bytes] = []
+            with anyio.fail_after(5):
+                while not frames:
+                    frames = decoder.feed(await s.receive())
+        refusal, _ = open_hello(ring(), frames[0], ReplayGuard(), time.time(), welcome=True)
+        assert refusal.echo == nonce and refusal.version == 0
+        assert refusal.error == "protocol version mismatch: we speak 2..2, the peer speaks 1..1"
+        assert a.metrics.dropped == {"version": 1} and a.connected_peers() == []
 
 
 async def test_restart_epochs() -> None:
@@ -230,7 +257,7 @@ async def test_restart_epochs() -> None:
     ):
         await first.send_frame(a.local_addr, b"\x70one")
         assert await recv(a) == StreamReceived(same, b"\x70one")
-        with pytest.raises(UnreachableError):
+        with pytest.raises(UnreachableError, match="refused: a later restart"):
             await stale.send_frame(a.local_addr, b"\x70old")
         assert a.metrics.dropped["epoch"] == 1
         await restarted.send_frame(a.local_addr, b"\x70two")

@@ -71,8 +71,17 @@ def test_malformed_handshake_body_is_a_decode_error() -> None:
 
 def test_packet_roundtrip_carries_source() -> None:
     guard = ReplayGuard()
-    src, payload = open_packet(RING, seal_packet(RING, "1.2.3.4:5", b"\x01ping", NOW), guard, NOW)
+    sealed = seal_packet(RING, "1.2.3.4:5", "1.2.3.4:6", b"\x01ping", NOW)
+    src, payload = open_packet(RING, sealed, "1.2.3.4:6", guard, NOW)
     assert (src, payload) == ("1.2.3.4:5", b"\x01ping")
+
+
+def test_packet_is_bound_to_its_destination() -> None:
+    """A datagram sealed for one node fails authentication at every other (issue 12, item 2)."""
+    sealed = seal_packet(RING, "1.2.3.4:5", "1.2.3.4:6", b"\x01ping", NOW)
+    for elsewhere in ("1.2.3.4:7", "1.2.3.4:60", ""):
+        with pytest.raises(AuthenticationError):
+            open_packet(RING, sealed, elsewhere, ReplayGuard(), NOW)
 
 
 def test_replay_guard_window_and_capacity() -> None:
@@ -94,17 +103,15 @@ def test_replay_guard_window_and_capacity() -> None:
 
 
 def test_session_ciphers_pair_up_and_detect_reordering() -> None:
-    c_send, c_recv = derive_session(RING, RING.primary_id or b"", b"c" * 16, b"s" * 16, client=True)
-    s_send, s_recv = derive_session(
-        RING, RING.primary_id or b"", b"c" * 16, b"s" * 16, client=False
-    )
+    c_send, c_recv = derive_session(RING, RING.primary_id or b"", b"t" * 32, client=True)
+    s_send, s_recv = derive_session(RING, RING.primary_id or b"", b"t" * 32, client=False)
     f1, f2 = c_send.seal(b"one"), c_send.seal(b"two")
     assert s_recv.open(f1) == b"one"
     with pytest.raises(AuthenticationError):
         s_recv.open(f1)  # replayed: the counter moved on
     assert c_recv.open(s_send.seal(b"back")) == b"back"
-    other_send, _ = derive_session(RING, RING.primary_id or b"", b"x" * 16, b"s" * 16, client=True)
-    _, fresh_recv = derive_session(RING, RING.primary_id or b"", b"c" * 16, b"s" * 16, client=False)
+    other_send, _ = derive_session(RING, RING.primary_id or b"", b"x" * 32, client=True)
+    _, fresh_recv = derive_session(RING, RING.primary_id or b"", b"t" * 32, client=False)
     with pytest.raises(AuthenticationError):
         fresh_recv.open(other_send.seal(b"spliced"))  # from another connection
     assert f2  # (sealed, never delivered: a dropped frame also breaks the next one)
@@ -148,7 +155,7 @@ def test_arbitrary_bytes_only_ever_raise_peer_errors(keyring: Keyring, data: byt
     """Whatever a peer sends, decoding fails with a typed PeerError (never a crash)."""
     guard = ReplayGuard()
     for attempt in (
-        lambda: open_packet(keyring, data, guard, NOW),
+        lambda: open_packet(keyring, data, "1.2.3.4:6", guard, NOW),
         lambda: open_hello(keyring, data, guard, NOW),
         lambda: open_hello(keyring, data, guard, NOW, welcome=True),
     ):

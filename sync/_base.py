@@ -1,0 +1,100 @@
+"""What the parts of the sync engine share: the per-neighbour state, message-size constants, and
+the engine attributes and methods the catch-up parts (:mod:`sync._catchup`, :mod:`sync._digest`)
+rely on.
+
+:class:`~sync.SyncEngine` is assembled from three files, one protocol each: the delta-interval
+stream (:mod:`sync._engine`), the catch-up of a new or long-absent neighbour (Hello, watermark,
+object shipping: :mod:`sync._catchup`) and its Merkle digest descent (:mod:`sync._digest`). They
+share one object's state; :class:`EngineBase` declares it once so each part type-checks alone.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from sync._config import SyncConfig, SyncMode
+from sync._merkle import MerkleIndex
+from sync._metrics import PeerMetrics, SyncMetrics
+from sync._ranges import RangeTracker
+
+if TYPE_CHECKING:
+    from gossip._events import Effect
+    from sync._catchup import Catchup
+    from sync._engine import Entry
+    from sync._messages import Hello, Message
+    from sync._subscriptions import Subscriptions
+
+__all__ = ["MSG_OVERHEAD", "OBJ_OVERHEAD", "Codec", "Crdt", "EngineBase", "Peer"]
+
+Crdt = Any  # any type following the crdts contract (join/merge/leq/copy/diff/decompose/value)
+Codec = tuple[Callable[[Any], bytes], Callable[[bytes], Any]]
+
+OBJ_OVERHEAD = 8  # bytes of msgpack framing per (key, bytes) entry, for the size estimate
+MSG_OVERHEAD = 48  # bytes of a message besides its objects
+
+
+class Peer:
+    __slots__ = (
+        "ack",
+        "catchup",
+        "deferred",
+        "got_hello",
+        "hello_epoch",
+        "known",
+        "metrics",
+        "peer_activity",
+    )
+
+    def __init__(self, mark: int, metrics: PeerMetrics) -> None:
+        self.ack = RangeTracker(mark)
+        # DEFAULT mode: the join, per object, of what this neighbour sent us since our last round
+        # to it. It holds all of that (states only grow), so it need not be sent back.
+        self.known: dict[str, Crdt] = {}
+        self.catchup: Catchup | None = None
+        self.got_hello = False
+        self.hello_epoch: int | None = None
+        self.metrics = metrics
+        # A Merkle catch-up of this neighbour waiting for its own catch-up of us to end (both
+        # knew nothing of the other: one descent at a time, see _on_hello); since when.
+        self.deferred: float | None = None
+        self.peer_activity = 0.0  # last time this neighbour's catch-up of us made progress
+
+
+class EngineBase:
+    """The state every part of :class:`~sync.SyncEngine` reads (set in ``SyncEngine.__init__``)
+    and the engine methods the catch-up parts call."""
+
+    replica_id: str
+    config: SyncConfig
+    epoch: int
+    metrics: SyncMetrics
+    subscriptions: Subscriptions
+    _rng: random.Random
+    _canonical: Callable[[Crdt], bytes] | None
+    _encode: Callable[[Crdt], bytes]
+    _decode: Callable[[bytes], Crdt]
+    _state: dict[str, Crdt]
+    _mode: SyncMode
+    _c: int
+    _base: int
+    _buf: deque[Entry]
+    _peers: dict[str, Peer]
+    _recv: OrderedDict[str, tuple[int, RangeTracker]]
+    _early_hello: dict[str, Hello]
+    _mod: dict[str, int]
+    _merkle: MerkleIndex
+    _session: int
+    _recovering: bool
+
+    if TYPE_CHECKING:
+
+        def _send(self, out: list[Effect], peer: str, msg: Message, payload: int = 0) -> None: ...
+
+        def _count_sent(self, peer: str, objs: Iterable[Crdt]) -> None: ...
+
+        def _split(self, x: Crdt) -> list[tuple[Crdt, bytes]]: ...
+
+        def _recv_tracker(self, src: str, epoch: int) -> RangeTracker: ...

@@ -1,0 +1,79 @@
+"""Nodes on loopback with the cluster key: they find each other, build the overlay and converge."""
+
+from __future__ import annotations
+
+import pytest
+
+from crdts import AWLWWMap, GCounter, GSet, LWWRegister, MVRegister, ORMap, ORSet, PNCounter
+from sync import Node
+
+from ._helpers import config, eventually
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_two_nodes_converge_with_the_key() -> None:
+    async with Node(config("a")) as a, Node(config("b", a.address)) as b:
+        assert not a.insecure and a.replica_id.startswith("a-") and a.replica_id != b.replica_id
+        cart_a = a.get("cart:alice", AWLWWMap)
+        cart_b = b.get("cart:alice", AWLWWMap)
+        await cart_a.put("apple", 2)
+        await cart_b.put("pear", 1)
+        await cart_a.remove("apple")
+        await a.get("visits", PNCounter).increment(3)
+        await b.get("visits", PNCounter).decrement(1)
+        await b.get("tags", ORSet).add("x")
+        await eventually(
+            lambda: (
+                cart_a.value == cart_b.value == {"pear": 1}
+                and a.get("visits", PNCounter).value == b.get("visits", PNCounter).value == 2
+                and a.get("tags", ORSet).value == frozenset({"x"})
+            )
+        )
+        assert b.address in a.active_view and a.address in b.active_view
+        names = {(m.name, m.addr, m.state) for m in a.members()}
+        assert names == {("a", a.address, "alive"), ("b", b.address, "alive")}
+        assert a.keys() == ["cart:alice", "tags", "visits"]
+        assert a.keys("cart:") == ["cart:alice"]
+        assert dict(b.scan("v")) == {"visits": 2}
+
+
+async def test_three_nodes_every_type_converges() -> None:
+    async with (
+        Node(config("a")) as a,
+        Node(config("b", a.address)) as b,
+        Node(config("c", b.address)) as c,
+    ):
+        nodes = (a, b, c)
+        for n in nodes:
+            await n.get("m", AWLWWMap).put(n.name, 1)
+            await n.get("s", ORSet).add(n.name)
+            await n.get("g", GSet).add(n.name)
+            await n.get("pn", PNCounter).increment(2)
+            await n.get("gc", GCounter).increment(1)
+            await n.get("mv", MVRegister).set(n.name)
+            await n.get("om", ORMap).increment("hits", 1)
+        await c.get("lww", LWWRegister).set("last")
+        await a.get("s", ORSet).update(lambda s: s.add(a.replica_id, "via-update"))
+
+        def converged() -> bool:
+            return all(
+                n.get("m", AWLWWMap).value == {"a": 1, "b": 1, "c": 1}
+                and n.get("s", ORSet).value == {"a", "b", "c", "via-update"}
+                and n.get("g", GSet).value == {"a", "b", "c"}
+                and n.get("pn", PNCounter).value == 6
+                and n.get("gc", GCounter).value == 3
+                and n.get("lww", LWWRegister).value == "last"
+                and n.get("om", ORMap).field("hits", __import__("crdts").CausalCounter).value == 3
+                for n in nodes
+            )
+
+        await eventually(converged)
+        mv = {frozenset(n.get("mv", MVRegister).value) for n in nodes}
+        assert len(mv) == 1
+        await eventually(lambda: all(len(n.members()) == 3 for n in nodes))
