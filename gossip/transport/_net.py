@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import anyio
 import anyio.abc
@@ -48,6 +48,7 @@ from gossip._errors import (
 )
 from gossip._events import Addr, PacketReceived, PeerUnreachable, StreamReceived
 from gossip.transport._addr import format_addr, parse_addr
+from gossip.transport._advertise import advertise_host
 from gossip.transport._config import TransportConfig
 from gossip.transport._frame import FrameDecoder, encode_frame
 from gossip.transport._handshake import (
@@ -94,6 +95,21 @@ def source_of(stream: anyio.abc.SocketStream) -> str:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+def socket_addr(stream: anyio.abc.SocketStream, attribute: Any) -> str:
+    """``"ip:port"`` of one end of a TCP connection (IPv4-mapped IPv6 written as IPv4), or ``""``.
+
+    The client names the server's end as it connected to it, the server its own end as it
+    accepted: without NAT both see the same address, whatever name the client dialled."""
+    try:
+        host, port = stream.extra(attribute)[:2]
+        ip = ipaddress.ip_address(str(host).split("%")[0])
+    except (ValueError, TypeError, anyio.TypedAttributeLookupError):
+        return ""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return format_addr(str(ip), int(port))
 
 
 def drop_reason(exc: PeerError) -> str:
@@ -250,8 +266,8 @@ class NetTransport:
                 "Keyring.plaintext()"
             )
         self.config = config if config is not None else TransportConfig()
-        if self.config.advertise is None and self.config.host in ("0.0.0.0", "::", ""):
-            raise ConfigError("binding a wildcard address needs advertise='host:port'")
+        # The host to advertise, settled before binding so a bad setting fails here, clearly.
+        self._advertise_host = advertise_host(self.config.host, self.config.advertise)
         self.keyring = keyring
         self.epoch = epoch if epoch is not None else time.time_ns() // 1_000_000
         self._metrics = TransportMetrics()
@@ -415,7 +431,7 @@ class NetTransport:
                     raise TransportError(f"cannot bind UDP {cfg.host}:{port}: {exc}") from exc
                 continue
             self._listener, self._udp = listener, udp
-            self._addr = cfg.advertise or format_addr(cfg.host, port)
+            self._addr = cfg.advertise or format_addr(self._advertise_host or cfg.host, port)
             return
 
     def _check_open(self) -> None:
@@ -578,11 +594,11 @@ class NetTransport:
         except VersionError as exc:
             await refuse(str(exc))
             raise
-        if hello.dst != self._addr:
-            # Sealed by a key holder, but for another node: a hello replayed from elsewhere, or a
-            # peer dialling us by a name we do not advertise.
+        here = socket_addr(stream, SocketAttribute.local_address)
+        if hello.dst not in (self._addr, here):
+            # Sealed by a key holder, but for another node: a hello replayed from elsewhere.
             self._metrics.drop("misdirected")
-            await refuse(f"this hello is for {hello.dst!r}; this node is {self._addr!r}")
+            await refuse(f"this hello is for {hello.dst!r}; this node is {self._addr!r} ({here})")
             return None
         newer = [c for c in self._conns.get(hello.addr, ()) if c.epoch > hello.epoch]
         if newer:
@@ -632,8 +648,12 @@ class NetTransport:
                 reader = _Reader(stream, MAX_HELLO_SIZE, self._metrics)
                 nonce = Hello.fresh_nonce()
                 hello_kid = self.keyring.primary_id or b""  # the key that seals our hello
+                # The server's end as we reached it (its advertised address if we cannot tell):
+                # a server accepts only hellos naming its own address, so a hello recorded on
+                # its way to one node is refused by every other.
+                there = socket_addr(stream, SocketAttribute.remote_address) or dst
                 hello = Hello(
-                    versions=ours, epoch=self.epoch, addr=self._addr, nonce=nonce, dst=dst
+                    versions=ours, epoch=self.epoch, addr=self._addr, nonce=nonce, dst=there
                 )
                 hello_body = seal_hello(self.keyring, hello, time.time())
                 wire = MAGIC + encode_frame(hello_body)
@@ -650,8 +670,8 @@ class NetTransport:
                     raise _RefusedError(welcome.error)
                 if not ours[0] <= welcome.version <= ours[1]:
                     raise VersionError(f"peer chose version {welcome.version}, we speak {ours}")
-                if welcome.dst != self._addr or welcome.addr != dst:
-                    raise AuthenticationError("the welcome names other addresses than our hello")
+                if welcome.dst != self._addr:
+                    raise AuthenticationError("the welcome answers a hello from someone else")
                 salt = transcript(hello_body, welcome_body)
                 send, recv = derive_session(self.keyring, hello_kid, salt, client=True)
                 confirm = encode_frame(send.seal(CONFIRM))
