@@ -4,5 +4,5 @@
 # `python -m examples.cart demo` (e.g. --dir, --http-port, --gossip-port).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/_venv.sh "example"
+source scripts/_venv.sh "example"  # only what the demo needs; scripts/test.sh installs the rest
 exec python -m examples.cart demo "$@"

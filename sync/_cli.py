@@ -21,7 +21,11 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="deltamesh", description="deltamesh cluster node")
+    p = argparse.ArgumentParser(
+        prog="deltamesh",
+        description="deltamesh cluster node",
+        epilog="also: deltamesh doctor (check the installation), deltamesh version",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     n = sub.add_parser("node", help="run a node until Ctrl-C (then leave the cluster cleanly)")
     n.add_argument("--name", required=True)

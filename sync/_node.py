@@ -176,8 +176,9 @@ class Node:
         if self._open or self._closing:
             raise UsageError("a Node is started once")
         cfg = self.config
-        state = await self._open_store()
+        # everything that can fail on the config alone, before the data dir is locked
         key = cfg.load_key()
+        tcfg = cfg.transport_config(advertise_for(cfg))
         if key is None:
             log.warning(
                 "node %s runs WITHOUT a cluster key: every message is plaintext and anyone who "
@@ -188,8 +189,15 @@ class Node:
             keyring = Keyring.plaintext(cluster=cfg.cluster)
         else:
             keyring = Keyring([key], cluster=cfg.cluster)
-        net = NetTransport(cfg.transport_config(advertise_for(cfg)), keyring=keyring)
-        await net.__aenter__()
+        state = await self._open_store()
+        try:
+            net = NetTransport(tcfg, keyring=keyring)
+            await net.__aenter__()
+        except BaseException:
+            assert self._store is not None
+            self._store.close()
+            self._closing = True
+            raise
         try:
             await self._start(net, state)
         except BaseException:

@@ -14,9 +14,14 @@ logic. Inside ``async with Host(transport, cores)`` it
 4. carries out effects: ``SendPacket`` at once (best effort); ``SendStream`` and ``CloseStream``
    through one FIFO queue and one sender task per peer, so frames to a peer keep their order and a
    slow or dead peer never blocks the others. A failed connect or send empties that queue and
-   feeds ``PeerUnreachable(peer)`` to every core;
+   feeds ``PeerUnreachable(peer)`` to every core, and the peer's reconnect backoff
+   (``_backoff.py``) holds later frames to it until its wait is over: every core sending to a
+   dead peer no longer makes the host dial it again at once. A frame received from the peer
+   lifts the backoff;
 5. hands ``Emit`` events to the application: ``on_event`` (a callback) and :meth:`Host.events`
-   (an async iterator; a full buffer drops new events and counts them).
+   (an async iterator). The buffer behind ``events()`` is filled only while someone may read
+   it (always without a callback; with one, from the first ``events()`` call); when it is full,
+   new events are dropped, counted and logged.
 
 Leaving the ``async with`` normally waits up to ``drain_timeout`` for queued frames to be written,
 then cancels the host's tasks; the transport stays open for its owner to close.
@@ -33,6 +38,7 @@ caller, whose bug they are.
 from __future__ import annotations
 
 import logging
+import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from types import TracebackType
@@ -62,9 +68,11 @@ from gossip._events import (
     SendPacket,
     SendStream,
     SetTimer,
+    StreamReceived,
     TimerFired,
     protocol_of,
 )
+from gossip.runtime._backoff import Backoff
 from gossip.runtime._config import HostConfig, HostMetrics
 from gossip.runtime._timers import TimerTable
 from gossip.transport._interface import Transport
@@ -84,7 +92,10 @@ _BATCH_BYTES = 1 << 20  # bytes: stop adding frames to a write beyond this
 
 
 class Host:
-    """Runs ``cores`` over a started ``transport`` (which the host does not close)."""
+    """Runs ``cores`` over a started ``transport`` (which the host does not close).
+
+    ``rng`` draws the reconnect backoff's jitter (default: a fresh ``random.Random()``).
+    """
 
     def __init__(
         self,
@@ -93,12 +104,24 @@ class Host:
         *,
         config: HostConfig | None = None,
         on_event: Callable[[object], None] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.transport = transport
         self.cores = list(cores)
         self.config = config if config is not None else HostConfig()
         self.metrics = HostMetrics()
         self._on_event = on_event
+        # Without a callback, events() is the only way to see events: buffer from the start.
+        self._buffering = on_event is None
+        self._overflowing = False  # inside a burst of dropped events (logged once per burst)
+        cfg = self.config
+        self.backoff = Backoff(
+            cfg.reconnect_backoff,
+            cfg.reconnect_backoff_max,
+            cfg.reconnect_jitter,
+            rng if rng is not None else random.Random(),
+        )
+        self._gates: dict[Addr, anyio.Event] = {}  # senders waiting out a peer's backoff
         self._by_protocol: dict[str, int] = {}
         for index, core in enumerate(self.cores):
             protocol = getattr(core, "protocol", None)
@@ -150,8 +173,9 @@ class Host:
         if exc_type is None:
             # A normal exit: let frames already queued (a leave's DISCONNECT, say) reach the
             # wire before the senders are cancelled, for at most drain_timeout seconds.
+            # Queues waiting out a reconnect backoff are to peers that are down: not waited for.
             with anyio.move_on_after(self.config.drain_timeout):
-                while self._outq:
+                while any(dst not in self._gates for dst in self._outq):
                     await anyio.sleep(0.005)
         self._running = False
         self._tg.cancel_scope.cancel()
@@ -185,7 +209,14 @@ class Host:
         return effects
 
     def events(self) -> AsyncIterator[object]:
-        """The ``Emit`` events of every core, in order (one consumer)."""
+        """The ``Emit`` events of every core, in order (one consumer).
+
+        With an ``on_event`` callback, events are buffered for this iterator only from the first
+        call on (an app that uses only the callback never fills a buffer). The buffer holds
+        ``HostConfig.event_buffer`` events; beyond that new events are dropped, counted
+        (``metrics.events_dropped``) and logged, so read it promptly.
+        """
+        self._buffering = True
         return self._events_recv
 
     def _index(self, core: ProtocolCore) -> int:
@@ -243,10 +274,25 @@ class Host:
                 self._on_event(event)
             except Exception:
                 log.exception("on_event callback failed for %r", event)
+        if not self._buffering:
+            return
         try:
             self._events_send.send_nowait(event)
-        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+        except anyio.WouldBlock:
             self.metrics.events_dropped += 1
+            if not self._overflowing:
+                self._overflowing = True
+                log.warning(
+                    "events() buffer full (event_buffer=%d): dropping new events until the "
+                    "reader catches up (metrics.events_dropped counts them); first dropped: %r",
+                    self.config.event_buffer,
+                    event,
+                )
+            return
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.metrics.events_dropped += 1
+            return
+        self._overflowing = False
 
     def _enqueue(self, dst: Addr, item: bytes | _Close) -> None:
         queue = self._outq.get(dst)
@@ -269,9 +315,35 @@ class Host:
         assert self._tg is not None
         self._tg.start_soon(self._unreachable, PeerUnreachable(peer, reason))
 
+    async def _wait_backoff(self, dst: Addr) -> None:
+        """Hold frames to ``dst`` until its reconnect backoff is over (or a frame from it)."""
+        wait = self.backoff.ready_at(dst) - self.now()
+        if wait <= 0:
+            return
+        self.metrics.backoff_waits += 1
+        gate = self._gates[dst] = anyio.Event()
+        try:
+            with anyio.move_on_after(wait):
+                await gate.wait()
+        finally:
+            if self._gates.get(dst) is gate:
+                del self._gates[dst]
+
+    def _heard_from(self, peer: Addr) -> None:
+        """A frame arrived from ``peer``: a working connection exists, so its backoff ends."""
+        if self.backoff.ready_at(peer):
+            self.backoff.succeeded(peer)
+            gate = self._gates.get(peer)
+            if gate is not None:
+                gate.set()
+
     async def _sender(self, dst: Addr, queue: deque[bytes | _Close]) -> None:
         try:
             while queue:
+                if not isinstance(queue[0], _Close):
+                    await self._wait_backoff(dst)
+                    if not queue:
+                        break
                 item = queue.popleft()
                 batch: list[bytes] = []
                 try:
@@ -292,10 +364,12 @@ class Host:
                         batch.append(frame)
                         size += len(frame)
                     await self.transport.send_frames(dst, batch)
+                    self.backoff.succeeded(dst)
                 except UnreachableError as exc:
                     lost = len(batch) + sum(not isinstance(i, _Close) for i in queue)
                     self.metrics.send_failures += lost
                     queue.clear()
+                    self.backoff.failed(dst, self.now())
                     await self._unreachable(PeerUnreachable(dst, str(exc)))
                 except MessageTooLargeError as exc:  # screened at enqueue; the cap changed?
                     self.metrics.oversize_sends += len(batch)
@@ -306,6 +380,7 @@ class Host:
                     log.exception("sending to %s failed", dst)
                     self.metrics.send_failures += len(batch)
                     queue.clear()
+                    self.backoff.failed(dst, self.now())
                     await self._unreachable(PeerUnreachable(dst, f"send failed: {exc!r}"))
         finally:
             # No await between the emptiness check and here: nothing can have been queued since.
@@ -341,6 +416,8 @@ class Host:
             if isinstance(item, PeerUnreachable):
                 await self._unreachable(item)
                 continue
+            if isinstance(item, StreamReceived):
+                self._heard_from(item.src)
             index = self._by_protocol.get(protocol_of(item.data) or "")
             if index is None:
                 self.metrics.unrouted += 1

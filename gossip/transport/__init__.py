@@ -2,8 +2,8 @@
 
 The sans-I/O parts (framing, handshake, keyring, replay guard, config, metrics, the
 :class:`Transport` protocol) import eagerly; the anyio implementations (:class:`NetTransport`,
-:class:`MemoryNetwork`, :class:`MemoryTransport`) load on first access, so importing this package
-never imports anyio.
+:class:`MemoryNetwork`, :class:`MemoryTransport`, the fault-injecting :class:`FaultyTransport`
+and its :class:`Faults`) load on first access, so importing this package never imports anyio.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from gossip.transport._metrics import DROP_REASONS, TransportMetrics
 from gossip.transport._replay import ReplayGuard
 
 if TYPE_CHECKING:
+    from gossip.transport._faulty import Faults, FaultyTransport
     from gossip.transport._memory import MemoryNetwork, MemoryTransport
     from gossip.transport._net import NetTransport
 
@@ -28,6 +29,8 @@ _LAZY: dict[str, str] = {
     "NetTransport": "gossip.transport._net",
     "MemoryNetwork": "gossip.transport._memory",
     "MemoryTransport": "gossip.transport._memory",
+    "FaultyTransport": "gossip.transport._faulty",
+    "Faults": "gossip.transport._faulty",
 }
 
 __all__ = [
@@ -35,6 +38,8 @@ __all__ = [
     "KEY_SIZE",
     "MAGIC",
     "PROTOCOL_VERSIONS",
+    "Faults",
+    "FaultyTransport",
     "FrameDecoder",
     "Hello",
     "Incoming",

@@ -48,6 +48,7 @@ from gossip._errors import (
 )
 from gossip._events import Addr, PacketReceived, PeerUnreachable, StreamReceived
 from gossip.transport._addr import format_addr, parse_addr
+from gossip.transport._advertise import advertise_host
 from gossip.transport._config import TransportConfig
 from gossip.transport._frame import FrameDecoder, encode_frame
 from gossip.transport._handshake import (
@@ -264,8 +265,8 @@ class NetTransport:
                 "Keyring.plaintext()"
             )
         self.config = config if config is not None else TransportConfig()
-        if self.config.advertise is None and self.config.host in ("0.0.0.0", "::", ""):
-            raise ConfigError("binding a wildcard address needs advertise='host:port'")
+        # The host to advertise, settled before binding so a bad setting fails here, clearly.
+        self._advertise_host = advertise_host(self.config.host, self.config.advertise)
         self.keyring = keyring
         self.epoch = epoch if epoch is not None else time.time_ns() // 1_000_000
         self._metrics = TransportMetrics()
@@ -429,7 +430,7 @@ class NetTransport:
                     raise TransportError(f"cannot bind UDP {cfg.host}:{port}: {exc}") from exc
                 continue
             self._listener, self._udp = listener, udp
-            self._addr = cfg.advertise or format_addr(cfg.host, port)
+            self._addr = cfg.advertise or format_addr(self._advertise_host or cfg.host, port)
             return
 
     def _check_open(self) -> None:

@@ -44,3 +44,41 @@ async def test_status_over_the_wire_and_of_a_data_dir(
     assert main(["status", "--data-dir", str(tmp_path / "a"), "--json"]) == 0
     out = capsys.readouterr().out
     assert '"objects": 1' in out and '"name": "a"' in out
+
+
+@pytest.mark.anyio
+async def test_node_command_runs_until_sigint_and_leaves_cleanly(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    import anyio
+
+    from sync.storage import SQLiteStore
+
+    key = tmp_path / "k.key"
+    main(["keygen", str(key)])
+    d = tmp_path / "n"
+    cmd = [sys.executable, "-m", "sync", "node", "--name", "n", "--bind", "127.0.0.1:0"]
+    cmd += ["--data-dir", str(d), "--key-file", str(key), "--preset", "local"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = await anyio.to_thread.run_sync(proc.stdout.readline)
+        assert line.startswith("node n at 127.0.0.1:"), line + (
+            proc.stderr.read() if proc.stderr else ""
+        )
+        addr = line.split()[3].rstrip(",")
+        status = await _status_of_node(addr, str(key), 10.0)
+        assert status["name"] == "n" and status["address"] == addr
+        proc.send_signal(signal.SIGINT)
+        assert await anyio.to_thread.run_sync(proc.wait, 20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    store = SQLiteStore(d, readonly=True)
+    try:
+        assert store.was_clean  # closed cleanly, not killed
+    finally:
+        store.close()

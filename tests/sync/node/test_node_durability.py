@@ -80,3 +80,30 @@ async def test_wiped_data_dir_gets_a_fresh_replica_id_and_loses_no_write(tmp_pat
                     == {"k1": 1, "k2": 2}
                 )
             )
+
+
+async def test_a_locked_or_unusable_start_leaves_the_running_node_alone(tmp_path: Path) -> None:
+    import socket
+
+    from gossip import TransportError
+    from sync import ConfigError, DataDirLockedError
+
+    d = tmp_path / "a"
+    async with Node(config("a", data_dir=d)) as a:
+        await a.get("s", ORSet).add("x")
+        with pytest.raises(DataDirLockedError):
+            async with Node(config("a2", data_dir=d)):
+                pass
+        with pytest.raises(ConfigError):  # a missing key file: the dir is not even opened
+            async with Node(config("b", key=None, key_file=tmp_path / "nope", data_dir=d)):
+                pass
+        assert a.get("s", ORSet).value == {"x"}
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(TransportError):  # the port is taken: the dir is closed again
+            async with Node(config("a", data_dir=d, bind=f"127.0.0.1:{port}")):
+                pass
+    async with Node(config("a", data_dir=d)) as a:  # not left locked by the failed starts
+        assert a.get("s", ORSet).value == {"x"}

@@ -122,3 +122,36 @@ async def test_membership_events_and_metrics() -> None:
         assert all(e.addr == b.address for e in seen)
         assert all(t0 - 1 <= e.at <= time.time() for e in seen)
         assert [m.state for m in a.members() if m.addr == b.address] == ["left"]
+
+
+async def test_changes_and_subscribe_see_local_and_remote_writes() -> None:
+    import anyio
+
+    from sync import Change
+
+    async with Node(config("a")) as a, Node(config("b", a.address)) as b:
+        cart = a.get("cart", AWLWWMap)
+        seen: list[Change] = []
+        called: list[Change] = []
+        sub = cart.subscribe(called.append)
+        cart.subscribe(lambda change: 1 / 0)  # a failing callback is isolated
+
+        async def watch() -> None:
+            async for change in cart.changes():
+                seen.append(change)
+                if len(seen) == 2:
+                    return
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch)
+            await anyio.sleep(0)
+            await cart.put("apple", 1)  # local
+            await b.get("cart", AWLWWMap).put("pear", 2)  # remote
+        assert seen[0].origin is None and seen[0].added == {"apple"}
+        assert seen[1].origin == b.address and seen[1].added == {"pear"}
+        assert seen[1].value == {"apple": 1, "pear": 2}
+        assert [c.value for c in called] == [c.value for c in seen]
+        sub.cancel()
+        await cart.put("fig", 3)
+        assert len(called) == 2
+        assert a.metrics()["callback_errors"] >= 3
