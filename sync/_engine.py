@@ -63,6 +63,7 @@ from sync._config import SyncConfig
 from sync._errors import (
     DecodeError,
     NotACrdtError,
+    ObjectTooLargeError,
     PeerError,
     ProtocolViolationError,
     TypeMismatchError,
@@ -188,7 +189,7 @@ class SyncEngine(CatchupMixin):
         # Built over a kept, non-empty state (a restart): likely stale until a neighbour has
         # caught us up; told in our Hello so that catch-up goes first (see _on_hello).
         self._recovering = bool(self._state)
-        self.metrics = SyncMetrics()
+        self.metrics = SyncMetrics(max_peers=self.config.max_peer_metrics)
         self.subscriptions = Subscriptions()
         # Called with the key of every recorded change of an object, local or received, even one
         # invisible in its value (a context-only inflation): the Node persists those objects.
@@ -359,7 +360,7 @@ class SyncEngine(CatchupMixin):
         catch-up decided when its :class:`Hello` arrives."""
         if peer == "" or peer in self._peers:
             return []
-        p = self._peers[peer] = Peer(self._c, self.metrics.peer(peer))
+        p = self._peers[peer] = Peer(self._c, self.metrics.peer(peer, own=True))
         out: list[Effect] = []
         if self._mode.delta:
             self._send(out, peer, self._hello_for(peer, p))
@@ -643,12 +644,18 @@ class SyncEngine(CatchupMixin):
     def _receive_objects(self, src: str, objs: list[ObjectEntry]) -> None:
         m = self.metrics.peer(src)
         decoded: list[tuple[str, Crdt]] = []
+        cap = self.config.max_object_bytes
         seen: list[tuple[str, Crdt]] = []  # byte-identical to one joined before: skip the join
         recent = self._recent
         # only with RR, where a delta the state already holds is dropped anyway (classic delta
         # buffers every delta it receives, repeats included, and that is what it is measured on)
         dedup = self._mode.rr and self._mode.delta
         for key, data in objs:
+            if len(data) > cap:
+                self.metrics.count_error(
+                    src, ObjectTooLargeError(f"{key!r}: {len(data)} bytes > {cap}")
+                )
+                continue
             tag = (key, data) if dedup and len(data) <= _RECENT_MAX_BYTES else None
             if tag is not None:
                 hit = recent.get(tag)

@@ -10,8 +10,9 @@ cluster key *and* saw this welcome with a ``confirm`` frame sealed under the new
 
 Both messages carry the sender's supported wire-protocol version range ``[vmin, vmax]``, its
 restart epoch, its advertised address (``addr``: a connection is registered under it, so either
-side reuses the one connection), the *other* end's address (``dst``: the hello names the address
-the client dialled, the welcome the client's advertised address) and 16 random bytes. The welcome
+side reuses the one connection), the *other* end's address (``dst``: the hello names the server's
+``ip:port`` as the client's socket reached it, the welcome the client's advertised address) and 16
+random bytes. The welcome
 also echoes the client's bytes (so an old welcome cannot be replayed at a new client) and holds
 the chosen version (the highest both support), or an ``error`` if the server refuses (no common
 version, or a hello addressed to another node).
@@ -73,7 +74,7 @@ class Hello:
     epoch: int  # the sender's restart epoch (grows with every restart)
     addr: str  # the sender's advertised address
     nonce: bytes  # 16 random bytes (the server's are the fresh challenge)
-    dst: str = ""  # hello: the address dialled; welcome: the client's advertised address
+    dst: str = ""  # hello: the server's ip:port as reached; welcome: the client's advertised addr
     echo: bytes = b""  # welcome: the client's nonce
     version: int = 0  # welcome: the chosen version
     error: str = ""  # welcome: why the server refuses (version mismatch)

@@ -220,3 +220,16 @@ async def test_established_connections_are_capped() -> None:
         await d.send_frame(a.local_addr, b"\x70d")  # a slot is free again
         received = [await recv(a) for _ in range(4)]
         assert StreamReceived(d.local_addr, b"\x70d") in received
+
+
+async def test_a_node_can_be_dialled_by_any_address_that_reaches_it() -> None:
+    """Binding hellos to their destination must not make peers dial the advertised address
+    exactly: a hello names the address the client reached (as its socket sees it), which the
+    server's socket sees too (a loopback seed for a node advertising a public name, say)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with net(port=port, advertise="node-a.example:7946") as a, net() as b:
+        await b.send_frame(f"127.0.0.1:{port}", b"\x70by another name")
+        assert await recv(a) == StreamReceived(b.local_addr, b"\x70by another name")
+        assert a.metrics.dropped == {}
