@@ -120,6 +120,11 @@ def child(argv: list[str]) -> None:
                             "active": len(node.active_view),
                             "objects": len(node.keys()),
                             "metrics": _jsonable(node.metrics()),
+                            "engine": {
+                                k: v
+                                for k, v in node.engine.metrics.as_dict().items()
+                                if k not in ("peers", "total")
+                            },
                         }
                     )
                 elif op == "digest":
@@ -547,6 +552,13 @@ def main(argv: list[str] | None = None) -> None:
             bytes_out_per_s_median=round(median(bps)),
         )
         extra["idle"] = {"cpu_pct": cpu, "bytes_out_per_s": bps, "seconds": span}
+        st = [p.call(op="status") for p in procs]
+        extra["engine_counters"] = {
+            "objects_received": sum(s["metrics"]["sync_total"]["recv_objects"] for s in st),
+            "duplicates_skipped": sum(s["engine"].get("duplicates_skipped", 0) for s in st),
+            "catchups_started": sum(s["engine"]["catchups_started"] for s in st),
+            "catchup_objects_shipped": sum(s["engine"]["catchup_objects_shipped"] for s in st),
+        }
 
         # 6. profile at saturation: load and drain, node n0 under cProfile
         bench.log("profile: a short saturation run (load + drain) with n0 under cProfile")
