@@ -33,7 +33,7 @@ Registering a type (how every type of the package, ``AWLWWMap`` included, plugs 
 
     register(MyType, tag=TAGS["MyType"], version=1, encode=_encode_body, decode=_decode_body)
 
-``decode_body`` is called only with ``1 <= version <= `` the registered version, so it can read
+``decode_body`` is called only with ``1 <= version <= registered``, so it can read
 every older format it still supports. The tag table below reserves a tag for every type of the
 package; third-party types use tags ``>= 128``.
 
@@ -501,7 +501,7 @@ def register(
 ) -> None:
     """Register ``cls`` with its wire ``tag`` (``1..65535``), its current body ``version``
     (``>= 1``), its body encoder ``encode(x, writer) -> body`` and its body decoder
-    ``decode(body, reader, version) -> x`` (called for ``1 <= version <= `` current; it must
+    ``decode(body, reader, version) -> x`` (called for ``1 <= version <= current``; it must
     validate through the reader, and may raise anything: :func:`decode` converts).
     Registering the same class again with the same tag replaces the entry (module reloads)."""
     if type(tag) is not int or not 1 <= tag <= 0xFFFF:

@@ -75,6 +75,10 @@ class SyncConfig:
     max_object_bytes: int = 4 * 1024 * 1024
     max_early_hellos: int = 256  # Hellos held from senders that are not (yet) neighbours
     max_peer_metrics: int = 4096  # senders with their own PeerMetrics; others share "(others)"
+    # s an unacknowledged interval waits before it is sent again (0: every round, as in the
+    # paper). New entries go out every round regardless; only the resend waits, so acks slower
+    # than a round (a loaded machine, a disk commit before the ack) do not resend it every round.
+    resend_timeout: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.sync_interval > 0:
@@ -103,6 +107,8 @@ class SyncConfig:
             raise ConfigError(f"max_peer_metrics must be >= 1, got {self.max_peer_metrics}")
         if self.remembered_peers < 0:
             raise ConfigError(f"remembered_peers must be >= 0, got {self.remembered_peers}")
+        if not self.resend_timeout >= 0:
+            raise ConfigError(f"resend_timeout must be >= 0 s, got {self.resend_timeout!r}")
         if not isinstance(self.mode, SyncMode):
             raise ConfigError(f"mode must be a SyncMode, got {self.mode!r}")
 

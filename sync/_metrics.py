@@ -61,6 +61,7 @@ class SyncMetrics:
     max_peers: int = 4096  # senders with their own PeerMetrics; the rest share OTHERS
     early_hellos_dropped: int = 0  # Hellos from non-neighbours beyond max_early_hellos
     peers_folded: int = 0  # messages from senders beyond max_peers, counted under OTHERS
+    duplicates_skipped: int = 0  # received objects byte-identical to one already joined
 
     def peer(self, addr: str, *, own: bool = False) -> PeerMetrics:
         """The counters of ``addr``; a sender beyond ``max_peers`` shares :data:`OTHERS`'
@@ -99,4 +100,5 @@ class SyncMetrics:
             "catchup_objects_shipped": self.catchup_objects_shipped,
             "early_hellos_dropped": self.early_hellos_dropped,
             "peers_folded": self.peers_folded,
+            "duplicates_skipped": self.duplicates_skipped,
         }
