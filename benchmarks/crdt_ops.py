@@ -12,15 +12,20 @@ quantities) and the same workloads, in one run:
   while it builds the map, keys created in the loop (pycrdt keeps them in Rust memory, where
   tracemalloc cannot see; RSS sees both), ours with HLC timestamps (the goal: what a cart
   holds) and with int ones. tracemalloc's figure for ours is shown as well;
-- **full-state encode**: ``crdts.encode(map)`` against ``doc.get_update()``;
+- **full-state encode and decode**: ``crdts.encode(map)`` against ``doc.get_update()``, and
+  ``crdts.decode(wire)`` against ``Doc().apply_update(wire)`` (a fresh doc that holds the map
+  afterwards: what a replica catching up from nothing does). Each is the median of 5 rounds,
+  alternating between the libraries;
 - **the smallest update after 100 keys change** in the 100,000-key map: ours is
   ``encode(map.diff(before))`` (the same bytes as the join of the 100 put deltas), pycrdt's is
   ``doc.get_update(state_vector_before)``; then again after 50,000 scattered overwrites
   (pycrdt's update carries its whole delete set, which overwrites grow). The update pycrdt's
   transaction observer sees is shown too;
 - **merge** of two replicas of the 100,000-key map that diverged by 10,000 writes each (half
-  overwrites, half new keys): ours as a full-state ``merge`` and as ``merge(diff)``, pycrdt as
-  ``apply_update(get_update(state_vector))``;
+  overwrites, half new keys). pycrdt has no in-memory merge of two docs: its only way is
+  ``a.apply_update(b.get_update(a.get_state()))``, which encodes the difference and decodes it.
+  Ours three ways: a full-state ``a.merge(b)`` (in memory), ``a.merge(b.diff(a))`` (in memory)
+  and, doing the same work as pycrdt, ``a.merge(decode(encode(b.diff(a))))``;
 - 100,000 counter increments (``GCounter``; pycrdt has no counter type) and 100,000 set adds
   (``ORSet`` against a pycrdt ``Map`` used as a set, ``m[elem] = True``).
 
@@ -185,22 +190,38 @@ def sizes(bench: Bench, n: int, overwrites: int, changed: int) -> dict[str, Any]
             pm[k] = 1 + i % 5
     out: dict[str, Any] = {}
 
-    # full state
-    enc_t, dec_t, pen_t = [], [], []
-    for _ in range(3):
+    # full state (gc.collect() before each timing: a collection of the heap built so far must
+    # not land inside one library's timing and not the other's)
+    enc_t, dec_t, pen_t, pdec_t = [], [], [], []
+    wire, pwire, back = b"", b"", None
+    for _ in range(5):
+        gc.collect()
         t = time.process_time()
         wire = encode(ours)
         enc_t.append(time.process_time() - t)
-        t = time.process_time()
-        back = decode(wire)
-        dec_t.append(time.process_time() - t)
+        gc.collect()
         t = time.process_time()
         pwire = doc.get_update()
         pen_t.append(time.process_time() - t)
+        back = None
+        gc.collect()
+        t = time.process_time()
+        back = decode(wire)
+        dec_t.append(time.process_time() - t)
+        gc.collect()
+        t = time.process_time()
+        pdoc: Any = Doc()
+        pdoc.apply_update(pwire)
+        pback: Any = pdoc.get("m", type=Map)
+        pdec_t.append(time.process_time() - t)
+        assert len(pback) == n
+        del pdoc, pback
     assert back == ours
     out["full_bytes"] = (len(wire), len(pwire))
     out["full_encode_s"] = (median(enc_t), median(pen_t))
-    out["full_decode_s"] = median(dec_t)
+    out["full_decode_s"] = (median(dec_t), median(pdec_t))
+    out["full_rounds_s"] = {"encode": enc_t, "pycrdt_encode": pen_t}
+    out["full_rounds_s"] |= {"decode": dec_t, "pycrdt_decode": pdec_t}
 
     def change(tag: str) -> None:
         nonlocal wall
@@ -241,6 +262,12 @@ def _merge_diff(x: Any, y: Any) -> None:
     x.merge(y.diff(x))
 
 
+def _merge_wire(x: Any, y: Any) -> None:
+    from crdts import decode, encode
+
+    x.merge(decode(encode(y.diff(x))))
+
+
 def _pycrdt_sync(x: Any, y: Any) -> None:
     x.apply_update(y.get_update(x.get_state()))
 
@@ -266,7 +293,7 @@ def merges(n: int, writes: int, rounds: int) -> dict[str, list[float]]:
     def diverge(r: str) -> list[tuple[str, int]]:
         return [(keys[rng.randrange(n)] if j % 2 else f"{r}-new-{j}", j % 5) for j in range(writes)]
 
-    out: dict[str, list[float]] = {"state": [], "diff": [], "pycrdt": []}
+    out: dict[str, list[float]] = {"state": [], "diff": [], "wire": [], "pycrdt": []}
     for _ in range(rounds):
         wa, wb = diverge("a"), diverge("b")
         a, b = decode(base_wire), decode(base_wire)
@@ -274,10 +301,11 @@ def merges(n: int, writes: int, rounds: int) -> dict[str, list[float]]:
             a.put("a", k, v, clock["a"].now(n + j))
         for j, (k, v) in enumerate(wb):
             b.put("b", k, v, clock["b"].now(n + j))
-        a2 = a.copy()
+        a2, a3 = a.copy(), a.copy()
         out["state"].append(_timeit(partial(a.merge, b)))
         out["diff"].append(_timeit(partial(_merge_diff, a2, b)))
-        assert a == a2 == b.join(a)
+        out["wire"].append(_timeit(partial(_merge_wire, a3, b)))
+        assert a == a2 == a3 == b.join(a)
         pa: Any = Doc()
         pb: Any = Doc()
         pa.apply_update(pbase_wire)
@@ -434,8 +462,15 @@ def main(argv: list[str] | None = None) -> None:
             fo, fp = sz["full_bytes"]
             row("full-state encode size", fo, fp, "bytes", "ours", fp / fo)
             eo, ep = sz["full_encode_s"]
-            row("full-state encode time", eo, ep, "s", "pycrdt" if eo > ep else "ours", ep / eo)
-            row("full-state decode time (ours)", sz["full_decode_s"], "", "s", "", "")
+            row("full-state encode time", eo, ep, "s", "", ep / eo)
+            do, dp = sz["full_decode_s"]
+            row("full-state decode time", do, dp, "s", "", dp / do)
+            bench.goal(
+                "full_state_encode_vs_pycrdt", round(eo / ep, 2), "<= 2.0", note="ours/pycrdt"
+            )
+            bench.goal(
+                "full_state_decode_vs_pycrdt", round(do / dp, 2), "<= 2.0", note="ours/pycrdt"
+            )
             uo, up, ut = sz["update_fresh"]
             row("update after 100 keys change", uo, up, "bytes", "ours", up / uo)
             row("  pycrdt: its transaction's own update", "", ut, "bytes", "", "")
@@ -453,8 +488,16 @@ def main(argv: list[str] | None = None) -> None:
             mg = merges(n, writes, 1 if quick else 3)
             raw["merge_s"] = mg
             so, sd, sp = median(mg["state"]), median(mg["diff"]), median(mg["pycrdt"])
+            sw = median(mg["wire"])
             row(f"merge, diverged by {writes:,} writes each", so, sp, "s", "", sp / so)
             row("  ours via diff + merge", sd, sp, "s", "", sp / sd)
+            row("  ours via encode(diff) -> decode -> merge", sw, sp, "s", "", sp / sw)
+            bench.goal(
+                "merge_10k_vs_pycrdt",
+                round(so / sp, 2),
+                "<= 1.0",
+                note="ours (full-state merge, in memory) / pycrdt (apply_update(get_update(sv)))",
+            )
         else:
             cs = counter_and_set(n)
             raw["counter_set_s"] = cs

@@ -40,7 +40,7 @@ import math
 from collections.abc import Iterator
 from typing import Any, TypeAlias, cast
 
-from crdts._awlwwmap_codec import decode_parts, encode_parts, rec_ts
+from crdts._awlwwmap_codec import VERSION, decode_parts, encode_parts, rec_ts
 from crdts._causal import CausalContext, Counters, Dot
 from crdts._codec import TAGS, Reader, Writer, check_replica, check_ts, check_value, register
 from crdts._hlc import HLCTimestamp
@@ -565,7 +565,7 @@ class AWLWWMap(Lattice):
 register(
     AWLWWMap,
     tag=TAGS["AWLWWMap"],
-    version=1,
+    version=VERSION,
     encode=AWLWWMap._encode_body,
     decode=AWLWWMap._decode_body,
 )

@@ -1,45 +1,64 @@
 """The compact body of an ``AWLWWMap`` on the wire (registered under ``TAGS["AWLWWMap"]``).
 
-Body, format version 1 (inside the package envelope ``[tag, version, replicas, body]``, so
+Body, format version 2 (inside the package envelope ``[tag, version, replicas, body]``, so
 replica ids are indexes into the message's replica table)::
 
-    [vv, dots, keys, values, ts_kind, ts, extra(, extra_runs)]
+    [vv, runs, counters, keys, values, ts_kind, ts, extra]
+
+One entry per live record; the columns ``counters``, ``keys``, ``values`` and ``ts`` list the
+entries in one order, the order ``runs`` gives them replicas in:
 
 - ``vv``: the context's version vector, flat ``[replica, n, ...]``;
-- ``dots``: the dots of the live entries, grouped by replica and sorted, each group
-  ``[replica, count, c1, c2 - c1, ...]`` (delta-coded: consecutive puts cost one byte each).
-  The entries are listed in this order, and the next three columns follow it;
-- ``keys``: **front-coded**: a ``str`` key sharing ``p >= 2`` leading characters with the
-  previous ``str`` key is written as ``p, suffix`` (two items), any other ``str`` key as itself,
-  and a non-``str`` key wrapped in a one-item array (so an ``int`` item is never a key);
+- ``runs``: flat ``[replica, length, ...]``: the first ``length`` entries are that replica's,
+  then the next run's, and so on (a map written by one replica is one run);
+- ``counters``: the entries' dot counters, within each run strictly increasing: the run's
+  first counter as itself, then the gaps (a run of consecutive puts costs one byte an entry).
+  A replica may have several runs; its dots must still be distinct;
+- ``keys``: an array: **front-coded**: a ``str`` key sharing ``p >= 2`` leading characters
+  with the previous ``str`` key is written as ``p, suffix`` (two items), any other ``str`` key as
+  itself, and a non-``str`` key wrapped in a one-item array (so an ``int`` item is never a key);
+  or a ``bin``: the raw DEFLATE (RFC 1951) of the UTF-8 of the ``str`` keys joined by ``"\\0"``
+  (no key holds a NUL), inflating to at most :data:`MAX_INFLATE_RATIO` times its length;
 - ``values``: as they are (msgpack-native, validated on the way in and on the way out);
-- ``ts_kind``/``ts``: ``0``: all ints, delta-coded along the entry order; ``1``: all
-  ``HLCTimestamp`` naming the entry's own replica, flat ``[wall delta, logical, ...]``;
-  ``2``: anything else, each timestamp as the envelope writes it (``int`` or
-  ``[wall, logical, replica]``) or a ``float`` as itself;
+- ``ts_kind``/``ts``: ``0``: all ints, the first and then the signed differences along the
+  entry order; ``1``: all ``HLCTimestamp`` naming the entry's own replica, flat
+  ``[wall, logical, wall difference, logical, ...]``; ``2``: anything else, each timestamp as
+  the envelope writes it (``int`` or ``[wall, logical, replica]``) or a ``float`` as itself;
 - ``extra``: the context's dot cloud *minus* the live entries' dots (removed or superseded
-  dots, delta-coded as ``dots``). The decoder rebuilds the context as
-  ``vv + extra + entry dots``: an entry's dot is always in the context, so it is never sent twice.
-- ``extra_runs`` (optional, present only when the cloud has runs of ``RUN_MIN`` or more
-  counters): those runs as ``Writer.cloud`` writes them, ``(start gap, length)`` pairs, so a
-  context claiming any number of events costs a few bytes and is decoded as runs, never listed.
+  dots, as the codec's dot lists: ``[replica, count, c1, c2 - c1, ...]``). The decoder rebuilds
+  the context as ``vv + extra + entry dots``: an entry's dot is always in the context, so it is
+  never sent twice.
 
-Why this shape: a delta of 100 changed keys in a 100,000-key map is then ~1.3 KB (the plain
-msgpack of dots, timestamps and keys is ~3.7 KB): the new dots and their timestamps are runs that
-delta-code to a byte or two, keys share their prefixes, and superseded dots cost a gap each.
+Why this shape (``python -m benchmarks.crdt_ops``): each column is built and read by C loops
+(``map``/``itemgetter``, ``accumulate``, ``zlib``, ``str.join``/``split``), never by a Python
+loop per entry. The columns come straight from the store in its own order when that order fits
+(a map filled by puts of fresh keys is in dot order); otherwise (an overwrite moves a key's dot,
+not its place; writers interleave) they are sorted by dot first, still by C loops (``sorted``
+with a key, ``itemgetter``). Only a state holding concurrent entries (or mixing record shapes)
+takes a Python loop. For the keys of big states, DEFLATE of the joined keys (level 1) is
+smaller than front-coding them and ten times faster in both directions. Small bodies (deltas,
+and every canonical encoding, whose bytes must not depend on the zlib build) front-code their
+keys. A delta of 100 changed keys in a 100,000-key map is
+~1.3 KB (the plain msgpack of dots, timestamps and keys is ~3.7 KB).
+
+Version 1 (still read): ``[vv, dots, keys, values, ts_kind, ts, extra]``, the same but for the
+dots grouped per replica (``[replica, count, c1, c2 - c1, ...]``, the entries in that order, in
+place of ``runs`` and ``counters``) and the keys always front-coded.
 
 Hostile input: every field goes through the :class:`~crdts._codec.Reader` validators; prefix
-sharing is capped at :data:`MAX_SHARED_PREFIX` characters so a small message cannot decode into
-huge keys; counts must agree across columns.
+sharing is capped at :data:`MAX_SHARED_PREFIX` characters and inflation at
+:data:`MAX_INFLATE_RATIO`, so a small message cannot decode into huge keys; counts must agree
+across columns.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from bisect import bisect_right
 from functools import partial
-from itertools import accumulate
-from operator import sub
+from itertools import accumulate, groupby, repeat
+from operator import itemgetter, sub
 from typing import Any
 
 from crdts._causal import CausalContext, Counters, Dot
@@ -47,10 +66,30 @@ from crdts._codec import Reader, Writer
 from crdts._errors import DecodeError
 from crdts._hlc import HLCTimestamp
 
-__all__ = ["MAX_SHARED_PREFIX", "decode_parts", "encode_parts", "make_rec", "rec_ts"]
+__all__ = [
+    "MAX_INFLATE_RATIO",
+    "MAX_SHARED_PREFIX",
+    "VERSION",
+    "decode_parts",
+    "encode_parts",
+    "make_rec",
+    "rec_ts",
+]
+
+VERSION = 2
+"""The body format :func:`encode_parts` writes (:func:`decode_parts` reads 1 and 2)."""
 
 MAX_SHARED_PREFIX = 64
 """Longest key prefix a key may share with the previous one (characters)."""
+
+MAX_INFLATE_RATIO = 64
+"""A DEFLATE'd key column may inflate to at most this many times its length (the encoder falls
+back to front-coding for keys that compress better than that)."""
+
+BLOB_MIN_ENTRIES = 256
+"""Bodies of fewer entries front-code their keys and write their int columns as arrays (DEFLATE
+gains little on a few keys, its set-up costs more than the Python loop, and an array of small
+ints is as short as their bytes)."""
 
 _MIN_I64 = -(1 << 63)
 _MAX_U64 = (1 << 64) - 1
@@ -59,8 +98,12 @@ _MAX_COUNTER = (1 << 63) - 1
 _TS_INT = 0
 _TS_HLC_OWN = 1
 _TS_RAW = 2
+_TS_HLC_COLS = 3
+_TS_INT_COL = 4
+
 
 _new_hlc = partial(tuple.__new__, HLCTimestamp)
+_get0, _get1, _get2, _get3, _get4 = map(itemgetter, range(5))
 
 
 def make_rec(replica: str, counter: int, value: Any, ts: Any) -> tuple[Any, ...]:
@@ -80,55 +123,296 @@ def rec_ts(rec: tuple[Any, ...]) -> Any:
     return _new_hlc((rec[3], rec[4], rec[0]))
 
 
-def encode_parts(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
-    """The body of the map ``(store, cc)``; ``store`` values are records
-    ``(replica, counter, value, ts)`` or sorted tuples of them."""
-    # one row per entry, in dot order (rows never tie on (replica, counter): dots are unique,
-    # so the plain tuple sort never compares keys or values)
+# ---------------------------------------------------------------------------------------------
+# encoding
+# ---------------------------------------------------------------------------------------------
+
+
+class _Cols:
+    """The entries of a state as columns, in an order whose runs have increasing counters."""
+
+    __slots__ = ("counters", "gaps", "keys", "recs", "runs", "ts", "ts_kind", "values")
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, int]] = []
+        self.counters: list[int] = []  # absolute
+        self.gaps: list[int] | bytes = []  # on the wire: each run's first counter, then gaps
+        self.keys: list[Any] = []
+        self.values: list[Any] = []
+        self.recs: list[tuple[Any, ...]] | None = None  # set when ts columns are still to do
+        self.ts_kind = _TS_RAW
+        self.ts: list[Any] | bytes = []
+
+
+def _gaps(xs: list[int]) -> list[int]:
+    """``[xs[0], xs[1] - xs[0], ...]`` (a C loop)."""
+    return [xs[0], *map(sub, xs[1:], xs)] if xs else []
+
+
+def _interleave(xs: list[Any], ys: list[Any]) -> list[Any]:
+    out: list[Any] = [0] * (2 * len(xs))
+    out[0::2] = xs
+    out[1::2] = ys
+    return out
+
+
+def _blob(xs: list[int], n: int) -> bytes | None:
+    """``xs`` as bytes when there are many and every one is in ``0..255`` (a C loop), else
+    ``None``."""
+    if n < BLOB_MIN_ENTRIES:
+        return None
+    try:
+        return bytes(xs)
+    except ValueError:
+        return None
+
+
+def _fits(xs: list[int]) -> bool:
+    return not xs or (min(xs) >= _MIN_I64 and max(xs) <= _MAX_U64)
+
+
+def _fast_cols(store: dict[Any, Any], canonical: bool) -> _Cols | None:
+    """The columns of a state whose slots are single records of one shape, with C loops only:
+    in the store's own order when its runs qualify (counters increasing within each, not too
+    many; canonical: exactly dot order), else sorted by dot first. ``None`` for any other state
+    (a key with concurrent entries, mixed record shapes or timestamp kinds, 64-bit overflow)."""
+    recs = list(store.values())
+    keys = list(store)
+    n = len(recs)
+    reps = list(map(_get0, recs))
+    try:
+        rset = set(reps)
+    except TypeError:
+        return None
+    for r in rset:
+        if r.__class__ is not str:  # a slot of concurrent entries (a tuple of records)
+            return None
+    counters = list(map(_get1, recs))
+    order = _runs_of(reps, rset, counters, canonical)
+    if order is None:  # sort by dot (C loops: a key function and itemgetter)
+        dots = counters if len(rset) == 1 else list(zip(reps, counters, strict=True))
+        key: Any = dots.__getitem__
+        pick = itemgetter(*sorted(range(n), key=key))
+        recs, keys = list(pick(recs)), list(pick(keys))
+        reps, counters = list(pick(reps)), list(pick(counters))
+        order = _runs_of(reps, rset, counters, canonical)
+        if order is None:  # dots are unique: sorted, every run increases
+            return None
+    out = _Cols()
+    out.runs, gaps = order
+    blob = _blob(gaps, n)
+    out.counters = counters
+    out.gaps = gaps if blob is None else blob
+    try:
+        logicals = list(map(_get4, recs))
+    except IndexError:  # some record has 4 items: every one must (all int timestamps)
+        if set(map(len, recs)) != {4}:
+            return None
+        stamps = list(map(_get3, recs))
+        if set(map(type, stamps)) != {int}:
+            return None
+        tgaps = _gaps(stamps)
+        if n < BLOB_MIN_ENTRIES:
+            if not _fits(tgaps):
+                return None
+            out.ts_kind, out.ts = _TS_INT, tgaps
+        else:
+            tgaps[0] = 0  # the first is the base
+            col = _blob(tgaps, n)
+            if col is None and not _fits(tgaps):
+                return None
+            out.ts_kind, out.ts = _TS_INT_COL, [stamps[0], tgaps if col is None else col]
+    else:  # every record has 5 items (records have 4 or 5): HLC timestamps of their replicas
+        walls = list(map(_get3, recs))
+        tgaps = _gaps(walls)
+        if n < BLOB_MIN_ENTRIES:
+            if not _fits(tgaps):
+                return None
+            out.ts_kind, out.ts = _TS_HLC_OWN, _interleave(tgaps, logicals)
+        else:
+            tgaps[0] = 0  # the first is the base
+            col = _blob(tgaps, n)
+            if col is None and not _fits(tgaps):
+                return None
+            out.ts_kind = _TS_HLC_COLS
+            out.ts = [walls[0], tgaps if col is None else col, _blob(logicals, n) or logicals]
+    out.keys = keys
+    out.values = list(map(_get2, recs))
+    return out
+
+
+def _runs_of(
+    reps: list[str], rset: set[str], counters: list[int], canonical: bool
+) -> tuple[list[tuple[str, int]], list[int]] | None:
+    """``(runs, counter column)`` for entries in this order, or ``None`` if the order does not
+    qualify (a run whose counters do not increase, too many runs, canonical: not dot order)."""
+    n = len(reps)
+    if len(rset) == 1:
+        runs = [(reps[0], n)]
+        gaps = _gaps(counters)
+    else:
+        runs = [(r, sum(1 for _ in g)) for r, g in groupby(reps)]
+        if len(runs) > 16 + n // 16:  # interleaved writers: one run each after a sort
+            return None
+        if canonical and [r for r, _ in runs] != sorted(rset):
+            return None
+        gaps = _gaps(counters)
+        i = 0
+        for _, k in runs:
+            gaps[i] = counters[i]
+            i += k
+    if min(gaps) < 1:
+        return None
+    return runs, gaps
+
+
+def _sorted_cols(store: dict[Any, Any]) -> _Cols:
+    """The columns in dot order (any state; Python loops)."""
+    # rows never tie on (replica, counter): dots are unique, so the plain tuple sort never
+    # compares keys or values
     rows = [(v[0], v[1], k, v) for k, v in store.items() if v[0].__class__ is str]
     if len(rows) != len(store):
         rows.extend(
             (r[0], r[1], k, r) for k, v in store.items() if v[0].__class__ is not str for r in v
         )
     rows.sort()
-    n = len(rows)
-    reps = [row[0] for row in rows]
-    counters = [row[1] for row in rows]
+    out = _Cols()
+    out.runs = [(r, sum(1 for _ in g)) for r, g in groupby(map(_get0, rows))]
+    out.counters = counters = list(map(_get1, rows))
+    out.gaps = gaps = _gaps(counters)
+    i = 0
+    for _, k in out.runs:
+        gaps[i] = counters[i]
+        i += k
+    out.keys = list(map(_get2, rows))
+    recs = list(map(_get3, rows))
+    out.values = list(map(_get2, recs))
+    out.recs = recs
+    return out
+
+
+def _ts_cols(cols: _Cols, recs: list[tuple[Any, ...]], w: Writer) -> None:
+    """The most compact timestamp columns these records allow (differences must stay 64-bit)."""
+    lens = set(map(len, recs))
+    if lens == {5}:  # all HLC timestamps of the entries' own replicas
+        walls = _gaps(list(map(_get3, recs)))
+        if _fits(walls):
+            cols.ts_kind = _TS_HLC_OWN
+            cols.ts = _interleave(walls, list(map(_get4, recs)))
+            return
+    elif lens <= {4}:
+        stamps = list(map(_get3, recs))
+        if set(map(type, stamps)) <= {int}:
+            gaps = _gaps(stamps)
+            if _fits(gaps):
+                cols.ts_kind, cols.ts = _TS_INT, gaps
+                return
+    cols.ts_kind = _TS_RAW
+    cols.ts = [t if t.__class__ is float else w.ts(t) for t in map(rec_ts, recs)]
+
+
+def encode_parts(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
+    """The body (format :data:`VERSION`) of the map ``(store, cc)``; ``store`` values are
+    records (see :func:`make_rec`) or sorted tuples of them."""
+    canonical = w.canonical
+    if len(store) == 1:
+        body = _encode_one(store, cc, w)
+        if body is not None:
+            return body
+    cols = _fast_cols(store, canonical) if len(store) > 1 else None
+    if cols is None:
+        cols = _sorted_cols(store)
+    if cols.recs is not None:
+        _ts_cols(cols, cols.recs, w)
+    vv_flat = _vv(cc, w)
+    runs: list[int] = []
     cloud = cc.cloud
+    live_in_cloud: dict[str, list[int]] = {}
+    i = 0
+    counters = cols.counters
+    for r, k in cols.runs:
+        runs.append(w.replica(r))
+        runs.append(k)
+        if r in cloud:
+            lst = live_in_cloud.get(r)
+            if lst is None:
+                live_in_cloud[r] = counters[i : i + k]
+            else:
+                lst.extend(counters[i : i + k])
+        i += k
+    keys = _encode_keys(cols.keys, canonical)
+    # the cloud minus the live entries' dots, as runs (a long run is two numbers, never listed)
+    extra, extra_runs = w.cloud(
+        [
+            (r, s if r not in live_in_cloud else s - Counters(live_in_cloud[r]))
+            for r, s in cloud.items()
+        ]
+    )
+    body = (vv_flat, runs, cols.gaps, keys, cols.values, cols.ts_kind, cols.ts, extra)
+    return (*body, extra_runs) if extra_runs else body
+
+
+def _vv(cc: CausalContext, w: Writer) -> list[int]:
     vv_flat: list[int] = []
     for r, c in sorted(cc.vv.items()) if w.canonical else cc.vv.items():
         vv_flat.append(w.replica(r))
         vv_flat.append(c)
-    dots: list[int] = []
-    live_in_cloud: dict[str, list[int]] = {}
-    i = 0
-    while i < n:
-        rep = reps[i]
-        j = bisect_right(reps, rep, i)
-        cs = counters[i:j]
-        dots.append(w.replica(rep))
-        dots.append(j - i)
-        dots.append(cs[0])
-        dots.extend(map(sub, cs[1:], cs))
-        if rep in cloud:
-            live_in_cloud[rep] = cs
-        i = j
-    keys = _encode_keys([row[2] for row in rows])
-    recs = [row[3] for row in rows]
-    values = [rec[2] for rec in recs]
-    ts_kind, ts = _encode_ts(recs, w)
-    # the cloud minus the live entries' dots, as runs (a long run is two numbers, never listed)
-    extra_cloud = [
-        (r, s if r not in live_in_cloud else s - Counters(live_in_cloud[r]))
-        for r, s in cloud.items()
-    ]
-    extra, extra_runs = w.cloud(extra_cloud)
-    if extra_runs:
-        return (vv_flat, dots, keys, values, ts_kind, ts, extra, extra_runs)
-    return (vv_flat, dots, keys, values, ts_kind, ts, extra)
+    return vv_flat
 
 
-def _encode_keys(keys: list[Any]) -> list[Any]:
+def _encode_one(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
+    """The body of a one-entry state (a put's delta: the common message), without the column
+    machinery; ``None`` unless the entry is one record with an int or own-HLC timestamp."""
+    ((key, rec),) = store.items()
+    rep = rec[0]
+    if rep.__class__ is not str:
+        return None
+    if len(rec) == 5:
+        ts_kind, ts = _TS_HLC_OWN, [rec[3], rec[4]]
+    elif rec[3].__class__ is int:
+        ts_kind, ts = _TS_INT, [rec[3]]
+    else:
+        return None
+    c = rec[1]
+    vv_flat = _vv(cc, w)
+    cloud = cc.cloud
+    if not cloud:
+        extra: list[int] = []
+        extra_runs: list[int] = []
+    elif len(cloud) == 1 and rep in cloud and cloud[rep].covers(c, c + 1) and len(cloud[rep]) == 1:
+        extra, extra_runs = [], []  # a put's delta: the cloud is the entry's own dot
+    else:
+        live = Counters.run(c, c + 1)
+        extra, extra_runs = w.cloud([(r, s - live if r == rep else s) for r, s in cloud.items()])
+    body = (
+        vv_flat,
+        [w.replica(rep), 1],
+        [c],
+        [key] if key.__class__ is str else [(key,)],
+        [rec[2]],
+        ts_kind,
+        ts,
+        extra,
+    )
+    return (*body, extra_runs) if extra_runs else body
+
+
+def _encode_keys(keys: list[Any], canonical: bool) -> Any:
+    if len(keys) >= BLOB_MIN_ENTRIES and not canonical:
+        try:
+            text = "\0".join(keys)
+            raw = text.encode("utf-8") if text.count("\0") == len(keys) - 1 else None
+        except (TypeError, UnicodeEncodeError):  # a key that is not a str, or not UTF-8
+            raw = None
+        if raw is not None:
+            z = zlib.compressobj(1, zlib.DEFLATED, -15)
+            blob = z.compress(raw) + z.flush()
+            if len(raw) <= MAX_INFLATE_RATIO * len(blob):
+                return blob
+    return _front_code(keys)
+
+
+def _front_code(keys: list[Any]) -> list[Any]:
     out: list[Any] = []
     append = out.append
     prev = ""
@@ -149,43 +433,142 @@ def _encode_keys(keys: list[Any]) -> list[Any]:
     return out
 
 
-def _fits(xs: list[int]) -> bool:
-    return not xs or (min(xs) >= _MIN_I64 and max(xs) <= _MAX_U64)
-
-
-def _encode_ts(recs: list[tuple[Any, ...]], w: Writer) -> tuple[int, list[Any]]:
-    """The most compact timestamp column these records allow (deltas must stay 64-bit)."""
-    lens = set(map(len, recs))
-    if lens == {5}:  # all HLC timestamps of the entries' own replicas
-        walls = [rec[3] for rec in recs]
-        gaps = [walls[0], *map(sub, walls[1:], walls)]
-        if _fits(gaps):
-            flat: list[Any] = [0] * (2 * len(recs))
-            flat[0::2] = gaps
-            flat[1::2] = [rec[4] for rec in recs]
-            return _TS_HLC_OWN, flat
-    elif lens <= {4}:
-        stamps = [rec[3] for rec in recs]
-        if set(map(type, stamps)) <= {int}:
-            gaps = [stamps[0], *map(sub, stamps[1:], stamps)] if stamps else []
-            if _fits(gaps):
-                return _TS_INT, gaps
-    stamps = [rec_ts(rec) for rec in recs]
-    return _TS_RAW, [t if t.__class__ is float else w.ts(t) for t in stamps]
-
+# ---------------------------------------------------------------------------------------------
+# decoding
+# ---------------------------------------------------------------------------------------------
 
 _SIMPLE = {int, str, bytes, bool, type(None)}
 
 
 def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], CausalContext]:
-    """The inverse of :func:`encode_parts` (validating everything; raises ``DecodeError``)."""
+    """The inverse of :func:`encode_parts`, for body formats 1 and 2 (validating everything;
+    raises ``DecodeError``)."""
+    if version == 1:
+        return _decode_v1(body, r)
+    parts = r.array(body)
+    if len(parts) not in {8, 9}:
+        raise DecodeError(f"an AWLWWMap body is an array of 8 or 9, got {len(parts)}")
+    (vv_flat, runs_flat, counters_in, keys_in, values_in, ts_kind, ts_in, extra_flat) = parts[:8]
+    cc = _decode_vv(vv_flat, r)
+    runs_flat = r.array(runs_flat)
+    if len(runs_flat) % 2:
+        raise DecodeError("odd run list")
+    steps = _int_col(counters_in, r)
+    n = len(steps)
+    if steps and (not set(map(type, steps)) <= {int} or min(steps) < 1):
+        raise DecodeError("dot counters must be strictly increasing within a run")
+    reps: list[str] = []
+    counters: list[int] = []
+    groups: dict[str, list[int]] = {}
+    shared: list[str] = []
+    i = 0
+    for j in range(0, len(runs_flat), 2):
+        rep = r.replica(runs_flat[j])
+        k = r.integer(runs_flat[j + 1], 1, n - i)
+        cs = list(accumulate(steps if k == n else steps[i : i + k]))
+        if cs[-1] > _MAX_COUNTER:
+            raise DecodeError("dot counter out of range")
+        reps.extend(repeat(rep, k))
+        counters.extend(cs)
+        g = groups.get(rep)
+        if g is None:
+            groups[rep] = cs
+        else:
+            g.extend(cs)
+            shared.append(rep)
+        i += k
+    if i != n:
+        raise DecodeError(f"runs cover {i} of {n} entries")
+    for rep in shared:
+        g = groups[rep]
+        g.sort()
+        if len(set(g)) != len(g):
+            raise DecodeError("a dot appears twice")
+    values = _decode_values(values_in, n, r)
+    keys = _inflate(keys_in, n) if type(keys_in) is bytes else _decode_front(r.array(keys_in), n, r)
+    store = _build_store(
+        keys, _decode_ts(ts_kind, ts_in, reps=reps, counters=counters, values=values, r=r, v1=False)
+    )
+    _build_context(
+        cc, list(groups.items()), _decode_dot_groups(r.array(extra_flat), r), _runs(parts, 8, r)
+    )
+    return store, cc
+
+
+def _decode_v1(body: Any, r: Reader) -> tuple[dict[Any, Any], CausalContext]:
     parts = r.array(body)
     if len(parts) not in {7, 8}:
         raise DecodeError(f"an AWLWWMap body is an array of 7 or 8, got {len(parts)}")
     vv_flat, dots_flat, keys_flat, values_in, ts_kind, ts_in, extra_flat = parts[:7]
-    runs = r.runs(parts[7]) if len(parts) == 8 else []
-    if len(parts) == 8 and not runs:
-        raise DecodeError("an empty run list is written by leaving it out")
+    cc = _decode_vv(vv_flat, r)
+    groups = _decode_dot_groups(r.array(dots_flat), r)
+    reps: list[str] = []
+    counters: list[int] = []
+    for rep, cs in groups:
+        reps.extend([rep] * len(cs))
+        counters.extend(cs)
+    n = len(counters)
+    values = _decode_values(values_in, n, r)
+    keys = _decode_front(r.array(keys_flat), n, r)
+    store = _build_store(
+        keys, _decode_ts(ts_kind, ts_in, reps=reps, counters=counters, values=values, r=r, v1=True)
+    )
+    _build_context(cc, groups, _decode_dot_groups(r.array(extra_flat), r), _runs(parts, 7, r))
+    return store, cc
+
+
+def _decode_ts(
+    ts_kind: Any,
+    ts_in: Any,
+    *,
+    reps: list[str],
+    counters: list[int],
+    values: list[Any],
+    r: Reader,
+    v1: bool,
+) -> list[tuple[Any, ...]]:
+    kind = r.integer(ts_kind, 0, _TS_RAW if v1 else _TS_INT_COL)
+    base = 0
+    if kind == _TS_HLC_COLS:
+        base_in, walls_in, logicals_in = r.array(ts_in, 3)
+        base = r.integer(base_in)
+        ts, logicals = _int_col(walls_in, r), _int_col(logicals_in, r)
+        kind = _TS_HLC_OWN
+    elif kind == _TS_INT_COL:
+        base_in, ts_col = r.array(ts_in, 2)
+        base = r.integer(base_in)
+        ts, logicals = _int_col(ts_col, r), ()
+        kind = _TS_INT
+    elif kind == _TS_HLC_OWN:
+        flat = r.array(ts_in)
+        if len(flat) != 2 * len(reps):
+            raise DecodeError("timestamp count mismatch")
+        ts, logicals = flat[0::2], flat[1::2]
+    elif kind == _TS_INT:
+        ts, logicals = r.array(ts_in) if v1 else _int_col(ts_in, r), ()
+    else:
+        ts, logicals = r.array(ts_in), ()
+    return _decode_recs(
+        kind, ts, logicals, reps=reps, counters=counters, values=values, r=r, base=base
+    )
+
+
+def _sums(xs: tuple[int, ...], base: int) -> list[int]:
+    if not base:
+        return list(accumulate(xs))
+    out = list(accumulate(xs, initial=base))
+    del out[0]
+    return out
+
+
+def _int_col(x: Any, r: Reader) -> tuple[Any, ...]:
+    """An int column: an array, or a ``bin`` of one byte each."""
+    if type(x) is bytes:
+        return tuple(x)
+    return r.array(x)
+
+
+def _decode_vv(vv_flat: Any, r: Reader) -> CausalContext:
     cc = CausalContext()
     vv_flat = r.array(vv_flat)
     if len(vv_flat) % 2:
@@ -196,29 +579,20 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
         if rep in vv:
             raise DecodeError("replica appears twice in a version vector")
         vv[rep] = r.counter(vv_flat[i + 1])
-    groups = _decode_dot_groups(r.array(dots_flat), r)
-    reps: list[str] = []
-    counters: list[int] = []
-    for rep, cs in groups:
-        reps.extend([rep] * len(cs))
-        counters.extend(cs)
-    n = len(counters)
+    return cc
+
+
+def _decode_values(values_in: Any, n: int, r: Reader) -> list[Any]:
     values = list(r.array(values_in, n))
-    kinds = set(map(type, values))
-    if not kinds <= _SIMPLE:  # floats (NaN?) and tuples (depth, contents) need a closer look
+    if not set(map(type, values)) <= _SIMPLE:  # floats (NaN?), tuples (depth, contents)
         values = [v if type(v) in _SIMPLE else r.value(v) for v in values]
-    keys = _decode_keys(r.array(keys_flat), n, r)
-    recs = _decode_recs(
-        r.integer(ts_kind, 0, _TS_RAW),
-        r.array(ts_in),
-        reps=reps,
-        counters=counters,
-        values=values,
-        r=r,
-    )
+    return values
+
+
+def _build_store(keys: list[Any], recs: list[tuple[Any, ...]]) -> dict[Any, Any]:
     store: dict[Any, Any] = dict(zip(keys, recs, strict=True))
-    if len(store) != n:  # some key has concurrent entries
-        multi: dict[Any, list[tuple[str, int, Any, Any]]] = {}
+    if len(store) != len(recs):  # some key has concurrent entries
+        multi: dict[Any, list[tuple[Any, ...]]] = {}
         for key, rec in zip(keys, recs, strict=True):
             lst = multi.get(key)
             if lst is None:
@@ -232,9 +606,28 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
             else:
                 lst.sort(key=_rec_dot)
                 store[key] = tuple(lst)
-    # the context: vv + entry dots + extra dots (+ extra runs)
-    cloud = cc.cloud
-    extra = _decode_dot_groups(r.array(extra_flat), r)
+    return store
+
+
+def _runs(parts: tuple[Any, ...], i: int, r: Reader) -> list[tuple[str, int, int]]:
+    """The optional extra runs at ``parts[i]`` (present only when not empty)."""
+    if len(parts) == i:
+        return []
+    runs = r.runs(parts[i])
+    if not runs:
+        raise DecodeError("an empty run list is written by leaving it out")
+    return runs
+
+
+def _build_context(
+    cc: CausalContext,
+    groups: list[tuple[str, list[int]]],
+    extra: list[tuple[str, list[int]]],
+    runs: list[tuple[str, int, int]],
+) -> None:
+    """``cc`` (holding the version vector) plus the entry dots, the extra dots and the extra
+    runs, compacted (each group's counters sorted)."""
+    vv, cloud = cc.vv, cc.cloud
     for rep, cs in [*groups, *extra]:
         top = vv.get(rep, 0)
         k = bisect_right(cs, top)
@@ -242,13 +635,31 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
             continue
         s = cloud.get(rep)
         if s is None:
-            cloud[rep] = Counters(cs[k:])
+            cloud[rep] = Counters.from_sorted(cs[k:])
         else:
-            s |= Counters(cs[k:])
+            s |= Counters.from_sorted(cs[k:])
     for rep, lo, hi in runs:
         cc.add_run(rep, lo, hi)
     cc.compact()
-    return store, cc
+
+
+def _inflate(blob: Any, n: int) -> list[str]:
+    if type(blob) is not bytes:
+        raise DecodeError("deflated keys must be a bin")
+    z = zlib.decompressobj(-15)
+    try:
+        raw = z.decompress(blob, MAX_INFLATE_RATIO * len(blob))
+    except zlib.error as e:
+        raise DecodeError(f"bad deflated keys ({e})") from e
+    if not z.eof or z.unconsumed_tail or z.unused_data:
+        raise DecodeError("deflated keys: truncated, trailing bytes or past the inflation cap")
+    try:
+        keys = raw.decode("utf-8").split("\0")
+    except UnicodeDecodeError as e:
+        raise DecodeError("deflated keys are not UTF-8") from e
+    if len(keys) != n:
+        raise DecodeError(f"{len(keys)} keys for {n} entries")
+    return keys
 
 
 def _decode_dot_groups(flat: tuple[Any, ...], r: Reader) -> list[tuple[str, list[int]]]:
@@ -275,11 +686,11 @@ def _decode_dot_groups(flat: tuple[Any, ...], r: Reader) -> list[tuple[str, list
     return out
 
 
-def _rec_dot(rec: tuple[str, int, Any, Any]) -> Dot:
+def _rec_dot(rec: tuple[Any, ...]) -> Dot:
     return (rec[0], rec[1])
 
 
-def _decode_keys(flat: tuple[Any, ...], n: int, r: Reader) -> list[Any]:
+def _decode_front(flat: tuple[Any, ...], n: int, r: Reader) -> list[Any]:
     keys: list[Any] = []
     append = keys.append
     prev = ""
@@ -314,35 +725,35 @@ def _decode_keys(flat: tuple[Any, ...], n: int, r: Reader) -> list[Any]:
 
 def _decode_recs(
     kind: int,
-    flat: tuple[Any, ...],
+    ts: tuple[Any, ...],
+    logicals: tuple[Any, ...],
     *,
     reps: list[str],
     counters: list[int],
     values: list[Any],
     r: Reader,
+    base: int = 0,
 ) -> list[tuple[Any, ...]]:
-    """The records, from the timestamp column and the other columns (as :func:`make_rec`)."""
+    """The records, from the timestamp columns and the other columns (as :func:`make_rec`);
+    ``base`` is added to the first difference of kinds 0 and 1."""
     n = len(reps)
+    if len(ts) != n:
+        raise DecodeError("timestamp count mismatch")
     if kind == _TS_INT:
-        if len(flat) != n:
-            raise DecodeError("timestamp count mismatch")
-        if not set(map(type, flat)) <= {int}:
+        if not set(map(type, ts)) <= {int}:
             raise DecodeError("timestamps must be ints")
-        stamps = list(accumulate(flat))
+        stamps = _sums(ts, base)
         if not _fits(stamps):
             raise DecodeError("timestamp out of range")
         return list(zip(reps, counters, values, stamps, strict=True))
     if kind == _TS_HLC_OWN:
-        if len(flat) != 2 * n:
+        if len(logicals) != n:
             raise DecodeError("timestamp count mismatch")
-        if not set(map(type, flat)) <= {int}:
+        if not set(map(type, ts)) <= {int} or not set(map(type, logicals)) <= {int}:
             raise DecodeError("timestamps must be ints")
-        walls = list(accumulate(flat[0::2]))
-        logicals = flat[1::2]
+        walls = _sums(ts, base)
         if not _fits(walls) or (logicals and (min(logicals) < 0 or max(logicals) > _MAX_U64)):
             raise DecodeError("timestamp out of range")
         return list(zip(reps, counters, values, walls, logicals, strict=True))
-    if len(flat) != n:
-        raise DecodeError("timestamp count mismatch")
-    stamps = [x if x.__class__ is float and not math.isnan(x) else r.ts(x) for x in flat]
-    return list(map(make_rec, reps, counters, values, stamps))
+    stamps2 = [x if x.__class__ is float and not math.isnan(x) else r.ts(x) for x in ts]
+    return list(map(make_rec, reps, counters, values, stamps2))

@@ -1,4 +1,8 @@
-"""``python -m deltamesh doctor`` (or the ``deltamesh`` command): check the installation."""
+"""The ``deltamesh`` command (also ``python -m deltamesh``).
+
+``deltamesh doctor`` checks the installation and ``deltamesh version`` prints the version; every
+other command (``node``, ``status``, ``keygen``) is the Node's command line, ``sync._cli``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,15 @@ from deltamesh._doctor import diagnose
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] not in (["doctor"], ["version"]):
+        from sync._cli import main as node_main
+
+        return node_main(args)
+    return _installation(args)
+
+
+def _installation(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="deltamesh", description="deltamesh " + __version__)
     ap.add_argument("command", choices=["doctor", "version"])
     args = ap.parse_args(argv)

@@ -37,8 +37,8 @@ def body_of(data: bytes) -> tuple[Any, ...]:
     return tuple(obj)
 
 
-def message(replicas: list[str], body: Any) -> bytes:
-    return bytes(msgpack.packb((TAG, 1, replicas, body)))
+def message(replicas: list[str], body: Any, version: int = 1) -> bytes:
+    return bytes(msgpack.packb((TAG, version, replicas, body)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,8 +210,9 @@ def test_long_keys_share_at_most_the_capped_prefix() -> None:
     for i in range(10):
         m.put("a", f"{base}{i}", i, i)
     roundtrip(m)
-    keys_col = body_of(encode(m))[3][2]
-    assert all(x <= MAX_SHARED_PREFIX for x in keys_col if type(x) is int)
+    keys = body_of(encode(m))[3][3]
+    assert type(keys) is tuple  # front-coded
+    assert all(x <= MAX_SHARED_PREFIX for x in keys if type(x) is int)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,3 +333,218 @@ def test_garbage_raises_decode_error_only(data: bytes) -> None:
         except DecodeError:
             continue
         assert decode(encode(out)) == out
+
+
+# ---------------------------------------------------------------------------------------------
+# format 2: column fast path, DEFLATE'd keys, runs; format 1 still read
+# ---------------------------------------------------------------------------------------------
+
+# encode(m) by the format-1 encoder, for the map built in test_format_1_still_decodes
+V1_WIRE = bytes.fromhex(
+    "940c0193a161a162a16397960007010102019d000501010202010101010201019ca56b65792d3004a13104a1"
+    "3304a13504a132910704a1319700010305a374776f9201c40178cb3ff8000000000000029793cd03e8000093"
+    "cd03e9000093cd03eb000093cd03ed000093cd07d00000050390"
+)
+
+
+def test_format_1_still_decodes() -> None:
+    m = AWLWWMap()
+    c = HLC("a")
+    for i in range(6):
+        m.put("a", f"key-{i}", i, c.now(wall=1000 + i))
+    m.put("a", "key-2", "two", c.now(wall=2000))
+    m.remove("key-4")
+    m.put("b", 7, (1, b"x"), 5)
+    n = AWLWWMap()
+    n.put("c", "key-1", 1.5, 3)
+    m.merge(n)
+    assert body_of(V1_WIRE)[1] == 1
+    out = decode(V1_WIRE)
+    assert out == m and out.value == m.value
+    assert body_of(encode(m))[1] == 2  # what this library writes now
+    roundtrip(m)
+
+
+def _big(n: int, writers: str = "r", overwrites: int = 0, seed: int = 1) -> AWLWWMap:
+    rng = random.Random(seed)
+    clocks = {w: HLC(w) for w in writers}
+    m = AWLWWMap()
+    for i in range(n):
+        w = writers[i % len(writers)]
+        m.put(w, f"key{i}", i % 5, clocks[w].now(wall=1_700_000_000_000 + i))
+    for j in range(overwrites):
+        w = writers[j % len(writers)]
+        m.put(w, f"key{rng.randrange(n)}", j, clocks[w].now(wall=1_800_000_000_000 + j))
+    return m
+
+
+def test_a_big_single_writer_map_takes_the_column_path_even_after_overwrites() -> None:
+    m = _big(2_000, overwrites=1_500)
+    m.remove("key7")
+    body = body_of(encode(m))[3]
+    runs, gaps, keys = body[1], body[2], body[3]
+    assert len(runs) == 2  # one run: the overwritten store sorted by dot, by C loops
+    assert type(keys) is bytes  # DEFLATE
+    assert type(gaps) is bytes and 0 not in gaps  # one byte per counter
+    assert body[5] == 3  # HLC timestamps in columns: [first wall, wall differences, logicals]
+    assert [type(c) for c in body_of(encode(_big(1_000)))[3][6]] == [int, bytes, bytes]
+    roundtrip(m)
+
+
+def test_interleaved_writers_and_concurrent_entries_roundtrip_and_stay_canonical() -> None:
+    a = _big(1_000, writers="ab", overwrites=700, seed=2)
+    b = _big(600, writers="cb", overwrites=300, seed=3)
+    x = a.join(b)  # concurrent entries (two writers of "b", same keys), many runs
+    assert any(len(x.entries(k)) > 1 for k in x)
+    roundtrip(x)
+    y = b.join(a)
+    z = AWLWWMap()
+    for part in reversed(x.decompose()):
+        z.merge(part)
+    assert x == y == z
+    canon = encode(x, canonical=True)
+    assert encode(y, canonical=True) == canon == encode(z, canonical=True)
+    assert type(body_of(canon)[3][3]) is tuple  # canonical bytes never depend on the zlib build
+    assert decode(canon) == x
+    blocks = _big(400, writers="a").join(_big(500, writers="b", seed=4))
+    for one in (_big(900, writers="ba"), blocks):  # many short runs; two runs, in order
+        two = AWLWWMap()
+        for part in one.decompose():
+            two.merge(part)
+        assert encode(one, canonical=True) == encode(two, canonical=True)
+        assert encode(one) != encode(one, canonical=True)  # the fast form DEFLATEs its keys
+
+
+def test_big_maps_with_odd_keys_roundtrip() -> None:
+    m = _big(400)
+    m.put("r", "nul\0inside", 1, 10**15)  # a key with a NUL cannot be joined by NULs
+    roundtrip(m)
+    assert type(body_of(encode(m))[3][3]) is tuple
+    m2 = _big(400)
+    m2.put("r", ("tuple", 1), 1, 10**15)
+    m2.put("r", 5, 1, 10**15 + 1)
+    roundtrip(m2)
+    m3 = _big(400)
+    m3.put("r", "ünïcødé-ключ-🔑", 1, 10**15)
+    roundtrip(m3)
+    assert type(body_of(encode(m3))[3][3]) is bytes
+    ints = AWLWWMap()
+    for i in range(500):
+        ints.put("q", f"k{i % 300}", i, 1000 - i)  # int timestamps, decreasing: signed gaps
+    roundtrip(ints)
+
+
+def _v2(**kw: Any) -> tuple[Any, ...]:
+    import zlib
+
+    z = zlib.compressobj(1, zlib.DEFLATED, -15)
+    blob = z.compress(b"ka\0kb") + z.flush()
+    body: dict[str, Any] = {
+        "vv": (),
+        "runs": (0, 2),
+        "counters": (1, 1),
+        "keys": blob,
+        "values": (1, 2),
+        "ts_kind": 0,
+        "ts": (5, 1),
+        "extra": (),
+    }
+    body.update(kw)
+    return tuple(body.values())
+
+
+def _deflate(raw: bytes) -> bytes:
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return z.compress(raw) + z.flush()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _v2(runs=(0,)),
+        _v2(runs=(0, 1)),
+        _v2(runs=(0, 3)),
+        _v2(runs=(0, 0, 0, 2)),
+        _v2(runs=(1, 2)),
+        _v2(runs=(0, 1, 0, 1)),  # the same dot twice, in two runs
+        _v2(counters=(1, 0)),
+        _v2(counters=(0, 1)),
+        _v2(counters=(1 << 63, 1)),
+        _v2(counters=(1, "x")),
+        _v2(keys=None),
+        _v2(keys=_deflate(b"ka")),
+        _v2(keys=_deflate(b"ka\0kb\0kc")),
+        _v2(keys=_deflate(b"ka\0kb")[:-2]),
+        _v2(keys=_deflate(b"ka\0kb") + b"junk"),
+        _v2(keys=_deflate(b"\xff\0kb")),
+        _v2(keys=("ka",)),
+        _v2(keys="ka\0kb"),
+        _v2(keys=_deflate(b"k" * 100_000 + b"\0kb")),  # inflates past the cap
+        _v2(ts_kind=0, ts=(5, 0, 1, 0)),
+        _v2(ts_kind=1, ts=(5, 1)),
+        _v2(ts_kind=1, ts=(5, 1, 1, -1)),
+        _v2(ts_kind=3),
+        _v2(ts_kind=3, ts=(5, (0, 1), (0,))),
+        _v2(ts_kind=3, ts=(5, (0, 1), b"\x00\x00", ())),
+        _v2(ts_kind=3, ts=(5, b"\x00\x01", (0, -1))),
+        _v2(ts_kind=3, ts=("5", b"\x00\x01", b"\x00\x00")),
+        _v2(ts_kind=3, ts=((1 << 64) - 1, b"\x00\x01", b"\x00\x00")),
+        _v2(ts_kind=4, ts=(5, (0,))),
+        _v2(ts_kind=4, ts=(5, (0, 1), ())),
+        _v2(ts_kind=4, ts=(-(1 << 63), (0, -1))),
+        _v2(ts_kind=5),
+        _v2(counters=b"\x01\x00"),
+        _v2(counters=b"\x01"),
+        _v2(ts=b"\x05"),
+        _v2(ts=(5,)),
+        _v2(values=(1,)),
+    ],
+)
+def test_malformed_format_2_bodies_raise_decode_error(body: Any) -> None:
+    good = decode(message(["a"], _v2(), version=2))
+    assert isinstance(good, AWLWWMap) and good.value == {"ka": 1, "kb": 2}
+    with pytest.raises(DecodeError):
+        decode(message(["a"], body, version=2))
+
+
+def test_two_runs_of_one_replica_with_distinct_dots_decode() -> None:
+    import zlib
+
+    z = zlib.compressobj(1, zlib.DEFLATED, -15)
+    blob = z.compress(b"ka\0kb\0kc") + z.flush()
+    body = _v2(
+        runs=(0, 1, 1, 1, 0, 1),
+        counters=(3, 1, 1),
+        keys=blob,
+        values=(1, 2, 3),
+        ts=(5, 1, 1),
+        vv=(0, 3, 1, 1),
+    )
+    m = decode(message(["a", "b"], body, version=2))
+    assert isinstance(m, AWLWWMap) and m.value == {"ka": 1, "kb": 2, "kc": 3}
+    assert m.entries("kc")[0][0] == ("a", 1)
+    roundtrip(m)
+    # int columns as bytes, HLC timestamps as two columns
+    cols = _v2(counters=b"\x01\x01", ts_kind=3, ts=(5, b"\x00\x01", b"\x00\x07"))
+    m2 = decode(message(["a"], cols, version=2))
+    assert isinstance(m2, AWLWWMap)
+    assert m2.entries("kb") == [(("a", 2), 2, HLCTimestamp(6, 7, "a"))]
+    m3 = decode(message(["a"], _v2(ts_kind=4, ts=(-5, (0, 3))), version=2))
+    assert isinstance(m3, AWLWWMap)
+    assert m3.timestamp("ka") == -5 and m3.timestamp("kb") == -2
+
+
+def test_long_runs_of_removed_dots_travel_as_runs_in_format_2() -> None:
+    for n in (1, 300):  # the one-entry path and the column path
+        m = _big(n, writers="r")
+        m._cc.add_run("r", n + 5, 10**12)  # a long run of dots seen and no longer live
+        m._cc.add_run("q", 3, 10**9)
+        wire = encode(m)
+        assert len(wire) < 100 + 8 * n
+        body = body_of(wire)[3]
+        assert len(body) == 9  # the optional extra runs
+        out = decode(wire)
+        assert out == m
+        assert decode(encode(m, canonical=True)) == m
