@@ -6,18 +6,20 @@ Every type follows one contract: ``T()`` is bottom; ``join`` (pure), ``merge`` (
 ``leq``, ``==``, ``copy()``, ``value``, ``decompose()``, ``diff(other)``; mutators apply in place
 and return their delta. ``encode``/``decode`` serialise any of them. See ``docs/crdts.md``.
 
-For type authors (``AWLWWMap`` uses these): :class:`CausalContext` and :data:`Dot`
-(``crdts._causal``), the codec registry ``register``/``TAGS`` with the ``Writer``/``Reader``
-helpers (``crdts._codec``), ``check_value``/``check_replica``/``check_ts`` and the error
-classes (``crdts._errors``).
+For type authors: :class:`CausalContext` and :data:`Dot`, the codec registry
+:func:`register`/:data:`TAGS` with the :class:`Writer`/:class:`Reader` helpers (your tags start
+at 128), :func:`check_value` and the error classes; ``crdts.testing`` checks your type against
+the same law suite (``docs/testing.md``).
 """
 
 from __future__ import annotations
 
+__distribution__ = "deltamesh"  # checked by sync and `python -m deltamesh doctor`
+
 from crdts._awlwwmap import AWLWWMap
 from crdts._causal import CausalContext, Dot
 from crdts._ccounter import CausalCounter
-from crdts._codec import TAGS, check_value, decode, encode, register
+from crdts._codec import TAGS, Reader, Writer, check_value, decode, encode, register
 from crdts._errors import CrdtError, DecodeError, EncodeError, RegistrationError, UsageError
 from crdts._gcounter import GCounter
 from crdts._gset import GSet
@@ -48,9 +50,11 @@ __all__ = [
     "ORSet",
     "Ordering",
     "PNCounter",
+    "Reader",
     "RegistrationError",
     "UsageError",
     "VectorClock",
+    "Writer",
     "check_value",
     "decode",
     "encode",

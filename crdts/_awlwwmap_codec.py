@@ -678,9 +678,9 @@ def _build_context(
             continue
         s = cloud.get(rep)
         if s is None:
-            cloud[rep] = Counters(cs[k:])
+            cloud[rep] = Counters.from_sorted(cs[k:])
         else:
-            s |= Counters(cs[k:])
+            s |= Counters.from_sorted(cs[k:])
     for rep, lo, hi in runs:
         cc.add_run(rep, lo, hi)
     cc.compact()

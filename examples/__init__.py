@@ -1,1 +1,2 @@
-"""Runnable examples. ``python -m examples`` runs the cluster demo."""
+"""Runnable examples: the shopping-cart service (``python -m examples.cart demo``, the main job)
+and the offline-first notes app (``python -m examples.notes``)."""

@@ -7,6 +7,8 @@ on their own (a test checks this in a subprocess).
 
 from __future__ import annotations
 
+__distribution__ = "deltamesh"  # checked by sync and `python -m deltamesh doctor`
+
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,7 @@ from gossip._events import (
 if TYPE_CHECKING:  # the lazy names, for type checkers only
     from gossip.runtime._host import Host
     from gossip.transport._config import TransportConfig
+    from gossip.transport._faulty import Faults, FaultyTransport
     from gossip.transport._keyring import Keyring
     from gossip.transport._memory import MemoryNetwork, MemoryTransport
     from gossip.transport._net import NetTransport
@@ -59,6 +62,8 @@ _LAZY: dict[str, str] = {
     "MemoryTransport": "gossip.transport._memory",
     "Keyring": "gossip.transport._keyring",
     "TransportConfig": "gossip.transport._config",
+    "FaultyTransport": "gossip.transport._faulty",
+    "Faults": "gossip.transport._faulty",
 }
 
 __all__ = [
@@ -72,6 +77,8 @@ __all__ = [
     "Effect",
     "Emit",
     "Event",
+    "Faults",
+    "FaultyTransport",
     "FrameTooLargeError",
     "GossipError",
     "Host",

@@ -9,6 +9,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# First: PyPI has unrelated 'crdts' and 'gossip' packages; if Python finds one of them, say so
+# here rather than with an ImportError deep inside the engine.
+import sync._layers  # noqa: F401
+
+# isort: split
+
+
 from sync._config import SyncConfig, SyncMode
 from sync._consistency import Consistency, WriteAll, WriteLocal, WriteMajority, WriteTo
 from sync._engine import CatchupCompleted, SyncEngine
@@ -19,6 +26,7 @@ from sync._errors import (
     DataDirLockedError,
     DecodeError,
     NotACrdtError,
+    ObjectTooLargeError,
     PeerError,
     ProtocolViolationError,
     StorageError,
@@ -31,6 +39,8 @@ from sync._merkle import MerkleIndex
 from sync._messages import decode_message, encode_message
 from sync._metrics import PeerMetrics, SyncMetrics
 from sync._subscriptions import Change, Subscription
+
+__distribution__ = "deltamesh"  # checked by `python -m deltamesh doctor`
 
 if TYPE_CHECKING:  # the lazy names, for type checkers only
     from sync._handles import (
@@ -88,6 +98,7 @@ __all__ = [
     "NodeConfig",
     "NotACrdtError",
     "ORMapHandle",
+    "ObjectTooLargeError",
     "PeerError",
     "PeerMetrics",
     "ProtocolViolationError",

@@ -46,6 +46,8 @@ class Peer:
         "known",
         "metrics",
         "peer_activity",
+        "sent_at",
+        "sent_hi",
     )
 
     def __init__(self, mark: int, metrics: PeerMetrics) -> None:
@@ -61,6 +63,10 @@ class Peer:
         # knew nothing of the other: one descent at a time, see _on_hello); since when.
         self.deferred: float | None = None
         self.peer_activity = 0.0  # last time this neighbour's catch-up of us made progress
+        # In flight: entries below sent_hi were sent at sent_at or later and await their ack;
+        # they are sent again only once resend_timeout has passed (see _send_interval).
+        self.sent_hi = mark
+        self.sent_at = float("-inf")
 
 
 class EngineBase:

@@ -55,6 +55,8 @@ class OverlayBridge:
         self.hyparview = hyparview
         self.engine = engine
         self._rng = rng
+        self.patience = 2  # checks an unanswered JOIN of HyParView's own is waited for
+        self._isolated_checks = 0
         self.overlay_rejoins = 0  # times the safety net rejoined HyParView through SWIM
         self.failures_forwarded = 0  # SWIM deaths and leaves handed to HyParView
 
@@ -68,16 +70,23 @@ class OverlayBridge:
         return []
 
     def check_overlay(self, now: float) -> CoreEffects:
-        """The safety net: with no active neighbour, no NEIGHBOR request and no JOIN out, while
-        SWIM knows live members, rejoin HyParView through them (they replace the seeds HyParView
-        falls back on, which may be dead)."""
+        """The safety net, called periodically: with no active neighbour and no NEIGHBOR request
+        out, while SWIM knows live members, rejoin HyParView through them (they replace the seeds
+        HyParView falls back on, which may be dead). A JOIN already out is given
+        ``patience`` checks to be answered first (its contact may be a dead seed, retried for
+        ever)."""
         hv = self.hyparview
-        if hv.active_view or hv.pending or hv.is_joining:
+        if self.swim.left or hv.active_view or hv.pending:
+            self._isolated_checks = 0
+            return []  # leaving, or linked, or already asking for a link
+        self._isolated_checks += 1
+        if hv.is_joining and self._isolated_checks <= self.patience:
             return []
         live = [a for a in self.swim.alive() if a != self.swim.addr]
         if not live:
             return []  # alone, or nobody alive is known: HyParView's own seed retry goes on
         self._rng.shuffle(live)
+        self._isolated_checks = 0
         self.overlay_rejoins += 1
         return [(hv, hv.join(live[:8], now))]
 

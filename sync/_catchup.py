@@ -127,7 +127,13 @@ class CatchupMixin(DigestMixin):
     def _on_hello(self, src: str, msg: Hello, now: float, out: list[Effect]) -> None:
         p = self._peers.get(src)
         if p is None:
-            self._early_hello[src] = msg  # the overlay has not told us yet: wait for neighbor_up
+            # The overlay has not told us yet: keep it for neighbor_up. Bounded: a sender can
+            # claim any number of sources; a Hello not kept is resent by its sender each round.
+            early = self._early_hello
+            if src in early or len(early) < self.config.max_early_hellos:
+                early[src] = msg
+            else:
+                self.metrics.early_hellos_dropped += 1
             return
         p.got_hello = True
         if not msg.reply:

@@ -68,6 +68,17 @@ class SyncConfig:
     # (~11 ms each) instead of stalling on its first digest catch-up.
     merkle_prehash_per_round: int = 1024
     remembered_peers: int = 1024  # per-peer receive watermarks kept after the neighbour left
+    # Caps on what one sender can make the engine hold or do (issue 12): each hit is counted.
+    # bytes of one encoded object; a larger one is rejected undecoded (ObjectTooLargeError).
+    # Objects bigger than a message ship in parts, so only a single oversized irreducible (or
+    # state mode's whole objects) comes near it; decoding costs ~1 s per MiB at worst.
+    max_object_bytes: int = 4 * 1024 * 1024
+    max_early_hellos: int = 256  # Hellos held from senders that are not (yet) neighbours
+    max_peer_metrics: int = 4096  # senders with their own PeerMetrics; others share "(others)"
+    # s an unacknowledged interval waits before it is sent again (0: every round, as in the
+    # paper). New entries go out every round regardless; only the resend waits, so acks slower
+    # than a round (a loaded machine, a disk commit before the ack) do not resend it every round.
+    resend_timeout: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.sync_interval > 0:
@@ -88,8 +99,16 @@ class SyncConfig:
             raise ConfigError(
                 f"merkle_prehash_per_round must be >= 0, got {self.merkle_prehash_per_round}"
             )
+        if self.max_object_bytes < 256:
+            raise ConfigError(f"max_object_bytes must be >= 256, got {self.max_object_bytes}")
+        if self.max_early_hellos < 0:
+            raise ConfigError(f"max_early_hellos must be >= 0, got {self.max_early_hellos}")
+        if self.max_peer_metrics < 1:
+            raise ConfigError(f"max_peer_metrics must be >= 1, got {self.max_peer_metrics}")
         if self.remembered_peers < 0:
             raise ConfigError(f"remembered_peers must be >= 0, got {self.remembered_peers}")
+        if not self.resend_timeout >= 0:
+            raise ConfigError(f"resend_timeout must be >= 0 s, got {self.resend_timeout!r}")
         if not isinstance(self.mode, SyncMode):
             raise ConfigError(f"mode must be a SyncMode, got {self.mode!r}")
 
@@ -106,4 +125,6 @@ class SyncConfig:
     @classmethod
     def paper(cls, mode: SyncMode) -> SyncConfig:
         """The ICDE 2019 micro-benchmarks: sync every 1 s, messages big enough for one round."""
-        return cls(mode=mode, sync_interval=1.0, max_message_bytes=1 << 24)
+        return cls(
+            mode=mode, sync_interval=1.0, max_message_bytes=1 << 24, max_object_bytes=1 << 24
+        )

@@ -10,8 +10,10 @@ per object) a neighbour ``j`` is sent the *delta-interval* ``[A(j), c)``: the bu
 has not acknowledged, joined per object. ``j`` joins what it receives and acknowledges the interval;
 ``A(j)`` advances only over acknowledged intervals, contiguously (:class:`RangeTracker`). Unacked
 intervals are simply sent again next round (retransmission), so loss, duplication and reordering
-are harmless: everything is a lattice join. Buffer entries are garbage-collected only once
-**every current neighbour** has acknowledged them.
+are harmless: everything is a lattice join. With ``resend_timeout`` set, an interval already sent
+and not yet acknowledged waits that long before it is sent again (new entries still go every
+round): acks slower than a round would otherwise have every round resend it whole. Buffer
+entries are garbage-collected only once **every current neighbour** has acknowledged them.
 
 Enes, Almeida, Baquero, Leitão, "Efficient Synchronization of State-based CRDTs" (ICDE 2019), two
 optimisations (each selectable, see :class:`SyncMode`):
@@ -61,6 +63,7 @@ from sync._config import SyncConfig
 from sync._errors import (
     DecodeError,
     NotACrdtError,
+    ObjectTooLargeError,
     PeerError,
     ProtocolViolationError,
     TypeMismatchError,
@@ -87,6 +90,13 @@ from sync._subscriptions import _MISSING, Change, Subscription, Subscriptions, d
 __all__ = ["CatchupCompleted", "Entry", "SyncEngine"]
 
 _ROUND = ("sync", "round")
+# Received (key, bytes) remembered to skip decoding the same delta again when it arrives from
+# several neighbours (in a mesh each delta comes from its origin and is forwarded by the others;
+# RR makes the forwarded copy byte-identical when it is the whole delta). Bounded; small only.
+# The decoded delta is kept for the DEFAULT mode's "known" filter; it is never mutated (RR
+# copies it into the state, buffers it as is, and sends copies).
+_RECENT_ENTRIES = 8192
+_RECENT_MAX_BYTES = 4096
 # What a received object must provide to be stored (the crdts contract). A codec may also
 # decode value types (crdts registers HLCTimestamp): such an object must never reach the state.
 _CONTRACT = ("join", "merge", "leq", "copy", "diff", "decompose", "value")
@@ -169,6 +179,7 @@ class SyncEngine(CatchupMixin):
         self._recv: OrderedDict[str, tuple[int, RangeTracker]] = OrderedDict()
         self._early_hello: dict[str, Hello] = {}
         self._crdt_types: dict[type, bool] = {}
+        self._recent: OrderedDict[tuple[str, bytes], Crdt] = OrderedDict()
         # Modification index: key -> seq of its last change, ordered by seq (move to end). Keys
         # unchanged since construction (seq 0) are left out: a watermark >= 1 covers them.
         self._mod: dict[str, int] = {}
@@ -178,7 +189,7 @@ class SyncEngine(CatchupMixin):
         # Built over a kept, non-empty state (a restart): likely stale until a neighbour has
         # caught us up; told in our Hello so that catch-up goes first (see _on_hello).
         self._recovering = bool(self._state)
-        self.metrics = SyncMetrics()
+        self.metrics = SyncMetrics(max_peers=self.config.max_peer_metrics)
         self.subscriptions = Subscriptions()
         # Called with the key of every recorded change of an object, local or received, even one
         # invisible in its value (a context-only inflation): the Node persists those objects.
@@ -349,7 +360,7 @@ class SyncEngine(CatchupMixin):
         catch-up decided when its :class:`Hello` arrives."""
         if peer == "" or peer in self._peers:
             return []
-        p = self._peers[peer] = Peer(self._c, self.metrics.peer(peer))
+        p = self._peers[peer] = Peer(self._c, self.metrics.peer(peer, own=True))
         out: list[Effect] = []
         if self._mode.delta:
             self._send(out, peer, self._hello_for(peer, p))
@@ -423,7 +434,7 @@ class SyncEngine(CatchupMixin):
             if not p.got_hello:  # Hellos are resent until the neighbour's own arrives
                 self._send(out, peer, self._hello_for(peer, p))
             budget = self.config.max_messages_per_round
-            budget -= self._send_interval(peer, p, out, budget)
+            budget -= self._send_interval(peer, p, out, budget, now)
             p.known.clear()
             if p.catchup is not None:  # at least one step per round, even behind a big interval
                 self._catchup_round(peer, p, now, out, max(1, budget))
@@ -472,7 +483,9 @@ class SyncEngine(CatchupMixin):
         if lo < len(sizes):
             yield lo, len(sizes)
 
-    def _send_interval(self, peer: str, p: Peer, out: list[Effect], budget: int) -> int:
+    def _send_interval(
+        self, peer: str, p: Peer, out: list[Effect], budget: int, now: float = 0.0
+    ) -> int:
         """Send the delta-interval ``[A(peer), c)`` in chunks; returns the messages sent.
 
         Chunk ``[lo, hi)`` joins, per object, exactly the entries with ``lo <= seq < hi`` (BP:
@@ -481,6 +494,12 @@ class SyncEngine(CatchupMixin):
         start = max(p.ack.mark, self._base)
         if start >= self._c:
             return 0
+        if p.sent_hi > start and now - p.sent_at < self.config.resend_timeout:
+            start = p.sent_hi  # [mark, sent_hi) is in flight: only what is new
+            if start >= self._c:
+                return 0
+        else:
+            p.sent_at = now  # (re)send everything unacknowledged
         bp = self._mode.bp
         limit = self.config.max_message_bytes - MSG_OVERHEAD
         encode = self._encode
@@ -498,6 +517,7 @@ class SyncEngine(CatchupMixin):
             size = len(e.key) + len(e.enc) + OBJ_OVERHEAD
             if groups and acc + size > limit:
                 self._send_chunk(out, p, peer, lo, e.seq, groups)
+                p.sent_hi = e.seq
                 sent += 1
                 if sent >= budget:
                     return sent
@@ -508,6 +528,7 @@ class SyncEngine(CatchupMixin):
             else:
                 g.append(e)
             acc += size
+        p.sent_hi = self._c
         if groups:
             self._send_chunk(out, p, peer, lo, self._c, groups)
             sent += 1
@@ -623,7 +644,25 @@ class SyncEngine(CatchupMixin):
     def _receive_objects(self, src: str, objs: list[ObjectEntry]) -> None:
         m = self.metrics.peer(src)
         decoded: list[tuple[str, Crdt]] = []
+        cap = self.config.max_object_bytes
+        seen: list[tuple[str, Crdt]] = []  # byte-identical to one joined before: skip the join
+        recent = self._recent
+        # only with RR, where a delta the state already holds is dropped anyway (classic delta
+        # buffers every delta it receives, repeats included, and that is what it is measured on)
+        dedup = self._mode.rr and self._mode.delta
         for key, data in objs:
+            if len(data) > cap:
+                self.metrics.count_error(
+                    src, ObjectTooLargeError(f"{key!r}: {len(data)} bytes > {cap}")
+                )
+                continue
+            tag = (key, data) if dedup and len(data) <= _RECENT_MAX_BYTES else None
+            if tag is not None:
+                hit = recent.get(tag)
+                if hit is not None:
+                    self.metrics.duplicates_skipped += 1
+                    seen.append((key, hit))
+                    continue
             try:
                 d = self._decode(data)
             except Exception as exc:  # the CRDT codec's DecodeError (or worse): count, skip
@@ -641,12 +680,16 @@ class SyncEngine(CatchupMixin):
                 )
                 continue
             decoded.append((key, d))
-        m.recv_objects += len(decoded)
+            if tag is not None:  # joined just below (states only grow: a repeat adds nothing)
+                recent[tag] = d
+                if len(recent) > _RECENT_ENTRIES:
+                    recent.popitem(last=False)
+        m.recv_objects += len(decoded) + len(seen)
         if self._mode.known_filter:
             p = self._peers.get(src)
             if p is not None:
                 known = p.known
-                for key, d in decoded:
+                for key, d in decoded + seen:
                     k = known.get(key)
                     if k is None:
                         known[key] = d.copy()

@@ -23,6 +23,7 @@ __all__ = [
     "DataDirLockedError",
     "DecodeError",
     "NotACrdtError",
+    "ObjectTooLargeError",
     "PeerError",
     "ProtocolViolationError",
     "StorageError",
@@ -73,6 +74,11 @@ class NotACrdtError(PeerError):
     """A peer sent an object that decodes to something other than a CRDT (e.g. a registered
     value type such as ``HLCTimestamp``): it lacks the contract's join/merge/leq/copy/diff/
     decompose/value. Rejected before anything is stored, in every mode."""
+
+
+class ObjectTooLargeError(PeerError):
+    """A peer sent an object whose encoding exceeds ``SyncConfig.max_object_bytes``: rejected
+    before it is decoded (decoding a valid object costs time and memory in its size)."""
 
 
 class ProtocolViolationError(PeerError):

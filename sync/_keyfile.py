@@ -9,8 +9,6 @@ from sync._errors import ConfigError
 
 __all__ = ["generate_key", "read_key_file", "write_key_file"]
 
-_HEADER = "# deltamesh cluster key: keep it secret (every holder can join and read the cluster)"
-
 
 def generate_key() -> bytes:
     """A fresh 32-byte cluster key from the OS CSPRNG."""
@@ -29,12 +27,12 @@ def write_key_file(path: str | os.PathLike[str], key: bytes | None = None) -> by
     except FileExistsError:
         raise ConfigError(f"{os.fspath(path)!r} exists: not overwriting a key") from None
     with os.fdopen(fd, "w") as f:
-        f.write(f"{_HEADER}\n{key.hex()}\n")
+        f.write(f"{key.hex()}\n")
     return key
 
 
 def read_key_file(path: str | os.PathLike[str]) -> bytes:
-    """The key in ``path``: the first line that is not a comment, 64 hex digits."""
+    """The key in ``path``: its one line that is not blank or a ``#`` comment, 64 hex digits."""
     try:
         with open(path, encoding="ascii") as f:
             lines = [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]

@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PeerMetrics", "SyncMetrics"]
+__all__ = ["OTHERS", "PeerMetrics", "SyncMetrics"]
+
+OTHERS = "(others)"
+"""The metrics key shared by senders beyond ``SyncConfig.max_peer_metrics``."""
 
 
 @dataclass(slots=True)
@@ -54,10 +57,23 @@ class SyncMetrics:
     catchups_started: int = 0
     catchups_completed: int = 0
     catchup_objects_shipped: int = 0
+    # caps (SyncConfig): per-sender state a peer's claims could otherwise grow without bound
+    max_peers: int = 4096  # senders with their own PeerMetrics; the rest share OTHERS
+    early_hellos_dropped: int = 0  # Hellos from non-neighbours beyond max_early_hellos
+    peers_folded: int = 0  # messages from senders beyond max_peers, counted under OTHERS
+    duplicates_skipped: int = 0  # received objects byte-identical to one already joined
 
-    def peer(self, addr: str) -> PeerMetrics:
+    def peer(self, addr: str, *, own: bool = False) -> PeerMetrics:
+        """The counters of ``addr``; a sender beyond ``max_peers`` shares :data:`OTHERS`'
+        (``own``: a neighbour always gets its own)."""
         m = self.peers.get(addr)
         if m is None:
+            if len(self.peers) >= self.max_peers and not own:
+                self.peers_folded += 1
+                m = self.peers.get(OTHERS)
+                if m is None:
+                    m = self.peers[OTHERS] = PeerMetrics()
+                return m
             m = self.peers[addr] = PeerMetrics()
         return m
 
@@ -82,4 +98,7 @@ class SyncMetrics:
             "catchups_started": self.catchups_started,
             "catchups_completed": self.catchups_completed,
             "catchup_objects_shipped": self.catchup_objects_shipped,
+            "early_hellos_dropped": self.early_hellos_dropped,
+            "peers_folded": self.peers_folded,
+            "duplicates_skipped": self.duplicates_skipped,
         }

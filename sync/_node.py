@@ -37,6 +37,8 @@ from typing import Any, Self, TypeVar, overload
 
 import anyio
 import anyio.abc
+import anyio.to_thread
+import msgpack
 from anyio.streams.memory import MemoryObjectSendStream
 
 import crdts
@@ -52,15 +54,18 @@ from crdts import (
     ORSet,
     PNCounter,
 )
+from gossip import UnreachableError
 from gossip._events import Effect, ProtocolCore
 from gossip.hyparview import HyParView
 from gossip.runtime import Host, HostConfig
 from gossip.swim import LeaveCompleted, SwimCore
 from gossip.transport import Keyring, NetTransport
 from sync._bridge import CoreEffects, OverlayBridge
-from sync._consistency import Consistency, WriteLocal
+from sync._consistency import Consistency, WriteAll, WriteLocal, WriteMajority, WriteTo
+from sync._direct import DirectCore, StatusRequested, WriteAcked, WriteRequested
 from sync._engine import CatchupCompleted, SyncEngine
-from sync._errors import TypeMismatchError, UsageError
+from sync._errors import StorageError, TypeMismatchError, UsageError
+from sync._gate import LinkGate
 from sync._handles import (
     CounterHandle,
     GCounterHandle,
@@ -75,8 +80,18 @@ from sync._handles import (
 )
 from sync._membership import MemberInfo, MembershipEvent, encode_meta, membership_event
 from sync._node_config import NodeConfig, advertise_for
-from sync._offline import OfflineSwitch
+from sync._replication import Replication
 from sync._subscriptions import Change
+from sync.storage import (
+    META_HLC,
+    DataDirInfo,
+    LoadResult,
+    Store,
+    load_objects,
+    open_data_dir,
+    renew_replica_id,
+)
+from sync.storage._committer import GroupCommitter
 
 __all__ = ["Node"]
 
@@ -85,6 +100,8 @@ log = logging.getLogger("sync.node")
 T = TypeVar("T")
 _CRDT_METHODS = ("join", "merge", "leq", "diff", "decompose", "copy")
 _STREAM_BUFFER = 10_000  # items an async iterator (changes, membership events) may fall behind
+_DEFAULT_TIMEOUT = 5.0  # s, a consistency level's wait when no timeout is given
+_FLUSH_CHUNK_BYTES = 1 << 20  # bytes of object states per flush message
 
 
 class Node:
@@ -100,11 +117,12 @@ class Node:
         self._address = ""
         self._open = False
         self._closing = False
+        self._leaving = False
         self._types: dict[str, type[Any]] = {}
         self._hlc: HLC | None = None
         self._host: Host | None = None
         self._net: NetTransport | None = None
-        self._switch: OfflineSwitch | None = None
+        self._switch: LinkGate | None = None
         self._swim: SwimCore | None = None
         self._hv: HyParView | None = None
         self._engine: SyncEngine | None = None
@@ -114,7 +132,13 @@ class Node:
         self._effects_wake = anyio.Event()
         self._left = anyio.Event()
         self._event_sinks: list[MemoryObjectSendStream[MembershipEvent]] = []
-        self._dirty: set[str] = set()
+        self._store: Store | None = None
+        self._store_info: DataDirInfo | None = None
+        self._committer: GroupCommitter | None = None
+        self._corrupt: list[str] = []
+        self._written: set[str] = set()  # names written here since the last flush(level)
+        self._direct: DirectCore | None = None
+        self._replication: Replication | None = None
         self._offline_peers: list[str] = []
         self._counters: dict[str, int] = {
             "catchups_completed": 0,
@@ -152,8 +176,9 @@ class Node:
         if self._open or self._closing:
             raise UsageError("a Node is started once")
         cfg = self.config
-        state = await self._open_store()
+        # everything that can fail on the config alone, before the data dir is locked
         key = cfg.load_key()
+        tcfg = cfg.transport_config(advertise_for(cfg))
         if key is None:
             log.warning(
                 "node %s runs WITHOUT a cluster key: every message is plaintext and anyone who "
@@ -164,8 +189,15 @@ class Node:
             keyring = Keyring.plaintext(cluster=cfg.cluster)
         else:
             keyring = Keyring([key], cluster=cfg.cluster)
-        net = NetTransport(cfg.transport_config(advertise_for(cfg)), keyring=keyring)
-        await net.__aenter__()
+        state = await self._open_store()
+        try:
+            net = NetTransport(tcfg, keyring=keyring)
+            await net.__aenter__()
+        except BaseException:
+            assert self._store is not None
+            self._store.close()
+            self._closing = True
+            raise
         try:
             await self._start(net, state)
         except BaseException:
@@ -174,12 +206,54 @@ class Node:
         return self
 
     async def _open_store(self) -> dict[str, Any]:
-        """The replica id, HLC and objects of the data dir (in memory: fresh ones)."""
-        if self.config.data_dir is not None:
-            raise UsageError("data_dir needs sync.storage (not available in this build)")
-        self._replica_id = f"{self.name}-{secrets.token_hex(8)}"
-        self._hlc = HLC(self._replica_id)
-        return {}
+        """Open the data dir (in memory without one): replica id, HLC, every object (streamed).
+
+        A corrupt row is reported (logged, counted in ``metrics()["store"]``), never silently
+        dropped; since the lost object may have held dots of ours that peers have seen, the
+        replica then takes a fresh id (a reused dot would make a later write vanish)."""
+        name, data_dir = self.name, self.config.data_dir
+
+        def open_and_load() -> tuple[Store, DataDirInfo, LoadResult, str]:
+            store, info = open_data_dir(data_dir, name)
+            try:
+                loaded = load_objects(store, crdts.decode)
+                rid = info.replica_id
+                if loaded.corrupt:
+                    rid = renew_replica_id(store, name)
+            except BaseException:
+                store.close()
+                raise
+            return store, info, loaded, rid
+
+        store, info, loaded, rid = await anyio.to_thread.run_sync(open_and_load)
+        self._store = store
+        self._store_info = info
+        self._corrupt = [str(e) for e in loaded.corrupt]
+        for err in loaded.corrupt:
+            log.error("node %s: data dir row not loaded: %s", name, err)
+        self._replica_id = rid
+        last = _decode_hlc(info.hlc, rid) if rid == info.replica_id else None
+        self._hlc = HLC(rid, last=last)
+        return loaded.objects
+
+    def _encode_state(self, key: str) -> bytes | None:
+        x = self.engine.get(key)
+        return None if x is None else crdts.encode(x)
+
+    def _meta(self) -> dict[str, bytes]:
+        assert self._hlc is not None
+        last = self._hlc.last
+        return {} if last is None else {META_HLC: msgpack.packb([last.wall, last.logical])}
+
+    async def _before_send(self) -> None:
+        """The durability boundary: nothing leaves this node before the commit that holds it
+        (else a replica restarted after kill -9 would mint again a dot a peer has seen)."""
+        gc = self._committer
+        if gc is not None:
+            try:
+                await gc.wait_durable()
+            except StorageError as exc:
+                raise UnreachableError(f"local store failing, nothing is sent: {exc}") from exc
 
     async def _start(self, net: NetTransport, state: dict[str, Any]) -> None:
         cfg = self.config
@@ -202,18 +276,36 @@ class Node:
         self._engine = engine = SyncEngine(
             self._replica_id, cfg.sync, random.Random(rng.getrandbits(64)), state=state
         )
-        engine.on_record = self._dirty.add
+        assert self._store is not None
+        gc = GroupCommitter(self._store, self._encode_state, self._meta)
+        await gc.__aenter__()
+        self._committer = gc
+        engine.on_record = gc.mark
         self._bridge = OverlayBridge(swim, hv, engine, rng=random.Random(rng.getrandbits(64)))
-        self._switch = OfflineSwitch(net)
+        self._switch = LinkGate(
+            net,
+            before_send=self._before_send if self.config.data_dir is not None else None,
+            rng=random.Random(rng.getrandbits(64)),
+        )
+        self._switch.gate_packets = cfg.sync.use_packets
         # every event comes through on_event; the host's own events() buffer is not used
+        self._direct = direct = DirectCore()
         host = Host(
             self._switch,
-            [swim, hv, engine],
+            [swim, hv, engine, direct],
             config=HostConfig(event_buffer=0),
             on_event=self._on_event,
         )
         await host.__aenter__()
         self._host = host
+        self._replication = Replication(
+            host,
+            direct,
+            self_addr=addr,
+            alive=swim.alive,
+            neighbors=lambda: hv.active_view,
+            rng=random.Random(rng.getrandbits(64)),
+        )
         self._open = True
         tg = anyio.create_task_group()
         await tg.__aenter__()
@@ -239,6 +331,7 @@ class Node:
         """Graceful leave: HyParView's DISCONNECTs, SWIM's "left" gossip (bounded wait)."""
         swim, hv, host = self._swim, self._hv, self._host
         assert swim is not None and hv is not None and host is not None
+        self._leaving = True  # the helper tasks stop touching the cores
         with anyio.move_on_after(self.config.leave_timeout):
             await host.call(hv, hv.leave)
             await host.call(swim, swim.leave)
@@ -259,11 +352,17 @@ class Node:
                 if self._host is not None:
                     await self._host.__aexit__(None, None, None)
             finally:
-                if self._net is not None:
-                    await self._net.__aexit__(None, None, None)
-                for sink in self._event_sinks:
-                    sink.close()
-                self._event_sinks.clear()
+                try:
+                    if self._committer is not None:  # commits what is left
+                        await self._committer.__aexit__(None, None, None)
+                finally:
+                    if self._store is not None:
+                        self._store.close()
+                    if self._net is not None:
+                        await self._net.__aexit__(None, None, None)
+                    for sink in self._event_sinks:
+                        sink.close()
+                    self._event_sinks.clear()
 
     def _check_open(self) -> None:
         if not self._open:
@@ -279,6 +378,14 @@ class Node:
         self._queue(bridge.on_event(event, now))
         if isinstance(event, CatchupCompleted):
             self._counters["catchups_completed"] += 1
+        elif isinstance(event, WriteAcked):
+            assert self._replication is not None
+            self._replication.on_ack(event.src, event.req)
+        elif isinstance(event, WriteRequested | StatusRequested):
+            if self._tg is not None and isinstance(event, WriteRequested):
+                self._tg.start_soon(self._serve_write, event)
+            elif self._tg is not None and isinstance(event, StatusRequested):
+                self._tg.start_soon(self._serve_status, event)
         elif isinstance(event, LeaveCompleted):
             self._left.set()
         else:
@@ -310,7 +417,10 @@ class Node:
             self._effects_wake = anyio.Event()
             while self._effects:
                 core, effects = self._effects.popleft()
-                await host.call(core, lambda _now, e=effects: e)  # type: ignore[misc]
+                try:
+                    await host.call(core, lambda _now, e=effects: e)  # type: ignore[misc]
+                except Exception:  # a helper task must never take the node down
+                    log.exception("node %s: carrying out %s effects failed", self.name, core)
 
     async def _overlay_loop(self) -> None:
         bridge = self._bridge
@@ -318,8 +428,11 @@ class Node:
         interval = self.config.overlay_interval()
         while True:
             await anyio.sleep(interval)
-            if not self._offline:
-                self._queue(bridge.check_overlay(anyio.current_time()))
+            if not self._offline and not self._leaving:
+                try:
+                    self._queue(bridge.check_overlay(anyio.current_time()))
+                except Exception:  # a helper task must never take the node down
+                    log.exception("node %s: overlay check failed", self.name)
 
     async def _seed_loop(self) -> None:
         """Retry the seeds with backoff (jittered, capped) while SWIM knows nobody alive."""
@@ -329,15 +442,20 @@ class Node:
         rng = random.Random(secrets.randbits(32))
         while True:
             await anyio.sleep(delay * rng.uniform(0.75, 1.25))
+            if self._leaving:
+                return
             if self._offline or not bridge.needs_seeds():
                 delay = cfg.seed_retry_initial
                 continue
             seeds = [s for s in cfg.seeds if s != self._address]
             if not seeds:
                 return
-            await self.host.call(swim, partial(swim.join, seeds))
-            if not hv.active_view and not hv.pending and not hv.is_joining:
-                await self.host.call(hv, partial(hv.join, seeds))
+            try:
+                await self.host.call(swim, partial(swim.join, seeds))
+                if not hv.active_view and not hv.pending and not hv.is_joining:
+                    await self.host.call(hv, partial(hv.join, seeds))
+            except Exception:  # a helper task must never take the node down
+                log.exception("node %s: seed retry failed", self.name)
             delay = min(delay * 2, cfg.seed_retry_max)
 
     # -- objects -----------------------------------------------------------------------------
@@ -409,6 +527,7 @@ class Node:
         copy: bool,
     ) -> None:
         self._check_open()
+        level = _check_level(consistency, timeout)
         engine = self.engine
         x = self._object(name, kind)
         try:
@@ -422,20 +541,26 @@ class Node:
                     )
                 engine.apply(name, delta)
             else:
-                engine.update(name, fn, create=kind)
+                delta = engine.update(name, fn, create=kind)
         except UsageError:
             raise
         except (crdts.CrdtError, ValueError, TypeError) as exc:
             raise UsageError(f"write to {name!r} rejected, nothing changed: {exc}") from exc
         self._types[name] = kind
+        self._written.add(name)
         await self._durable()
-        level = consistency if consistency is not None else WriteLocal()
         if not isinstance(level, WriteLocal):
-            raise UsageError(f"{level!r} is not available in this build")
+            assert self._replication is not None
+            await self._replication.replicate(
+                [(name, crdts.encode(delta))],
+                level,
+                _DEFAULT_TIMEOUT if timeout is None else timeout,
+            )
 
     async def _durable(self) -> None:
         """Wait until every change made so far is committed to the store."""
-        self._dirty.clear()  # the in-memory store holds nothing beyond the live objects
+        assert self._committer is not None
+        await self._committer.wait_durable()
 
     async def flush(
         self, consistency: Consistency | None = None, timeout: float | None = None
@@ -443,9 +568,101 @@ class Node:
         """Wait until everything written so far is durable locally (and, with a level, held
         by that many replicas)."""
         self._check_open()
+        level = _check_level(consistency, timeout)
         await self._durable()
-        if consistency is not None and not isinstance(consistency, WriteLocal):
-            raise UsageError(f"{consistency!r} is not available in this build")
+        if isinstance(level, WriteLocal):
+            return
+        assert self._replication is not None
+        # Every name written here since the last successful flush(WriteAll()): a weaker level
+        # does not clear them (what one replica confirmed says nothing about the others).
+        keys = sorted(self._written)
+        if isinstance(level, WriteAll):
+            self._written = set()
+        engine = self.engine
+        deadline = anyio.current_time() + (_DEFAULT_TIMEOUT if timeout is None else timeout)
+        chunk: list[tuple[str, bytes]] = []
+        size = 0
+        try:
+            for i, key in enumerate(keys):
+                x = engine.get(key)
+                if x is not None:
+                    enc = crdts.encode(x)
+                    chunk.append((key, enc))
+                    size += len(key) + len(enc)
+                if chunk and (size >= _FLUSH_CHUNK_BYTES or i == len(keys) - 1):
+                    left = max(0.0, deadline - anyio.current_time())
+                    await self._replication.replicate(chunk, level, left)
+                    chunk, size = [], 0
+        except BaseException:
+            self._written.update(keys)  # not confirmed by all: the next flush sends them again
+            raise
+
+    async def _serve_write(self, ev: WriteRequested) -> None:
+        """A peer's consistency write: join it, commit it, and only then acknowledge."""
+        try:
+            await self._serve_write_unguarded(ev)
+        except Exception:  # a helper task must never take the node down
+            log.exception("node %s: serving a write from %s failed", self.name, ev.src)
+
+    async def _serve_write_unguarded(self, ev: WriteRequested) -> None:
+        engine = self.engine
+        ok = True
+        for key, data in ev.objects:
+            try:
+                d = crdts.decode(data)
+                x = engine.get(key)
+                if x is not None and type(x) is not type(d):
+                    raise TypeMismatchError(f"{key!r}: {type(d).__name__} for {type(x).__name__}")
+                engine.apply(key, d)
+            except Exception as exc:  # peer input: counted, not acknowledged
+                engine.metrics.count_error(ev.src, exc)
+                ok = False
+        if not ok:
+            return
+        try:
+            await self._durable()
+        except StorageError:
+            return  # not durable: no ack (the writer resends)
+        if self._open:
+            await self.host.call(
+                self._direct_core, lambda _now: self._direct_core.ack(ev.src, ev.req)
+            )
+
+    async def _serve_status(self, ev: StatusRequested) -> None:
+        try:
+            status = self.status()
+            await self.host.call(
+                self._direct_core,
+                lambda _now: self._direct_core.reply_status(ev.src, ev.req, status),
+            )
+        except Exception:  # a helper task must never take the node down
+            log.exception("node %s: serving a status request failed", self.name)
+
+    @property
+    def _direct_core(self) -> DirectCore:
+        assert self._direct is not None
+        return self._direct
+
+    def status(self) -> dict[str, Any]:
+        """A plain-data summary (what ``deltamesh status`` prints): members, views, objects,
+        lag, store."""
+        m = self.metrics()
+        return {
+            "name": self.name,
+            "address": self._address,
+            "replica_id": self._replica_id,
+            "insecure": self.insecure,
+            "offline": m["offline"],
+            "members": [[x.name, x.addr, x.state, x.incarnation] for x in self.members()],
+            "active_view": sorted(self.active_view),
+            "passive_view": sorted(self.passive_view),
+            "objects": m["objects"],
+            "pending_deltas": m["pending_deltas"],
+            "objects_pending": m["objects_pending"],
+            "lag_entries": {p: n["lag_entries"] for p, n in m["neighbors"].items()},
+            "catchups_in_progress": m["catchups"]["in_progress"],
+            "store": {k: m["store"][k] for k in ("data_dir", "commits", "pending", "failures")},
+        }
 
     def _changes(
         self, *, key: str | None = None, prefix: str | None = None
@@ -565,12 +782,30 @@ class Node:
                 **tm.snapshot(),
                 "offline_dropped_in": switch.dropped_in,
                 "offline_dropped_out": switch.dropped_out,
+                "redials_delayed": switch.redials_delayed,
             },
+            "store": self._store_metrics(),
             "host": {
                 "core_errors": host.metrics.core_errors,
                 "send_failures": host.metrics.send_failures,
             },
             **{k: v for k, v in self._counters.items()},
+        }
+
+    def _store_metrics(self) -> dict[str, Any]:
+        gc, info = self._committer, self._store_info
+        assert gc is not None and info is not None
+        return {
+            "data_dir": None if self.config.data_dir is None else str(self.config.data_dir),
+            "commits": gc.commits,
+            "keys_committed": gc.keys_committed,
+            "failures": gc.failures,
+            "pending": gc.pending,
+            "max_batch": gc.max_batch,
+            "last_error": None if gc.last_error is None else str(gc.last_error),
+            "corrupt_rows": list(self._corrupt),
+            "new_replica_id": info.created or self._replica_id != info.replica_id,
+            "clean_start": info.clean,
         }
 
     # -- offline -----------------------------------------------------------------------------
@@ -605,7 +840,33 @@ class Node:
         await switch.set_offline(False)
         contacts = list(dict.fromkeys([*self._offline_peers, *self.config.seeds]))
         contacts = [c for c in contacts if c != self._address]
-        if contacts:
+        if contacts and not self._leaving:
             await self.host.call(swim, lambda now: swim.join(contacts, now))
             if not hv.active_view:
                 await self.host.call(hv, lambda now: hv.join(contacts, now))
+
+
+def _decode_hlc(raw: bytes | None, replica: str) -> HLCTimestamp | None:
+    """The persisted HLC (``[wall, logical]``), or None if absent or unreadable (the clock then
+    restarts from the wall clock, which is safe: LWW ties break on the replica id)."""
+    if not raw:
+        return None
+    try:
+        wall, logical = msgpack.unpackb(raw)
+    except Exception:
+        return None
+    if type(wall) is not int or type(logical) is not int or wall < 0 or logical < 0:
+        return None
+    return HLCTimestamp(wall, logical, replica)
+
+
+def _check_level(consistency: Consistency | None, timeout: float | None) -> Consistency:
+    """Validate a write's consistency arguments before anything changes."""
+    level = WriteLocal() if consistency is None else consistency
+    if not isinstance(level, WriteLocal | WriteTo | WriteMajority | WriteAll):
+        raise UsageError(
+            f"consistency must be WriteLocal/WriteTo/WriteMajority/WriteAll: {level!r}"
+        )
+    if timeout is not None and not timeout >= 0:
+        raise UsageError(f"timeout must be >= 0 seconds, got {timeout!r}")
+    return level

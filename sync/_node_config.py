@@ -190,7 +190,16 @@ class NodeConfig:
         """One machine (tests, demos): loopback, an ephemeral port, fast timers."""
         values: dict[str, Any] = {
             "bind": "127.0.0.1:0",
-            "swim": replace(SwimConfig.local(), probe_interval=0.5, probe_timeout=0.2),
+            # memberlist's local timings, probing twice as often, with the LAN retransmit
+            # multiplier and a 5 s push-pull: on a loaded machine a lost alive update would
+            # otherwise leave a member unknown to another until the next 15 s push-pull
+            "swim": replace(
+                SwimConfig.local(),
+                probe_interval=0.5,
+                probe_timeout=0.2,
+                retransmit_mult=4,
+                push_pull_interval=5.0,
+            ),
             "hyparview": HyParViewConfig.local(),
             "transport": TransportConfig.local(),
             "sync": replace(SyncConfig(), sync_interval=0.05, catchup_timeout=1.0),

@@ -44,6 +44,11 @@ class SwimConfig:
     packet_budget: int = 1400  # bytes, a datagram with its piggybacked updates
     max_meta_bytes: int = 512  # bytes, member metadata (memberlist MetaMaxSize)
     rejoin_interval: float = 30.0  # s, re-contact seeds that are not alive (heals partitions)
+    # While this member knows no other live member (at start, or left alone), its seeds are
+    # re-contacted sooner: join_retry_interval after the first try, doubling (jittered +-20%) up
+    # to join_retry_max, until one answers; then every rejoin_interval again. 0 disables it.
+    join_retry_interval: float = 1.0  # s
+    join_retry_max: float = 8.0  # s
     leave_timeout: float = 5.0  # s, longest wait for a leave to be disseminated
     # Caps against a peer that lists fake members (docs/security.md). Members known, tombstones
     # included: news of more is dropped (counted), a push-pull listing more is refused whole
@@ -69,6 +74,7 @@ class SwimConfig:
             "gossip_interval": self.gossip_interval,
             "push_pull_interval": self.push_pull_interval,
             "rejoin_interval": self.rejoin_interval,
+            "join_retry_interval": self.join_retry_interval,
         }.items():
             if v < 0:
                 raise ConfigError(f"{name} must be >= 0 (0 disables), got {v!r}")
@@ -85,6 +91,8 @@ class SwimConfig:
                 raise ConfigError(f"{name} must be >= {lo}, got {iv!r}")
         if self.packet_budget < 256:
             raise ConfigError("packet_budget must be >= 256 bytes")
+        if self.join_retry_interval > 0 and self.join_retry_max < self.join_retry_interval:
+            raise ConfigError("join_retry_max must be >= join_retry_interval")
         if self.max_members < 2:
             raise ConfigError(f"max_members must be >= 2, got {self.max_members!r}")
         if self.max_push_pull_bytes < 1024 + self.max_meta_bytes:
@@ -110,6 +118,8 @@ class SwimConfig:
             gossip_interval=0.5,
             gossip_to_the_dead_time=60.0,
             rejoin_interval=60.0,
+            join_retry_interval=2.0,
+            join_retry_max=16.0,
         )
 
     @classmethod
@@ -125,6 +135,8 @@ class SwimConfig:
             gossip_interval=0.1,
             gossip_to_the_dead_time=15.0,
             rejoin_interval=15.0,
+            join_retry_interval=0.5,
+            join_retry_max=4.0,
         )
 
     def without_lifeguard(self) -> SwimConfig:

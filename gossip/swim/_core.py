@@ -22,8 +22,10 @@ Precedence: alive(i) beats suspect(j) iff i > j; suspect(i) beats alive(j) iff i
 both at equal or higher incarnation. A periodic push-pull of the full state over a stream
 (anti-entropy) repairs whatever the lossy piggybacks missed; joining is a push-pull with a seed, and
 seeds that are not alive are re-contacted periodically so the two sides of a healed partition
-merge again. Dead and left members are kept as tombstones (so stale state cannot bring them back)
-and reaped ``gossip_to_the_dead_time`` after they died.
+merge again; a member that knows no other live member (a seed was down when it started, or it
+was left alone) retries its seeds sooner, with a jittered exponential backoff, until one answers,
+so start order does not matter. Dead and left members are kept as tombstones (so stale state
+cannot bring them back) and reaped ``gossip_to_the_dead_time`` after they died.
 
 Lifeguard (Dadgar, Phillips, Currey, "Lifeguard: Local Health Awareness for More Accurate Failure
 Detection", 2018) makes a *slow* member less likely to declare healthy ones dead:
@@ -140,7 +142,8 @@ class SwimCore:
     """One member's SWIM + Lifeguard state machine (see the module docstring).
 
     ``seeds`` are joined (push-pull) by :meth:`start`; they, and those added by :meth:`join`,
-    are re-contacted every ``rejoin_interval`` while they are not alive in our view. ``known``
+    are re-contacted every ``rejoin_interval`` while they are not alive in our view, and sooner
+    (``join_retry_interval`` doubling to ``join_retry_max``) while we know no live member. ``known``
     pre-populates the member list with alive members at incarnation 0 (a static bootstrap, e.g.
     in benchmarks). ``incarnation`` lets a driver start a restarted member above its previous
     life (it would otherwise refute its way up as it learns of its death).
@@ -192,6 +195,7 @@ class SwimCore:
         self._out: list[Effect] = []
         self._now = 0.0  # the latest time we were given (for timers armed deep inside)
         self._gossip_armed = False
+        self._join_attempts = 0  # seed retries since we last knew no live member
         self._gossip_phase = 0.0  # the dedicated-gossip ticker's ticks: phase + k * interval
         self._limit_n = self._limit_v = 0  # retransmit limit cached per member count
         self.stats: dict[str, int] = {
@@ -271,8 +275,7 @@ class SwimCore:
         if cfg.push_pull_interval > 0:
             at = now + self._rng.uniform(0, self._push_pull_period())
             self._out.append(SetTimer(_PUSH_PULL, at))
-        if cfg.rejoin_interval > 0 and self._seeds:
-            self._out.append(SetTimer(_REJOIN, now + cfg.rejoin_interval))
+        self._arm_rejoin(now)
         # memberlist's gossip ticker runs from a random stagger; ours keeps its phase but is
         # armed only while there is news (see _next_gossip_tick).
         self._gossip_phase = now + self._rng.uniform(0, cfg.gossip_interval)
@@ -288,8 +291,8 @@ class SwimCore:
         for s in dict.fromkeys(seeds):
             if s != self.addr:
                 self._send_push_pull(s, join=True, reply=False)
-        if self.config.rejoin_interval > 0 and self._seeds:
-            self._out.append(SetTimer(_REJOIN, now + self.config.rejoin_interval))
+        self._join_attempts = 0
+        self._arm_rejoin(now)
         return self._flush()
 
     def update_meta(self, meta: bytes, now: float) -> list[Effect]:
@@ -479,7 +482,7 @@ class SwimCore:
             self._metas.pop(a, None)
             self._since.pop(a, None)
             self._dead_recent.pop(a, None)
-            self._out.append(Emit(MemberReaped(a)))
+            self._out.append(Emit(MemberReaped(a, at=now)))
 
     def _on_ack(self, src: Addr, seq: int) -> None:
         # Sequence numbers are small and guessable: an ack counts only from whom we asked (the
@@ -584,9 +587,9 @@ class SwimCore:
             self._dead_recent[u.addr] = now
         self._broadcast(u)
         if left:
-            self._out.append(Emit(MemberLeft(u.addr, u.incarnation)))
+            self._out.append(Emit(MemberLeft(u.addr, u.incarnation, at=now)))
         else:
-            self._out.append(Emit(MemberDead(u.addr, u.incarnation, u.origin)))
+            self._out.append(Emit(MemberDead(u.addr, u.incarnation, u.origin, at=now)))
 
     def _apply_alive(self, u: Update, v: int | None, now: float) -> None:
         if v is None:
@@ -601,7 +604,7 @@ class SwimCore:
             self._set_since(a, now)
             self._live_insert(a)
             self._broadcast(u)
-            self._out.append(Emit(MemberJoined(u.addr, u.incarnation, u.meta)))
+            self._out.append(Emit(MemberJoined(u.addr, u.incarnation, u.meta, at=now)))
             return
         if u.incarnation <= v >> 2:
             return
@@ -615,12 +618,12 @@ class SwimCore:
         if old_state >= _DEAD:
             self._dead_recent.pop(u.addr, None)
             self._live_insert(u.addr)
-            self._out.append(Emit(MemberJoined(u.addr, u.incarnation, u.meta)))
+            self._out.append(Emit(MemberJoined(u.addr, u.incarnation, u.meta, at=now)))
             return
         if old_state == _SUSPECT:
-            self._out.append(Emit(MemberRecovered(u.addr, u.incarnation)))
+            self._out.append(Emit(MemberRecovered(u.addr, u.incarnation, at=now)))
         if old_meta != u.meta:
-            self._out.append(Emit(MemberUpdated(u.addr, u.incarnation, u.meta)))
+            self._out.append(Emit(MemberUpdated(u.addr, u.incarnation, u.meta, at=now)))
 
     def _apply_suspect(self, u: Update, v: int, now: float) -> None:
         if v & 3 == _SUSPECT:
@@ -643,7 +646,7 @@ class SwimCore:
         self._set_since(u.addr, now)
         self._out.append(SetTimer(("suspect", u.addr), s.deadline))
         self._broadcast(u)
-        self._out.append(Emit(MemberSuspected(u.addr, u.incarnation, u.origin)))
+        self._out.append(Emit(MemberSuspected(u.addr, u.incarnation, u.origin, at=now)))
 
     def _set_meta(self, a: Addr, meta: bytes) -> None:
         if meta:
@@ -776,7 +779,7 @@ class SwimCore:
         self._left = True
         for key in (_PROBE, _GOSSIP, _PUSH_PULL, _REJOIN, _LEAVE):
             self._out.append(CancelTimer(key))
-        self._out.append(Emit(LeaveCompleted(disseminated)))
+        self._out.append(Emit(LeaveCompleted(disseminated, at=self._now)))
 
     # -- anti-entropy: push-pull, join, rejoin ---------------------------------------------------
 
@@ -791,8 +794,30 @@ class SwimCore:
         if peers:
             self._send_push_pull(peers[0], join=False, reply=False)
 
+    def _arm_rejoin(self, now: float) -> None:
+        """The next seed re-contact: soon while we know no live member, else the slow rejoin.
+
+        memberlist leaves retrying to the application, and Serf/Consul's ``retry_join`` retries
+        every 30 s until the first join succeeds, so a member started before its seed waits up
+        to that long. Here a member alone retries after ``join_retry_interval``, doubling with
+        jitter (members started together do not retry in step) up to ``join_retry_max``.
+        """
+        if not self._seeds:
+            return
+        cfg = self.config
+        if not self._live and cfg.join_retry_interval > 0:
+            n = self._join_attempts
+            self._join_attempts = n + 1
+            wait = min(cfg.join_retry_max, cfg.join_retry_interval * 2.0 ** min(n, 30))
+            if n:  # the first retry is not drawn, so members that join at once draw nothing
+                wait = min(cfg.join_retry_max, wait * self._rng.uniform(0.8, 1.2))
+            self._out.append(SetTimer(_REJOIN, now + wait))
+        elif cfg.rejoin_interval > 0:
+            self._join_attempts = 0
+            self._out.append(SetTimer(_REJOIN, now + cfg.rejoin_interval))
+
     def _rejoin_tick(self, now: float) -> None:
-        self._out.append(SetTimer(_REJOIN, now + self.config.rejoin_interval))
+        self._arm_rejoin(now)
         for s in self._seeds:
             v = self._members.get(s)
             if v is None or v & 3 > _SUSPECT:
@@ -868,6 +893,10 @@ class SwimCore:
         del self._live[i]
         if i < self._probe_index:
             self._probe_index -= 1
+        if not self._live and self._started and not self._leaving:
+            # Left alone (the others died or a partition cut us off): retry the seeds soon.
+            self._join_attempts = 0
+            self._arm_rejoin(self._now)
 
     def _pick_live(self, k: int, exclude: Addr | None = None) -> list[Addr]:
         if k <= 0 or not self._live:

@@ -1,8 +1,13 @@
-"""Membership notifications, handed to the application as ``Emit(event)``."""
+"""Membership notifications, handed to the application as ``Emit(event)``.
+
+Each carries ``at``: when the change happened here, on the driver's clock (the ``now`` the core
+was given: ``Host.now()``, anyio's monotonic clock, on real sockets; virtual seconds in the
+simulator). It is left out of equality, so an event compares by what happened, not when.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gossip._events import Addr
 
@@ -26,6 +31,7 @@ class MemberJoined:
     addr: Addr
     incarnation: int
     meta: bytes
+    at: float = field(default=0.0, compare=False)  # driver-clock seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,7 @@ class MemberUpdated:
     addr: Addr
     incarnation: int
     meta: bytes
+    at: float = field(default=0.0, compare=False)  # driver-clock seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,7 @@ class MemberSuspected:
     addr: Addr
     incarnation: int
     by: Addr
+    at: float = field(default=0.0, compare=False)  # driver-clock seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,7 @@ class MemberRecovered:
 
     addr: Addr
     incarnation: int
+    at: float = field(default=0.0, compare=False)  # driver-clock seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,7 @@ class MemberDead:
     addr: Addr
     incarnation: int
     by: Addr
+    at: float = field(default=0.0, compare=False)  # driver-clock seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +79,7 @@ class MemberLeft:
 
     addr: Addr
     incarnation: int
+    at: float = field(default=0.0, compare=False)  # driver-clock seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +87,7 @@ class MemberReaped:
     """A dead or left member was forgotten (its tombstone expired)."""
 
     addr: Addr
+    at: float = field(default=0.0, compare=False)  # driver-clock seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +95,7 @@ class LeaveCompleted:
     """This node's leave was disseminated (or ``leave_timeout`` passed): the driver may stop."""
 
     disseminated: bool
+    at: float = field(default=0.0, compare=False)  # driver-clock seconds
 
 
 MembershipEvent = (

@@ -2,8 +2,8 @@
 
 The sans-I/O parts (framing, handshake, keyring, replay guard, config, metrics, the
 :class:`Transport` protocol) import eagerly; the anyio implementations (:class:`NetTransport`,
-:class:`MemoryNetwork`, :class:`MemoryTransport`) load on first access, so importing this package
-never imports anyio.
+:class:`MemoryNetwork`, :class:`MemoryTransport`, the fault-injecting :class:`FaultyTransport`
+and its :class:`Faults`) load on first access, so importing this package never imports anyio.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from gossip.transport._addr import format_addr, parse_addr
 from gossip.transport._config import TransportConfig
 from gossip.transport._frame import FrameDecoder, encode_frame
 from gossip.transport._handshake import MAGIC, PROTOCOL_VERSIONS, Hello, negotiate
-from gossip.transport._interface import Incoming, Transport
+from gossip.transport._interface import DirectPackets, Incoming, Transport
 from gossip.transport._keyring import KEY_SIZE, Keyring, key_id
 from gossip.transport._metrics import DROP_REASONS, TransportMetrics
 from gossip.transport._replay import ReplayGuard
 
 if TYPE_CHECKING:
+    from gossip.transport._faulty import Faults, FaultyTransport
     from gossip.transport._memory import MemoryNetwork, MemoryTransport
     from gossip.transport._net import NetTransport
 
@@ -28,6 +29,8 @@ _LAZY: dict[str, str] = {
     "NetTransport": "gossip.transport._net",
     "MemoryNetwork": "gossip.transport._memory",
     "MemoryTransport": "gossip.transport._memory",
+    "FaultyTransport": "gossip.transport._faulty",
+    "Faults": "gossip.transport._faulty",
 }
 
 __all__ = [
@@ -35,6 +38,9 @@ __all__ = [
     "KEY_SIZE",
     "MAGIC",
     "PROTOCOL_VERSIONS",
+    "DirectPackets",
+    "Faults",
+    "FaultyTransport",
     "FrameDecoder",
     "Hello",
     "Incoming",

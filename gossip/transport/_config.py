@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gossip._errors import ConfigError
-from gossip.transport._addr import parse_addr
+from gossip.transport._advertise import check_advertise
 from gossip.transport._handshake import PROTOCOL_VERSIONS, validate_versions
 
 __all__ = ["TransportConfig"]
@@ -17,9 +17,11 @@ _MAX_UDP_PAYLOAD = 65_507  # bytes: IPv4 limit of one datagram
 class TransportConfig:
     """Settings of one node's transport (sizes in bytes, times in seconds)."""
 
-    host: str = "127.0.0.1"  # interface to bind (UDP and TCP share the port)
+    host: str = "127.0.0.1"  # interface to bind (UDP and TCP share the port); lan()/wan(): all
     port: int = 0  # 0: an ephemeral port (the same one for UDP and TCP)
-    advertise: str | None = None  # "host:port" peers use for us; default host:bound port
+    # "host:port" peers dial. None: host:bound port, or with a wildcard host the address of the
+    # default route's interface (_advertise.py); never a wildcard, never port 0.
+    advertise: str | None = None
     max_packet_size: int = 64_000  # bytes of payload per datagram (keep probes under the MTU)
     max_frame_size: int = 8 * 1024 * 1024  # bytes of payload per stream frame
     connect_timeout: float = 5.0  # seconds to connect and complete the handshake
@@ -45,7 +47,7 @@ class TransportConfig:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port out of range: {self.port}")
         if self.advertise is not None:
-            parse_addr(self.advertise)
+            check_advertise(self.advertise)
         if not 1 <= self.max_packet_size <= _MAX_UDP_PAYLOAD - 300:
             raise ConfigError(f"max_packet_size must be in 1..{_MAX_UDP_PAYLOAD - 300} bytes")
         if not 1 <= self.max_frame_size <= 2**31:
@@ -67,13 +69,18 @@ class TransportConfig:
 
     @classmethod
     def lan(cls, **overrides: object) -> TransportConfig:
-        """Defaults for a data-centre network."""
-        return cls(**overrides)  # type: ignore[arg-type]
+        """A data-centre network: binds every interface (peers are other hosts) and advertises
+        the default route's interface address unless ``advertise`` is given."""
+        values: dict[str, object] = {"host": "0.0.0.0"}
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
 
     @classmethod
     def wan(cls, **overrides: object) -> TransportConfig:
-        """Slower links: longer connect and handshake timeouts, MTU-sized datagrams."""
+        """Slower links: binds every interface, longer connect and handshake timeouts, MTU-sized
+        datagrams. Behind NAT pass ``advertise`` (the address other sites dial)."""
         values: dict[str, object] = {
+            "host": "0.0.0.0",
             "connect_timeout": 10.0,
             "handshake_timeout": 10.0,
             "max_packet_size": 1400,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crdts import CausalContext, Dot, decode, encode
+from crdts import CausalContext, Dot, _causal, decode, encode
 from crdts._causal import Counters
 
 dots_st = st.lists(
@@ -74,10 +74,21 @@ def _counters(runs: list[tuple[int, int]]) -> tuple[Counters, set[int]]:
     return c, model
 
 
-@given(runs_st, runs_st, st.integers(1, 170), st.integers(0, 40))
+@given(runs_st, runs_st, st.integers(1, 170), st.integers(0, 40), st.booleans())
 def test_counters_behave_as_a_set_of_ints(
-    xs: list[tuple[int, int]], ys: list[tuple[int, int]], lo: int, n: int
+    xs: list[tuple[int, int]], ys: list[tuple[int, int]], lo: int, n: int, packed: bool
 ) -> None:
+    if packed:  # the packed-array form long run lists take, for short ones too
+        saved, _causal._PACK = _causal._PACK, 2
+        try:
+            _check_counters(xs, ys, lo, n)
+        finally:
+            _causal._PACK = saved
+    else:
+        _check_counters(xs, ys, lo, n)
+
+
+def _check_counters(xs: list[tuple[int, int]], ys: list[tuple[int, int]], lo: int, n: int) -> None:
     x, mx = _counters(xs)
     y, my = _counters(ys)
     assert list(x) == sorted(mx) and len(x) == len(mx) and x == mx
@@ -87,7 +98,14 @@ def test_counters_behave_as_a_set_of_ints(
     u = x.copy()
     u |= y
     assert u == mx | my and u == Counters(mx | my)
+    u = Counters._of(_causal._union(x._b, y._b))  # the linear union of run lists
+    assert u == mx | my
     assert (x - y) == mx - my
+    d = x - y  # built by _of: packed when long
+    d.add_run(lo, lo + n)
+    assert d == (mx - my) | set(range(lo, lo + n))
+    d.remove_run(lo, lo + n + 3)
+    assert d == (mx - my) - set(range(lo, lo + n + 3))
     assert x.covers(lo, lo + n) == (set(range(lo, lo + n)) <= mx)
     r = x.copy()
     r.remove_run(lo, lo + n)

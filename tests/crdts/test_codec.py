@@ -22,7 +22,7 @@ from crdts import (
     register,
 )
 from crdts._codec import Reader, Writer
-from tests.crdts.specs import typed
+from crdts.testing import typed
 
 EXACT = [
     (1, (2, ("three", b"4")), None),

@@ -137,3 +137,33 @@ def test_decomposition_of_a_nested_map_ships_single_dots() -> None:
     assert [p.value for p in parts if p.value] == [
         {("o", "ormap"): {("s", "orset"): frozenset({2})}}
     ]
+
+
+# -- the nested set: concurrent adds of one element, a remove that observed only one -------------
+
+
+def _nested_collision() -> tuple[ORMap, ORMap, ORMap, ORMap]:
+    a, b, c = ORMap(), ORMap(), ORMap()
+    da = a.update("cart", ORSet, lambda s: s.add("a", "x"))
+    db = b.update("cart", ORSet, lambda s: s.add("b", "x"))
+    c.merge(da)  # c sees a's add only
+    a.merge(db)  # a holds both dots of "x"
+    return a, b, c, db
+
+
+def test_nested_set_remove_that_observed_one_add_keeps_the_concurrent_one() -> None:
+    a, b, c, db = _nested_collision()
+    dr = c.update("cart", ORSet, lambda s: s.remove("x"))
+    for m in (a, b):
+        m.merge(dr)
+    c.merge(db)
+    assert a.value == b.value == c.value == {("cart", "orset"): frozenset({"x"})}
+    assert a.join(dr) == dr.join(a)
+
+
+def test_key_removal_that_observed_one_add_keeps_the_concurrent_one() -> None:
+    a, b, c, _ = _nested_collision()
+    c.remove("cart")  # observed a's dot of "x" only
+    assert a.join(c) == c.join(a)
+    sync(a, b, c)
+    assert a.value == b.value == c.value == {("cart", "orset"): frozenset({"x"})}

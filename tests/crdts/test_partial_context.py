@@ -1,7 +1,8 @@
 """A part of a state carries only the causal context of what it holds.
 
 Merging any subset of a peer's decomposition (what a bounded sync message ships) never deletes a
-key the receiver has and the peer never saw. A context that over-claims (a payload shipped with
+key the receiver has and the peer never saw (key level: ``crdts.testing.check_unseen_keys_survive``,
+run by ``test_laws.py``; dot level: below). A context that over-claims (a payload shipped with
 the sender's *whole* context) would delete it: the last test shows that this is what the check
 guards against.
 """
@@ -14,34 +15,9 @@ from hypothesis import strategies as st
 
 from crdts import CausalContext, ORSet
 from crdts._dotstore import Causal
-from tests.crdts.specs import KEYED_SPECS, SPECS, TypeSpec, universes
+from crdts.testing import BUILTIN_SPECS, TypeSpec, universes
 
-UNSEEN = "unseen-by-the-peer"
-
-
-@pytest.mark.parametrize("spec", KEYED_SPECS, ids=[s.name for s in KEYED_SPECS])
-@settings(max_examples=40)
-@given(data=st.data())
-def test_any_part_of_a_peer_never_deletes_an_unseen_key(
-    spec: TypeSpec, data: st.DataObject
-) -> None:
-    assert spec.fresh_key is not None and spec.has_key is not None
-    u = data.draw(universes(spec))
-    peer, receiver = u.states["a"], u.states["c"]
-    spec.fresh_key(receiver, "c", UNSEEN)
-    assert spec.has_key(receiver.value, UNSEEN)
-    parts = peer.decompose()
-    chosen = data.draw(st.lists(st.integers(0, max(0, len(parts) - 1)), max_size=len(parts)))
-    r = receiver.copy()
-    for i in chosen:
-        r.merge(parts[i])
-        assert spec.has_key(r.value, UNSEEN)
-    # a diff against any third state is also only what it holds
-    r.merge(peer.diff(u.states["b"]))
-    assert spec.has_key(r.value, UNSEEN)
-
-
-causal_specs = [s for s in SPECS if issubclass(s.cls, Causal)]
+causal_specs = [s for s in BUILTIN_SPECS if issubclass(s.cls, Causal)]
 
 
 @pytest.mark.parametrize("spec", causal_specs, ids=[s.name for s in causal_specs])

@@ -544,3 +544,82 @@ def test_rounds_hash_a_large_initial_keyspace_in_bounded_slices_ahead_of_any_dig
     assert lazy._merkle.dirty == 2_500  # hashed only when a digest is read
     lazy._merkle.flush(lazy._encoded_state)
     assert eng._merkle.node(0, 0) == lazy._merkle.node(0, 0)
+
+
+def _deltas(out: list[Effect]) -> list[Delta]:
+    msgs = [decode_message(e.data) for e in out if isinstance(e, SendStream)]
+    return [m for m in msgs if isinstance(m, Delta)]
+
+
+def _sent_keys(out: list[Effect]) -> list[str]:
+    return sorted(k for m in _deltas(out) for k, _ in m.objects)
+
+
+def test_resend_timeout_sends_an_unacked_interval_again_only_after_the_timeout() -> None:
+    a = SyncEngine("a", SyncConfig(resend_timeout=1.0))
+    a.neighbor_up("b", 0.0)
+    a.update("k1", lambda s: s.add(1), create=crdts.GSet)
+    assert _sent_keys(a.sync_now(1.0)) == ["k1"]
+    a.update("k2", lambda s: s.add(2), create=crdts.GSet)
+    out = a.sync_now(1.1)  # k1 is in flight: only the new entry goes
+    assert _sent_keys(out) == ["k2"] and [(m.lo, m.hi) for m in _deltas(out)] == [(2, 3)]
+    assert _sent_keys(a.sync_now(1.2)) == []  # nothing new, nothing timed out
+    assert _sent_keys(a.sync_now(2.0)) == ["k1", "k2"]  # no ack within 1 s: resent from the mark
+    a.handle(StreamReceived("b", encode_message(Ack(a.epoch, 1, 3))), 2.1)
+    assert _sent_keys(a.sync_now(2.2)) == [] and a.buffer_size == 0
+
+
+def test_without_resend_timeout_every_round_resends_the_unacked_interval() -> None:
+    a = SyncEngine("a", SyncConfig())
+    a.neighbor_up("b", 0.0)
+    a.update("k1", lambda s: s.add(1), create=crdts.GSet)
+    assert _sent_keys(a.sync_now(1.0)) == ["k1"]
+    assert _sent_keys(a.sync_now(1.1)) == ["k1"]  # Algorithm 2 as in the paper
+
+
+def test_resend_timeout_must_not_be_negative() -> None:
+    with pytest.raises(ConfigError):
+        SyncConfig(resend_timeout=-1.0)
+
+
+def test_a_delta_arriving_again_byte_identical_is_not_decoded_twice() -> None:
+    decodes = 0
+
+    def decode(b: bytes) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return crdts.decode(b)
+
+    b = SyncEngine("b", codec=(crdts.encode, decode))
+    for peer in ("a", "c"):
+        b.neighbor_up(peer, 0.0)
+    g = crdts.GSet()
+    d = g.add("x")
+    data = crdts.encode(d)
+    b.handle(StreamReceived("a", encode_message(Delta(5, 1, 2, [("s", data)]))), 1.0)
+    b.handle(StreamReceived("c", encode_message(Delta(6, 1, 2, [("s", data)]))), 1.0)
+    assert decodes == 1 and b.metrics.duplicates_skipped == 1
+    assert b.value("s") == frozenset({"x"}) and b.buffer_size == 1
+    # the DEFAULT filter still knows c holds it: nothing goes back to either sender
+    out = b.sync_now(2.0)
+    assert [m for m in _deltas(out)] == []
+    # a different delta of the same key is decoded and joined
+    d2 = g.add("y")
+    b.handle(StreamReceived("c", encode_message(Delta(6, 2, 3, [("s", crdts.encode(d2))]))), 2.5)
+    assert decodes == 2 and b.value("s") == frozenset({"x", "y"})
+
+
+def test_classic_delta_decodes_every_repeat() -> None:
+    decodes = 0
+
+    def decode(b: bytes) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return crdts.decode(b)
+
+    b = SyncEngine("b", SyncConfig(mode=SyncMode.DELTA), codec=(crdts.encode, decode))
+    b.neighbor_up("a", 0.0)
+    data = crdts.encode(crdts.GSet().add("x"))
+    for lo in (1, 2):
+        b.handle(StreamReceived("a", encode_message(Delta(5, lo, lo + 1, [("s", data)]))), 1.0)
+    assert b.metrics.duplicates_skipped == 0 and decodes == 2

@@ -150,3 +150,60 @@ def test_an_oversized_object_holding_a_claim_is_split_without_listing_its_dots(c
         whole.merge(p)
     assert whole == a.get("k") and len(parts) < 50
     assert all(len(enc) < 1024 for _, enc in parts)
+
+
+# -- finding 8 (sync's part): caps on per-sender state and on the cost of one object ----------
+
+
+def test_hellos_from_many_claimed_sources_are_capped_and_counted() -> None:
+    from sync._messages import PROTOCOL_VERSION, Hello
+
+    e = SyncEngine("a", SyncConfig(max_early_hellos=16, max_peer_metrics=32))
+    hello = encode_message(Hello(PROTOCOL_VERSION, 5, None, 0, False, False))
+    for i in range(10_000):  # the issue sent 100,000: one entry each, in both structures
+        e.handle(StreamReceived(f"10.0.{i >> 8}.{i & 255}:7946", hello), 0.0)
+    assert len(e._early_hello) == 16
+    assert e.metrics.early_hellos_dropped == 10_000 - 16
+    assert len(e.metrics.peers) == 32 + 1  # 32 senders, then the shared "(others)"
+    assert e.metrics.peers["(others)"].recv_msgs == 10_000 - 32
+    assert e.metrics.peers_folded >= 10_000 - 32
+    # a neighbour still gets its own counters and its early Hello (kept among the first 16)
+    out = e.neighbor_up("10.0.0.3:7946", 0.0)
+    assert e.metrics.peer("10.0.0.3:7946").recv_msgs == 1 and out
+    e.neighbor_up("new:1", 0.0)
+    assert "new:1" in e.metrics.peers
+
+
+@pytest.mark.parametrize("mode", [SyncMode.STATE, SyncMode.DEFAULT], ids=lambda m: m.value)
+def test_an_object_beyond_max_object_bytes_is_rejected_undecoded(mode: SyncMode) -> None:
+    e = SyncEngine("a", SyncConfig(mode=mode, max_object_bytes=4096))
+    e.neighbor_up("b", 0.0)
+    big = crdts.ORSet()
+    big._cc = crdts.CausalContext.from_runs([("w", c, c + 1) for c in range(3, 20_000, 2)])
+    small = crdts.GSet()
+    small.add("ok")
+    data = crdts.encode(big)
+    assert len(data) > 4096
+    msg = Delta(1, 1, 2, [("big", data), ("small", crdts.encode(small))])
+    e.handle(StreamReceived("b", encode_message(msg)), 0.0)
+    assert "big" not in e and e.value("small") == frozenset({"ok"})
+    assert e.metrics.peer_errors == {"ObjectTooLargeError": 1}
+
+
+def test_decoding_a_dense_context_costs_memory_in_proportion_to_its_bytes() -> None:
+    # the issue's 6.7 MiB ORSet context took 20-23 s and 2.5 GB RSS to decode; every dot here
+    # is its own run (the worst case for runs): 150,000 dots in ~150 KB
+    x = crdts.ORSet()
+    x._cc = crdts.CausalContext.from_runs([("w", c, c + 1) for c in range(3, 300_000, 2)])
+    data = crdts.encode(x)
+    tracemalloc.start()
+    try:
+        y = crdts.decode(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert y == x
+    # ~25 bytes per input byte at peak (the unpacked msgpack array, then 16 bytes per run in a
+    # packed array); the issue measured ~370 (2.5 GB for 6.7 MiB), a (replica, counter) tuple
+    # and an int object per dot
+    assert peak < 48 * len(data)

@@ -246,7 +246,9 @@ async def test_a_failing_core_does_not_kill_the_node() -> None:
         assert host.metrics.core_errors == 2
 
 
-async def test_callback_and_event_buffer() -> None:
+async def test_callback_only_never_fills_the_event_buffer() -> None:
+    """An app that only uses on_event loses nothing to a buffer nobody reads (issue 10: the
+    old host filled events() anyway and counted every later event as dropped)."""
     seen: list[object] = []
     app = RecordingCore()
     net = MemoryNetwork()
@@ -254,10 +256,107 @@ async def test_callback_and_event_buffer() -> None:
         net.transport("a") as ta,
         Host(ta, [app], on_event=seen.append, config=HostConfig(event_buffer=1)) as host,
     ):
-        await host.call(app, lambda now: [Emit(1), Emit(2), Emit(3)])
-        assert seen == [("started", "app"), 1, 2, 3]
-        assert host.metrics.events_emitted == 4 and host.metrics.events_dropped == 3
+        await host.call(app, lambda now: [Emit(i) for i in range(100)])
+        assert seen == [("started", "app"), *range(100)]
+        assert host.metrics.events_emitted == 101 and host.metrics.events_dropped == 0
+
+
+async def test_event_buffer_fills_once_read_and_overflow_is_loud(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[object] = []
+    app = RecordingCore()
+    net = MemoryNetwork()
+    async with (
+        net.transport("a") as ta,
+        Host(ta, [app], on_event=seen.append, config=HostConfig(event_buffer=2)) as host,
+    ):
+        events = host.events()  # from now on events are kept for this iterator
+        with caplog.at_level("WARNING", logger="gossip.runtime"):
+            await host.call(app, lambda now: [Emit(1), Emit(2), Emit(3), Emit(4)])
+            assert seen == [("started", "app"), 1, 2, 3, 4]  # the callback sees everything
+            assert host.metrics.events_dropped == 2
+            with anyio.fail_after(5):
+                assert [await events.__anext__(), await events.__anext__()] == [1, 2]
+            await host.call(app, lambda now: [Emit(5), Emit(6), Emit(7)])
+        assert host.metrics.events_dropped == 3
+        warnings = [r for r in caplog.records if "events() buffer full" in r.getMessage()]
+        assert len(warnings) == 2  # once per burst of drops, not once per event
+
+
+async def test_without_a_callback_events_are_buffered_from_the_start() -> None:
+    app = RecordingCore()
+    async with pair(app) as (host, _):
         assert await next_event(host) == ("started", "app")
+
+
+class PokeCore:
+    """Sends a frame to ``dst`` every ``every`` seconds (as the sync engine does each round)."""
+
+    protocol = "app"
+
+    def __init__(self, dst: str, every: float = 0.02) -> None:
+        self.dst = dst
+        self.every = every
+        self.ticks = 0
+        self.unreachable = 0
+
+    def start(self, now: float) -> list[Effect]:
+        return [SetTimer("tick", now)]
+
+    def handle(self, event: Event, now: float) -> list[Effect]:
+        if isinstance(event, TimerFired):
+            self.ticks += 1
+            return [SendStream(self.dst, b"\x70x"), SetTimer("tick", now + self.every)]
+        if isinstance(event, PeerUnreachable):
+            self.unreachable += 1
+        return []
+
+
+async def test_a_dead_peer_is_redialled_with_backoff_not_every_round() -> None:
+    """Issue 10: a neighbour that is down was dialled again on every send (15 failed connects
+    in about 5 s); now the waits double from 0.2 s up to the cap."""
+    poke = PokeCore("nobody", every=0.02)
+    net = MemoryNetwork()
+    async with net.transport("a") as ta, Host(ta, [poke]) as host:
+        with anyio.fail_after(30):
+            while poke.ticks < 60:  # 60 rounds, each sending a frame to the dead peer
+                await anyio.sleep(0.01)
+        # Rounds come every 20 ms; dials at about 0, 0.2, 0.6, 1.4, ... s of host time.
+        assert ta.metrics.connect_failures <= 8, ta.metrics.connect_failures
+        assert poke.unreachable == ta.metrics.connect_failures
+        assert host.metrics.backoff_waits >= 1
+        assert host.backoff.failures("nobody") == ta.metrics.connect_failures
+
+
+async def test_a_frame_from_the_peer_lifts_its_backoff() -> None:
+    app = RecordingCore()
+    net = MemoryNetwork()
+    config = HostConfig(reconnect_backoff=60.0, reconnect_backoff_max=60.0)
+    async with net.transport("a") as ta, Host(ta, [app], config=config) as host:
+        await next_event(host)
+        await host.call(app, lambda now: [SendStream("b", b"\x70first")])
+        assert await next_event(host) == ("app", "unreachable", "b")  # b is not up yet
+        await host.call(app, lambda now: [SendStream("b", b"\x70second")])  # held: 60 s
+        async with net.transport("b") as tb:
+            await tb.send_frame("a", b"\x70hello")  # b comes up and talks to us
+            assert await recv_peer(tb) == StreamReceived("a", b"\x70second")  # at once
+        assert host.backoff.failures("b") == 0
+
+
+async def test_leaving_does_not_wait_for_peers_in_backoff() -> None:
+    app = RecordingCore()
+    net = MemoryNetwork()
+    config = HostConfig(reconnect_backoff=60.0, reconnect_backoff_max=60.0, drain_timeout=30.0)
+    async with net.transport("a") as ta:
+        with anyio.fail_after(10):  # the drain skips a queue held by a 60 s backoff
+            async with Host(ta, [app], config=config) as host:
+                await next_event(host)
+                await host.call(app, lambda now: [SendStream("b", b"\x70x")])
+                assert await next_event(host) == ("app", "unreachable", "b")
+                await host.call(app, lambda now: [SendStream("b", b"\x70y")])
+                await anyio.sleep(0.05)
+                assert host.metrics.backoff_waits == 1
 
 
 async def test_send_queue_overflow_declares_the_link_failed() -> None:

@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from gossip.transport import (
+    FaultyTransport,
     Incoming,
     Keyring,
     MemoryNetwork,
@@ -44,12 +45,19 @@ def net(keyring: Keyring | None = None, *, epoch: int = 1, **overrides: object) 
 
 @asynccontextmanager
 async def open_transports(kind: str, n: int) -> AsyncIterator[list[Transport]]:
-    """``n`` started transports of ``kind`` ("net": UDP/TCP on 127.0.0.1, or "memory")."""
+    """``n`` started transports of ``kind``: "net" (UDP/TCP on 127.0.0.1), "memory", or
+    "faulty" (a :class:`FaultyTransport` with every fault off, around "net")."""
     async with AsyncExitStack() as stack:
         found: list[Transport] = []
         network = MemoryNetwork(max_packet_size=MAX_PACKET, max_frame_size=MAX_FRAME)
         for _ in range(n):
-            t: Transport = net() if kind == "net" else network.transport()
+            t: Transport
+            if kind == "net":
+                t = net()
+            elif kind == "faulty":
+                t = FaultyTransport(net(), seed=len(found))
+            else:
+                t = network.transport()
             found.append(await stack.enter_async_context(t))
         yield found
 

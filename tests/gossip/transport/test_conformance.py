@@ -1,5 +1,5 @@
-"""One conformance suite for every transport: UDP/TCP on loopback and the in-memory network,
-under asyncio and trio."""
+"""One conformance suite for every transport: UDP/TCP on loopback, the in-memory network, and
+the fault-injecting wrapper (faults off) around UDP/TCP, under asyncio and trio."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from .conftest import MAX_FRAME, MAX_PACKET, open_transports, recv
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["net", "memory"])
+@pytest.fixture(params=["net", "memory", "faulty"])
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -134,7 +134,7 @@ def test_bad_addresses(bad: str) -> None:
 def test_config_validation_and_presets() -> None:
     assert TransportConfig.wan().max_packet_size == 1400
     assert TransportConfig.local(port=5).port == 5
-    assert TransportConfig.lan() == TransportConfig()
+    assert TransportConfig.lan() == TransportConfig(host="0.0.0.0")
     for bad in (
         {"port": 70000},
         {"max_packet_size": 0},

@@ -76,4 +76,82 @@ async def test_three_nodes_every_type_converges() -> None:
         await eventually(converged)
         mv = {frozenset(n.get("mv", MVRegister).value) for n in nodes}
         assert len(mv) == 1
-        await eventually(lambda: all(len(n.members()) == 3 for n in nodes))
+        try:
+            await eventually(lambda: all(len(n.members()) == 3 for n in nodes))
+        except TimeoutError:
+            raise AssertionError(
+                [(n.name, n.members(), n.active_view, n.metrics()["transport"]) for n in nodes]
+            ) from None
+
+
+async def test_membership_events_and_metrics() -> None:
+    import time
+
+    import anyio
+
+    from sync import MembershipEvent
+
+    async with Node(config("a")) as a:
+        seen: list[MembershipEvent] = []
+
+        async def watch() -> None:
+            async for ev in a.membership_events():
+                seen.append(ev)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch)
+            await anyio.sleep(0)
+            t0 = time.time()
+            async with Node(config("b", a.address)) as b:
+                await b.get("s", ORSet).add("x")
+                await eventually(lambda: a.get("s", ORSet).value == {"x"})
+                m = a.metrics()
+                assert b.address in m["neighbors"]
+                nb = m["neighbors"][b.address]
+                assert nb["recv_msgs"] > 0 and nb["sent_msgs"] > 0
+                assert m["store"]["commits"] >= 1 and m["objects"] == 1
+                assert m["members_alive"] == 2 and not m["offline"]
+                assert (
+                    m["transport"]["connections_opened"] + m["transport"]["connections_accepted"]
+                    >= 1
+                )
+            await eventually(lambda: any(e.kind == "left" for e in seen))
+            tg.cancel_scope.cancel()
+        joined = [e for e in seen if e.kind == "joined"]
+        assert joined and joined[0].name == "b" and joined[0].state == "alive"
+        assert all(e.addr == b.address for e in seen)
+        assert all(t0 - 1 <= e.at <= time.time() for e in seen)
+        assert [m.state for m in a.members() if m.addr == b.address] == ["left"]
+
+
+async def test_changes_and_subscribe_see_local_and_remote_writes() -> None:
+    import anyio
+
+    from sync import Change
+
+    async with Node(config("a")) as a, Node(config("b", a.address)) as b:
+        cart = a.get("cart", AWLWWMap)
+        seen: list[Change] = []
+        called: list[Change] = []
+        sub = cart.subscribe(called.append)
+        cart.subscribe(lambda change: 1 / 0)  # a failing callback is isolated
+
+        async def watch() -> None:
+            async for change in cart.changes():
+                seen.append(change)
+                if len(seen) == 2:
+                    return
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch)
+            await anyio.sleep(0)
+            await cart.put("apple", 1)  # local
+            await b.get("cart", AWLWWMap).put("pear", 2)  # remote
+        assert seen[0].origin is None and seen[0].added == {"apple"}
+        assert seen[1].origin == b.address and seen[1].added == {"pear"}
+        assert seen[1].value == {"apple": 1, "pear": 2}
+        assert [c.value for c in called] == [c.value for c in seen]
+        sub.cancel()
+        await cart.put("fig", 3)
+        assert len(called) == 2
+        assert a.metrics()["callback_errors"] >= 3

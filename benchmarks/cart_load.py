@@ -1,0 +1,441 @@
+"""Load on the cart service: simulated shoppers (httpx, async) against a 3-node cluster.
+
+Three real node processes (``python -m examples.cart node``, SQLite data, the cluster key) on
+loopback. Each shopper owns one user and loops: add an item (a fresh item name per add, a random
+quantity), now and then read its cart, now and then remove an item it added. Requests go to a
+random node; a remove goes to the node that acknowledged the add (read-your-writes: a remove only
+removes what that node has seen, so one sent elsewhere may legitimately find nothing yet).
+
+Phases:
+
+1. **max**: closed loop, every shopper as fast as it can: requests/s across the cluster.
+2. **paced**: the shoppers together held to half the rate measured in phase 1; node ``c`` is
+   killed with SIGKILL a third of the way in and restarted (same data dir) at two thirds.
+   Latency p50/p99 of the successful requests (measured from send to answer; requests to the dead
+   node fail fast and are counted as errors, not acknowledged).
+
+Then the cluster must converge, and every acknowledged request must be reflected on every node:
+an acknowledged add is there (unless its remove was acknowledged), an acknowledged remove is not.
+``lost`` counts the violations. Items whose request failed in flight (e.g. killed mid-request) are
+left out of the check, since the client cannot know whether they were applied.
+
+The load generator runs on the same machine as the three nodes (2 cores here), so it competes
+with them for CPU: the figures are a floor for the service, not its ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks._harness import Bench, percentile
+from examples.cart._demo import write_key_file
+from examples.cart._procs import NodeProcess, start_cluster
+
+GOAL_RPS = 2000.0  # requests/s across the cluster
+GOAL_P99 = 0.100  # s at half the max rate
+
+
+@dataclass
+class Shopper:
+    user: str
+    rng: random.Random
+    next_item: int = 0
+    # item -> index of the node that acknowledged its add (a remove goes there)
+    live: dict[str, int] = field(default_factory=dict)
+    acked_add: dict[str, int] = field(default_factory=dict)  # item -> qty
+    acked_remove: set[str] = field(default_factory=set)
+    uncertain: set[str] = field(default_factory=set)  # a request that failed in flight
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies: list[float] = field(default_factory=list)  # s, successful requests
+    ok: int = 0
+    errors: int = 0
+    started: float = 0.0
+    ended: float = 0.0
+    client_cpu_s: float = 0.0  # CPU the load generator itself used
+
+    @property
+    def seconds(self) -> float:
+        return max(1e-9, self.ended - self.started)
+
+
+class Pacer:
+    """Hands out send slots at ``rate`` per second across all shoppers (none when rate is 0)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next = time.perf_counter()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.perf_counter()
+        slot = max(self.next, now)
+        self.next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+async def one_request(
+    client: httpx.AsyncClient, shopper: Shopper, urls: Sequence[str], phase: Phase
+) -> None:
+    rng = shopper.rng
+    r = rng.random()
+    item: str | None = None
+    if r < 0.15 and shopper.live:
+        item = rng.choice(list(shopper.live))
+        node = shopper.live[item]
+        method, body = "DELETE", None
+    elif r < 0.35:
+        node = rng.randrange(len(urls))
+        method, body = "GET", None
+    else:
+        node = rng.randrange(len(urls))
+        item = f"i{shopper.next_item}"
+        shopper.next_item += 1
+        method, body = "PUT", {"qty": rng.randint(1, 9)}
+    url = f"{urls[node]}/carts/{shopper.user}" + ("" if item is None else f"/items/{item}")
+    t0 = time.perf_counter()
+    try:
+        res = await client.request(method, url, json=body)
+    except httpx.HTTPError as exc:
+        phase.errors += 1
+        # a refused connection never reached the node; anything else may have been applied
+        if item is not None and not isinstance(exc, httpx.ConnectError):
+            shopper.uncertain.add(item)
+        return
+    dt = time.perf_counter() - t0
+    if res.status_code != 200:
+        phase.errors += 1
+        if item is not None:
+            shopper.uncertain.add(item)
+        return
+    phase.ok += 1
+    phase.latencies.append(dt)
+    if method == "PUT" and item is not None and body is not None:
+        shopper.acked_add[item] = int(body["qty"])
+        shopper.live[item] = node
+    elif method == "DELETE" and item is not None:
+        shopper.acked_remove.add(item)
+        shopper.live.pop(item, None)
+
+
+async def run_phase(
+    phase: Phase,
+    shoppers: list[Shopper],
+    urls: Sequence[str],
+    seconds: float,
+    rate: float,
+    events: Sequence[tuple[float, Any]] = (),
+) -> None:
+    pacer = Pacer(rate)
+    phase.started = time.perf_counter()
+    stop_at = phase.started + seconds
+
+    async def loop(s: Shopper) -> None:
+        # a client (and so a connection pool) per shopper: httpx's pool slows down when many
+        # tasks share it, and a shopper is one browser anyway
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            while time.perf_counter() < stop_at:
+                await pacer.wait()
+                await one_request(client, s, urls, phase)
+
+    async def timeline() -> None:
+        for at, action in events:
+            delay = phase.started + at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await asyncio.to_thread(action)
+
+    await asyncio.gather(timeline(), *(loop(s) for s in shoppers))
+    phase.ended = time.perf_counter()
+
+
+def expected_violations(shoppers: list[Shopper], carts: dict[str, dict[str, int]]) -> list[str]:
+    bad: list[str] = []
+    for s in shoppers:
+        cart = carts.get(s.user, {})
+        for item, qty in s.acked_add.items():
+            if item in s.uncertain:
+                continue
+            if item in s.acked_remove:
+                if item in cart:
+                    bad.append(f"{s.user}/{item}: removed (acknowledged) but present")
+            elif cart.get(item) != qty:
+                bad.append(
+                    f"{s.user}/{item}: added qty {qty} (acknowledged), found {cart.get(item)}"
+                )
+    return bad
+
+
+async def read_carts(urls: Sequence[str], users: list[str]) -> list[dict[str, dict[str, int]]]:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        out: list[dict[str, dict[str, int]]] = []
+        for url in urls:
+            carts: dict[str, dict[str, int]] = {}
+            for u in users:
+                res = await client.get(f"{url}/carts/{u}")
+                res.raise_for_status()
+                carts[u] = res.json()["items"]
+            out.append(carts)
+        return out
+
+
+async def converge(
+    urls: Sequence[str], users: list[str], timeout: float
+) -> tuple[float, list[dict[str, dict[str, int]]]]:
+    t0 = time.perf_counter()
+    while True:
+        views = await read_carts(urls, users)
+        if all(v == views[0] for v in views) or time.perf_counter() - t0 > timeout:
+            return time.perf_counter() - t0, views
+        await asyncio.sleep(0.25)
+
+
+def nodes_cpu(nodes: Sequence[NodeProcess]) -> float:
+    """CPU seconds (user + system) the node processes have used so far."""
+    import psutil  # type: ignore[import-untyped]
+
+    total = 0.0
+    for n in nodes:
+        assert n.proc is not None
+        t = psutil.Process(n.proc.pid).cpu_times()
+        total += t.user + t.system
+    return total
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shoppers", type=int, default=None, help="concurrent shoppers")
+    p.add_argument("--seconds", type=float, default=None, help="length of each phase (s)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=None, help="load-generator processes")
+    p.add_argument(
+        "--memory",
+        action="store_true",
+        help="nodes without data dirs (in memory), to see what SQLite durability costs",
+    )
+
+
+def plot(path: Path, phases: list[Phase], kill_at: float, restart_at: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ph in phases:
+        lat_ms = sorted(x * 1000 for x in ph.latencies)
+        if lat_ms:
+            ys = [i / len(lat_ms) for i in range(len(lat_ms))]
+            axes[0].plot(lat_ms, ys, label=f"{ph.name} ({ph.ok / ph.seconds:,.0f} req/s)")
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("latency (ms, log)")
+    axes[0].set_ylabel("fraction of requests")
+    axes[0].axvline(GOAL_P99 * 1000, color="grey", ls=":", label="p99 goal")
+    axes[0].legend()
+    axes[0].set_title("latency CDF")
+    names = [ph.name for ph in phases]
+    axes[1].bar(names, [ph.ok / ph.seconds for ph in phases], color=["#4c72b0", "#dd8452"])
+    axes[1].axhline(GOAL_RPS, color="grey", ls=":", label="goal (max phase)")
+    axes[1].set_ylabel("successful requests/s (3 nodes)")
+    axes[1].set_title(f"throughput (c killed at {kill_at:.0f} s, back at {restart_at:.0f} s)")
+    axes[1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _worker(
+    name: str,
+    shoppers: list[Shopper],
+    urls: list[str],
+    seconds: float,
+    rate: float,
+    start_at: float,
+) -> tuple[Phase, list[Shopper]]:
+    """One load-generator process: its share of the shoppers for one phase (httpx's async
+    client tops out well below what three nodes serve, so the load comes from several)."""
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)
+    phase = Phase(name)
+    cpu0 = time.process_time()
+    asyncio.run(run_phase(phase, shoppers, urls, seconds, rate))
+    phase.client_cpu_s = time.process_time() - cpu0
+    return phase, shoppers
+
+
+def run_distributed(
+    name: str,
+    shoppers: list[Shopper],
+    urls: list[str],
+    seconds: float,
+    rate: float,
+    workers: int,
+    events: Sequence[tuple[float, Any]] = (),
+) -> tuple[Phase, list[Shopper]]:
+    """Run a phase in ``workers`` processes (shoppers dealt round-robin, the rate split evenly);
+    ``events`` (offset s, action) run in this process meanwhile. Returns the merged phase and
+    the shoppers as the workers left them."""
+    chunks = [shoppers[i::workers] for i in range(workers)]
+    start_at = time.time() + 1.0  # every worker starts together, after its interpreter is up
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(_worker, name, chunk, urls, seconds, rate / workers, start_at)
+            for chunk in chunks
+        ]
+        for at, action in events:
+            delay = start_at + at - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            action()
+        results = [f.result() for f in futures]
+    merged = Phase(name)
+    out: list[Shopper] = []
+    for ph, ss in results:
+        merged.ok += ph.ok
+        merged.errors += ph.errors
+        merged.latencies += ph.latencies
+        merged.client_cpu_s += ph.client_cpu_s
+        out += ss
+    # the workers' clocks are perf_counter of different processes: use the longest phase
+    merged.started = 0.0
+    merged.ended = max(ph.seconds for ph, _ in results)
+    return merged, sorted(out, key=lambda s: int(s.user.removeprefix("shopper")))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    bench = Bench(
+        "cart_load",
+        description="shoppers against a 3-node cart cluster",
+        argv=argv,
+        add_arguments=add_arguments,
+    )
+    quick = bench.quick
+    n_shoppers = bench.args.shoppers or (8 if quick else 48)
+    seconds = bench.args.seconds or (3.0 if quick else 20.0)
+    workers = bench.args.workers or (1 if quick else 2)
+    rng = random.Random(bench.args.seed)
+    shoppers = [
+        Shopper(user=f"shopper{i}", rng=random.Random(rng.getrandbits(64)))
+        for i in range(n_shoppers)
+    ]
+    users = [s.user for s in shoppers]
+    load_start = round(os.getloadavg()[0], 2)
+    with tempfile.TemporaryDirectory(prefix="cart_load-") as tmp:
+        folder = Path(tmp)
+        key = folder / "cluster.key"
+        write_key_file(key)
+        bench.log(f"starting 3 nodes in {folder}")
+        nodes: list[NodeProcess] = start_cluster(
+            folder, key_file=key, persist=not bench.args.memory
+        )
+        try:
+            urls = [n.url for n in nodes]
+            bench.log(f"phase max: {n_shoppers} shoppers in {workers} processes, {seconds} s")
+            cpu0 = nodes_cpu(nodes)
+            ph_max, shoppers = run_distributed("max", shoppers, urls, seconds, 0.0, workers)
+            node_cpu_s = nodes_cpu(nodes) - cpu0
+            max_rps = ph_max.ok / ph_max.seconds
+            half = max_rps / 2
+            victim = nodes[2]
+            kill_at, restart_at = seconds / 3, 2 * seconds / 3
+
+            def kill() -> None:
+                bench.log(f"kill -9 node {victim.name}")
+                victim.kill9()
+
+            def restart() -> None:
+                bench.log(f"restart node {victim.name}")
+                victim.start()
+                victim.wait_healthy()
+
+            bench.log(f"phase paced: {half:,.0f} req/s, {seconds} s, kill/restart of c")
+            ph_paced, shoppers = run_distributed(
+                "paced",
+                shoppers,
+                urls,
+                seconds,
+                half,
+                workers,
+                events=[(kill_at, kill), (restart_at, restart)],
+            )
+            if victim.proc is None or victim.proc.poll() is not None:
+                victim.start()
+                victim.wait_healthy()
+            bench.log("waiting for convergence")
+            conv_s, views = asyncio.run(converge(urls, users, timeout=60.0))
+            converged = all(v == views[0] for v in views)
+            violations = [x for v in views for x in expected_violations(shoppers, v)]
+            lost = len(violations)
+            for line in violations[:10]:
+                bench.log("LOST " + line)
+            acked = sum(len(s.acked_add) + len(s.acked_remove) for s in shoppers)
+            uncertain = sum(len(s.uncertain) for s in shoppers)
+        finally:
+            for n in nodes:
+                n.stop()
+    for ph in (ph_max, ph_paced):
+        bench.row(
+            phase=ph.name,
+            shoppers=n_shoppers,
+            seconds=round(ph.seconds, 2),
+            ok=ph.ok,
+            errors=ph.errors,
+            req_per_s=round(ph.ok / ph.seconds, 1),
+            p50_ms=round(percentile(ph.latencies, 50) * 1000, 2),
+            p99_ms=round(percentile(ph.latencies, 99) * 1000, 2),
+        )
+    p99_paced = percentile(ph_paced.latencies, 99)
+    bench.goal("requests_per_s", round(max_rps, 1), f">= {GOAL_RPS:.0f}")
+    bench.goal(
+        "p99_ms_at_half_rate",
+        round(p99_paced * 1000, 2),
+        f"< {GOAL_P99 * 1000:.0f}",
+        note="paced phase, includes the kill -9 and restart of node c",
+    )
+    bench.goal("lost_acknowledged_writes", lost, "== 0", note=f"{acked} acknowledged writes")
+    bench.goal("converged", 1 if converged else 0, "== 1")
+    png = bench.out.with_suffix(".png")
+    plot(png, [ph_max, ph_paced], kill_at, restart_at)
+    bench.finish(
+        extra={
+            "cpus_shared_with_load_generator": os.cpu_count(),
+            "load_generator_processes": workers,
+            # other work on the machine at the time (1-minute load average, start and end)
+            "loadavg_1m": [load_start, round(os.getloadavg()[0], 2)],
+            "acknowledged_writes": acked,
+            "uncertain_writes": uncertain,
+            "converge_seconds": round(conv_s, 2),
+            # CPU the three nodes spent per request in the max phase: what the service costs,
+            # whatever else the machine was doing (wall-clock figures depend on that)
+            "max_phase_node_cpu_s": round(node_cpu_s, 2),
+            "node_cpu_ms_per_request": round(1000 * node_cpu_s / max(1, ph_max.ok), 3),
+            "requests_per_node_cpu_s": round(ph_max.ok / max(1e-9, node_cpu_s), 1),
+            "load_generator_cpu_ms_per_request": round(
+                1000 * ph_max.client_cpu_s / max(1, ph_max.ok), 3
+            ),
+            "kill_at_s": kill_at,
+            "restart_at_s": restart_at,
+            "plot": png.name,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The Node's wiring of SWIM, HyParView and the sync engine (OverlayBridge), in the deterministic
+simulator: SWIM's member list is the overlay's safety net. A member whose HyParView has no link
+and whose overlay seed is dead, while SWIM knows live members, rejoins the overlay through one of
+them and gets the data; without the safety net it stays isolated."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from functools import partial
+from operator import methodcaller
+from typing import Any
+
+import crdts
+from gossip._events import Effect
+from gossip.hyparview import HyParView, HyParViewConfig
+from gossip.sim import EmitRecord, LinkModel, NodeContext, SimConfig, Simulator, Uniform
+from gossip.swim import SwimConfig, SwimCore
+from sync import SyncConfig, SyncEngine
+from sync._bridge import OverlayBridge
+
+CLUSTER = ["b", "c", "d", "e"]
+
+
+def _const(effects: list[Effect]) -> Callable[[float], list[Effect]]:
+    return lambda _now: effects
+
+
+def _run(*, safety_net: bool) -> tuple[Simulator, dict[str, OverlayBridge]]:
+    bridges: dict[str, OverlayBridge] = {}
+    sim: Simulator
+
+    def on_emit(rec: EmitRecord) -> None:
+        node, event = rec.node, rec.event
+
+        def deliver() -> None:
+            if sim.is_alive(node):
+                for core, effects in bridges[node].on_event(event, sim.now):
+                    sim.call(node, core, _const(effects))
+
+        sim.schedule(sim.now, deliver)
+
+    sim = Simulator(
+        seed=11,
+        config=SimConfig(link=LinkModel(latency=Uniform(0.001, 0.01)), trace=False),
+        on_emit=on_emit,
+    )
+
+    def factory(ctx: NodeContext) -> list[Any]:
+        swim = SwimCore(
+            ctx.addr, SwimConfig.local(), ctx.rng, seeds=[] if ctx.addr == "b" else ["b"]
+        )
+        hv = HyParView(ctx.addr, rng=ctx.rng, config=HyParViewConfig.local(), epoch=ctx.epoch)
+        engine = SyncEngine(ctx.addr, SyncConfig(sync_interval=0.2), ctx.rng)
+        bridges[ctx.addr] = OverlayBridge(swim, hv, engine, rng=random.Random(ctx.addr))
+        return [swim, hv, engine]
+
+    def check(node: str) -> None:
+        if sim.is_alive(node):
+            for core, effects in bridges[node].check_overlay(sim.now):
+                sim.call(node, core, _const(effects))
+        sim.schedule(sim.now + 1.0, partial(check, node))
+
+    for n in [*CLUSTER, "x"]:
+        sim.add_node(n, factory)
+        if safety_net:
+            sim.schedule(1.0, partial(check, n))
+    for n in CLUSTER[1:]:
+        hv: HyParView = sim.core(n, "hyparview")
+        sim.call(n, hv, partial(hv.join, ["b"]))
+    # x's overlay seed is dead (no node answers there); its SWIM seed b is alive
+    x_hv: HyParView = sim.core("x", "hyparview")
+    sim.call("x", x_hv, lambda now: x_hv.join(["dead-seed"], now))
+    b_engine: SyncEngine = sim.core("b", "sync")
+    sim.call("b", b_engine, lambda now: [])
+    b_engine.update("doc", methodcaller("add", "b", "hello"), create=crdts.ORSet)
+    sim.run_for(20.0)
+    return sim, bridges
+
+
+def test_isolated_overlay_member_rejoins_through_swim() -> None:
+    sim, bridges = _run(safety_net=True)
+    x_hv: HyParView = sim.core("x", "hyparview")
+    x_swim: SwimCore = sim.core("x", "swim")
+    x_engine: SyncEngine = sim.core("x", "sync")
+    assert set(x_swim.alive()) == {*CLUSTER, "x"}
+    assert x_hv.active_view  # linked into the overlay
+    assert bridges["x"].overlay_rejoins >= 1
+    assert x_engine.value("doc") == frozenset({"hello"})  # and the data reached it
+
+
+def test_without_the_safety_net_it_stays_isolated() -> None:
+    sim, _ = _run(safety_net=False)
+    x_hv: HyParView = sim.core("x", "hyparview")
+    x_swim: SwimCore = sim.core("x", "swim")
+    assert set(x_swim.alive()) == {*CLUSTER, "x"}  # SWIM knows everyone...
+    assert not x_hv.active_view  # ...but the overlay never took it in
+    assert sim.core("x", "sync").get("doc") is None
+
+
+def _mass_failure(*, safety_net: bool, n: int = 60, seed: int = 5) -> list[int]:
+    """n nodes (small views: active 3, passive 6), 90 % crashed with the seed among them; the
+    survivors' isolated count at +10, +30 and +60 s."""
+    bridges: dict[str, OverlayBridge] = {}
+    sim: Simulator
+
+    def on_emit(rec: EmitRecord) -> None:
+        node, event = rec.node, rec.event
+
+        def deliver() -> None:
+            if sim.is_alive(node):
+                for core, effects in bridges[node].on_event(event, sim.now):
+                    sim.call(node, core, _const(effects))
+
+        sim.schedule(sim.now, deliver)
+
+    sim = Simulator(
+        seed=seed,
+        config=SimConfig(
+            link=LinkModel(latency=Uniform(0.001, 0.01)), trace=False, record_emits=False
+        ),
+        on_emit=on_emit,
+    )
+    names = [f"n{i}" for i in range(n)]
+    hv_cfg = HyParViewConfig.local().with_(active_size=3, passive_size=6)
+
+    def factory(ctx: NodeContext) -> list[Any]:
+        seeds = [] if ctx.addr == "n0" else ["n0"]
+        swim = SwimCore(ctx.addr, SwimConfig.local(), ctx.rng, seeds=seeds)
+        hv = HyParView(ctx.addr, rng=ctx.rng, config=hv_cfg, epoch=ctx.epoch)
+        engine = SyncEngine(ctx.addr, SyncConfig(sync_interval=1.0), ctx.rng)
+        bridges[ctx.addr] = OverlayBridge(swim, hv, engine, rng=random.Random(ctx.addr))
+        return [swim, hv, engine]
+
+    def check(node: str) -> None:
+        if sim.is_alive(node):
+            for core, effects in bridges[node].check_overlay(sim.now):
+                sim.call(node, core, _const(effects))
+        sim.schedule(sim.now + 1.0, partial(check, node))
+
+    for name in names:
+        sim.add_node(name, factory)
+        if safety_net:
+            sim.schedule(1.0, partial(check, name))
+    for name in names[1:]:
+        hv: HyParView = sim.core(name, "hyparview")
+        sim.call(name, hv, partial(hv.join, ["n0"]))
+    sim.run_for(20.0)
+    dead = {"n0", *random.Random(seed).sample(names, int(n * 0.9))}
+    for d in dead:
+        sim.crash(d)
+    survivors = [x for x in names if x not in dead]
+    isolated = []
+    for t in (10.0, 30.0, 60.0):
+        sim.run_until(20.0 + t)
+        isolated.append(sum(not sim.core(x, "hyparview").active_view for x in survivors))
+    return isolated
+
+
+def test_mass_failure_survivors_relink_through_swim() -> None:
+    """The issue's scenario, smaller: after 90 % of the nodes (the seed among them) crash, some
+    survivors have neither links nor a live passive entry. HyParView alone leaves them isolated
+    (retrying its dead seed); with SWIM's member list as the safety net every survivor is linked
+    again once SWIM has declared the dead dead."""
+    without = _mass_failure(safety_net=False)
+    with_net = _mass_failure(safety_net=True)
+    assert without[-1] > 0  # HyParView alone: still isolated at +60 s
+    assert with_net[-1] == 0
