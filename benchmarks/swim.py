@@ -17,22 +17,16 @@ Parts 1-5 run in ``gossip.sim``; part 6 needs the real transport and host.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import random
-import signal
 import statistics
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from benchmarks._harness import Bench, median, percentile
+from benchmarks._swim_real import bench_real
 from gossip import Effect, Event, PacketReceived, ProtocolCore, SetTimer, StreamReceived, TimerFired
 from gossip.sim import EmitRecord, LinkModel, NodeContext, SimConfig, Simulator
 from gossip.swim import (
@@ -439,289 +433,7 @@ def bench_joins_under_loss(bench: Bench, seeds: int) -> dict[str, Any]:
     return {"runs": per_seed}
 
 
-# -- 6. real sockets: our members and kinship's, one OS process per member -------------------
-
-BASE_PORT = {"ours": 27100, "kinship": 27300}
-BENCH_KEY = bytes(range(100, 132))
-
-
-def worker(argv: list[str]) -> None:
-    """One member in its own process: ``_worker IMPL INDEX PORT SEED_PORT [KEY]``.
-
-    Prints JSON lines on stdout: ``{"ev": "suspect"|"dead"|"alive", "who": i, "t": unix time}``
-    for membership changes and ``{"stats": ..., "t": ...}`` once a second.
-    """
-    impl, index, port, seed_port = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
-
-    def say(obj: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
-
-    if impl == "kinship":
-        _kinship_worker(index, port, seed_port, argv[4], say)
-    else:
-        import anyio
-
-        anyio.run(_our_worker, index, port, seed_port, say)
-
-
-async def _our_worker(
-    index: int, port: int, seed_port: int, say: Callable[[dict[str, Any]], None]
-) -> None:
-    import anyio
-
-    from gossip.runtime import Host
-    from gossip.swim import MemberRecovered
-    from gossip.transport import Keyring, NetTransport, TransportConfig
-
-    def who(addr: str) -> int:
-        return int(addr.rsplit(":", 1)[1]) - BASE_PORT["ours"]
-
-    async with NetTransport(
-        TransportConfig.lan(host="127.0.0.1", port=port),
-        keyring=Keyring([BENCH_KEY], cluster="swim-bench"),
-        epoch=1,
-    ) as transport:
-        seeds = [] if port == seed_port else [f"127.0.0.1:{seed_port}"]
-        core = SwimCore(transport.local_addr, SwimConfig.lan(), random.Random(index), seeds=seeds)
-
-        def on_event(ev: object) -> None:
-            kind = {MemberSuspected: "suspect", MemberDead: "dead", MemberRecovered: "alive"}
-            name = kind.get(type(ev))
-            if name is not None:
-                obj: dict[str, Any] = {"ev": name, "who": who(ev.addr), "t": time.time()}  # type: ignore[attr-defined]
-                if isinstance(ev, MemberSuspected):
-                    obj["own"] = ev.by == core.addr  # our own probe, not gossip
-                    obj["aw"] = core.awareness
-                say(obj)
-
-        async with Host(transport, [core], on_event=on_event):
-            while True:
-                await anyio.sleep(1.0)
-                say(
-                    {
-                        "stats": {
-                            "rx": core.stats["packets_received"],
-                            "tx": core.stats["packets_sent"],
-                            "members": len(core.alive()),
-                            "aw": core.awareness,
-                        },
-                        "t": time.time(),
-                    }
-                )
-
-
-def _kinship_worker(
-    index: int, port: int, seed_port: int, key: str, say: Callable[[dict[str, Any]], None]
-) -> None:
-    import kinship
-    from kinship.blocking import Cluster
-
-    seeds = [] if port == seed_port else [f"127.0.0.1:{seed_port}"]
-    cfg = kinship.Config.lan(name=f"k{index}", bind=f"127.0.0.1:{port}", seeds=seeds, keys=[key])
-    kind = {kinship.MemberSuspect: "suspect", kinship.MemberDead: "dead"}
-    kind[kinship.MemberRecovered] = "alive"
-    with Cluster(cfg) as cluster:
-        last = 0.0
-        for ev in cluster.events(timeout=1.0):
-            name = kind.get(type(ev)) if ev is not None else None
-            if name is not None:
-                say({"ev": name, "who": int(ev.member.name[1:]), "t": time.time()})  # type: ignore[union-attr]
-            if time.time() - last >= 1.0:
-                last = time.time()
-                st = cluster.stats()
-                members = sum(1 for m in cluster.members() if m.state.name.lower() == "alive")
-                say(
-                    {
-                        "stats": {
-                            "rx": st.packets_received,
-                            "tx": st.probes_sent,
-                            "members": members,
-                        },
-                        "t": last,
-                    }
-                )
-
-
-class _Proc:
-    def __init__(self, impl: str, index: int, key: str) -> None:
-        port = BASE_PORT[impl] + index
-        cmd = [
-            sys.executable,
-            "-m",
-            "benchmarks.swim",
-            "_worker",
-            impl,
-            str(index),
-            str(port),
-            str(BASE_PORT[impl]),
-            key,
-        ]
-        self.p = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        self.index = index
-        self.events: list[dict[str, Any]] = []
-        self.stats: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.p.stdout is not None
-        for line in self.p.stdout:
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            with self.lock:
-                (self.stats if "stats" in obj else self.events).append(obj)
-
-    def last_stats(self) -> dict[str, Any] | None:
-        with self.lock:
-            return self.stats[-1] if self.stats else None
-
-    def cpu(self) -> float:
-        import psutil  # type: ignore[import-untyped]
-
-        t = psutil.Process(self.p.pid).cpu_times()
-        return float(t.user + t.system)
-
-    def kill(self) -> None:
-        if self.p.poll() is None:
-            os.kill(self.p.pid, signal.SIGKILL)
-        self.p.wait(timeout=10)
-
-
-def _wait(pred: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.2)
-    return pred()
-
-
-def real_scenario(bench: Bench, impl: str, n: int, kills: int, idle: float) -> dict[str, Any]:
-    """Start ``n`` members, measure ``idle`` seconds, then ``kill -9`` members one at a time."""
-    import kinship._kinship as kk
-
-    key = kk.generate_key() if impl == "kinship" else "-"
-    procs = [_Proc(impl, 0, key)]
-    time.sleep(1.0)
-    procs += [_Proc(impl, i, key) for i in range(1, n)]
-    try:
-
-        def converged() -> bool:
-            return all(
-                (s := p.last_stats()) is not None and s["stats"]["members"] == n for p in procs
-            )
-
-        ok = _wait(converged, 60.0)
-        bench.log(f"{impl}: {n} members converged: {ok}")
-        time.sleep(5.0)  # let join gossip drain
-        # Idle cost: CPU fraction and datagrams per second per member; false positives.
-        ev0 = sum(len(p.events) for p in procs)
-        cpu0, rx0, t0 = [p.cpu() for p in procs], [p.last_stats() for p in procs], time.time()
-        time.sleep(idle)
-        cpu1, rx1, t1 = [p.cpu() for p in procs], [p.last_stats() for p in procs], time.time()
-        idle_false = sum(len(p.events) for p in procs) - ev0
-        fracs = [(b - a) / (t1 - t0) for a, b in zip(cpu0, cpu1, strict=True)]
-        cpu_frac = statistics.median(fracs)
-        # the mean is less coarse than the median: CPU times come in 10 ms ticks
-        cpu_mean = statistics.fmean(fracs)
-        rates = [
-            (b["stats"]["rx"] - a["stats"]["rx"]) / (b["t"] - a["t"])
-            for a, b in zip(rx0, rx1, strict=True)
-            if a is not None and b is not None and b["t"] > a["t"]
-        ]
-        rx_rate = statistics.median(rates) if rates else float("nan")
-        # Failures: kill -9 one member at a time; every survivor must mark it dead.
-        alive = list(procs)
-        dead_lat: list[float] = []
-        suspect_lat: list[float] = []
-        first_suspect: list[float] = []  # per kill: the earliest suspicion at any survivor
-        all_marked = 0
-        for k in range(kills):
-            victim = alive[len(alive) // 2 + k % 3]
-            alive.remove(victim)
-            marks = [len(p.events) for p in alive]
-            t_kill = time.time()
-            victim.kill()
-
-            def everyone(victim: _Proc = victim, marks: list[int] = marks) -> bool:
-                return all(
-                    any(e["ev"] == "dead" and e["who"] == victim.index for e in p.events[m:])
-                    for p, m in zip(alive, marks, strict=True)
-                )
-
-            done = _wait(everyone, 90.0)
-            all_marked += done
-            this_kill: list[float] = []
-            for p, m in zip(alive, marks, strict=True):
-                evs = [e for e in p.events[m:] if e["who"] == victim.index]
-                d = [e["t"] - t_kill for e in evs if e["ev"] == "dead"]
-                s_ = [e["t"] - t_kill for e in evs if e["ev"] == "suspect"]
-                if d:
-                    dead_lat.append(min(d))
-                if s_:
-                    this_kill.append(min(s_))
-            suspect_lat += this_kill
-            if this_kill:
-                first_suspect.append(min(this_kill))
-            time.sleep(3.0)
-        wrong = sum(
-            1
-            for p in alive
-            for e in p.events
-            if e["ev"] == "dead" and e["who"] in {q.index for q in alive}
-        )
-    finally:
-        for p in procs:
-            p.kill()
-    return {
-        "n": n,
-        "converged": ok,
-        "idle_s": idle,
-        "idle_cpu_fraction_median": cpu_frac,
-        "idle_cpu_fraction_mean": cpu_mean,
-        "idle_datagrams_received_per_s_median": rx_rate,
-        "idle_membership_events": idle_false,
-        "kills": kills,
-        "kills_marked_dead_by_all": all_marked,
-        "healthy_declared_dead": wrong,
-        "dead_latency_s": sorted(dead_lat),
-        "suspect_latency_s": sorted(suspect_lat),
-        "first_suspect_s": first_suspect,
-    }
-
-
-def _merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """One impl's rounds as one result: latencies pooled, counts summed, idle figures the median
-    of the rounds' medians."""
-    out = dict(rounds[0])
-    for key in ("dead_latency_s", "suspect_latency_s"):
-        out[key] = sorted(x for r in rounds for x in r[key])
-    out["first_suspect_s"] = [x for r in rounds for x in r["first_suspect_s"]]
-    for key in ("kills", "kills_marked_dead_by_all", "healthy_declared_dead"):
-        out[key] = sum(r[key] for r in rounds)
-    out["idle_membership_events"] = sum(r["idle_membership_events"] for r in rounds)
-    for key in (
-        "idle_cpu_fraction_median",
-        "idle_cpu_fraction_mean",
-        "idle_datagrams_received_per_s_median",
-    ):
-        out[key] = statistics.median(r[key] for r in rounds)
-    out["converged"] = all(r["converged"] for r in rounds)
-    out["rounds"] = len(rounds)
-    return out
-
-
-def _p50_p99(xs: list[float]) -> str:
-    return f"p50 {median(xs):.2f} s p99 {percentile(xs, 99):.2f} s" if xs else "none"
+# -- 6. real sockets (benchmarks/_swim_real.py) ----------------------------------------------
 
 
 def sim_prediction(n: int, seeds: int) -> dict[str, float]:
@@ -757,93 +469,6 @@ def sim_prediction(n: int, seeds: int) -> dict[str, float]:
         "first_suspect_p50_s": median(firsts),
         "samples": len(lats),
     }
-
-
-def bench_real(bench: Bench) -> dict[str, Any]:
-    n, kills, idle = bench.args.real_nodes, bench.args.real_kills, bench.args.real_idle
-    if bench.quick:
-        n, kills, idle = min(n, 8), 1, 5.0
-    rounds = 1 if bench.quick else bench.args.real_rounds
-    out: dict[str, Any] = {"prediction": sim_prediction(n, 10 if bench.quick else 40)}
-    # Rounds alternate which implementation goes first, so a drift in the shared machine's load
-    # falls on both alike.
-    per: dict[str, list[dict[str, Any]]] = {"ours": [], "kinship": []}
-    for rnd in range(rounds):
-        for impl in ("ours", "kinship") if rnd % 2 == 0 else ("kinship", "ours"):
-            bench.log(f"round {rnd + 1}/{rounds}: {impl}")
-            per[impl].append(real_scenario(bench, impl, n, kills, idle))
-    for impl in ("ours", "kinship"):
-        out[impl] = r = _merge_rounds(per[impl])
-        total = r["kills"]
-        bench.row(
-            part="6 real sockets",
-            case=impl,
-            n=n,
-            runs=total,
-            result=f"dead at survivors {_p50_p99(r['dead_latency_s'])}; first suspicion at "
-            f"survivors {_p50_p99(r['suspect_latency_s'])}; earliest suspicion per kill p50 "
-            f"{median(r['first_suspect_s']) if r['first_suspect_s'] else float('nan'):.2f} s"
-            f"; {r['kills_marked_dead_by_all']}/{total} kills marked dead by all; idle CPU "
-            f"{100 * r['idle_cpu_fraction_median']:.3f}% of a core "
-            f"(mean {100 * r['idle_cpu_fraction_mean']:.3f}%), "
-            f"{r['idle_datagrams_received_per_s_median']:.2f} datagrams/s received; "
-            f"{r['idle_membership_events']} idle events",
-        )
-    pred = out["prediction"]
-    bench.row(
-        part="6 real sockets",
-        case="simulator prediction",
-        n=n,
-        runs=pred["samples"],
-        result=f"dead at survivors p50 {pred['dead_p50_s']:.2f} s p99 {pred['dead_p99_s']:.2f} s"
-        f"; first suspicion at survivors p50 {pred['suspect_p50_s']:.2f} s p99 "
-        f"{pred['suspect_p99_s']:.2f} s; earliest suspicion per crash p50 "
-        f"{pred['first_suspect_p50_s']:.2f} s",
-    )
-    ours, kin = out["ours"], out["kinship"]
-    if ours["dead_latency_s"] and kin["dead_latency_s"]:
-        bench.goal(
-            "real_detection_p50_vs_kinship",
-            round(median(ours["dead_latency_s"]) / median(kin["dead_latency_s"]), 3),
-            "<= 1.0",
-            note=f"dead at every survivor, p50: ours {median(ours['dead_latency_s']):.2f} s, "
-            f"kinship {median(kin['dead_latency_s']):.2f} s ({ours['kills']} kills each); first "
-            f"suspicion p50: ours {median(ours['suspect_latency_s']):.2f} s, kinship "
-            f"{median(kin['suspect_latency_s']):.2f} s",
-        )
-    bench.goal(
-        "real_every_survivor_marks_dead",
-        ours["kills_marked_dead_by_all"] / ours["kills"],
-        ">= 1.0",
-        note=f"{ours['kills_marked_dead_by_all']}/{ours['kills']} kill -9 detected by every "
-        "survivor",
-    )
-    bench.goal(
-        "real_idle_cpu_vs_kinship",
-        round(ours["idle_cpu_fraction_median"] / max(kin["idle_cpu_fraction_median"], 1e-9), 3),
-        "<= 2.0",
-        note=f"median CPU fraction per member: ours {100 * ours['idle_cpu_fraction_median']:.3f}%"
-        f", kinship {100 * kin['idle_cpu_fraction_median']:.3f}% of a core",
-    )
-    bench.goal(
-        "real_idle_datagrams_vs_kinship",
-        round(
-            ours["idle_datagrams_received_per_s_median"]
-            / max(kin["idle_datagrams_received_per_s_median"], 1e-9),
-            3,
-        ),
-        "<= 2.0",
-        note=f"datagrams received per member per s: ours "
-        f"{ours['idle_datagrams_received_per_s_median']:.2f}, kinship "
-        f"{kin['idle_datagrams_received_per_s_median']:.2f}",
-    )
-    bench.goal(
-        "real_false_positives",
-        ours["idle_membership_events"] + ours["healthy_declared_dead"],
-        "<= 0",
-        note="suspect/dead events while idle plus healthy members declared dead, ours",
-    )
-    return out
 
 
 # -- plots --------------------------------------------------------------------------------------
@@ -932,7 +557,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     ax = axes[0][2]
     real = results.get("real")
     if real:
-        for impl, style in (("ours", "-"), ("kinship", "--")):
+        for impl, style in zip(real["impls"], ("-", "--", ":"), strict=False):
             for key, what in (("suspect_latency_s", "first suspicion"), ("dead_latency_s", "dead")):
                 xs = sorted(real[impl][key])
                 if xs:
@@ -952,18 +577,20 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-real", action="store_true", help="skip part 6 (real sockets)")
-    p.add_argument("--real-nodes", type=int, default=20, help="processes in part 6")
+    p.add_argument("--real-nodes", type=int, default=12, help="processes in part 6")
     p.add_argument("--real-kills", type=int, default=3, help="kill -9 repetitions in part 6")
-    p.add_argument("--real-idle", type=float, default=30.0, help="s of idle measurement, part 6")
+    p.add_argument("--real-idle", type=float, default=60.0, help="s of idle measurement, part 6")
+    p.add_argument(
+        "--real-impls",
+        default="ours,kinship,memberlist",
+        help="implementations in part 6, comma-separated (ours first)",
+    )
     p.add_argument(
         "--real-rounds", type=int, default=1, help="fresh clusters per implementation, part 6"
     )
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "_worker":
-        worker(sys.argv[2:])
-        return
     bench = Bench(
         "swim",
         description="SWIM + Lifeguard against the papers (simulator) and kinship (sockets)",
@@ -993,8 +620,9 @@ def main() -> None:
     bench.log("5. joins under loss")
     results["joins_under_loss"] = bench_joins_under_loss(bench, 2 if q else 10)
     if not bench.args.no_real:
-        bench.log("6. real sockets vs kinship")
-        results["real"] = bench_real(bench)
+        bench.log("6. real sockets vs kinship and memberlist")
+        n = 8 if q else bench.args.real_nodes
+        results["real"] = bench_real(bench, sim_prediction(n, 10 if q else 40))
     png = bench.out.with_suffix(".png")
     plot(results, png)
     bench.finish(extra={"results": results, "plot": png.name, "reduced": q})

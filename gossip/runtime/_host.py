@@ -11,7 +11,9 @@ logic. Inside ``async with Host(transport, cores)`` it
 3. keeps the timers: ``SetTimer`` arms (or re-arms) ``(core, key)`` at an absolute deadline on
    anyio's clock (``anyio.current_time()``, the ``now`` every core sees), ``CancelTimer`` disarms
    it; a due timer is disarmed and delivered as :class:`~gossip.TimerFired`;
-4. carries out effects: ``SendPacket`` at once (best effort); ``SendStream`` and ``CloseStream``
+4. carries out effects: ``SendPacket`` at once (best effort: written straight to the socket when
+   the transport offers :class:`~gossip.transport.DirectPackets`, else through one packet queue
+   and sender task); ``SendStream`` and ``CloseStream``
    through one FIFO queue and one sender task per peer, so frames to a peer keep their order and a
    slow or dead peer never blocks the others. A failed connect or send empties that queue and
    feeds ``PeerUnreachable(peer)`` to every core, and the peer's reconnect backoff
@@ -22,6 +24,13 @@ logic. Inside ``async with Host(transport, cores)`` it
    (an async iterator). The buffer behind ``events()`` is filled only while someone may read
    it (always without a callback; with one, from the first ``events()`` call); when it is full,
    new events are dropped, counted and logged.
+
+Carrying out effects never awaits, so an event is handled from start to finish in one step. With
+a :class:`~gossip.transport.DirectPackets` transport (``NetTransport``), a datagram is handed to
+its core from the socket's readiness callback and the answer written before control returns to the
+event loop: no task switch, no queue. At rest a member does little but that (a probe and an ack a
+second each way), and the task hops, queues and checkpoints of a general path cost more CPU than
+the protocol work itself (``benchmarks/swim.py``, part 6, measures it).
 
 Leaving the ``async with`` normally waits up to ``drain_timeout`` for queued frames to be written,
 then cancels the host's tasks; the transport stays open for its owner to close.
@@ -63,6 +72,7 @@ from gossip._events import (
     Effect,
     Emit,
     Event,
+    PacketReceived,
     PeerUnreachable,
     ProtocolCore,
     SendPacket,
@@ -72,10 +82,11 @@ from gossip._events import (
     TimerFired,
     protocol_of,
 )
+from gossip.runtime._alarm import Alarm
 from gossip.runtime._backoff import Backoff
 from gossip.runtime._config import HostConfig, HostMetrics
 from gossip.runtime._timers import TimerTable
-from gossip.transport._interface import Transport
+from gossip.transport._interface import DirectPackets, Transport
 
 __all__ = ["Host"]
 
@@ -131,7 +142,11 @@ class Host:
                 raise ConfigError(f"two cores claim the protocol {protocol!r}")
             self._by_protocol[protocol] = index
         self._timers = TimerTable()
-        self._timer_wake = anyio.Event()
+        self._direct = transport if isinstance(transport, DirectPackets) else None
+        self._packets: deque[SendPacket] = deque()  # without a direct path: the packet queue
+        self._packets_wake = anyio.Event()
+        self._alarm: Alarm | None = None  # made on entry: it needs the running event loop
+        self._firing = False  # handling due timers (re-arming happens once they are done)
         self._outq: dict[Addr, deque[bytes | _Close]] = {}
         self._events_send, self._events_recv = anyio.create_memory_object_stream[object](
             self.config.event_buffer
@@ -144,14 +159,17 @@ class Host:
     async def __aenter__(self) -> Self:
         if self._tg is not None:
             raise UsageError("a host is started once")
+        self._alarm = Alarm(self._on_alarm)
         tg = anyio.create_task_group()
         await tg.__aenter__()
         self._tg = tg
         self._running = True
         try:
+            if self._direct is None:
+                tg.start_soon(self._packet_sender)
             now = self.now()
             for index, core in enumerate(self.cores):
-                await self._execute(index, core.start(now))
+                self._execute(index, core.start(now))
         except BaseException:
             # Unwind the task group (cancelling anything the start effects began), then let the
             # core's own exception through, unwrapped.
@@ -159,8 +177,10 @@ class Host:
             tg.cancel_scope.cancel()
             await tg.__aexit__(None, None, None)
             raise
+        if self._direct is not None:
+            self._direct.deliver_packets_to(self._on_packet)
         tg.start_soon(self._receive_loop)
-        tg.start_soon(self._timer_loop)
+        tg.start_soon(self._alarm.run)
         return self
 
     async def __aexit__(
@@ -175,9 +195,11 @@ class Host:
             # wire before the senders are cancelled, for at most drain_timeout seconds.
             # Queues waiting out a reconnect backoff are to peers that are down: not waited for.
             with anyio.move_on_after(self.config.drain_timeout):
-                while any(dst not in self._gates for dst in self._outq):
+                while self._packets or any(dst not in self._gates for dst in self._outq):
                     await anyio.sleep(0.005)
         self._running = False
+        if self._direct is not None:
+            self._direct.deliver_packets_to(None)
         self._tg.cancel_scope.cancel()
         try:
             # The body's own exception is not handed to the task group, which would wrap it in
@@ -187,10 +209,9 @@ class Host:
             self._events_send.close()
         return None
 
-    @staticmethod
-    def now() -> float:
-        """The clock every core sees: anyio's monotonic clock, in seconds."""
-        return anyio.current_time()
+    def now(self) -> float:
+        """The clock every core sees: anyio's monotonic clock (the event loop's), in seconds."""
+        return self._alarm.now() if self._alarm is not None else anyio.current_time()
 
     # -- the application's side ------------------------------------------------------------
 
@@ -205,7 +226,8 @@ class Host:
         if not self._running:
             raise UsageError("the host is not running: use 'async with Host(...)'")
         effects = command(self.now())
-        await self._execute(index, effects)
+        self._execute(index, effects)
+        await anyio.lowlevel.checkpoint()
         return effects
 
     def events(self) -> AsyncIterator[object]:
@@ -231,11 +253,15 @@ class Host:
 
     # -- carrying out effects --------------------------------------------------------------
 
-    async def _execute(self, index: int, effects: list[Effect]) -> None:
+    def _execute(self, index: int, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, SendPacket):
+                if self._direct is None:
+                    self._packets.append(effect)
+                    self._packets_wake.set()
+                    continue
                 try:
-                    await self.transport.send_packet(effect.dst, effect.data)
+                    self._direct.send_packet_nowait(effect.dst, effect.data)
                 except MessageTooLargeError as exc:
                     self.metrics.oversize_sends += 1
                     log.error("core %s: %s", self.cores[index].protocol, exc)
@@ -258,7 +284,8 @@ class Host:
                 self._enqueue(effect.peer, _CLOSE)
             elif isinstance(effect, SetTimer):
                 self._timers.set(index, effect.key, effect.at)
-                self._timer_wake.set()
+                if self._alarm is not None and not self._firing:
+                    self._alarm.arm(effect.at)
             elif isinstance(effect, CancelTimer):
                 self._timers.cancel(index, effect.key)
             elif isinstance(effect, Emit):
@@ -294,6 +321,24 @@ class Host:
             return
         self._overflowing = False
 
+    async def _packet_sender(self) -> None:
+        """Sends queued datagrams in order (only for transports without a direct path)."""
+        while True:
+            if not self._packets:
+                self._packets_wake = anyio.Event()
+                await self._packets_wake.wait()
+                continue
+            effect = self._packets.popleft()
+            try:
+                await self.transport.send_packet(effect.dst, effect.data)
+            except MessageTooLargeError as exc:
+                self.metrics.oversize_sends += 1
+                log.error("packet to %s dropped: %s", effect.dst, exc)
+            except TransportError:
+                pass  # closed: best effort
+            except Exception:  # a datagram is best effort; a driver bug must not kill the node
+                log.exception("sending a packet to %s failed", effect.dst)
+
     def _enqueue(self, dst: Addr, item: bytes | _Close) -> None:
         queue = self._outq.get(dst)
         if queue is None:
@@ -313,7 +358,10 @@ class Host:
     def transport_failed(self, peer: Addr, reason: str) -> None:
         """Feed ``PeerUnreachable(peer)`` to every core (soon, from the host's task group)."""
         assert self._tg is not None
-        self._tg.start_soon(self._unreachable, PeerUnreachable(peer, reason))
+        self._tg.start_soon(self._unreachable_soon, PeerUnreachable(peer, reason))
+
+    async def _unreachable_soon(self, event: PeerUnreachable) -> None:
+        self._unreachable(event)
 
     async def _wait_backoff(self, dst: Addr) -> None:
         """Hold frames to ``dst`` until its reconnect backoff is over (or a frame from it)."""
@@ -370,7 +418,7 @@ class Host:
                     self.metrics.send_failures += lost
                     queue.clear()
                     self.backoff.failed(dst, self.now())
-                    await self._unreachable(PeerUnreachable(dst, str(exc)))
+                    self._unreachable(PeerUnreachable(dst, str(exc)))
                 except MessageTooLargeError as exc:  # screened at enqueue; the cap changed?
                     self.metrics.oversize_sends += len(batch)
                     log.error("frames to %s dropped: %s", dst, exc)
@@ -381,7 +429,7 @@ class Host:
                     self.metrics.send_failures += len(batch)
                     queue.clear()
                     self.backoff.failed(dst, self.now())
-                    await self._unreachable(PeerUnreachable(dst, f"send failed: {exc!r}"))
+                    self._unreachable(PeerUnreachable(dst, f"send failed: {exc!r}"))
         finally:
             # No await between the emptiness check and here: nothing can have been queued since.
             if self._outq.get(dst) is queue:
@@ -389,7 +437,7 @@ class Host:
 
     # -- feeding events to cores -----------------------------------------------------------
 
-    async def _deliver(self, index: int, event: Event) -> None:
+    def _deliver(self, index: int, event: Event) -> None:
         core = self.cores[index]
         now = self.now()
         try:
@@ -400,12 +448,22 @@ class Host:
                 "core %s failed on %s; event dropped", core.protocol, type(event).__name__
             )
             return
-        await self._execute(index, effects)
+        self._execute(index, effects)
 
-    async def _unreachable(self, event: PeerUnreachable) -> None:
+    def _unreachable(self, event: PeerUnreachable) -> None:
         self.metrics.unreachable += 1
         for index in range(len(self.cores)):
-            await self._deliver(index, event)
+            self._deliver(index, event)
+
+    def _on_packet(self, event: PacketReceived) -> None:
+        """A datagram from a :class:`DirectPackets` transport, in its readiness callback."""
+        if not self._running:
+            return
+        index = self._by_protocol.get(protocol_of(event.data) or "")
+        if index is None:
+            self.metrics.unrouted += 1
+            return
+        self._deliver(index, event)
 
     async def _receive_loop(self) -> None:
         while True:
@@ -414,7 +472,7 @@ class Host:
             except TransportError:
                 return  # the transport was closed
             if isinstance(item, PeerUnreachable):
-                await self._unreachable(item)
+                self._unreachable(item)
                 continue
             if isinstance(item, StreamReceived):
                 self._heard_from(item.src)
@@ -422,23 +480,22 @@ class Host:
             if index is None:
                 self.metrics.unrouted += 1
                 continue
-            await self._deliver(index, item)
+            self._deliver(index, item)
 
-    async def _timer_loop(self) -> None:
-        while True:
-            self._timer_wake = wake = anyio.Event()
-            deadline = self._timers.next_deadline()
-            if deadline is None:
-                await wake.wait()
-            else:
-                delay = deadline - self.now()
-                if delay > 0:
-                    with anyio.move_on_after(delay):
-                        await wake.wait()
+    def _on_alarm(self) -> None:
+        """The alarm rang: deliver every due timer, then re-arm for the next deadline."""
+        if not self._running:
+            return
+        self._firing = True
+        try:
             # One at a time: a handler may cancel or reset a timer that is also due.
             while (due := self._timers.pop_due(self.now())) is not None:
                 index, key = due
                 assert isinstance(index, int)
                 self.metrics.timers_fired += 1
-                await self._deliver(index, TimerFired(key))
-                await anyio.lowlevel.checkpoint()
+                self._deliver(index, TimerFired(key))
+        finally:
+            self._firing = False
+            deadline = self._timers.next_deadline()
+            if deadline is not None and self._alarm is not None:
+                self._alarm.arm(deadline)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Protocol, Self, TypeAlias
+from typing import Protocol, Self, TypeAlias, runtime_checkable
 
 from gossip._events import Addr, PacketReceived, PeerUnreachable, StreamReceived
 from gossip.transport._metrics import TransportMetrics
 
-__all__ = ["Incoming", "Transport"]
+__all__ = ["DirectPackets", "Incoming", "Transport"]
 
 Incoming: TypeAlias = PacketReceived | StreamReceived | PeerUnreachable
 """What :meth:`Transport.receive` returns: a datagram, a stream frame, or a link that broke."""
@@ -70,3 +70,24 @@ class Transport(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None: ...
+
+
+@runtime_checkable
+class DirectPackets(Protocol):
+    """What a transport offers when it can move datagrams without tasks or queues (optional).
+
+    - ``send_packet_nowait``: :meth:`Transport.send_packet` as a plain call: the datagram is
+      written to the socket at once, or lost (best effort, as always); same errors.
+    - ``deliver_packets_to``: with a handler, every accepted datagram is handed to
+      ``handler(PacketReceived)`` from the socket's readiness callback instead of being queued
+      for :meth:`Transport.receive` (frames and ``PeerUnreachable`` still are); ``None`` goes
+      back to queueing. The handler must not block; an exception from it is logged and the
+      datagram dropped.
+
+    The host uses both when a transport has them: a member at rest then handles a probe in one
+    step of the event loop.
+    """
+
+    def send_packet_nowait(self, dst: Addr, data: bytes) -> None: ...
+
+    def deliver_packets_to(self, handler: Callable[[PacketReceived], None] | None) -> None: ...

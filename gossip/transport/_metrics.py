@@ -33,6 +33,7 @@ class TransportMetrics:
     bytes_out: int = 0
     packets_in: int = 0  # accepted datagrams
     packets_out: int = 0
+    packets_out_failed: int = 0  # datagrams the OS refused (send buffer full, ICMP error)
     frames_in: int = 0  # accepted stream frames
     frames_out: int = 0
     connections_opened: int = 0  # outbound, handshake completed
@@ -55,6 +56,7 @@ class TransportMetrics:
             "bytes_out": self.bytes_out,
             "packets_in": self.packets_in,
             "packets_out": self.packets_out,
+            "packets_out_failed": self.packets_out_failed,
             "frames_in": self.frames_in,
             "frames_out": self.frames_out,
             "connections_opened": self.connections_opened,

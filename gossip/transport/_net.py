@@ -68,6 +68,7 @@ from gossip.transport._metrics import TransportMetrics
 from gossip.transport._packet import open_packet, packet_overhead, seal_packet
 from gossip.transport._replay import ReplayGuard
 from gossip.transport._session import StreamCipher, derive_session
+from gossip.transport._udp import UdpEndpoint
 
 __all__ = ["NetTransport", "drop_reason"]
 
@@ -282,12 +283,13 @@ class NetTransport:
         )
         self._addr: Addr = ""
         self._tg: anyio.abc.TaskGroup | None = None
-        self._udp: anyio.abc.UDPSocket | None = None
+        self._udp: UdpEndpoint | None = None
+        self._packet_handler: Callable[[PacketReceived], None] | None = None
         self._listener: MultiListener[anyio.abc.SocketStream] | None = None
-        self._udp_send_lock = anyio.Lock()
         # Inbound connections not yet authenticated, oldest first: stream -> (source, scope).
         self._handshaking: dict[anyio.abc.SocketStream, tuple[str, anyio.CancelScope]] = {}
         self._per_source: dict[str, int] = {}  # half-open connections per source address
+        self._packet_cap = self.config.max_packet_size + packet_overhead("x" * 255)
         self._kernel_read = -_KERNEL_POLL  # monotonic time of the last kernel drop count read
         self._closed = False
 
@@ -312,10 +314,8 @@ class NetTransport:
             return
         self._kernel_read = now
         try:
-            # asyncio hands out a wrapper of the socket, trio the socket: both have these
-            sock = self._udp.extra(SocketAttribute.raw_socket)
-            fileno, family = sock.fileno(), int(sock.family)
-        except (anyio.TypedAttributeLookupError, OSError, AttributeError):
+            fileno, family = self._udp.socket.fileno(), int(self._udp.socket.family)
+        except OSError:
             return
         drops = udp_drops(fileno, family)
         if drops:
@@ -350,7 +350,8 @@ class NetTransport:
         self._tg = tg
         assert self._listener is not None
         tg.start_soon(self._serve, tg)
-        tg.start_soon(self._udp_loop)
+        assert self._udp is not None
+        tg.start_soon(self._udp.run)
         tg.start_soon(self._idle_loop)
         return self
 
@@ -387,7 +388,7 @@ class NetTransport:
             if self._listener is not None:
                 await self._listener.aclose()
             if self._udp is not None:
-                await self._udp.aclose()
+                self._udp.close()
             self._inbox_send.close()
             self._inbox_recv.close()  # wakes readers blocked on a full inbox
 
@@ -423,7 +424,7 @@ class NetTransport:
                 raise TransportError(f"cannot listen on {cfg.host}:{cfg.port}: {exc}") from exc
             port = listener.extra(SocketAttribute.local_port)
             try:
-                udp = await anyio.create_udp_socket(local_host=cfg.host, local_port=port)
+                udp = UdpEndpoint.bind(cfg.host, port, self._on_datagram)
             except OSError as exc:
                 await listener.aclose()
                 if attempt == attempts - 1:
@@ -440,6 +441,10 @@ class NetTransport:
     # -- packets ---------------------------------------------------------------------------
 
     async def send_packet(self, dst: Addr, data: bytes) -> None:
+        self.send_packet_nowait(dst, data)
+
+    def send_packet_nowait(self, dst: Addr, data: bytes) -> None:
+        """Seal and write one datagram now (best effort; see :class:`DirectPackets`)."""
         self._check_open()
         if len(data) > self.config.max_packet_size:
             raise MessageTooLargeError(
@@ -451,50 +456,51 @@ class NetTransport:
             return  # best effort: a packet to a malformed address is lost
         wire = seal_packet(self.keyring, self._addr, dst, data, time.time())
         assert self._udp is not None
-        try:
-            # One socket, many senders (a host's receive loop, timer loop and callers): anyio
-            # refuses overlapping sends on one socket (BusyResourceError), so take turns.
-            async with self._udp_send_lock:
-                await self._udp.sendto(wire, host, port)
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            return  # best effort (ICMP unreachable from an earlier send, shutdown, ...)
+        if not self._udp.sendto(wire, host, port):
+            self._metrics.packets_out_failed += 1
+            return
         self._metrics.packets_out += 1
         self._metrics.bytes_out += len(wire)
 
-    async def _udp_loop(self) -> None:
-        assert self._udp is not None
-        cap = self.config.max_packet_size + packet_overhead("x" * 255)
+    def deliver_packets_to(self, handler: Callable[[PacketReceived], None] | None) -> None:
+        """Hand accepted datagrams to ``handler`` as they arrive instead of queueing them for
+        :meth:`receive` (see :class:`DirectPackets`); ``None`` queues them again."""
+        self._packet_handler = handler
+
+    def _on_datagram(self, data: bytes) -> None:
+        """One datagram off the socket, in the event loop's readiness callback."""
         metrics = self._metrics
-        while True:
+        metrics.bytes_in += len(data)
+        if len(data) > self._packet_cap:
+            metrics.drop("oversize")
+            return
+        try:
+            src, payload = open_packet(self.keyring, data, self._addr, self._guard, time.time())
+            if len(payload) > self.config.max_packet_size:
+                raise FrameTooLargeError("datagram payload over max_packet_size")
+        except PeerError as exc:
+            metrics.drop(drop_reason(exc))
+            return
+        except Exception:  # a decoding bug must not let a peer stop our receive path
+            log.exception("unexpected error decoding a datagram; dropped")
+            metrics.drop("malformed")
+            return
+        metrics.packets_in += 1
+        event = PacketReceived(src, payload)
+        handler = self._packet_handler
+        if handler is not None:
             try:
-                data, _ = await self._udp.receive()
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream):
-                return
-            except OSError:
-                continue  # e.g. ECONNREFUSED surfaced from an earlier send: not fatal
-            metrics.bytes_in += len(data)
-            if len(data) > cap:
-                metrics.drop("oversize")
-                continue
-            try:
-                src, payload = open_packet(self.keyring, data, self._addr, self._guard, time.time())
-                if len(payload) > self.config.max_packet_size:
-                    raise FrameTooLargeError("datagram payload over max_packet_size")
-            except PeerError as exc:
-                metrics.drop(drop_reason(exc))
-                continue
-            except Exception:  # a decoding bug must not let a peer stop our receive loop
-                log.exception("unexpected error decoding a datagram; dropped")
-                metrics.drop("malformed")
-                continue
-            try:
-                self._inbox_send.send_nowait(PacketReceived(src, payload))
-            except anyio.WouldBlock:
-                metrics.drop("backpressure")
-                continue
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                return
-            metrics.packets_in += 1
+                handler(event)
+            except Exception:  # the handler's bug; the socket keeps being read
+                log.exception("the packet handler failed; datagram dropped")
+            return
+        try:
+            self._inbox_send.send_nowait(event)
+        except anyio.WouldBlock:
+            metrics.packets_in -= 1
+            metrics.drop("backpressure")
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            metrics.packets_in -= 1
 
     # -- receiving -------------------------------------------------------------------------
 

@@ -212,6 +212,25 @@ def test_messages_are_bounded_and_a_big_interval_ships_in_steps() -> None:
     assert net.engines["a"].metrics.peer("b").sent_payload_bytes < 300 * 25 * 1.5
 
 
+def test_state_mode_cuts_the_keyspace_into_messages_under_the_cap() -> None:
+    # (a surviving mutant of the mutation run: state-based rounds were never checked against the
+    # cap, so a chunking that overflowed it went unnoticed)
+    cfg = SyncConfig(mode=SyncMode.STATE, max_message_bytes=1024)
+    net = Net(["a", "b"], cfg)
+    net.link("a", "b")
+    net.deliver()
+    for i in range(120):
+        net.do("a", add(f"element-{i:04d}-" + "x" * 12, key=f"obj{i}"))
+    net.now += 1
+    out = net.engines["a"].sync_now(net.now)
+    sizes = [len(e.data) for e in out if isinstance(e, SendStream)]
+    assert len(sizes) > 3  # 120 objects of ~60 bytes do not fit in one KiB
+    assert max(sizes) <= 1024
+    net.take("a", out)
+    net.deliver()
+    assert all(f"obj{i}" in net.engines["b"] for i in range(120))
+
+
 def test_a_lost_chunk_is_not_skipped_when_a_later_one_is_acked() -> None:
     cfg = SyncConfig(max_message_bytes=512)
     net = Net(["a", "b"], cfg)
@@ -623,3 +642,35 @@ def test_classic_delta_decodes_every_repeat() -> None:
     for lo in (1, 2):
         b.handle(StreamReceived("a", encode_message(Delta(5, lo, lo + 1, [("s", data)]))), 1.0)
     assert b.metrics.duplicates_skipped == 0 and decodes == 2
+
+
+def _catchup_slots_sent(resend_timeout: float) -> list[tuple[int, int, int]]:
+    """(session, lo, hi) of every Objects step a sends to b over 3 rounds while b's acks are
+    lost (a catch-up without progress for catchup_timeout restarts as a new session)."""
+    from sync._messages import Objects, ObjectsAck
+
+    cfg = SyncConfig(resend_timeout=resend_timeout, max_message_bytes=1024)
+    net = Net(["a", "b"], cfg)
+    for i in range(200):
+        net.do("a", add(f"v{i}", key=f"k{i:04d}"))
+    net.link("a", "b")
+    sent: list[tuple[int, int, int]] = []
+
+    def drop(msg: tuple[str, str, bytes]) -> bool:
+        m = decode_message(msg[2])
+        if isinstance(m, Objects) and msg[0] == "a":
+            sent.append((m.session, m.lo, m.hi))
+        return isinstance(m, ObjectsAck)  # b's acks never arrive
+
+    net.deliver(drop)
+    for _ in range(3):
+        net.round(drop)
+    return sent
+
+
+def test_resend_timeout_holds_back_catch_up_steps_in_flight() -> None:
+    again = _catchup_slots_sent(0.0)
+    assert len(again) > len(set(again))  # the paper's way: unacked steps go every round
+    held = _catchup_slots_sent(10.0)
+    assert held and len(held) == len(set(held))  # each step once until the timeout
+    assert max(hi for _, _, hi in held) == 200  # and the whole ship list still went out
