@@ -710,7 +710,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "absurd_clock_jump_refused",
         int(probe["refused"]),
         ">= 1",
-        note="a write with the wall clock a day ahead; the Node has no bound on its own clock",
+        note="a write with the wall clock a day ahead (NodeConfig.max_clock_jump)",
     )
     out = bench.finish(
         extra={
