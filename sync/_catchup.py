@@ -64,6 +64,7 @@ class Catchup:
         "parts",
         "queue_items",
         "queue_nodes",
+        "sent_at",
         "sent_hi",
         "session",
         "ship",
@@ -91,6 +92,7 @@ class Catchup:
         self.split: set[int] = set()  # slots whose object was split into parts
         self.shipped = RangeTracker()
         self.sent_hi = 0  # ship slots below this were sent once (acked or not)
+        self.sent_at = float("-inf")  # when the unacked slots were last (re)sent from the mark
         self.last_progress = now
 
     def add_ship(self, keys: Iterable[str]) -> None:
@@ -196,7 +198,14 @@ class CatchupMixin(DigestMixin):
             cu.last_progress = now
             for msg, _keys in cu.outstanding.values():
                 self._send(out, peer, msg)
-        self._ship(peer, cu, out, budget)
+        # Like the delta interval: slots sent and not yet acknowledged are sent again only after
+        # resend_timeout (0: every round), new slots go at once. Whole objects are re-encoded
+        # on every send, so resending them every round while acks lag (a loaded machine, a
+        # commit before each ack) costs a core and delays the acks further.
+        resend = now - cu.sent_at >= self.config.resend_timeout
+        if resend:
+            cu.sent_at = now
+        self._ship(peer, cu, out, budget, resend=resend)
         self._maybe_finish(peer, p, out)
 
     def _ship(

@@ -26,6 +26,8 @@ from sync._messages import (
     Digest,
     DigestReply,
     Hello,
+    Objects,
+    ObjectsAck,
     encode_message,
 )
 from tests.sync._net import Net
@@ -575,6 +577,43 @@ def test_without_resend_timeout_every_round_resends_the_unacked_interval() -> No
     a.update("k1", lambda s: s.add(1), create=crdts.GSet)
     assert _sent_keys(a.sync_now(1.0)) == ["k1"]
     assert _sent_keys(a.sync_now(1.1)) == ["k1"]  # Algorithm 2 as in the paper
+
+
+def _shipped(out: list[Effect]) -> list[Objects]:
+    msgs = [decode_message(e.data) for e in out if isinstance(e, SendStream)]
+    return [m for m in msgs if isinstance(m, Objects)]
+
+
+def _index_catchup(resend_timeout: float) -> SyncEngine:
+    """``a`` changed five objects while alone; ``b`` comes back holding a's stream up to 1 (no
+    longer buffered): an index catch-up ships those five objects whole."""
+    a = SyncEngine("a", SyncConfig(resend_timeout=resend_timeout, max_message_bytes=256))
+    for i in range(5):
+        a.update(f"k{i}", lambda s, i=i: s.add(i), create=crdts.GSet)
+    a.neighbor_up("b", 0.0)
+    hello = Hello(PROTOCOL_VERSION, 77, a.epoch, 1, False)
+    a.handle(StreamReceived("b", encode_message(hello)), 0.0)
+    assert a.catching_up() == {"b": "index"}
+    return a
+
+
+def test_resend_timeout_ships_unacked_catch_up_objects_again_only_after_the_timeout() -> None:
+    a = _index_catchup(1.0)
+    first = _shipped(a.sync_now(0.1))
+    assert sorted(k for m in first for k, _ in m.objects) == [f"k{i}" for i in range(5)]
+    assert _shipped(a.sync_now(0.2)) == []  # in flight: not encoded and sent again
+    assert _shipped(a.sync_now(0.5)) == []
+    again = _shipped(a.sync_now(1.2))  # no ack within 1 s: shipped again from the mark
+    assert [(m.lo, m.hi) for m in again] == [(m.lo, m.hi) for m in first]
+    for m in again:
+        a.handle(StreamReceived("b", encode_message(ObjectsAck(m.session, m.lo, m.hi))), 1.3)
+    assert a.catching_up() == {}
+
+
+def test_without_resend_timeout_every_round_ships_unacked_catch_up_objects() -> None:
+    a = _index_catchup(0.0)
+    first = _shipped(a.sync_now(0.1))
+    assert first and _shipped(a.sync_now(0.2)) == first
 
 
 def test_resend_timeout_must_not_be_negative() -> None:
