@@ -616,6 +616,26 @@ def test_without_resend_timeout_every_round_ships_unacked_catch_up_objects() -> 
     assert first and _shipped(a.sync_now(0.2)) == first
 
 
+def test_entries_of_one_object_are_joined_and_encoded_once_per_round_for_all_neighbours() -> None:
+    encoded: list[object] = []
+
+    def encode(x: Any) -> bytes:
+        encoded.append(x)
+        return crdts.encode(x)
+
+    a = SyncEngine("a", SyncConfig(merkle_prehash_per_round=0), codec=(encode, crdts.decode))
+    for peer in ("b", "c", "d"):
+        a.neighbor_up(peer, 0.0)
+    for i in range(3):
+        a.update("k", lambda s, i=i: s.add(i), create=crdts.GSet)
+    assert len(encoded) == 3  # each entry once, when recorded
+    out = a.sync_now(1.0)
+    sent = {m.objects[0][1] for m in _deltas(out)}
+    assert len(_deltas(out)) == 3 and len(sent) == 1  # the same join to the three of them
+    assert crdts.decode(sent.pop()).value == {0, 1, 2}
+    assert len(encoded) == 4  # ... encoded once
+
+
 def test_resend_timeout_must_not_be_negative() -> None:
     with pytest.raises(ConfigError):
         SyncConfig(resend_timeout=-1.0)
