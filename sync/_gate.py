@@ -3,7 +3,8 @@ redial backoff.
 
 - Offline (``go_offline``): no packet or frame goes in or out.
 - Online, frames first wait for ``before_send`` (the Node's pending commit: nothing leaves the
-  node before the commit that holds it).
+  node before the commit that holds it); with ``needs_commit``, only the frames it picks (those
+  that carry object state), and the frames queued before the first of them go at once.
 - A peer whose connect failed is not dialled again before a backoff (jittered, doubling from
   ``backoff_min`` to ``backoff_max``, reset by a success): without it a node whose only seed is
   down re-dialled it about a thousand times a second (HyParView re-sends its JOIN to a contact
@@ -41,6 +42,7 @@ class LinkGate:
         inner: Transport,
         *,
         before_send: Callable[[], Awaitable[None]] | None = None,
+        needs_commit: Callable[[bytes], bool] | None = None,
         rng: random.Random | None = None,
         backoff_min: float = 0.1,  # s, wait before the first redial of a peer that failed
         backoff_max: float = 5.0,  # s, cap of the doubling wait
@@ -54,6 +56,8 @@ class LinkGate:
         self.redials_delayed = 0
         # awaited before frames go out (the Node's durability boundary: commit first)
         self.before_send = before_send
+        # which frames wait for it (None: all); the others go at once
+        self.needs_commit = needs_commit
         self.gate_packets = False  # datagrams wait too (only when the sync engine uses them)
         self.offline = False
         self.dropped_in = 0  # items that arrived while offline
@@ -88,7 +92,11 @@ class LinkGate:
         if self.offline:
             self.dropped_out += 1
             return
-        if self.gate_packets and self.before_send is not None:
+        if (
+            self.gate_packets
+            and self.before_send is not None
+            and (self.needs_commit is None or self.needs_commit(data))
+        ):
             await self.before_send()
         await self.inner.send_packet(dst, data)
 
@@ -103,7 +111,22 @@ class LinkGate:
             self.dropped_out += len(frames)
             return
         if self.before_send is not None:
-            await self.before_send()
+            needs = self.needs_commit
+            if needs is None:
+                await self.before_send()
+            else:
+                # Frames before the first one that carries state go at once (order is kept):
+                # an ack, a Hello or a SWIM/HyParView frame must not wait for a commit.
+                for i, frame in enumerate(frames):
+                    if needs(frame):
+                        if i:
+                            await self._send_frames(dst, frames[:i])
+                            frames = frames[i:]
+                        await self.before_send()
+                        break
+        await self._send_frames(dst, frames)
+
+    async def _send_frames(self, dst: Addr, frames: Sequence[bytes]) -> None:
         failed = self._failed.get(dst)
         if failed is not None:
             wait = failed[1] - anyio.current_time()

@@ -79,6 +79,7 @@ from sync._handles import (
     handle_class,
 )
 from sync._membership import MemberInfo, MembershipEvent, encode_meta, membership_event
+from sync._messages import T_DELTA, T_OBJECTS
 from sync._node_config import NodeConfig, advertise_for
 from sync._replication import Replication
 from sync._subscriptions import Change
@@ -285,6 +286,7 @@ class Node:
         self._switch = LinkGate(
             net,
             before_send=self._before_send if self.config.data_dir is not None else None,
+            needs_commit=_carries_state,
             rng=random.Random(rng.getrandbits(64)),
         )
         self._switch.gate_packets = cfg.sync.use_packets
@@ -844,6 +846,17 @@ class Node:
             await self.host.call(swim, lambda now: swim.join(contacts, now))
             if not hv.active_view:
                 await self.host.call(hv, lambda now: hv.join(contacts, now))
+
+
+_STATE_TAGS = frozenset({T_DELTA, T_OBJECTS})
+
+
+def _carries_state(frame: bytes) -> bool:
+    """Whether a frame may carry this replica's own dots (sync deltas, catch-up objects): only
+    those wait for the commit that holds them. Acks, Hellos and membership frames go at once (an
+    ack sent before a crash is harmless: the restarted engine remembers no peer's stream, so
+    its neighbours catch it up by digest)."""
+    return bool(frame) and frame[0] in _STATE_TAGS
 
 
 def _decode_hlc(raw: bytes | None, replica: str) -> HLCTimestamp | None:
