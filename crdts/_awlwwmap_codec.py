@@ -448,6 +448,9 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
     parts = r.array(body)
     if len(parts) not in {8, 9}:
         raise DecodeError(f"an AWLWWMap body is an array of 8 or 9, got {len(parts)}")
+    one = _decode_one(parts, r)
+    if one is not None:
+        return one
     (vv_flat, runs_flat, counters_in, keys_in, values_in, ts_kind, ts_in, extra_flat) = parts[:8]
     cc = _decode_vv(vv_flat, r)
     runs_flat = r.array(runs_flat)
@@ -493,6 +496,46 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
         cc, list(groups.items()), _decode_dot_groups(r.array(extra_flat), r), _runs(parts, 8, r)
     )
     return store, cc
+
+
+def _decode_one(parts: tuple[Any, ...], r: Reader) -> tuple[dict[Any, Any], CausalContext] | None:
+    """A body of one entry with a ``str`` key and an int or own-HLC timestamp (a put's delta, a
+    small cart), validated as the general path does but without its column machinery; ``None``
+    for any other body (the general path then reads it, or rejects it)."""
+    vv_flat, runs_flat, counters_in, keys_in, values_in, ts_kind, ts_in, extra_flat = parts[:8]
+    if not (
+        type(runs_flat) is tuple
+        and len(runs_flat) == 2
+        and runs_flat[1] == 1
+        and type(runs_flat[1]) is int
+        and type(counters_in) is tuple
+        and len(counters_in) == 1
+        and type(keys_in) is tuple
+        and len(keys_in) == 1
+        and type(keys_in[0]) is str
+        and type(values_in) is tuple
+        and len(values_in) == 1
+        and type(ts_in) is tuple
+    ):
+        return None
+    rep = r.replica(runs_flat[0])
+    c = r.counter(counters_in[0])
+    value = values_in[0]
+    if type(value) not in _SIMPLE:
+        value = r.value(value)
+    if ts_kind == _TS_HLC_OWN and type(ts_kind) is int and len(ts_in) == 2:
+        rec: tuple[Any, ...] = (rep, c, value, r.integer(ts_in[0]), r.integer(ts_in[1], 0))
+    elif ts_kind == _TS_INT and type(ts_kind) is int and len(ts_in) == 1:
+        rec = (rep, c, value, r.integer(ts_in[0]))
+    else:
+        return None
+    cc = _decode_vv(vv_flat, r)
+    extra = r.array(extra_flat)
+    if extra or len(parts) == 9:
+        _build_context(cc, [(rep, [c])], _decode_dot_groups(extra, r), _runs(parts, 8, r))
+    else:
+        cc.add((rep, c))
+    return {keys_in[0]: rec}, cc
 
 
 def _decode_v1(body: Any, r: Reader) -> tuple[dict[Any, Any], CausalContext]:

@@ -13,6 +13,9 @@ GOALS = {
     "awlwwmap_memory_vs_pycrdt",
     "update_100_keys_bytes",
     "update_100_keys_after_overwrites_bytes",
+    "full_state_encode_vs_pycrdt",
+    "full_state_decode_vs_pycrdt",
+    "merge_10k_vs_pycrdt",
 }
 
 
@@ -29,6 +32,8 @@ def test_quick_run_writes_goals_rows_and_machine(tmp_path: Path) -> None:
     assert any(m.startswith("map puts") for m in metrics)
     assert any(m.startswith("update after 100 keys") for m in metrics)
     assert any(m.startswith("merge") for m in metrics)
+    assert any(m.startswith("full-state decode") for m in metrics)  # pycrdt's side too
+    assert any("encode(diff) -> decode -> merge" in m for m in metrics)
     assert "cpus" in res["machine"] and res["command"].startswith("python -m benchmarks.crdt_ops")
     # the compact delta is checked for correctness inside the run; its size is what we ship
     assert res["goals"]["update_100_keys_bytes"]["value"] < 4_000

@@ -548,3 +548,47 @@ def test_long_runs_of_removed_dots_travel_as_runs_in_format_2() -> None:
         out = decode(wire)
         assert out == m
         assert decode(encode(m, canonical=True)) == m
+
+
+ONE: tuple[Any, ...] = ((), (0, 1), (3,), ("k",), (7,), 1, (1_700_000_000_000, 2), ())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ((), (1, 1), *ONE[2:]),  # replica index out of range
+        ((), (0, 1), (0,), *ONE[3:]),  # counter 0
+        ((), (0, 1), (1 << 63,), *ONE[3:]),
+        (*ONE[:4], (float("nan"),), *ONE[5:]),
+        (*ONE[:4], ({"x": 1},), *ONE[5:]),
+        (*ONE[:5], 1, (5, -1), ()),
+        (*ONE[:5], 1, (5,), ()),
+        (*ONE[:5], 1, ((1 << 64) - 1, 1 << 63, 0), ()),
+        (*ONE[:5], 0, ("5",), ()),
+        (*ONE[:5], True, (5, 1), ()),
+        (*ONE[:7], (0, 1, 0)),  # an extra dot list claiming the replica twice... malformed
+        (*ONE, ()),  # an empty run list is written by leaving it out
+        ((0,), *ONE[1:]),
+    ],
+)
+def test_malformed_one_entry_bodies_raise_decode_error(body: Any) -> None:
+    good = decode(message(["a"], ONE, version=2))
+    assert isinstance(good, AWLWWMap)
+    assert good.entries("k") == [(("a", 3), 7, HLCTimestamp(1_700_000_000_000, 2, "a"))]
+    assert good.context.vv == {} and good == decode(encode(good))
+    with pytest.raises(DecodeError):
+        decode(message(["a"], body, version=2))
+
+
+def test_one_entry_bodies_decode_as_the_general_path_does() -> None:
+    m = AWLWWMap()
+    clock = HLC("a")
+    deltas = [m.put("a", f"k{i % 3}", i, clock.now(wall=i)) for i in range(6)]
+    deltas += [m.put("b", "k1", 1, 99), m.remove("k0"), m.put("a", "k0", 0, clock.now(wall=50))]
+    for d in deltas:
+        out = decode(encode(d))
+        assert out == d and out.context == d.context
+    src = AWLWWMap()
+    src.put("a", "k", 1, 1)
+    src._cc.add_run("a", 5, 100)  # a gap, then a long run of removed dots: the optional runs
+    assert decode(encode(src)) == src

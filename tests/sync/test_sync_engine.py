@@ -214,6 +214,25 @@ def test_messages_are_bounded_and_a_big_interval_ships_in_steps() -> None:
     assert net.engines["a"].metrics.peer("b").sent_payload_bytes < 300 * 25 * 1.5
 
 
+def test_state_mode_cuts_the_keyspace_into_messages_under_the_cap() -> None:
+    # (a surviving mutant of the mutation run: state-based rounds were never checked against the
+    # cap, so a chunking that overflowed it went unnoticed)
+    cfg = SyncConfig(mode=SyncMode.STATE, max_message_bytes=1024)
+    net = Net(["a", "b"], cfg)
+    net.link("a", "b")
+    net.deliver()
+    for i in range(120):
+        net.do("a", add(f"element-{i:04d}-" + "x" * 12, key=f"obj{i}"))
+    net.now += 1
+    out = net.engines["a"].sync_now(net.now)
+    sizes = [len(e.data) for e in out if isinstance(e, SendStream)]
+    assert len(sizes) > 3  # 120 objects of ~60 bytes do not fit in one KiB
+    assert max(sizes) <= 1024
+    net.take("a", out)
+    net.deliver()
+    assert all(f"obj{i}" in net.engines["b"] for i in range(120))
+
+
 def test_a_lost_chunk_is_not_skipped_when_a_later_one_is_acked() -> None:
     cfg = SyncConfig(max_message_bytes=512)
     net = Net(["a", "b"], cfg)
