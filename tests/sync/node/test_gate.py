@@ -1,5 +1,5 @@
-"""The Node's LinkGate: only frames carrying object state wait for the commit (the durability
-boundary); acks, Hellos and membership frames go at once, and frame order is kept."""
+"""The Node's LinkGate: only frames carrying object state (sync Delta, Objects) wait for the
+commit (the durability boundary); acks, Hellos and membership frames go at once."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import anyio
 import pytest
 
 from sync._gate import LinkGate
-from sync._messages import Ack, Delta, Hello, encode_message
-from sync._node import _carries_state
+from sync._messages import Ack, Delta, Hello, Objects, encode_message
 
 pytestmark = pytest.mark.anyio
 
@@ -33,33 +32,10 @@ class _Recorder:
 ACK = encode_message(Ack(1, 0, 1))
 HELLO = encode_message(Hello(1, 1, None, 0, False))
 DELTA = encode_message(Delta(1, 0, 1, [("k", b"x")]))
+OBJECTS = encode_message(Objects(1, 0, 1, [("k", b"x")]))
 
 
-def test_only_deltas_and_objects_carry_state() -> None:
-    assert _carries_state(DELTA)
-    assert not _carries_state(ACK) and not _carries_state(HELLO)
-    assert not _carries_state(b"") and not _carries_state(b"\x01swim")
-
-
-async def test_acks_go_at_once_and_state_waits_for_the_commit() -> None:
-    inner = _Recorder()
-    committed = anyio.Event()
-
-    async def before_send() -> None:
-        await committed.wait()
-
-    gate = LinkGate(inner, before_send=before_send, needs_commit=_carries_state)  # type: ignore[arg-type]
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(gate.send_frames, "peer", [ACK, HELLO, DELTA, ACK])
-        await gate.send_frames("other", [HELLO])
-        await anyio.wait_all_tasks_blocked()
-        # the ack and Hello before the delta went, the delta (and what follows it) waits
-        assert sorted(inner.sent) == sorted([ACK, HELLO, HELLO])
-        committed.set()
-    assert inner.sent[3:] == [DELTA, ACK]
-
-
-async def test_without_a_selector_every_frame_waits() -> None:
+async def test_acks_and_hellos_pass_a_pending_commit_and_state_waits_for_it() -> None:
     inner = _Recorder()
     committed = anyio.Event()
 
@@ -68,8 +44,11 @@ async def test_without_a_selector_every_frame_waits() -> None:
 
     gate = LinkGate(inner, before_send=before_send)  # type: ignore[arg-type]
     async with anyio.create_task_group() as tg:
-        tg.start_soon(gate.send_frames, "peer", [ACK])
+        tg.start_soon(gate.send_frames, "p1", [DELTA])
+        tg.start_soon(gate.send_frames, "p2", [OBJECTS])
+        await gate.send_frames("p3", [ACK, HELLO])
+        await gate.send_frames("p4", [b"\x01membership"])
         await anyio.wait_all_tasks_blocked()
-        assert inner.sent == []
+        assert inner.sent == [ACK, HELLO, b"\x01membership"]  # the state frames wait
         committed.set()
-    assert inner.sent == [ACK]
+    assert sorted(inner.sent[3:]) == sorted([DELTA, OBJECTS])
