@@ -598,6 +598,10 @@ def test_without_resend_timeout_every_round_resends_the_unacked_interval() -> No
     assert _sent_keys(a.sync_now(1.1)) == ["k1"]  # Algorithm 2 as in the paper
 
 
+def _adding(v: int) -> Any:
+    return lambda s: s.add(v)
+
+
 def _shipped(out: list[Effect]) -> list[Objects]:
     msgs = [decode_message(e.data) for e in out if isinstance(e, SendStream)]
     return [m for m in msgs if isinstance(m, Objects)]
@@ -608,7 +612,7 @@ def _index_catchup(resend_timeout: float) -> SyncEngine:
     longer buffered): an index catch-up ships those five objects whole."""
     a = SyncEngine("a", SyncConfig(resend_timeout=resend_timeout, max_message_bytes=256))
     for i in range(5):
-        a.update(f"k{i}", lambda s, i=i: s.add(i), create=crdts.GSet)
+        a.update(f"k{i}", _adding(i), create=crdts.GSet)
     a.neighbor_up("b", 0.0)
     hello = Hello(PROTOCOL_VERSION, 77, a.epoch, 1, False)
     a.handle(StreamReceived("b", encode_message(hello)), 0.0)
@@ -646,7 +650,7 @@ def test_entries_of_one_object_are_joined_and_encoded_once_per_round_for_all_nei
     for peer in ("b", "c", "d"):
         a.neighbor_up(peer, 0.0)
     for i in range(3):
-        a.update("k", lambda s, i=i: s.add(i), create=crdts.GSet)
+        a.update("k", _adding(i), create=crdts.GSet)
     assert len(encoded) == 3  # each entry once, when recorded
     out = a.sync_now(1.0)
     sent = {m.objects[0][1] for m in _deltas(out)}
