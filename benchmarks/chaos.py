@@ -519,6 +519,24 @@ class Run:
                 for v in report.violations[:50]
             ]
             + [{"kind": "identity", "detail": e} for e in self.identity_errors],
+            "violation_ops": {  # the history of each key with a violation, to diagnose it
+                f"{v.obj}/{v.key}": [
+                    [
+                        o.node,
+                        o.kind,
+                        o.value,
+                        None if o.seen is NOT_SEEN else o.seen,
+                        round(o.invoked, 3),
+                        o.status,
+                        round(o.acked, 3) if o.status == "ok" else None,
+                        o.replicas,
+                    ]
+                    for o in self.history.ops
+                    if o.obj == v.obj and o.key == v.key
+                ][-80:]
+                for v in report.violations[:10]
+                if v.key
+            },
             "identity_errors": self.identity_errors,
             "unbidden_exits": self.unbidden,
             "quiesce_s": round(quiesce, 1),

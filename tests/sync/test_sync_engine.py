@@ -642,3 +642,35 @@ def test_classic_delta_decodes_every_repeat() -> None:
     for lo in (1, 2):
         b.handle(StreamReceived("a", encode_message(Delta(5, lo, lo + 1, [("s", data)]))), 1.0)
     assert b.metrics.duplicates_skipped == 0 and decodes == 2
+
+
+def _catchup_slots_sent(resend_timeout: float) -> list[tuple[int, int, int]]:
+    """(session, lo, hi) of every Objects step a sends to b over 3 rounds while b's acks are
+    lost (a catch-up without progress for catchup_timeout restarts as a new session)."""
+    from sync._messages import Objects, ObjectsAck
+
+    cfg = SyncConfig(resend_timeout=resend_timeout, max_message_bytes=1024)
+    net = Net(["a", "b"], cfg)
+    for i in range(200):
+        net.do("a", add(f"v{i}", key=f"k{i:04d}"))
+    net.link("a", "b")
+    sent: list[tuple[int, int, int]] = []
+
+    def drop(msg: tuple[str, str, bytes]) -> bool:
+        m = decode_message(msg[2])
+        if isinstance(m, Objects) and msg[0] == "a":
+            sent.append((m.session, m.lo, m.hi))
+        return isinstance(m, ObjectsAck)  # b's acks never arrive
+
+    net.deliver(drop)
+    for _ in range(3):
+        net.round(drop)
+    return sent
+
+
+def test_resend_timeout_holds_back_catch_up_steps_in_flight() -> None:
+    again = _catchup_slots_sent(0.0)
+    assert len(again) > len(set(again))  # the paper's way: unacked steps go every round
+    held = _catchup_slots_sent(10.0)
+    assert held and len(held) == len(set(held))  # each step once until the timeout
+    assert max(hi for _, _, hi in held) == 200  # and the whole ship list still went out
