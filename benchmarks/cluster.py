@@ -34,6 +34,7 @@ import json
 import os
 import pstats
 import random
+import re
 import resource
 import secrets
 import shutil
@@ -148,7 +149,7 @@ def child(argv: list[str]) -> None:
                         for order, n in (("tottime", 35), ("cumulative", 60)):
                             buf = io.StringIO()
                             pstats.Stats(prof, stream=buf).sort_stats(order).print_stats(n)
-                            res[order] = buf.getvalue()
+                            res[order] = relpaths(buf.getvalue())
                         prof = None
                     reply(res)
                 elif op == "seen":
@@ -239,6 +240,14 @@ async def _load(node: Any, kind: type, name: str, cmd: dict[str, Any]) -> dict[s
     if track:
         res["acks"] = acks
     return res
+
+
+def relpaths(text: str) -> str:
+    """Profile text without this machine's paths: files of the repository relative to it,
+    installed packages from ``site-packages/``, the standard library as ``<stdlib>/``."""
+    text = text.replace(str(ROOT) + "/", "")
+    text = re.sub(r"[^\s(]*/site-packages/", "site-packages/", text)
+    return re.sub(r"[^\s(]*/lib/python3\.\d+/", "<stdlib>/", text)
 
 
 def _jsonable(x: Any) -> Any:

@@ -26,6 +26,8 @@ from sync._messages import (
     Digest,
     DigestReply,
     Hello,
+    Objects,
+    ObjectsAck,
     encode_message,
 )
 from tests.sync._net import Net
@@ -594,6 +596,67 @@ def test_without_resend_timeout_every_round_resends_the_unacked_interval() -> No
     a.update("k1", lambda s: s.add(1), create=crdts.GSet)
     assert _sent_keys(a.sync_now(1.0)) == ["k1"]
     assert _sent_keys(a.sync_now(1.1)) == ["k1"]  # Algorithm 2 as in the paper
+
+
+def _adding(v: int) -> Any:
+    return lambda s: s.add(v)
+
+
+def _shipped(out: list[Effect]) -> list[Objects]:
+    msgs = [decode_message(e.data) for e in out if isinstance(e, SendStream)]
+    return [m for m in msgs if isinstance(m, Objects)]
+
+
+def _index_catchup(resend_timeout: float) -> SyncEngine:
+    """``a`` changed five objects while alone; ``b`` comes back holding a's stream up to 1 (no
+    longer buffered): an index catch-up ships those five objects whole."""
+    a = SyncEngine("a", SyncConfig(resend_timeout=resend_timeout, max_message_bytes=256))
+    for i in range(5):
+        a.update(f"k{i}", _adding(i), create=crdts.GSet)
+    a.neighbor_up("b", 0.0)
+    hello = Hello(PROTOCOL_VERSION, 77, a.epoch, 1, False)
+    a.handle(StreamReceived("b", encode_message(hello)), 0.0)
+    assert a.catching_up() == {"b": "index"}
+    return a
+
+
+def test_resend_timeout_ships_unacked_catch_up_objects_again_only_after_the_timeout() -> None:
+    a = _index_catchup(1.0)
+    first = _shipped(a.sync_now(0.1))
+    assert sorted(k for m in first for k, _ in m.objects) == [f"k{i}" for i in range(5)]
+    assert _shipped(a.sync_now(0.2)) == []  # in flight: not encoded and sent again
+    assert _shipped(a.sync_now(0.5)) == []
+    again = _shipped(a.sync_now(1.2))  # no ack within 1 s: shipped again from the mark
+    assert [(m.lo, m.hi) for m in again] == [(m.lo, m.hi) for m in first]
+    for m in again:
+        a.handle(StreamReceived("b", encode_message(ObjectsAck(m.session, m.lo, m.hi))), 1.3)
+    assert a.catching_up() == {}
+
+
+def test_without_resend_timeout_every_round_ships_unacked_catch_up_objects() -> None:
+    a = _index_catchup(0.0)
+    first = _shipped(a.sync_now(0.1))
+    assert first and _shipped(a.sync_now(0.2)) == first
+
+
+def test_entries_of_one_object_are_joined_and_encoded_once_per_round_for_all_neighbours() -> None:
+    encoded: list[object] = []
+
+    def encode(x: Any) -> bytes:
+        encoded.append(x)
+        return crdts.encode(x)
+
+    a = SyncEngine("a", SyncConfig(merkle_prehash_per_round=0), codec=(encode, crdts.decode))
+    for peer in ("b", "c", "d"):
+        a.neighbor_up(peer, 0.0)
+    for i in range(3):
+        a.update("k", _adding(i), create=crdts.GSet)
+    assert len(encoded) == 3  # each entry once, when recorded
+    out = a.sync_now(1.0)
+    sent = {m.objects[0][1] for m in _deltas(out)}
+    assert len(_deltas(out)) == 3 and len(sent) == 1  # the same join to the three of them
+    assert crdts.decode(sent.pop()).value == {0, 1, 2}
+    assert len(encoded) == 4  # ... encoded once
 
 
 def test_resend_timeout_must_not_be_negative() -> None:

@@ -1,6 +1,6 @@
 """The Node's HLC under a wall clock that jumps (the chaos run's clock faults): a bounded step
 back is absorbed (later writes still win, across a restart too); an absurd jump ahead is refused
-(``ClockError``) and does not drag the HLC along."""
+(``ClockError``, counted) and the clock is not dragged ahead."""
 
 from __future__ import annotations
 

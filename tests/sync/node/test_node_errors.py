@@ -121,3 +121,14 @@ async def test_wrong_key_node_is_let_in_nowhere() -> None:
             assert [m.addr for m in evil.members()] == [evil.address]
             assert evil.active_view == frozenset()
             assert a.metrics()["transport"]["dropped"].get("auth", 0) > 0
+
+
+def test_presets_resend_an_unacked_interval_after_a_timeout_not_every_round() -> None:
+    # the Node's acks wait for the receiver's commit: resending every round under load
+    # re-encoded the same deltas and objects round after round (most of a node's CPU)
+    for cfg in (
+        NodeConfig.local(name="a"),
+        NodeConfig.lan(name="a", advertise="10.0.0.1:7946"),
+        NodeConfig.wan(name="a", advertise="10.0.0.1:7946"),
+    ):
+        assert cfg.sync.resend_timeout > cfg.sync.sync_interval
