@@ -17,7 +17,8 @@ quiesces, :func:`check` reads every node's final state and returns the violation
 - ``stale``: a map key holds the value of a put P although an acknowledged put Q *saw* P (the
   value P wrote was what Q's node read just before Q) or was invoked more than ``tolerance``
   seconds after P was acknowledged (real time, to allow for clock skew between nodes; on one
-  node the order is exact). This is the HLC's job: a write that follows another must win LWW;
+  node the order is exact), and no remove was invoked after Q (a remove that saw Q but not P
+  cancels Q alone: add-wins). This is the HLC's job: a write that follows another must win LWW;
 - ``resurrected``: a map key or set element is present although an acknowledged remove saw the
   only write that could have made it present (add-wins: a remove cancels what it observed);
 - ``phantom``: a value, element or counter total that no operation could have produced;
@@ -268,8 +269,8 @@ def _check_map(
             continue
         p = winners[0]
         for q in durable:
-            if q is p:
-                continue
+            if q is p or any(r.invoked > q.invoked for r in removes):
+                continue  # a remove after q may have cancelled q alone (one that had not seen p)
             if q.seen == v and q.seen is not NOT_SEEN:
                 what = f"{v!r} won over {q.value!r} ({q.node}), which saw it"
                 out.append(Violation("stale", obj, key, what))

@@ -18,6 +18,8 @@ once running, then answers one JSON object per command line (``id`` echoed):
 - ``{"cmd": "clock", "offset": SECONDS}``: the wall clock the node's HLC reads, shifted;
 - ``{"cmd": "disk_full", "on": bool}``: SQLite's page limit set to the current size (every
   commit that grows the database fails with SQLITE_FULL, as on a full disk) or lifted;
+- ``{"cmd": "sizes"}``: per object, encoded bytes and causal-context runs; the delta buffer;
+- ``{"cmd": "read", "obj", "key"}``: one map entry's value (None if absent);
 - ``{"cmd": "state"}``: ``{"m": {...}, "c": int, "s": [...], "replica_id", "members", "metrics"}``.
 
 Sans test dependencies: the parent (:mod:`benchmarks.chaos`) imports nothing from here.
@@ -35,6 +37,7 @@ from typing import Any
 
 import anyio
 
+import crdts
 import sync._node as node_module
 from crdts import AWLWWMap, ORSet, PNCounter
 from gossip.sim import Uniform
@@ -152,6 +155,20 @@ def _state(node: Node) -> dict[str, Any]:
     }
 
 
+def _sizes(node: Node) -> dict[str, Any]:
+    """Per object: encoded bytes and causal-context runs (what would grow with a leak)."""
+    engine = node.engine
+    objects: dict[str, Any] = {}
+    for name in node.keys(""):
+        x = engine.get(name)
+        if x is None:
+            continue
+        cc = getattr(x, "context", None)
+        runs = sum(1 for _ in cc.runs()) if cc is not None and hasattr(cc, "runs") else 0
+        objects[name] = {"bytes": len(crdts.encode(x)), "context_runs": runs}
+    return {"objects": objects, "pending_deltas": engine.buffer_size}
+
+
 def _disk_full(node: Node, on: bool) -> dict[str, Any]:
     store: Any = getattr(node, "_store", None)
     conn = getattr(store, "_conn", None)
@@ -223,6 +240,10 @@ def _control(node: Node, what: str, cmd: dict[str, Any]) -> dict[str, Any]:
         reply = _disk_full(node, bool(cmd["on"]))
     elif what == "state":
         reply = _state(node)
+    elif what == "sizes":
+        reply = _sizes(node)
+    elif what == "read":
+        reply = {"value": node.get(cmd["obj"], AWLWWMap).get(cmd["key"], None)}
     return reply
 
 

@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IMPLS = ("ours", "kinship", "memberlist")
 BASE_PORT = {"ours": 27100, "kinship": 27300, "memberlist": 27500}
 NFT_TABLE = "deltamesh_swim_bench"
+MEMBERLIST_PACKAGE = "golang-github-hashicorp-memberlist-dev"
 MEMBERLIST_HELP = (
     "memberlist needs Go and the Debian package of memberlist: "
     "apt-get install golang-go golang-github-hashicorp-memberlist-dev "
@@ -128,16 +129,30 @@ def _kinship_member(
                 say(kind, int(ev.member.name[1:]))  # type: ignore[union-attr]
 
 
+def _debian_gopath() -> str | None:
+    """The GOPATH root under which Debian's memberlist package installed its sources."""
+    if shutil.which("dpkg") is None:
+        return None
+    listing = subprocess.run(
+        ["dpkg", "-L", MEMBERLIST_PACKAGE], capture_output=True, text=True, check=False
+    )
+    suffix = "/src/github.com/hashicorp/memberlist"
+    for line in listing.stdout.splitlines():
+        if line.endswith(suffix):
+            return line[: -len(suffix)]
+    return None
+
+
 def build_memberlist(folder: Path) -> Path:
     """Build the Go member into ``folder`` (GOPATH mode over Debian's Go packages)."""
-    debian_source = Path("/usr/share/gocode/src/github.com/hashicorp/memberlist")
-    if shutil.which("go") is None or not debian_source.is_dir():
+    gopath = _debian_gopath()
+    if shutil.which("go") is None or gopath is None:
         raise SystemExit(MEMBERLIST_HELP)
     binary = folder / "memberlist_member"
     env = dict(
         os.environ,
         GO111MODULE="off",
-        GOPATH=f"/usr/share/gocode:{folder / 'gopath'}",
+        GOPATH=f"{gopath}:{folder / 'gopath'}",
         GOCACHE=str(folder / "gocache"),
     )
     subprocess.run(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import tempfile
@@ -63,6 +64,7 @@ class Shopper:
 class Phase:
     name: str
     latencies: list[float] = field(default_factory=list)  # s, successful requests
+    sent_at: list[float] = field(default_factory=list)  # s since the phase began, same order
     ok: int = 0
     errors: int = 0
     started: float = 0.0
@@ -127,6 +129,7 @@ async def one_request(
         return
     phase.ok += 1
     phase.latencies.append(dt)
+    phase.sent_at.append(t0 - phase.started)
     if method == "PUT" and item is not None and body is not None:
         shopper.acked_add[item] = int(body["qty"])
         shopper.live[item] = node
@@ -142,28 +145,39 @@ async def run_phase(
     seconds: float,
     rate: float,
     events: Sequence[tuple[float, Any]] = (),
+    start_at: float | None = None,
 ) -> None:
-    pacer = Pacer(rate)
-    phase.started = time.perf_counter()
-    stop_at = phase.started + seconds
+    """Run ``shoppers`` for ``seconds`` (``rate`` req/s in all, 0 = as fast as they can), from
+    wall-clock time ``start_at`` if given; ``events`` (offset s, blocking action) meanwhile."""
+    # a client (and so a connection pool) per shopper: httpx's pool slows down when many tasks
+    # share it, and a shopper is one browser anyway. Made before the clock starts: making one
+    # costs milliseconds of CPU (an SSL context), which would otherwise land in the latencies.
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(httpx.AsyncClient(timeout=5.0)) for _ in shoppers
+        ]
+        if start_at is not None and start_at > time.time():
+            await asyncio.sleep(start_at - time.time())
+        pacer = Pacer(rate)
+        phase.started = time.perf_counter()
+        stop_at = phase.started + seconds
 
-    async def loop(s: Shopper) -> None:
-        # a client (and so a connection pool) per shopper: httpx's pool slows down when many
-        # tasks share it, and a shopper is one browser anyway
-        async with httpx.AsyncClient(timeout=5.0) as client:
+        async def loop(s: Shopper, client: httpx.AsyncClient) -> None:
             while time.perf_counter() < stop_at:
                 await pacer.wait()
                 await one_request(client, s, urls, phase)
 
-    async def timeline() -> None:
-        for at, action in events:
-            delay = phase.started + at - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await asyncio.to_thread(action)
+        async def timeline() -> None:
+            for at, action in events:
+                delay = phase.started + at - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await asyncio.to_thread(action)
 
-    await asyncio.gather(timeline(), *(loop(s) for s in shoppers))
-    phase.ended = time.perf_counter()
+        await asyncio.gather(
+            timeline(), *(loop(s, c) for s, c in zip(shoppers, clients, strict=True))
+        )
+        phase.ended = time.perf_counter()
 
 
 def expected_violations(shoppers: list[Shopper], carts: dict[str, dict[str, int]]) -> list[str]:
@@ -270,12 +284,9 @@ def _worker(
 ) -> tuple[Phase, list[Shopper]]:
     """One load-generator process: its share of the shoppers for one phase (httpx's async
     client tops out well below what three nodes serve, so the load comes from several)."""
-    delay = start_at - time.time()
-    if delay > 0:
-        time.sleep(delay)
     phase = Phase(name)
     cpu0 = time.process_time()
-    asyncio.run(run_phase(phase, shoppers, urls, seconds, rate))
+    asyncio.run(run_phase(phase, shoppers, urls, seconds, rate, start_at=start_at))
     phase.client_cpu_s = time.process_time() - cpu0
     return phase, shoppers
 
@@ -293,7 +304,8 @@ def run_distributed(
     ``events`` (offset s, action) run in this process meanwhile. Returns the merged phase and
     the shoppers as the workers left them."""
     chunks = [shoppers[i::workers] for i in range(workers)]
-    start_at = time.time() + 1.0  # every worker starts together, after its interpreter is up
+    # every worker starts together, once its interpreter is up and its clients are made
+    start_at = time.time() + 3.0
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
             pool.submit(_worker, name, chunk, urls, seconds, rate / workers, start_at)
@@ -311,6 +323,7 @@ def run_distributed(
         merged.ok += ph.ok
         merged.errors += ph.errors
         merged.latencies += ph.latencies
+        merged.sent_at += ph.sent_at
         merged.client_cpu_s += ph.client_cpu_s
         out += ss
     # the workers' clocks are perf_counter of different processes: use the longest phase
@@ -381,6 +394,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             bench.log("waiting for convergence")
             conv_s, views = asyncio.run(converge(urls, users, timeout=60.0))
             converged = all(v == views[0] for v in views)
+            if not converged:
+                for n, v in zip(nodes, views, strict=True):
+                    differ = sum(1 for u in users if v.get(u) != views[0].get(u))
+                    items = sum(len(c) for c in v.values())
+                    bench.log(f"NOT converged: {n.name} holds {items} items, {differ} carts != a's")
             violations = [x for v in views for x in expected_violations(shoppers, v)]
             lost = len(violations)
             for line in violations[:10]:
@@ -401,6 +419,22 @@ def main(argv: Sequence[str] | None = None) -> None:
             p50_ms=round(percentile(ph.latencies, 50) * 1000, 2),
             p99_ms=round(percentile(ph.latencies, 99) * 1000, 2),
         )
+    # the paced phase by window: before the kill, while c is down or rejoining (until 5 s after
+    # its restart), and after
+    windows = [
+        ("before kill", 0.0, kill_at),
+        ("c down + 5 s", kill_at, restart_at + 5.0),
+        ("after", restart_at + 5.0, float("inf")),
+    ]
+    for label, lo, hi in windows:
+        lat = [x for x, t in zip(ph_paced.latencies, ph_paced.sent_at, strict=True) if lo <= t < hi]
+        if lat:
+            bench.row(
+                phase=f"paced: {label}",
+                ok=len(lat),
+                p50_ms=round(percentile(lat, 50) * 1000, 2),
+                p99_ms=round(percentile(lat, 99) * 1000, 2),
+            )
     p99_paced = percentile(ph_paced.latencies, 99)
     bench.goal("requests_per_s", round(max_rps, 1), f">= {GOAL_RPS:.0f}")
     bench.goal(

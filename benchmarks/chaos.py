@@ -519,6 +519,24 @@ class Run:
                 for v in report.violations[:50]
             ]
             + [{"kind": "identity", "detail": e} for e in self.identity_errors],
+            "violation_ops": {  # the history of each key with a violation, to diagnose it
+                f"{v.obj}/{v.key}": [
+                    [
+                        o.node,
+                        o.kind,
+                        o.value,
+                        None if o.seen is NOT_SEEN else o.seen,
+                        round(o.invoked, 3),
+                        o.status,
+                        round(o.acked, 3) if o.status == "ok" else None,
+                        o.replicas,
+                    ]
+                    for o in self.history.ops
+                    if o.obj == v.obj and o.key == v.key
+                ][-80:]
+                for v in report.violations[:10]
+                if v.key
+            },
             "identity_errors": self.identity_errors,
             "unbidden_exits": self.unbidden,
             "quiesce_s": round(quiesce, 1),
@@ -614,29 +632,67 @@ def _plot(runs: list[dict[str, Any]], out: Path) -> None:
     plt.close(fig)
 
 
+def _seeds(spec: str) -> list[int]:
+    """``"1-10"`` or ``"1,4,7"`` (or a mix) -> the seeds."""
+    out: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     def add(p: Any) -> None:
         p.add_argument("--runs", type=int, default=20, help="seeded runs")
         p.add_argument("--seconds", type=float, default=120.0, help="workload time per run")
         p.add_argument("--first-seed", type=int, default=1)
+        p.add_argument("--seeds", default=None, help="e.g. 1-10 (instead of --runs/--first-seed)")
         p.add_argument("--skew", type=float, default=1.5, help="max clock shift (s)")
         p.add_argument("--workdir", type=Path, default=None, help="keep data dirs and logs here")
+        p.add_argument(
+            "--merge",
+            type=Path,
+            nargs="+",
+            default=None,
+            help="no runs: report the runs recorded in these .runs.jsonl files (parallel halves)",
+        )
         p.add_argument("--no-plot", action="store_true")
 
     bench = Bench("chaos", description=__doc__, argv=argv, add_arguments=add)
     a = bench.args
-    runs_n, seconds = (2, 6.0) if bench.quick else (a.runs, a.seconds)
+    seconds = 6.0 if bench.quick else a.seconds
+    if bench.quick:
+        seeds = [a.first_seed, a.first_seed + 1]
+    elif a.seeds:
+        seeds = _seeds(a.seeds)
+    else:
+        seeds = list(range(a.first_seed, a.first_seed + a.runs))
     runs: list[dict[str, Any]] = []
+    if a.merge:
+        for f in a.merge:
+            runs += [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+        runs.sort(key=lambda r: r["seed"])
+        seeds = [r["seed"] for r in runs]
+    journal = bench.out.with_suffix(".runs.jsonl")  # one line per finished run, as it ends
+    if not a.merge:
+        journal.unlink(missing_ok=True)
     base = Path(tempfile.mkdtemp(prefix="chaos-")) if a.workdir is None else a.workdir
-    for i in range(runs_n):
-        seed = a.first_seed + i
+    for i, seed in enumerate([] if a.merge else seeds):
         wd = base / f"seed{seed}"
         wd.mkdir(parents=True, exist_ok=True)
-        bench.log(f"run {i + 1}/{runs_n}: seed {seed}, {seconds:.0f} s")
+        bench.log(f"run {i + 1}/{len(seeds)}: seed {seed}, {seconds:.0f} s")
         res = Run(seed, seconds, a.skew, wd, bench.log).go()
         runs.append(res)
+        with journal.open("a") as f:
+            f.write(json.dumps(res, default=str) + "\n")
+        bench.log(f"seed {seed}: {res['ok']} acked, {res['violations']} violations")
+        if res["violations"]:
+            bench.log(json.dumps(res["violation_list"][:10]))
+        if a.workdir is None and not res["violations"]:
+            shutil.rmtree(wd, ignore_errors=True)
+    for res in runs:
         bench.row(
-            seed=seed,
+            seed=res["seed"],
             seconds=res["seconds"],
             faults=" ".join(f"{k}:{v}" for k, v in sorted(res["faults"].items())),
             ops=res["ops"],
@@ -646,20 +702,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             violations=res["violations"],
             quiesce_s=res["quiesce_s"],
         )
-        bench.log(f"seed {seed}: {res['ok']} acked, {res['violations']} violations")
-        if res["violations"]:
-            bench.log(json.dumps(res["violation_list"][:10]))
-        if a.workdir is None and not res["violations"]:
-            shutil.rmtree(wd, ignore_errors=True)
     probe = absurd_clock_probe()
     total = sum(r["violations"] for r in runs)
     bench.goal("violations", total, "<= 0", note=f"over {len(runs)} runs")
-    bench.goal("runs", len(runs), f">= {runs_n}")
+    bench.goal("runs", len(runs), f">= {len(seeds)}")
     bench.goal(
         "absurd_clock_jump_refused",
         int(probe["refused"]),
         ">= 1",
-        note="a write with the wall clock a day ahead; the Node has no bound on its own clock",
+        note="a write with the wall clock a day ahead (NodeConfig.max_clock_jump)",
     )
     out = bench.finish(
         extra={
@@ -671,9 +722,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         }
     )
     if not a.no_plot and runs:
-        png = (
-            bench.out.with_suffix(".png") if a.workdir or bench.quick else RESULTS_DIR / "chaos.png"
-        )
+        png = bench.out.with_suffix(".png") if a.out or bench.quick else RESULTS_DIR / "chaos.png"
         _plot(runs, png)
     return out
 

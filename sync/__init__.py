@@ -20,6 +20,7 @@ from sync._config import SyncConfig, SyncMode
 from sync._consistency import Consistency, WriteAll, WriteLocal, WriteMajority, WriteTo
 from sync._engine import CatchupCompleted, SyncEngine
 from sync._errors import (
+    ClockError,
     ConfigError,
     CorruptRecordError,
     DataDirFormatError,
@@ -35,6 +36,7 @@ from sync._errors import (
     UsageError,
     WriteTimeoutError,
 )
+from sync._keyfile import generate_key, read_key_file, write_key_file
 from sync._merkle import MerkleIndex
 from sync._messages import decode_message, encode_message
 from sync._metrics import PeerMetrics, SyncMetrics
@@ -78,6 +80,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "CatchupCompleted",
     "Change",
+    "ClockError",
     "ConfigError",
     "Consistency",
     "CorruptRecordError",
@@ -119,6 +122,9 @@ __all__ = [
     "WriteTo",
     "decode_message",
     "encode_message",
+    "generate_key",
+    "read_key_file",
+    "write_key_file",
 ]
 
 

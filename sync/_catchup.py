@@ -64,6 +64,7 @@ class Catchup:
         "parts",
         "queue_items",
         "queue_nodes",
+        "sent_at",
         "sent_hi",
         "session",
         "ship",
@@ -91,6 +92,7 @@ class Catchup:
         self.split: set[int] = set()  # slots whose object was split into parts
         self.shipped = RangeTracker()
         self.sent_hi = 0  # ship slots below this were sent once (acked or not)
+        self.sent_at = float("-inf")  # when slots from the unacked mark on were last all sent
         self.last_progress = now
 
     def add_ship(self, keys: Iterable[str]) -> None:
@@ -196,7 +198,15 @@ class CatchupMixin(DigestMixin):
             cu.last_progress = now
             for msg, _keys in cu.outstanding.values():
                 self._send(out, peer, msg)
-        self._ship(peer, cu, out, budget)
+        # As for the delta-interval: slots in flight wait resend_timeout before going again
+        # (re-encoding whole objects every round behind slow acks starved the event loop).
+        in_flight = cu.sent_hi > cu.shipped.mark
+        if in_flight and cu.sent_at == float("-inf") and self.config.resend_timeout:
+            cu.sent_at = now  # first sent by the digest reply: the timer starts now
+        resend = not (in_flight and now - cu.sent_at < self.config.resend_timeout)
+        if resend:
+            cu.sent_at = now
+        self._ship(peer, cu, out, budget, resend=resend)
         self._maybe_finish(peer, p, out)
 
     def _ship(

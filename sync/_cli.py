@@ -131,9 +131,7 @@ async def _status_of_node(addr: str, key_file: str | None, timeout: float) -> di
     bind = "127.0.0.1" if host_ip.startswith("127.") or host_ip == "localhost" else "0.0.0.0"
     cfg = TransportConfig(host=bind, port=0)
     if bind == "0.0.0.0":
-        from sync._node_config import _primary_ip
-
-        cfg = TransportConfig(host=bind, port=0, advertise=f"{_primary_ip() or '127.0.0.1'}:0")
+        cfg = TransportConfig(host=bind, port=0)  # advertises the default route's address
     with anyio.fail_after(timeout):
         async with (
             NetTransport(cfg, keyring=ring) as net,

@@ -75,9 +75,10 @@ class SyncConfig:
     max_object_bytes: int = 4 * 1024 * 1024
     max_early_hellos: int = 256  # Hellos held from senders that are not (yet) neighbours
     max_peer_metrics: int = 4096  # senders with their own PeerMetrics; others share "(others)"
-    # s an unacknowledged interval waits before it is sent again (0: every round, as in the
-    # paper). New entries go out every round regardless; only the resend waits, so acks slower
-    # than a round (a loaded machine, a disk commit before the ack) do not resend it every round.
+    # s an unacknowledged interval (or catch-up objects) waits before it is sent again (0: every
+    # round, as in the paper). New entries go out every round regardless; only the resend waits,
+    # so acks slower than a round (a loaded machine, a disk commit before the ack) do not resend
+    # it every round.
     resend_timeout: float = 0.0
 
     def __post_init__(self) -> None:

@@ -180,6 +180,8 @@ class SyncEngine(CatchupMixin):
         self._early_hello: dict[str, Hello] = {}
         self._crdt_types: dict[type, bool] = {}
         self._recent: OrderedDict[tuple[str, bytes], Crdt] = OrderedDict()
+        # this round's joins of several buffer entries of one object: (key, *seqs) -> (delta, enc)
+        self._joined: dict[tuple[Any, ...], tuple[Crdt, bytes]] = {}
         # Modification index: key -> seq of its last change, ordered by seq (move to end). Keys
         # unchanged since construction (seq 0) are left out: a watermark >= 1 covers them.
         self._mod: dict[str, int] = {}
@@ -423,6 +425,7 @@ class SyncEngine(CatchupMixin):
     def sync_now(self, now: float) -> list[Effect]:
         """Run one sync round immediately (the timer does this every ``sync_interval``)."""
         self.metrics.rounds += 1
+        self._joined.clear()
         out: list[Effect] = []
         if not self._mode.delta:
             self._state_round(out)
@@ -556,10 +559,20 @@ class SyncEngine(CatchupMixin):
                 d = e.delta
                 enc = e.enc
             else:
-                d = entries[0].delta.copy()
-                for e in entries[1:]:
-                    d.merge(e.delta)
-                enc = None
+                # the same entries joined for several neighbours in one round: join and encode
+                # them once (the cache lives for one round; the joined delta is never mutated)
+                tag = (key, *(e.seq for e in entries))
+                hit = self._joined.get(tag)
+                if hit is None:
+                    d = entries[0].delta.copy()
+                    for e in entries[1:]:
+                        d.merge(e.delta)
+                    enc = None
+                    if kn is None:
+                        enc = self._encode(d)
+                        self._joined[tag] = (d, enc)
+                else:
+                    d, enc = hit
             if kn is not None:
                 if d.leq(kn):
                     continue  # the neighbour sent us all of it: it has it

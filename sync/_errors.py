@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ClockError",
     "ConfigError",
     "CorruptRecordError",
     "DataDirFormatError",
@@ -54,6 +55,12 @@ class WriteTimeoutError(SyncError, TimeoutError):
     def __init__(self, message: str, *, confirmed: frozenset[str] = frozenset()) -> None:
         super().__init__(message)
         self.confirmed = confirmed
+
+
+class ClockError(SyncError):
+    """This node's wall clock jumped ahead (beyond ``NodeConfig.max_clock_jump``) of where its
+    monotonic clock says it should be: the write is refused rather than stamped (and every later
+    write of this replica) into the future. Nothing was changed."""
 
 
 class PeerError(SyncError):

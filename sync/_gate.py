@@ -1,63 +1,55 @@
-"""The Node's gate in front of its transport: an on/off switch, the durability boundary, and a
-redial backoff.
+"""The Node's gate in front of its transport: an on/off switch and the durability boundary.
 
-- Offline (``go_offline``): no packet or frame goes in or out.
-- Online, frames first wait for ``before_send`` (the Node's pending commit: nothing leaves the
-  node before the commit that holds it).
-- A peer whose connect failed is not dialled again before a backoff (jittered, doubling from
-  ``backoff_min`` to ``backoff_max``, reset by a success): without it a node whose only seed is
-  down re-dialled it about a thousand times a second (HyParView re-sends its JOIN to a contact
-  that fails, the host carries it out at once; 30 % of a core, measured). The wait happens in
-  the host's sender task of that peer, so other peers are not held up.
+- Offline (``go_offline``): no packet or frame goes in or out. Datagrams and frames sent are
+  dropped (counted; a frame is not failed, as a cut cable fails nothing at once: failing it would
+  have the cores retry at once), open connections are closed, and whatever still arrives is
+  dropped before any core sees it.
+- Online, a frame that carries this replica's state (a sync ``Delta`` or ``Objects`` message)
+  first waits for ``before_send`` (the Node's pending commit): nothing a peer could keep leaves
+  the node before the commit that holds it. Every other frame (membership, acks, digests) goes
+  at once, so a slow disk does not make links look dead.
 
-The Node's ``go_offline()``/``go_online()`` (simulating a device losing its network). While
-offline, datagrams and frames sent are dropped (counted), every open connection is closed, and
-whatever still arrives is dropped before any core sees it.
+Over a transport offering :class:`~gossip.transport.DirectPackets` (the host's fast datagram
+path; ``NetTransport`` does) the gate offers and forwards it too (:func:`link_gate`).
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Self
 
-import anyio
+from gossip._events import Addr, PacketReceived
+from gossip.transport import DirectPackets, Incoming, Transport, TransportMetrics
+from sync._messages import T_DELTA, T_OBJECTS
 
-from gossip import UnreachableError
-from gossip._events import Addr
-from gossip.transport import Incoming, Transport, TransportMetrics
+__all__ = ["DirectLinkGate", "LinkGate", "link_gate"]
 
-__all__ = ["LinkGate"]
+_GATED = frozenset({T_DELTA, T_OBJECTS})  # first bytes of the frames that carry state
 
-_MAX_FAILED = 4096  # peers whose failure is remembered for the backoff
+
+def link_gate(
+    inner: Transport, *, before_send: Callable[[], Awaitable[None]] | None = None
+) -> LinkGate:
+    """A gate over ``inner``: one that offers :class:`DirectPackets` if ``inner`` does."""
+    if isinstance(inner, DirectPackets):
+        return DirectLinkGate(inner, inner, before_send=before_send)
+    return LinkGate(inner, before_send=before_send)
 
 
 class LinkGate:
-    """Wraps a started :class:`~gossip.transport.Transport` (it does not own it)."""
+    """Wraps a started transport (it does not own it)."""
 
     def __init__(
-        self,
-        inner: Transport,
-        *,
-        before_send: Callable[[], Awaitable[None]] | None = None,
-        rng: random.Random | None = None,
-        backoff_min: float = 0.1,  # s, wait before the first redial of a peer that failed
-        backoff_max: float = 5.0,  # s, cap of the doubling wait
+        self, inner: Transport, *, before_send: Callable[[], Awaitable[None]] | None = None
     ) -> None:
         self.inner = inner
-        self._rng = rng or random.Random()
-        self.backoff_min = backoff_min
-        self.backoff_max = backoff_max
-        # peer -> (current backoff, earliest next dial): peers whose last send failed
-        self._failed: dict[Addr, tuple[float, float]] = {}
-        self.redials_delayed = 0
-        # awaited before frames go out (the Node's durability boundary: commit first)
+        # awaited before state-carrying frames go out (the Node's durability boundary)
         self.before_send = before_send
-        self.gate_packets = False  # datagrams wait too (only when the sync engine uses them)
         self.offline = False
         self.dropped_in = 0  # items that arrived while offline
-        self.dropped_out = 0  # packets and frames refused while offline
+        self.dropped_out = 0  # packets and frames dropped while offline
+        self.gated = 0  # sends that waited for the commit
 
     async def set_offline(self, offline: bool, peers: Sequence[Addr] = ()) -> None:
         """Switch; going offline closes the connections to ``peers``."""
@@ -88,8 +80,6 @@ class LinkGate:
         if self.offline:
             self.dropped_out += 1
             return
-        if self.gate_packets and self.before_send is not None:
-            await self.before_send()
         await self.inner.send_packet(dst, data)
 
     async def send_frame(self, dst: Addr, data: bytes) -> None:
@@ -97,30 +87,12 @@ class LinkGate:
 
     async def send_frames(self, dst: Addr, frames: Sequence[bytes]) -> None:
         if self.offline:
-            # Silence, as a cut cable gives: failing the send at once would have the cores
-            # retry at once (HyParView re-JOINs a contact that fails), a loop without a pause.
-            # They notice the cut by their timeouts (SWIM probes, HyParView requests).
             self.dropped_out += len(frames)
             return
-        if self.before_send is not None:
+        if self.before_send is not None and any(f[:1] and f[0] in _GATED for f in frames):
+            self.gated += 1
             await self.before_send()
-        failed = self._failed.get(dst)
-        if failed is not None:
-            wait = failed[1] - anyio.current_time()
-            if wait > 0:
-                self.redials_delayed += 1
-                await anyio.sleep(wait)
-        try:
-            await self.inner.send_frames(dst, frames)
-        except UnreachableError:
-            backoff = self.backoff_min if failed is None else min(failed[0] * 2, self.backoff_max)
-            at = anyio.current_time() + backoff * self._rng.uniform(0.75, 1.25)
-            self._failed[dst] = (backoff, at)
-            if len(self._failed) > _MAX_FAILED:
-                del self._failed[next(iter(self._failed))]
-            raise
-        if failed is not None:
-            del self._failed[dst]
+        await self.inner.send_frames(dst, frames)
 
     async def close_stream(self, peer: Addr) -> None:
         await self.inner.close_stream(peer)
@@ -145,3 +117,37 @@ class LinkGate:
         tb: TracebackType | None,
     ) -> bool | None:
         return None
+
+
+class DirectLinkGate(LinkGate):
+    """The gate over a transport offering :class:`DirectPackets` (the host's fast datagram
+    path), which it forwards."""
+
+    def __init__(
+        self,
+        inner: Transport,
+        direct: DirectPackets,
+        *,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(inner, before_send=before_send)
+        self._direct = direct
+
+    def send_packet_nowait(self, dst: Addr, data: bytes) -> None:
+        if self.offline:
+            self.dropped_out += 1
+            return
+        self._direct.send_packet_nowait(dst, data)
+
+    def deliver_packets_to(self, handler: Callable[[PacketReceived], None] | None) -> None:
+        if handler is None:
+            self._direct.deliver_packets_to(None)
+            return
+
+        def gated(packet: PacketReceived) -> None:
+            if self.offline:
+                self.dropped_in += 1
+                return
+            handler(packet)
+
+        self._direct.deliver_packets_to(gated)

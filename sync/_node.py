@@ -31,7 +31,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from functools import partial
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
@@ -64,8 +63,8 @@ from sync._bridge import CoreEffects, OverlayBridge
 from sync._consistency import Consistency, WriteAll, WriteLocal, WriteMajority, WriteTo
 from sync._direct import DirectCore, StatusRequested, WriteAcked, WriteRequested
 from sync._engine import CatchupCompleted, SyncEngine
-from sync._errors import StorageError, TypeMismatchError, UsageError
-from sync._gate import LinkGate
+from sync._errors import ClockError, StorageError, TypeMismatchError, UsageError
+from sync._gate import LinkGate, link_gate
 from sync._handles import (
     CounterHandle,
     GCounterHandle,
@@ -79,7 +78,7 @@ from sync._handles import (
     handle_class,
 )
 from sync._membership import MemberInfo, MembershipEvent, encode_meta, membership_event
-from sync._node_config import NodeConfig, advertise_for
+from sync._node_config import NodeConfig
 from sync._replication import Replication
 from sync._subscriptions import Change
 from sync.storage import (
@@ -144,7 +143,10 @@ class Node:
             "catchups_completed": 0,
             "events_dropped": 0,
             "changes_dropped": 0,
+            "clock_jumps_refused": 0,
         }
+        self._wall0 = time.time_ns() // 1_000_000  # the clocks at construction: the anchor
+        self._mono0 = time.monotonic()
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -178,7 +180,7 @@ class Node:
         cfg = self.config
         # everything that can fail on the config alone, before the data dir is locked
         key = cfg.load_key()
-        tcfg = cfg.transport_config(advertise_for(cfg))
+        tcfg = cfg.transport_config()
         if key is None:
             log.warning(
                 "node %s runs WITHOUT a cluster key: every message is plaintext and anyone who "
@@ -282,12 +284,9 @@ class Node:
         self._committer = gc
         engine.on_record = gc.mark
         self._bridge = OverlayBridge(swim, hv, engine, rng=random.Random(rng.getrandbits(64)))
-        self._switch = LinkGate(
-            net,
-            before_send=self._before_send if self.config.data_dir is not None else None,
-            rng=random.Random(rng.getrandbits(64)),
+        self._switch = link_gate(
+            net, before_send=self._before_send if self.config.data_dir is not None else None
         )
-        self._switch.gate_packets = cfg.sync.use_packets
         # every event comes through on_event; the host's own events() buffer is not used
         self._direct = direct = DirectCore()
         host = Host(
@@ -314,7 +313,6 @@ class Node:
         tg.start_soon(self._overlay_loop)
         if cfg.seeds:
             await host.call(hv, lambda now: hv.join(list(cfg.seeds), now))
-            tg.start_soon(self._seed_loop)
 
     async def __aexit__(
         self,
@@ -434,30 +432,6 @@ class Node:
                 except Exception:  # a helper task must never take the node down
                     log.exception("node %s: overlay check failed", self.name)
 
-    async def _seed_loop(self) -> None:
-        """Retry the seeds with backoff (jittered, capped) while SWIM knows nobody alive."""
-        cfg, bridge, swim, hv = self.config, self._bridge, self._swim, self._hv
-        assert bridge is not None and swim is not None and hv is not None
-        delay = cfg.seed_retry_initial
-        rng = random.Random(secrets.randbits(32))
-        while True:
-            await anyio.sleep(delay * rng.uniform(0.75, 1.25))
-            if self._leaving:
-                return
-            if self._offline or not bridge.needs_seeds():
-                delay = cfg.seed_retry_initial
-                continue
-            seeds = [s for s in cfg.seeds if s != self._address]
-            if not seeds:
-                return
-            try:
-                await self.host.call(swim, partial(swim.join, seeds))
-                if not hv.active_view and not hv.pending and not hv.is_joining:
-                    await self.host.call(hv, partial(hv.join, seeds))
-            except Exception:  # a helper task must never take the node down
-                log.exception("node %s: seed retry failed", self.name)
-            delay = min(delay * 2, cfg.seed_retry_max)
-
     # -- objects -----------------------------------------------------------------------------
 
     @overload
@@ -513,8 +487,26 @@ class Node:
                 yield k, x.value
 
     def _timestamp(self) -> HLCTimestamp:
+        """An HLC timestamp for a local write. The wall clock is checked against the monotonic
+        clock since start: a jump ahead beyond ``max_clock_jump`` refuses the write
+        (:class:`ClockError`) rather than stamp it, and every later write of this replica,
+        into the future (the HLC never goes back). A step back is absorbed by the HLC."""
         assert self._hlc is not None
-        return self._hlc.now(time.time_ns() // 1_000_000)
+        wall = time.time_ns() // 1_000_000
+        expected = self._wall0 + int((time.monotonic() - self._mono0) * 1000)
+        if wall - expected > self.config.max_clock_jump:
+            self._counters["clock_jumps_refused"] += 1
+            log.error(
+                "node %s: wall clock %d ms ahead of the monotonic clock: write refused",
+                self.name,
+                wall - expected,
+            )
+            raise ClockError(
+                f"the wall clock is {(wall - expected) / 1000:.1f} s ahead of where the monotonic "
+                f"clock puts it (max_clock_jump {self.config.max_clock_jump} ms): write refused, "
+                "nothing changed; fix the clock (restarting the node accepts the new time)"
+            )
+        return self._hlc.now(wall)
 
     async def _write(
         self,
@@ -782,7 +774,7 @@ class Node:
                 **tm.snapshot(),
                 "offline_dropped_in": switch.dropped_in,
                 "offline_dropped_out": switch.dropped_out,
-                "redials_delayed": switch.redials_delayed,
+                "frames_gated": switch.gated,
             },
             "store": self._store_metrics(),
             "host": {

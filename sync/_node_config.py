@@ -10,7 +10,6 @@ from typing import Any
 from gossip.hyparview import HyParViewConfig
 from gossip.swim import SwimConfig
 from gossip.transport import KEY_SIZE, TransportConfig, parse_addr
-from gossip.transport._addr import format_addr
 from sync._config import SyncConfig
 from sync._errors import ConfigError
 
@@ -60,8 +59,9 @@ class NodeConfig:
     # s between checks of the overlay safety net (no active neighbour while SWIM knows live
     # members: rejoin HyParView through one of them); 0 = the HyParView round
     overlay_check_interval: float = 0.0
-    seed_retry_initial: float = 0.5  # s, first retry of seeds not yet joined (then doubling)
-    seed_retry_max: float = 10.0  # s, cap of the seed retry backoff (jittered +-25 %)
+    # ms: a wall clock more than this ahead of the node's HLC refuses the write (ClockError)
+    # instead of stamping it, and every later write of this replica, into the future
+    max_clock_jump: int = 60_000
     leave_timeout: float = 2.0  # s, longest wait for a graceful leave on exit
 
     def __post_init__(self) -> None:
@@ -99,14 +99,17 @@ class NodeConfig:
             raise ConfigError("cluster label must be 1..255 bytes of UTF-8")
         for name, t in {
             "overlay_check_interval": self.overlay_check_interval,
-            "seed_retry_initial": self.seed_retry_initial,
-            "seed_retry_max": self.seed_retry_max,
             "leave_timeout": self.leave_timeout,
         }.items():
             if not t >= 0:
                 raise ConfigError(f"{name} must be >= 0 seconds, got {t!r}")
-        if self.seed_retry_initial <= 0 or self.seed_retry_max < self.seed_retry_initial:
-            raise ConfigError("need 0 < seed_retry_initial <= seed_retry_max")
+        if not isinstance(self.max_clock_jump, int) or self.max_clock_jump < 1000:
+            raise ConfigError("max_clock_jump must be an int >= 1000 (milliseconds)")
+        if isinstance(self.sync, SyncConfig) and self.sync.use_packets:
+            raise ConfigError(
+                "sync.use_packets is not supported by the Node: its durability boundary holds "
+                "state-carrying stream frames until they are committed"
+            )
         for name, cls in (
             ("swim", SwimConfig),
             ("hyparview", HyParViewConfig),
@@ -131,10 +134,12 @@ class NodeConfig:
         """True when no cluster key is configured: every message travels in plaintext."""
         return self.key is None and self.key_file is None
 
-    def transport_config(self, advertise: str | None) -> TransportConfig:
-        """The transport settings with this node's bind and advertise addresses."""
+    def transport_config(self) -> TransportConfig:
+        """The transport settings with this node's bind and advertise addresses (a wildcard
+        bind without ``advertise`` advertises the default route's address: the transport's
+        rule, ``gossip/transport/_advertise.py``)."""
         return replace(
-            self.transport, host=self.bind_host, port=self.bind_port, advertise=advertise
+            self.transport, host=self.bind_host, port=self.bind_port, advertise=self.advertise
         )
 
     def load_key(self) -> bytes | None:
@@ -161,7 +166,10 @@ class NodeConfig:
             "swim": SwimConfig.lan(),
             "hyparview": HyParViewConfig(),
             "transport": TransportConfig.lan(),
-            "sync": SyncConfig.lan(),
+            # the Node's frames travel over streams (nothing lost short of a broken connection)
+            # and each ack waits for the receiver's commit: resend what is unacked after 1 s,
+            # not every round (see SyncConfig.resend_timeout)
+            "sync": replace(SyncConfig.lan(), resend_timeout=1.0),
         }
         values.update(overrides)
         return cls(name=name, **values)
@@ -179,8 +187,7 @@ class NodeConfig:
                 shuffle_interval=30.0, neighbor_timeout=10.0, join_timeout=10.0
             ),
             "transport": TransportConfig.wan(),
-            "sync": SyncConfig.wan(),
-            "seed_retry_max": 30.0,
+            "sync": replace(SyncConfig.wan(), resend_timeout=5.0),
         }
         values.update(overrides)
         return cls(name=name, **values)
@@ -202,9 +209,9 @@ class NodeConfig:
             ),
             "hyparview": HyParViewConfig.local(),
             "transport": TransportConfig.local(),
-            "sync": replace(SyncConfig(), sync_interval=0.05, catchup_timeout=1.0),
-            "seed_retry_initial": 0.2,
-            "seed_retry_max": 1.0,
+            "sync": replace(
+                SyncConfig(), sync_interval=0.05, catchup_timeout=1.0, resend_timeout=1.0
+            ),
             "leave_timeout": 1.0,
         }
         values.update(overrides)
@@ -213,41 +220,3 @@ class NodeConfig:
     def with_(self, **changes: Any) -> NodeConfig:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
-
-
-def advertise_for(config: NodeConfig) -> str | None:
-    """The address peers dial, when it must be fixed before binding; None: the bound address.
-
-    An explicit ``advertise`` wins; a specific bind host is advertised as bound (None); a
-    wildcard bind advertises the host's primary non-loopback IPv4 address (the one a default
-    route uses; no packet is sent to find it) with the bind port, else a :class:`ConfigError`
-    asks for ``advertise``."""
-    if config.advertise is not None:
-        return config.advertise
-    host, port = config.bind_host, config.bind_port
-    if host not in _WILDCARDS:
-        return None
-    if port == 0:
-        raise ConfigError(
-            f"bind={config.bind!r}: a wildcard bind needs a fixed port (or advertise=), since "
-            "peers must be told the port before it is bound"
-        )
-    guessed = _primary_ip()
-    if guessed is None:
-        raise ConfigError(
-            f"bind={config.bind!r} is a wildcard and this host has no non-loopback address to "
-            "advertise: set advertise='host:port' (the address peers dial)"
-        )
-    return format_addr(guessed, port)
-
-
-def _primary_ip() -> str | None:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(("192.0.2.1", 9))  # TEST-NET-1: routing only, nothing is sent
-            ip = str(s.getsockname()[0])
-        except OSError:
-            return None
-    return None if ip.startswith("127.") or ip == "0.0.0.0" else ip

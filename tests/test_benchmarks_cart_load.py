@@ -25,5 +25,5 @@ def test_quick_run_loses_nothing_and_writes_goals(tmp_path: Path) -> None:
     assert res["goals"]["converged"]["value"] == 1
     assert res["acknowledged_writes"] > 0
     phases = {r["phase"]: r for r in res["rows"]}
-    assert set(phases) == {"max", "paced"}
+    assert {"max", "paced", "paced: before kill"} <= set(phases)
     assert (tmp_path / "cart_load.quick.png").stat().st_size > 1000

@@ -106,3 +106,12 @@ def test_a_lost_data_dir_excuses_only_writes_that_one_node_held() -> None:
     assert report.must_survive == 1
     state = {"m": {"x": "local", "y": "replicated"}, "n": 5}
     assert check(h, {"a": state, "b": state}).valid  # it may have replicated in time, too
+
+
+def test_a_remove_that_cancelled_the_later_put_alone_is_not_stale() -> None:
+    # b's put follows a's, but c's remove saw only b's (a's had not reached c): a's survives
+    h = History()
+    _put(h, "a", "x", "old", 0.0, 0.1)
+    _put(h, "b", "x", "new", 5.0, 5.1)
+    h.ok(h.invoke("c", "remove", "m", "x", at=5.5, seen="new"), at=5.6)
+    assert _kinds(h, {"a": {"m": {"x": "old"}}}) == []

@@ -74,6 +74,22 @@ def test_put_delta_carries_the_new_dot_and_the_superseded_ones_only() -> None:
     assert ctx_dots(d2) == {("b", 1), ("b", 2)}
 
 
+def test_a_put_after_a_gap_in_its_own_dots_mints_a_fresh_dot() -> None:
+    # (a surviving mutant of the mutation run: the branch for a replica whose own dots have a gap
+    # in the context reused the highest counter, minting a dot twice)
+    src = AWLWWMap()
+    src.put("a", "k1", 1, 1)
+    src.put("a", "k2", 2, 2)
+    part = next(x for x in src.decompose() if x.value == {"k2": 2})
+    m = AWLWWMap()
+    m.merge(part)  # the context holds ("a", 2) but not ("a", 1): a gap
+    d = m.put("a", "k3", 3, 3)
+    assert m.value == {"k2": 2, "k3": 3}
+    assert m.context.contains(("a", 3)), "the put must mint the next dot, ('a', 3)"
+    src.merge(d)  # a replica that already holds ("a", 2) must still see the new key
+    assert src.value == {"k1": 1, "k2": 2, "k3": 3}
+
+
 def test_mutators_return_deltas_that_inflate() -> None:
     m = AWLWWMap()
     for i in range(30):

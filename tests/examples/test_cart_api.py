@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from examples.cart._demo import write_key_file
 from examples.cart._procs import NodeProcess, http_json, start_cluster, wait_until
 
 CONVERGE = 30.0  # s: the most a test waits for replication before it fails
@@ -195,6 +196,37 @@ def test_a_node_without_a_key_says_so(tmp_path: Path) -> None:
     finally:
         assert n.stop() == 0  # Ctrl-C is a clean stop
     assert "WARNING: no --key-file" in n.log()
+
+
+def test_a_node_with_another_key_is_let_in_nowhere(
+    cluster: list[NodeProcess], tmp_path: Path
+) -> None:
+    a, b, _ = cluster
+    other_key = tmp_path / "other.key"
+    write_key_file(other_key)
+    before = a.get("/cluster")["metrics"]["transport"]["dropped"].get("auth", 0)
+    (intruder,) = start_cluster(tmp_path, names=("mallory",), key_file=other_key)
+    try:
+        intruder.seeds = [a.gossip]  # restart it seeded with a member of the cluster
+        intruder.stop()
+        intruder.start()
+        intruder.wait_healthy()
+        put(intruder, "intruded", "crowbar", 1)
+        # a sees the intruder's packets and drops them as failing authentication...
+        wait_until(
+            lambda: a.get("/cluster")["metrics"]["transport"]["dropped"].get("auth", 0) > before,
+            CONVERGE,
+            what="a to drop the intruder's packets",
+        )
+        # ...while the cluster goes on: a write on a reaches b, and nothing of mallory's does
+        put(a, "intruded", "door", 1)
+        wait_until(lambda: b.cart("intruded") == {"door": 1}, CONVERGE)
+        for n in cluster:
+            assert "mallory" not in {m["name"] for m in n.get("/cluster")["members"]}
+            assert "crowbar" not in n.cart("intruded")
+        assert {m["name"] for m in intruder.get("/cluster")["members"]} == {"mallory"}
+    finally:
+        intruder.stop()
 
 
 def test_demo_starts_three_nodes_and_stops_on_ctrl_c(tmp_path: Path) -> None:

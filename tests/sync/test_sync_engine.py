@@ -26,6 +26,8 @@ from sync._messages import (
     Digest,
     DigestReply,
     Hello,
+    Objects,
+    ObjectsAck,
     encode_message,
 )
 from tests.sync._net import Net
@@ -210,6 +212,25 @@ def test_messages_are_bounded_and_a_big_interval_ships_in_steps() -> None:
     assert net.engines["a"].buffer_size == 0
     # Each element travelled about once: steps never resend what was acknowledged.
     assert net.engines["a"].metrics.peer("b").sent_payload_bytes < 300 * 25 * 1.5
+
+
+def test_state_mode_cuts_the_keyspace_into_messages_under_the_cap() -> None:
+    # (a surviving mutant of the mutation run: state-based rounds were never checked against the
+    # cap, so a chunking that overflowed it went unnoticed)
+    cfg = SyncConfig(mode=SyncMode.STATE, max_message_bytes=1024)
+    net = Net(["a", "b"], cfg)
+    net.link("a", "b")
+    net.deliver()
+    for i in range(120):
+        net.do("a", add(f"element-{i:04d}-" + "x" * 12, key=f"obj{i}"))
+    net.now += 1
+    out = net.engines["a"].sync_now(net.now)
+    sizes = [len(e.data) for e in out if isinstance(e, SendStream)]
+    assert len(sizes) > 3  # 120 objects of ~60 bytes do not fit in one KiB
+    assert max(sizes) <= 1024
+    net.take("a", out)
+    net.deliver()
+    assert all(f"obj{i}" in net.engines["b"] for i in range(120))
 
 
 def test_a_lost_chunk_is_not_skipped_when_a_later_one_is_acked() -> None:
@@ -577,6 +598,67 @@ def test_without_resend_timeout_every_round_resends_the_unacked_interval() -> No
     assert _sent_keys(a.sync_now(1.1)) == ["k1"]  # Algorithm 2 as in the paper
 
 
+def _adding(v: int) -> Any:
+    return lambda s: s.add(v)
+
+
+def _shipped(out: list[Effect]) -> list[Objects]:
+    msgs = [decode_message(e.data) for e in out if isinstance(e, SendStream)]
+    return [m for m in msgs if isinstance(m, Objects)]
+
+
+def _index_catchup(resend_timeout: float) -> SyncEngine:
+    """``a`` changed five objects while alone; ``b`` comes back holding a's stream up to 1 (no
+    longer buffered): an index catch-up ships those five objects whole."""
+    a = SyncEngine("a", SyncConfig(resend_timeout=resend_timeout, max_message_bytes=256))
+    for i in range(5):
+        a.update(f"k{i}", _adding(i), create=crdts.GSet)
+    a.neighbor_up("b", 0.0)
+    hello = Hello(PROTOCOL_VERSION, 77, a.epoch, 1, False)
+    a.handle(StreamReceived("b", encode_message(hello)), 0.0)
+    assert a.catching_up() == {"b": "index"}
+    return a
+
+
+def test_resend_timeout_ships_unacked_catch_up_objects_again_only_after_the_timeout() -> None:
+    a = _index_catchup(1.0)
+    first = _shipped(a.sync_now(0.1))
+    assert sorted(k for m in first for k, _ in m.objects) == [f"k{i}" for i in range(5)]
+    assert _shipped(a.sync_now(0.2)) == []  # in flight: not encoded and sent again
+    assert _shipped(a.sync_now(0.5)) == []
+    again = _shipped(a.sync_now(1.2))  # no ack within 1 s: shipped again from the mark
+    assert [(m.lo, m.hi) for m in again] == [(m.lo, m.hi) for m in first]
+    for m in again:
+        a.handle(StreamReceived("b", encode_message(ObjectsAck(m.session, m.lo, m.hi))), 1.3)
+    assert a.catching_up() == {}
+
+
+def test_without_resend_timeout_every_round_ships_unacked_catch_up_objects() -> None:
+    a = _index_catchup(0.0)
+    first = _shipped(a.sync_now(0.1))
+    assert first and _shipped(a.sync_now(0.2)) == first
+
+
+def test_entries_of_one_object_are_joined_and_encoded_once_per_round_for_all_neighbours() -> None:
+    encoded: list[object] = []
+
+    def encode(x: Any) -> bytes:
+        encoded.append(x)
+        return crdts.encode(x)
+
+    a = SyncEngine("a", SyncConfig(merkle_prehash_per_round=0), codec=(encode, crdts.decode))
+    for peer in ("b", "c", "d"):
+        a.neighbor_up(peer, 0.0)
+    for i in range(3):
+        a.update("k", _adding(i), create=crdts.GSet)
+    assert len(encoded) == 3  # each entry once, when recorded
+    out = a.sync_now(1.0)
+    sent = {m.objects[0][1] for m in _deltas(out)}
+    assert len(_deltas(out)) == 3 and len(sent) == 1  # the same join to the three of them
+    assert crdts.decode(sent.pop()).value == {0, 1, 2}
+    assert len(encoded) == 4  # ... encoded once
+
+
 def test_resend_timeout_must_not_be_negative() -> None:
     with pytest.raises(ConfigError):
         SyncConfig(resend_timeout=-1.0)
@@ -623,3 +705,35 @@ def test_classic_delta_decodes_every_repeat() -> None:
     for lo in (1, 2):
         b.handle(StreamReceived("a", encode_message(Delta(5, lo, lo + 1, [("s", data)]))), 1.0)
     assert b.metrics.duplicates_skipped == 0 and decodes == 2
+
+
+def _catchup_slots_sent(resend_timeout: float) -> list[tuple[int, int, int]]:
+    """(session, lo, hi) of every Objects step a sends to b over 3 rounds while b's acks are
+    lost (a catch-up without progress for catchup_timeout restarts as a new session)."""
+    from sync._messages import Objects, ObjectsAck
+
+    cfg = SyncConfig(resend_timeout=resend_timeout, max_message_bytes=1024)
+    net = Net(["a", "b"], cfg)
+    for i in range(200):
+        net.do("a", add(f"v{i}", key=f"k{i:04d}"))
+    net.link("a", "b")
+    sent: list[tuple[int, int, int]] = []
+
+    def drop(msg: tuple[str, str, bytes]) -> bool:
+        m = decode_message(msg[2])
+        if isinstance(m, Objects) and msg[0] == "a":
+            sent.append((m.session, m.lo, m.hi))
+        return isinstance(m, ObjectsAck)  # b's acks never arrive
+
+    net.deliver(drop)
+    for _ in range(3):
+        net.round(drop)
+    return sent
+
+
+def test_resend_timeout_holds_back_catch_up_steps_in_flight() -> None:
+    again = _catchup_slots_sent(0.0)
+    assert len(again) > len(set(again))  # the paper's way: unacked steps go every round
+    held = _catchup_slots_sent(10.0)
+    assert held and len(held) == len(set(held))  # each step once until the timeout
+    assert max(hi for _, _, hi in held) == 200  # and the whole ship list still went out

@@ -187,18 +187,20 @@ async def test_datagrams_the_kernel_dropped_are_counted() -> None:
 async def test_unfinished_frames_are_capped_in_bytes_across_links() -> None:
     """Issue 12, item 8: 150 authenticated links each holding 2 MiB of an unfinished frame cost
     +300 MB. Now all links together hold at most ``max_buffered_bytes`` (64 MiB by default):
-    past it, the link holding the most is closed (counted ``buffer``)."""
-    cap = 16 * 1024 * 1024
-    async with net(max_frame_size=4 * 1024 * 1024, max_buffered_bytes=cap) as a, net() as b:
-        partial = (3 * 1024 * 1024).to_bytes(4, "big") + bytes(2 * 1024 * 1024)
+    past it, the link holding the most is closed (counted ``buffer``). Scaled down (40 links of
+    512 KiB against a 4 MiB cap: the same 5x overshoot, a tenth of the bytes to push)."""
+    cap = 4 * 1024 * 1024
+    links, held_each = 40, 512 * 1024
+    async with net(max_frame_size=2 * 1024 * 1024, max_buffered_bytes=cap) as a, net() as b:
+        partial = (3 * held_each).to_bytes(4, "big") + bytes(held_each)  # a frame, a third sent
         held = []
-        for i in range(150):
+        for i in range(links):
             s, _ = await raw_handshake(a.local_addr, ring(), addr=f"127.0.0.1:{10000 + i}")
             held.append(s)
             with contextlib.suppress(anyio.BrokenResourceError, OSError):
                 await s.send(partial)
             assert a.buffered_bytes <= cap + 65536
-        await until(lambda: a.metrics.dropped.get("buffer", 0) >= 150 - cap // (2 << 20))
+        await until(lambda: a.metrics.dropped.get("buffer", 0) >= links - cap // held_each)
         assert a.buffered_bytes <= cap
         await b.send_frame(a.local_addr, b"\x70ordinary frames still flow")
         while not isinstance(got := await recv(a), StreamReceived):

@@ -61,6 +61,12 @@ def test_config_errors() -> None:
         NodeConfig.lan(name="a", advertise="0.0.0.0:7946")
     with pytest.raises(ConfigError, match="advertise"):
         NodeConfig.wan(name="a")
+    with pytest.raises(ConfigError, match="use_packets"):
+        from dataclasses import replace
+
+        from sync import SyncConfig
+
+        NodeConfig.local(name="a", sync=replace(SyncConfig(), use_packets=True))
     with pytest.raises(ConfigError):
         NodeConfig.local(name="a", key=b"short")
     with pytest.raises(ConfigError):
@@ -72,10 +78,32 @@ def test_config_errors() -> None:
     assert NodeConfig.local(name="a", seeds=["127.0.0.1:1"]).seeds == ("127.0.0.1:1",)
 
 
-async def test_wildcard_bind_without_port_is_refused() -> None:
-    with pytest.raises(ConfigError, match="fixed port"):
-        async with Node(NodeConfig.local(name="a", bind="0.0.0.0:0")):
-            pass
+async def test_a_clock_jump_ahead_refuses_the_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    import types
+
+    import sync._node as node_module
+    from sync import ClockError
+
+    async with Node(config("a")) as a:
+        cart = a.get("cart", AWLWWMap)
+        await cart.put("k", 1)
+        stamp = cart.state().timestamp("k")
+        fake = types.SimpleNamespace(
+            time=time.time,
+            monotonic=time.monotonic,
+            time_ns=lambda: time.time_ns() + 86_400 * 10**9,  # a day ahead
+        )
+        monkeypatch.setattr(node_module, "time", fake)
+        with pytest.raises(ClockError):
+            await cart.put("k", 2)
+        assert cart.value == {"k": 1} and cart.state().timestamp("k") == stamp
+        await a.get("n", PNCounter).increment()  # no timestamp needed: unaffected
+        monkeypatch.undo()  # the clock is fixed: writes go on, stamped in the present
+        await cart.put("k", 3)
+        assert cart.value == {"k": 3}
+        assert cart.state().timestamp("k").wall < time.time_ns() // 10**6 + 60_000
+        assert a.metrics()["clock_jumps_refused"] == 1
 
 
 async def test_wrong_key_node_is_let_in_nowhere() -> None:
@@ -93,3 +121,14 @@ async def test_wrong_key_node_is_let_in_nowhere() -> None:
             assert [m.addr for m in evil.members()] == [evil.address]
             assert evil.active_view == frozenset()
             assert a.metrics()["transport"]["dropped"].get("auth", 0) > 0
+
+
+def test_presets_resend_an_unacked_interval_after_a_timeout_not_every_round() -> None:
+    # the Node's acks wait for the receiver's commit: resending every round under load
+    # re-encoded the same deltas and objects round after round (most of a node's CPU)
+    for cfg in (
+        NodeConfig.local(name="a"),
+        NodeConfig.lan(name="a", advertise="10.0.0.1:7946"),
+        NodeConfig.wan(name="a", advertise="10.0.0.1:7946"),
+    ):
+        assert cfg.sync.resend_timeout > cfg.sync.sync_interval

@@ -105,6 +105,7 @@ async def test_membership_events_and_metrics() -> None:
             async with Node(config("b", a.address)) as b:
                 await b.get("s", ORSet).add("x")
                 await eventually(lambda: a.get("s", ORSet).value == {"x"})
+                await eventually(lambda: a.metrics()["store"]["commits"] >= 1)  # b's delta
                 m = a.metrics()
                 assert b.address in m["neighbors"]
                 nb = m["neighbors"][b.address]

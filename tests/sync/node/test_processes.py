@@ -39,9 +39,7 @@ def test_five_processes_kill9_restart_converge(tmp_path: Path) -> None:
         seed = start("n0", "127.0.0.1:0", []).addr
         for i in range(1, 5):
             start(f"n{i}", "127.0.0.1:0", [seed])
-        wait_for(
-            lambda: all(p.members() == 5 for p in procs.values()), 40, "5 members seen by all"
-        )
+        wait_for(lambda: all(p.members() == 5 for p in procs.values()), 40, "5 members seen by all")
 
         for name, p in procs.items():
             p.send(f"write {name}-a {WRITES} {PAUSE}")
