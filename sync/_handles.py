@@ -9,7 +9,7 @@ changes (the crdts mutators check first, then mutate), so a rejected write is a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from crdts import (
@@ -28,6 +28,7 @@ from sync._subscriptions import Change, Subscription
 
 if TYPE_CHECKING:
     from sync._node import Node
+    from sync._streams import ChangeStream
 
 __all__ = [
     "CounterHandle",
@@ -103,9 +104,10 @@ class Handle(Generic[T]):
         # the crdts verbs validate every argument before they change anything: no copy needed
         await self._node._write(self.name, self.type, fn, consistency, timeout, copy=False)
 
-    def changes(self) -> AsyncIterator[Change]:
-        """Every change of this object from now on (local writes and peers' deltas), in order.
-        Stop by breaking out of the ``async for``."""
+    def changes(self) -> ChangeStream:
+        """Every change of this object from this call on (local writes and peers' deltas), in
+        order: the subscription starts when ``changes()`` is called. Close it with ``aclose()``
+        or use it as ``async with handle.changes() as changes: async for change in changes``."""
         return self._node._changes(key=self.name)
 
     def subscribe(self, callback: Callable[[Change], object]) -> Subscription:

@@ -80,7 +80,7 @@ from sync._handles import (
 from sync._membership import MemberInfo, MembershipEvent, encode_meta, membership_event
 from sync._node_config import NodeConfig
 from sync._replication import Replication
-from sync._subscriptions import Change
+from sync._streams import ChangeStream
 from sync.storage import (
     META_HLC,
     DataDirInfo,
@@ -656,31 +656,20 @@ class Node:
             "store": {k: m["store"][k] for k in ("data_dir", "commits", "pending", "failures")},
         }
 
-    def _changes(
-        self, *, key: str | None = None, prefix: str | None = None
-    ) -> AsyncIterator[Change]:
-        return self._iterate_changes(key, prefix)
+    def _changes(self, *, key: str | None = None, prefix: str | None = None) -> ChangeStream:
+        def count_drop() -> None:
+            self._counters["changes_dropped"] += 1
 
-    async def _iterate_changes(self, key: str | None, prefix: str | None) -> AsyncIterator[Change]:
-        send, recv = anyio.create_memory_object_stream[Change](_STREAM_BUFFER)
+        return ChangeStream(
+            lambda deliver: self.engine.subscribe(deliver, key=key, prefix=prefix),
+            buffer=_STREAM_BUFFER,
+            on_drop=count_drop,
+        )
 
-        def deliver(change: Change) -> None:
-            try:
-                send.send_nowait(change)
-            except anyio.WouldBlock:
-                self._counters["changes_dropped"] += 1
-
-        sub = self.engine.subscribe(deliver, key=key, prefix=prefix)
-        try:
-            async with recv:
-                async for change in recv:
-                    yield change
-        finally:
-            sub.cancel()
-            send.close()
-
-    def changes(self, prefix: str = "") -> AsyncIterator[Change]:
-        """Every change of every object whose name starts with ``prefix``, from now on."""
+    def changes(self, prefix: str = "") -> ChangeStream:
+        """Every change of every object whose name starts with ``prefix``, from this call on
+        (the subscription starts now, not at the first ``__anext__``); close it with
+        ``aclose()`` or ``async with``."""
         self._check_open()
         return self._changes(prefix=prefix)
 

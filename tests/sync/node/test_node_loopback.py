@@ -137,17 +137,22 @@ async def test_changes_and_subscribe_see_local_and_remote_writes() -> None:
         sub = cart.subscribe(called.append)
         cart.subscribe(lambda change: 1 / 0)  # a failing callback is isolated
 
-        async def watch() -> None:
-            async for change in cart.changes():
-                seen.append(change)
-                if len(seen) == 2:
-                    return
+        # the subscription starts when changes() is called, whenever the task iterating it runs
+        # (trio runs new tasks in a random order: subscribing inside the task raced the puts)
+        changes = cart.changes()
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(watch)
-            await anyio.sleep(0)
-            await cart.put("apple", 1)  # local
-            await b.get("cart", AWLWWMap).put("pear", 2)  # remote
+        async def watch() -> None:
+            async with changes:
+                async for change in changes:
+                    seen.append(change)
+                    if len(seen) == 2:
+                        return
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch)
+                await cart.put("apple", 1)  # local
+                await b.get("cart", AWLWWMap).put("pear", 2)  # remote
         assert seen[0].origin is None and seen[0].added == {"apple"}
         assert seen[1].origin == b.address and seen[1].added == {"pear"}
         assert seen[1].value == {"apple": 1, "pear": 2}
@@ -156,3 +161,26 @@ async def test_changes_and_subscribe_see_local_and_remote_writes() -> None:
         await cart.put("fig", 3)
         assert len(called) == 2
         assert a.metrics()["callback_errors"] >= 3
+
+
+async def test_changes_start_when_asked_for_and_stop_when_closed() -> None:
+    import gc
+
+    import anyio
+
+    async with Node(config("a")) as a:
+        cart = a.get("cart", AWLWWMap)
+        changes = cart.changes()
+        await cart.put("apple", 1)  # before anyone iterates: still seen
+        with anyio.fail_after(10):
+            first = await changes.__anext__()
+        assert first.added == {"apple"}
+        await changes.aclose()
+        await cart.put("pear", 2)
+        assert [c async for c in changes] == []  # closed: iteration ends, nothing buffered
+        assert not a.engine.subscriptions  # the closed stream's subscription ended
+        dropped = cart.changes()  # never iterated nor closed
+        assert a.engine.subscriptions
+        del dropped
+        gc.collect()
+        assert not a.engine.subscriptions  # its subscription ended with it
