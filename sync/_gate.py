@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Self
 
 from gossip._events import Addr, PacketReceived
-from gossip.transport import DirectPackets, Incoming, Transport, TransportMetrics
+from gossip.transport import DirectPackets, Incoming, Transport, TransportWrapper
 from sync._messages import T_DELTA, T_OBJECTS
 
 __all__ = ["DirectLinkGate", "LinkGate", "link_gate"]
@@ -37,13 +37,13 @@ def link_gate(
     return LinkGate(inner, before_send=before_send)
 
 
-class LinkGate:
+class LinkGate(TransportWrapper):
     """Wraps a started transport (it does not own it)."""
 
     def __init__(
         self, inner: Transport, *, before_send: Callable[[], Awaitable[None]] | None = None
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         # awaited before state-carrying frames go out (the Node's durability boundary)
         self.before_send = before_send
         self.offline = False
@@ -59,22 +59,6 @@ class LinkGate:
                 await self.inner.close_stream(peer)
 
     # -- the Transport protocol ------------------------------------------------------------
-
-    @property
-    def local_addr(self) -> Addr:
-        return self.inner.local_addr
-
-    @property
-    def metrics(self) -> TransportMetrics:
-        return self.inner.metrics
-
-    @property
-    def max_packet_size(self) -> int:
-        return self.inner.max_packet_size
-
-    @property
-    def max_frame_size(self) -> int:
-        return self.inner.max_frame_size
 
     async def send_packet(self, dst: Addr, data: bytes) -> None:
         if self.offline:

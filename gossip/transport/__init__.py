@@ -19,6 +19,7 @@ from gossip.transport._interface import DirectPackets, Incoming, Transport
 from gossip.transport._keyring import KEY_SIZE, Keyring, key_id
 from gossip.transport._metrics import DROP_REASONS, TransportMetrics
 from gossip.transport._replay import ReplayGuard
+from gossip.transport._wrapper import TransportWrapper
 
 if TYPE_CHECKING:
     from gossip.transport._faulty import Faults, FaultyTransport
@@ -52,6 +53,7 @@ __all__ = [
     "Transport",
     "TransportConfig",
     "TransportMetrics",
+    "TransportWrapper",
     "encode_frame",
     "format_addr",
     "key_id",

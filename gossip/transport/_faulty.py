@@ -52,7 +52,7 @@ from gossip._errors import ConfigError, MessageTooLargeError, TransportError, Un
 from gossip._events import Addr, PacketReceived, PeerUnreachable, StreamReceived
 from gossip.sim._latency import Constant, Latency, as_latency
 from gossip.transport._interface import Incoming, Transport
-from gossip.transport._metrics import TransportMetrics
+from gossip.transport._wrapper import TransportWrapper
 
 __all__ = ["Direction", "Faults", "FaultyTransport"]
 
@@ -115,7 +115,7 @@ class _Lane:
     running: bool = False
 
 
-class FaultyTransport:
+class FaultyTransport(TransportWrapper):
     """Wraps ``inner`` (not yet started: ``async with`` starts and closes it) and injects faults.
 
     ``seed`` (or ``rng``) makes the decisions reproducible. Fault settings are attributes that
@@ -140,7 +140,7 @@ class FaultyTransport:
             raise ConfigError("pass seed= or rng=, not both")
         if inbox_size < 1:
             raise ConfigError("inbox_size must be >= 1")
-        self.inner = inner
+        super().__init__(inner)
         self.rng = rng if rng is not None else random.Random(seed)
         self.packets_out = packets_out
         self.packets_in = packets_in
@@ -160,22 +160,6 @@ class FaultyTransport:
         self._closed = False
 
     # -- the Transport surface -----------------------------------------------------------------
-
-    @property
-    def local_addr(self) -> Addr:
-        return self.inner.local_addr
-
-    @property
-    def metrics(self) -> TransportMetrics:
-        return self.inner.metrics
-
-    @property
-    def max_packet_size(self) -> int:
-        return self.inner.max_packet_size
-
-    @property
-    def max_frame_size(self) -> int:
-        return self.inner.max_frame_size
 
     async def __aenter__(self) -> Self:
         if self._tg is not None or self._closed:
