@@ -145,6 +145,22 @@ class History:
     def info(op: Op) -> None:
         op.status, op.acked = "info", math.inf
 
+    @classmethod
+    def settle(cls, op: Op, reply: dict[str, Any], *, at: float) -> str:
+        """Record a node's reply to ``op`` (what the write saw, and ok / fail); returns the
+        reply's status. Anything but ok or fail leaves the operation indeterminate."""
+        seen = reply.get("seen")
+        if op.kind in ("put", "remove"):
+            op.seen = NOT_SEEN if seen is None else seen
+        elif op.kind == "discard":
+            op.seen = bool(seen)
+        status = str(reply.get("status"))
+        if status == "ok":
+            cls.ok(op, at=at, replicas=int(reply.get("replicas", 1)))
+        elif status == "fail":
+            cls.fail(op)
+        return status
+
     def data_lost(self, node: str, *, at: float) -> None:
         self.data_losses.append((node, at))
 

@@ -318,17 +318,10 @@ class Run:
         def done(reply: dict[str, Any], op: Op = op) -> None:
             at = self.now()
             with self.hlock:
-                seen = reply.get("seen")
-                if op.kind in ("put", "remove"):
-                    op.seen = NOT_SEEN if seen is None else seen
-                elif op.kind == "discard":
-                    op.seen = bool(seen)
-                status = reply.get("status")
+                status = self.history.settle(op, reply, at=at)
                 if status == "ok":
-                    self.history.ok(op, at=at, replicas=int(reply.get("replicas", 1)))
                     self.acks.append(at)
                 elif status == "fail":
-                    self.history.fail(op)
                     self.fail_errors[str(reply.get("error"))[:120]] += 1
                 else:
                     self.info_errors[str(reply.get("error"))[:120]] += 1

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._chaos_checker import NOT_SEEN, check
+from benchmarks._chaos_checker import check
 from benchmarks._harness import RESULTS_DIR, Bench, percentile
 from benchmarks.chaos import NODES, Run
 
@@ -97,16 +97,8 @@ class Soak(Run):
         def done(reply: dict[str, Any], op: Any = op) -> None:
             at = self.now()
             with self.hlock:
-                seen = reply.get("seen")
-                if op.kind in ("put", "remove"):
-                    op.seen = NOT_SEEN if seen is None else seen
-                elif op.kind == "discard":
-                    op.seen = bool(seen)
-                if reply.get("status") == "ok":
-                    self.history.ok(op, at=at, replicas=int(reply.get("replicas", 1)))
+                if self.history.settle(op, reply, at=at) == "ok":
                     self.latencies.append((at, at - op.invoked))
-                elif reply.get("status") == "fail":
-                    self.history.fail(op)
 
         child.send(cmd, done)
 

@@ -115,3 +115,17 @@ def test_a_remove_that_cancelled_the_later_put_alone_is_not_stale() -> None:
     _put(h, "b", "x", "new", 5.0, 5.1)
     h.ok(h.invoke("c", "remove", "m", "x", at=5.5, seen="new"), at=5.6)
     assert _kinds(h, {"a": {"m": {"x": "old"}}}) == []
+
+
+def test_settle_records_what_a_reply_says() -> None:
+    h = History()
+    put = h.invoke("n1", "put", "m", "k", "v1", at=1.0)
+    assert History.settle(put, {"status": "ok", "seen": "v0", "replicas": 2}, at=2.0) == "ok"
+    assert (put.status, put.acked, put.replicas, put.seen) == ("ok", 2.0, 2, "v0")
+    gone = h.invoke("n1", "discard", "s", "e", at=3.0)
+    assert History.settle(gone, {"status": "fail", "seen": 1}, at=4.0) == "fail"
+    assert gone.status == "fail" and gone.seen is True
+    lost = h.invoke("n2", "incr", "c", value=1, at=5.0)
+    before = lost.status
+    assert History.settle(lost, {"status": "error"}, at=6.0) == "error"
+    assert lost.status == before  # indeterminate stays indeterminate
