@@ -580,6 +580,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             "load_generator_cpu_ms_per_request": round(
                 1000 * ph_max.client_cpu_s / max(1, ph_max.ok), 3
             ),
+            # the cores the nodes and the load generator got in the max phase (of the machine's
+            # cpus; the rest went to other work), and the rate those CPU costs per request would
+            # allow if every core were theirs: what the service would do on this machine alone
+            "max_phase_cores_obtained": round(
+                (node_cpu_s + ph_max.client_cpu_s) / ph_max.seconds, 2
+            ),
+            "req_per_s_if_cpus_were_free": round(
+                (os.cpu_count() or 1) * ph_max.ok / max(1e-9, node_cpu_s + ph_max.client_cpu_s)
+            ),
             "kill_at_s": kill_at,
             "restart_at_s": restart_at,
             "plot": png.name,
