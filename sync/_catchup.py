@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from gossip._events import Effect, Emit
 from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Crdt, Peer
 from sync._digest import DigestMixin
-from sync._errors import ProtocolViolationError
+from sync._errors import CorruptRecordError, ProtocolViolationError
 from sync._messages import (
     PROTOCOL_VERSION,
     CatchupDone,
@@ -234,7 +234,11 @@ class CatchupMixin(DigestMixin):
                 i += 1
                 continue
             else:
-                x = self._state[key]
+                try:
+                    x = self._state[key]
+                except CorruptRecordError:  # our stored state of it does not decode: skip
+                    i += 1
+                    continue
                 enc = self._encode(x)
                 if len(enc) + len(key) + OBJ_OVERHEAD > limit:
                     cu.split.add(i)

@@ -53,6 +53,7 @@ from sync._direct import DirectCore, StatusRequested, WriteAcked, WriteRequested
 from sync._engine import CatchupCompleted, SyncEngine
 from sync._errors import ClockError, UsageError
 from sync._gate import LinkGate, link_gate
+from sync._lazy import LazyState
 from sync._membership import MemberInfo, MembershipEvent, encode_meta, membership_event
 from sync._node_config import NodeConfig
 from sync._node_objects import NodeObjects
@@ -159,7 +160,7 @@ class Node(NodeStore, NodeObjects, NodeObserve):
             raise
         return self
 
-    async def _start(self, net: NetTransport, state: dict[str, Any]) -> None:
+    async def _start(self, net: NetTransport, state: tuple[LazyState, dict[str, int]]) -> None:
         cfg = self.config
         self._net = net
         self._address = addr = net.local_addr
@@ -178,7 +179,11 @@ class Node(NodeStore, NodeObjects, NodeObserve):
             epoch=time.time_ns() // 1_000_000,  # grows across restarts of this address
         )
         self._engine = engine = SyncEngine(
-            self._replica_id, cfg.sync, random.Random(rng.getrandbits(64)), state=state
+            self._replica_id,
+            cfg.sync,
+            random.Random(rng.getrandbits(64)),
+            state=state[0],
+            item_hashes=state[1],
         )
         assert self._store is not None
         gc = GroupCommitter(self._store, self._encode_state, self._meta)
