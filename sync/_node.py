@@ -110,6 +110,7 @@ class Node(NodeStore, NodeObjects, NodeObserve):
             "changes_dropped": 0,
             "clock_jumps_refused": 0,
         }
+        self._swim_incarnation = 0  # where SWIM starts (read from the data dir)
         self._wall0 = time.time_ns() // 1_000_000  # the clocks at construction: the anchor
         self._mono0 = time.monotonic()
 
@@ -171,6 +172,7 @@ class Node(NodeStore, NodeObjects, NodeObserve):
             random.Random(rng.getrandbits(64)),
             meta=encode_meta(self.name),
             seeds=cfg.seeds,
+            incarnation=self._swim_incarnation,  # above the previous life's (persisted)
         )
         self._hv = hv = HyParView(
             addr,
@@ -261,8 +263,7 @@ class Node(NodeStore, NodeObjects, NodeObserve):
                     if self._committer is not None:  # commits what is left
                         await self._committer.__aexit__(None, None, None)
                 finally:
-                    if self._store is not None:
-                        self._store.close()
+                    self._close_store()
                     if self._net is not None:
                         await self._net.__aexit__(None, None, None)
                     for sink in self._event_sinks:

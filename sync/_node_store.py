@@ -35,6 +35,11 @@ __all__ = ["NodeStore"]
 
 log = logging.getLogger("sync.node")
 
+# The Node's own meta entry (besides META_HLC): SWIM's incarnation of this address, so that a
+# restarted node announces itself above every claim about its previous life (alive, suspect,
+# dead or left at that incarnation) instead of refuting its way up as it hears of them.
+META_SWIM_INCARNATION = "swim_incarnation"  # ascii int
+
 
 class NodeStore(NodeBase):
     """The persistence part of :class:`~sync.Node` (see the module docstring)."""
@@ -52,10 +57,15 @@ class NodeStore(NodeBase):
         name, data_dir = self.name, self.config.data_dir
 
         def open_and_load() -> tuple[
-            Store, DataDirInfo, LoadResult, list[str], dict[str, int], str
+            Store, DataDirInfo, LoadResult, list[str], dict[str, int], str, int
         ]:
             store, info = open_data_dir(data_dir, name)
             try:
+                last = _decode_int(store.load_meta().get(META_SWIM_INCARNATION))
+                incarnation = 0 if last is None else last + 1
+                # persisted before anything is announced: a crash of this life still makes
+                # the next one start above it
+                store.commit({}, {META_SWIM_INCARNATION: str(incarnation).encode()})
                 corrupt = []
                 if stored_format(store) < FORMAT_VERSION:
                     log.warning(
@@ -74,9 +84,12 @@ class NodeStore(NodeBase):
             except BaseException:
                 store.close()
                 raise
-            return store, info, loaded, errors, items, rid
+            return store, info, loaded, errors, items, rid, incarnation
 
-        store, info, loaded, errors, items, rid = await anyio.to_thread.run_sync(open_and_load)
+        store, info, loaded, errors, items, rid, incarnation = await anyio.to_thread.run_sync(
+            open_and_load
+        )
+        self._swim_incarnation = incarnation
         self._store = store
         self._store_info = info
         self._corrupt = errors
@@ -95,7 +108,24 @@ class NodeStore(NodeBase):
     def _meta(self) -> dict[str, bytes]:
         assert self._hlc is not None
         last = self._hlc.last
-        return {} if last is None else {META_HLC: msgpack.packb([last.wall, last.logical])}
+        meta = {} if last is None else {META_HLC: msgpack.packb([last.wall, last.logical])}
+        if self._swim is not None:  # raised by refutations while running
+            meta[META_SWIM_INCARNATION] = str(self._swim.incarnation).encode()
+        return meta
+
+    def _close_store(self) -> None:
+        """Commit the meta entries once more (a refutation or the leave may have raised the
+        incarnation after the last batch), then close the store."""
+        store = self._store
+        if store is None:
+            return
+        try:
+            if self._hlc is not None:
+                store.commit({}, self._meta())
+        except StorageError as exc:
+            log.warning("node %s: last meta commit failed: %s", self.name, exc)
+        finally:
+            store.close()
 
     async def _before_send(self) -> None:
         """The durability boundary: nothing leaves this node before the commit that holds it
@@ -136,6 +166,14 @@ class NodeStore(NodeBase):
             "new_replica_id": info.created or self._replica_id != info.replica_id,
             "clean_start": info.clean,
         }
+
+
+def _decode_int(raw: bytes | None) -> int | None:
+    try:
+        n = int(raw.decode("ascii")) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return n if n is not None and n >= 0 else None
 
 
 def _recode(data: bytes) -> bytes:
