@@ -93,14 +93,26 @@ __all__ = ["CatchupCompleted", "Entry", "SyncEngine"]
 _ROUND = ("sync", "round")
 # Received (key, bytes) remembered to skip decoding the same delta again when it arrives from
 # several neighbours (in a mesh each delta comes from its origin and is forwarded by the others;
-# RR makes the forwarded copy byte-identical when it is the whole delta). Bounded; small only.
+# RR makes the forwarded copy byte-identical when it is the whole delta). Small deltas only.
 # The decoded delta is kept for the DEFAULT mode's "known" filter; it is never mutated (RR
 # copies it into the state, buffers it as is, and sends copies).
-_RECENT_ENTRIES = 8192
-_RECENT_MAX_BYTES = 4096
+# Bounded by the memory it retains, not by entries: a decoded delta holds ~0.7 KiB of Python
+# objects plus 10-35x its encoded size (measured over the crdts types), so 8192 entries kept
+# ~10 MiB of 30-byte map puts and could keep ~1 GiB of 4 KiB deltas. Each entry is charged
+# _RECENT_ENTRY_COST + _RECENT_EXPANSION * its encoded size against _RECENT_BUDGET; the
+# duplicates it exists for arrive within a round or two, so a budget of a few thousand small
+# deltas loses few hits.
+_RECENT_BUDGET = 4 * 1024 * 1024  # bytes (estimated retained memory)
+_RECENT_ENTRY_COST = 768  # bytes: the key tuple, dict slot and the decoded object's skeleton
+_RECENT_EXPANSION = 32  # decoded bytes per encoded byte (upper end of the measured 10-35x)
+_RECENT_MAX_BYTES = 4096  # encoded bytes: a bigger delta is not remembered
 # What a received object must provide to be stored (the crdts contract). A codec may also
 # decode value types (crdts registers HLCTimestamp): such an object must never reach the state.
 _CONTRACT = ("join", "merge", "leq", "copy", "diff", "decompose", "value")
+
+
+def _recent_cost(key: str, data: bytes) -> int:
+    return _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(key) + len(data))
 
 
 class Entry:
@@ -188,6 +200,7 @@ class SyncEngine(CatchupMixin):
         self._early_hello: dict[str, Hello] = {}
         self._crdt_types: dict[type, bool] = {}
         self._recent: OrderedDict[tuple[str, bytes], Crdt] = OrderedDict()
+        self._recent_cost = 0  # bytes charged for _recent's entries (see _RECENT_BUDGET)
         # this round's joins of several buffer entries of one object: (key, *seqs) -> (delta, enc)
         self._joined: dict[tuple[Any, ...], tuple[Crdt, bytes]] = {}
         # Modification index: key -> seq of its last change, ordered by seq (move to end). Keys
@@ -798,8 +811,10 @@ class SyncEngine(CatchupMixin):
             decoded.append((key, d))
             if tag is not None:  # joined just below (states only grow: a repeat adds nothing)
                 recent[tag] = d
-                if len(recent) > _RECENT_ENTRIES:
-                    recent.popitem(last=False)
+                self._recent_cost += _recent_cost(key, data)
+                while self._recent_cost > _RECENT_BUDGET:
+                    (old_key, old_data), _ = recent.popitem(last=False)
+                    self._recent_cost -= _recent_cost(old_key, old_data)
         m.recv_objects += len(decoded) + len(seen)
         if self._mode.known_filter:
             p = self._peers.get(src)
