@@ -235,7 +235,7 @@ class CatchupMixin(DigestMixin):
                 continue
             else:
                 x = self._state[key]
-                enc = self._encode(x)
+                enc = self.state_bytes(key) or b""
                 if len(enc) + len(key) + OBJ_OVERHEAD > limit:
                     cu.split.add(i)
                     for px, penc in self._split(x):

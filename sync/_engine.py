@@ -109,6 +109,10 @@ _RECENT_MAX_BYTES = 4096  # encoded bytes: a bigger delta is not remembered
 # What a received object must provide to be stored (the crdts contract). A codec may also
 # decode value types (crdts registers HLCTimestamp): such an object must never reach the state.
 _CONTRACT = ("join", "merge", "leq", "copy", "diff", "decompose", "value")
+# Encodings of current states kept for reuse (state_bytes): the Merkle item hash, the Node's
+# committer and catch-up shipping each need the object's bytes after a change; one encode serves
+# all three unless the object changes in between. Bounded: the most recently encoded only.
+_STATE_BYTES_CACHE = 4096
 
 
 def _recent_cost(key: str, data: bytes) -> int:
@@ -213,6 +217,7 @@ class SyncEngine(CatchupMixin):
         self._have_sent: list[tuple[str, int, int]] | None = None
         self._merkle = MerkleIndex()
         self._merkle.touch_all(self._state)
+        self._state_bytes: OrderedDict[str, bytes] = OrderedDict()
         self._session = 0
         # Built over a kept, non-empty state (a restart): likely stale until a neighbour has
         # caught us up; told in our Hello so that catch-up goes first (see _on_hello).
@@ -330,8 +335,29 @@ class SyncEngine(CatchupMixin):
             self.subscriptions.notify(change)
             self.metrics.callback_errors = self.subscriptions.errors
 
-    def _record(self, key: str, delta: Crdt, origin: str | None) -> None:
+    def state_bytes(self, key: str) -> bytes | None:
+        """The encoding of object ``key``'s current state (``None``: no such object), canonical
+        with the crdts codec (equal states, equal bytes). Computed once per change of the object
+        and shared by the Merkle index, catch-up shipping and the Node's store."""
+        b = self._state_bytes.get(key)
+        if b is None:
+            x = self._state.get(key)
+            if x is None:
+                return None
+            b = (self._canonical or self._encode)(x)
+            cache = self._state_bytes
+            cache[key] = b
+            if len(cache) > _STATE_BYTES_CACHE:
+                cache.popitem(last=False)
+        return b
+
+    def _touch(self, key: str) -> None:
+        """Object ``key`` changed: its Merkle item hash and cached bytes are stale."""
         self._merkle.touch(key)
+        self._state_bytes.pop(key, None)
+
+    def _record(self, key: str, delta: Crdt, origin: str | None) -> None:
+        self._touch(key)
         if self.on_record is not None:
             self.on_record(key)
         if not self._mode.delta:
@@ -838,7 +864,7 @@ class SyncEngine(CatchupMixin):
                         self._record(key, d, src)
                     else:
                         self._state[key] = d
-                        self._merkle.touch(key)
+                        self._touch(key)
                         if self.on_record is not None:
                             self.on_record(key)
                     if watch:
@@ -853,7 +879,7 @@ class SyncEngine(CatchupMixin):
                     self._record(key, delta, src)
                 else:
                     x.merge(d)
-                    self._merkle.touch(key)
+                    self._touch(key)
                     if self.on_record is not None:
                         self.on_record(key)
                 if watch:

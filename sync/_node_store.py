@@ -66,8 +66,8 @@ class NodeStore(NodeBase):
         return loaded.objects
 
     def _encode_state(self, key: str) -> bytes | None:
-        x = self.engine.get(key)
-        return None if x is None else crdts.encode(x)
+        # the engine's canonical bytes, shared with its Merkle index (one encode per change)
+        return self.engine.state_bytes(key)
 
     def _meta(self) -> dict[str, bytes]:
         assert self._hlc is not None
