@@ -76,6 +76,24 @@ def test_a_neighbour_the_source_cannot_reach_gets_the_relay_after_the_hold() -> 
     assert cl.sim.run_until_true(cl.converged, timeout=10.0)
 
 
+def test_held_relays_go_at_once_when_the_source_goes_away() -> None:
+    names = ["a", "b", "c", "d"]
+    cfg = dataclasses.replace(CONFIG, relay_hold=30.0)  # the hold's end would show
+    cl = Cluster(names, cfg, seed=11, link=LINK, edges=full_mesh(names))
+    cl.sim.run_for(1.0)
+    cl.sim.partition_one_way("a", "d")
+    cl.add("a", "k", "x")
+    cl.sim.run_for(1.0)
+    assert cl.engine("d").value("k") is None  # held by b and c: d is a's neighbour
+    t0 = cl.sim.now
+    for x in ("b", "c", "d"):  # a is found dead: its links go
+        cl.unlink("a", x)
+    assert cl.sim.run_until_true(lambda: cl.engine("d").value("k") == frozenset({"x"}), 5.0)
+    assert cl.sim.now - t0 < 1.0
+    assert sum(cl.engine(n).metrics.relays_released for n in names) >= 1
+    assert sum(cl.engine(n).metrics.relays_late for n in names) == 0
+
+
 def test_a_neighbour_that_is_not_the_sources_gets_it_at_once() -> None:
     names = ["a", "b", "c", "d"]
     cfg = dataclasses.replace(CONFIG, relay_hold=10.0)  # a wait would show
