@@ -43,6 +43,7 @@ class Peer:
         "deferred",
         "got_hello",
         "have",
+        "have_acked",
         "hello_epoch",
         "known",
         "metrics",
@@ -71,6 +72,7 @@ class Peer:
         # Its last Have report (relay_hold): its neighbours -> (epoch, watermark of their stream
         # it holds). The keys are its neighbour set.
         self.have: dict[str, tuple[int, int]] = {}
+        self.have_acked = -1  # our ack mark for it in our last Have to it
 
 
 class EngineBase:

@@ -230,7 +230,7 @@ class SyncEngine(CatchupMixin):
         # per source: the neighbours its held relays were already released to at once (the
         # source or the link between them went away), so each change is acted on once
         self._released: dict[str, set[str]] = {}
-        self._have_sent: list[tuple[str, int, int]] | None = None
+        self._have_marks: list[tuple[str, int, int]] = []
         self._merkle = MerkleIndex()
         self._merkle.touch_all(self._state)
         self._state_bytes: OrderedDict[str, bytes] = OrderedDict()
@@ -618,18 +618,19 @@ class SyncEngine(CatchupMixin):
         return out
 
     def _report_have(self, out: list[Effect]) -> None:
-        """Tell every neighbour our neighbours and how far we hold each one's stream (when that
-        changed since the last report)."""
+        """Tell every neighbour our neighbours, how far we hold each one's stream, and how far
+        ours counts as delivered to it (when any of that changed since our last report)."""
         recv = self._recv
         marks: list[tuple[str, int, int]] = []
         for a in self._peers:
             r = recv.get(a)
             marks.append((a, 0, 0) if r is None else (a, r[0], r[1].mark))
-        if marks == self._have_sent:
-            return
-        self._have_sent = marks
-        for peer in self._peers:
-            self._send(out, peer, Have(marks))
+        changed = marks != self._have_marks
+        self._have_marks = marks
+        for peer, p in self._peers.items():
+            if changed or p.ack.mark != p.have_acked:
+                p.have_acked = p.ack.mark
+                self._send(out, peer, Have(marks, self.epoch, p.ack.mark))
 
     # -- sending ----------------------------------------------------------------------------------
 
@@ -841,8 +842,15 @@ class SyncEngine(CatchupMixin):
 
     def _on_have(self, src: str, msg: Have) -> None:
         p = self._peers.get(src)
-        if p is not None:
-            p.have = {a: (e, m) for a, e, m in msg.marks}
+        if p is None:
+            return
+        p.have = {a: (e, m) for a, e, m in msg.marks}
+        r = self._recv.get(src)
+        if r is not None and r[0] == msg.epoch and r[1].mark > 0:
+            # Only once a catch-up (or a kept watermark) has made the tracker vouch for the
+            # stream's start: A(us) begins at the sender's c when we became neighbours, and what
+            # is older reaches us by catch-up, not by this stream.
+            r[1].raise_to(msg.acked)
 
     def _recv_tracker(self, src: str, epoch: int) -> RangeTracker:
         entry = self._recv.get(src)
