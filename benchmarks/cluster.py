@@ -389,6 +389,11 @@ def cpu_seconds(p: Proc) -> float:
     return float(t.user + t.system)
 
 
+def _received_objects(procs: list[Proc]) -> int:
+    """Objects received by all nodes so far (every copy, decoded or skipped as a repeat)."""
+    return sum(p.call(op="status")["metrics"]["sync_total"]["recv_objects"] for p in procs)
+
+
 def populate(path: Path, n: int) -> None:
     """A data dir holding ``n`` one-item carts, written the way a node writes them."""
     import crdts
@@ -448,6 +453,10 @@ def main(argv: list[str] | None = None) -> None:
 
         # 1. saturation
         bench.log(f"saturation: {writers} writers per node for {sat_s} s")
+        # CPU seconds of the 5 node processes over load + drain, per write: what a replicated
+        # write costs, a figure that holds up on a busy machine where updates/s does not
+        cpu0 = [cpu_seconds(p) for p in procs]
+        recv0 = _received_objects(procs)
         res = parallel(
             procs,
             op="load",
@@ -461,6 +470,8 @@ def main(argv: list[str] | None = None) -> None:
         writes = sum(r["writes"] for r in res)
         load_s = max(r["elapsed"] for r in res)
         drain_s, ok = wait_converged(procs, "cart:", 120)
+        cpu_s = sum(cpu_seconds(p) for p in procs) - sum(cpu0)
+        recv = _received_objects(procs) - recv0
         acked_rate = writes / load_s
         sustained = writes / (load_s + drain_s)
         wl = [x for r in res for x in r["lat"]]
@@ -472,6 +483,8 @@ def main(argv: list[str] | None = None) -> None:
             converged=ok,
             acked_per_s=round(acked_rate),
             replicated_per_s=round(sustained),
+            cpu_ms_per_write=round(1000 * cpu_s / max(writes, 1), 3),
+            recv_objects_per_write=round(recv / max(writes, 1), 1),
             write_p50_ms=round(median(wl) * 1000, 2),
             write_p99_ms=round(percentile_of(wl, 99) * 1000, 2),
             errors=sum(r["errors"] for r in res),
@@ -483,6 +496,9 @@ def main(argv: list[str] | None = None) -> None:
             "converged": ok,
             "acked_per_s": acked_rate,
             "replicated_per_s": sustained,
+            "cpu_s_nodes": cpu_s,
+            "cpu_ms_per_write": 1000 * cpu_s / max(writes, 1),
+            "objects_received": recv,
         }
 
         # 2. steady rate at half of saturation, with convergence latency
@@ -575,6 +591,9 @@ def main(argv: list[str] | None = None) -> None:
         extra["engine_counters"] = {
             "objects_received": sum(s["metrics"]["sync_total"]["recv_objects"] for s in st),
             "duplicates_skipped": sum(s["engine"].get("duplicates_skipped", 0) for s in st),
+            "relays_held": sum(s["engine"].get("relays_held", 0) for s in st),
+            "relays_released": sum(s["engine"].get("relays_released", 0) for s in st),
+            "relays_late": sum(s["engine"].get("relays_late", 0) for s in st),
             "catchups_started": sum(s["engine"]["catchups_started"] for s in st),
             "catchup_objects_shipped": sum(s["engine"]["catchup_objects_shipped"] for s in st),
         }

@@ -235,16 +235,18 @@ class CatchupMixin(DigestMixin):
                 continue
             else:
                 try:
-                    x = self._state[key]
+                    enc = self.state_bytes(key) or b""  # a stored object: as stored, no decode
+                    if len(enc) + len(key) + OBJ_OVERHEAD > limit:
+                        x = self._state[key]  # too big for one message: decoded to be split
+                        cu.split.add(i)
+                        for px, penc in self._split(x):
+                            cu.parts[len(cu.ship)] = (px, penc)
+                            cu.ship.append(key)
+                        i += 1
+                        continue
+                    # the object itself only to count its elements (when asked to)
+                    x = self._state[key] if self._count_elements is not None else None
                 except CorruptRecordError:  # our stored state of it does not decode: skip
-                    i += 1
-                    continue
-                enc = self._encode(x)
-                if len(enc) + len(key) + OBJ_OVERHEAD > limit:
-                    cu.split.add(i)
-                    for px, penc in self._split(x):
-                        cu.parts[len(cu.ship)] = (px, penc)
-                        cu.ship.append(key)
                     i += 1
                     continue
             size = len(key) + len(enc) + OBJ_OVERHEAD

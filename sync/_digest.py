@@ -23,7 +23,7 @@ import mmh3
 from gossip._events import Effect
 from sync._base import MSG_OVERHEAD, EngineBase, Peer
 from sync._errors import ProtocolViolationError
-from sync._merkle import DEPTH, FANOUT_BITS, item_hash
+from sync._merkle import DEPTH, FANOUT_BITS
 from sync._messages import Digest, DigestReply
 
 if TYPE_CHECKING:
@@ -61,25 +61,13 @@ class DigestMixin(EngineBase):
         irreducible's encoding has one element). Every replica of a cluster uses the same codec,
         so they agree on which."""
         if self._canonical is not None:
-            return self._canonical(self._state[key])
+            b = self.state_bytes(key)
+            assert b is not None  # the index holds only keys of the state
+            return b
         total = 0
         for z in self._state[key].decompose():
             total += mmh3.hash64(self._encode(z), signed=False)[0]
         return (total & _MASK64).to_bytes(8, "big")
-
-    def canonical_state(self, key: str) -> bytes | None:
-        """Object ``key``'s state as bytes that are equal exactly when the states are (``None``
-        if absent): with the crdts codec its canonical encoding, whose item hash is stored in
-        the Merkle index on the way (one encode serves a caller that persists the object and
-        the next digest). With another codec, its plain encoding."""
-        x = self._state.get(key)
-        if x is None:
-            return None
-        if self._canonical is None:
-            return self._encode(x)
-        data = self._canonical(x)
-        self._merkle.set_item(key, item_hash(key, data))
-        return data
 
     def _merkle_start(self, cu: Catchup) -> None:
         self._merkle.flush(self._encoded_state)

@@ -101,9 +101,9 @@ class NodeStore(NodeBase):
         return LazyState(loaded.objects, crdts.decode), items
 
     def _encode_state(self, key: str) -> bytes | None:
-        """What the committer stores for ``key``: its canonical encoding (format 2), whose item
-        hash the engine keeps on the way."""
-        return self.engine.canonical_state(key)
+        # the engine's canonical bytes (format 2), shared with its Merkle index and catch-up
+        # (one encode per change)
+        return self.engine.state_bytes(key)
 
     def _meta(self) -> dict[str, bytes]:
         assert self._hlc is not None
