@@ -322,6 +322,12 @@ class SwimCore:
             self._out.append(CancelTimer(("probe_timeout", self._probe.seq)))
             self._probe = None
         if not self._live:
+            # No one to gossip to, yet a seed we sent our state to (a join whose reply has not
+            # come yet) may have taken us in, and would otherwise need a suspicion timeout to
+            # find us gone. Tell it on the stream that carried the join: frames to a peer keep
+            # their order, so "left" lands after the "alive" it overrides.
+            for s in self._seeds:
+                self._send_leave_state(s)
             self._finish_leave(disseminated=True)
         else:
             self._broadcast(Update(UpdateKind.LEFT, self.addr, self._inc))
@@ -834,6 +840,14 @@ class SwimCore:
         data = encode_push_pull_state(join, reply, entries)
         if len(data) > self.config.max_push_pull_bytes:
             data = self._cut_push_pull(join, reply, entries)
+        self.stats["streams_sent"] += 1
+        self.stats["bytes_sent"] += len(data)
+        self._out.append(SendStream(dst, data))
+
+    def _send_leave_state(self, dst: Addr) -> None:
+        """A push-pull listing only ourselves, left; marked a reply, so it gets no answer."""
+        me = (self.addr, self._inc, _LEFT, self._meta)
+        data = encode_push_pull_state(False, True, [me])
         self.stats["streams_sent"] += 1
         self.stats["bytes_sent"] += len(data)
         self._out.append(SendStream(dst, data))

@@ -319,6 +319,28 @@ def test_leave_then_commands_are_usage_errors() -> None:
         make().update_meta(b"x" * 600, 1.0)
 
 
+def test_a_leave_before_the_join_reply_reaches_the_seed_that_took_us_in() -> None:
+    # a joins through b; b takes a in, but a leaves before b's reply arrives (a knows no live
+    # member yet). The old core finished at once and told no one: b kept a alive until its
+    # suspicion timeout declared it dead.
+    a = SwimCore("a", SwimConfig.local(), random.Random(1), seeds=("b",))
+    b = SwimCore("b", SwimConfig.local(), random.Random(2))
+    b.start(0.0)
+    (join,) = [e for e in a.start(0.0) if isinstance(e, SendStream)]
+    b.handle(StreamReceived("a", join.data), 0.01)  # its reply to a is never delivered
+    took_in = b.member("a")
+    assert took_in is not None and took_in.state == MemberState.ALIVE
+    effects = a.leave(0.02)
+    assert emitted(effects) == [LeaveCompleted(True)]
+    out = [e for e in effects if isinstance(e, SendStream)]
+    assert [e.dst for e in out] == ["b"]
+    for e in out:  # the same stream as the join, so it arrives after it
+        replies = b.handle(StreamReceived("a", e.data), 0.03)
+        assert not [r for r in replies if isinstance(r, SendStream)]  # a asked for no answer
+    left = b.member("a")
+    assert left is not None and left.state == MemberState.LEFT and left.incarnation == 0
+
+
 def test_start_twice_is_a_usage_error() -> None:
     core = make()
     with pytest.raises(UsageError):
