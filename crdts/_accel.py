@@ -1,0 +1,30 @@
+"""The optional compiled hot loops (``crdts._speedups``, built by ``setup.py`` when a C compiler
+is there), or ``None``: the pure-Python code then does the same work, slower.
+
+``DELTAMESH_PURE=1`` in the environment makes the library ignore a built module (the test
+command runs the law suite both ways: ``scripts/test.sh``). :data:`COMPILED` says which path
+this process runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["COMPILED", "cols", "unfront"]
+
+cols: Callable[[dict[Any, Any], bool, bool, bool, int], tuple[Any, ...] | None] | None = None
+unfront: Callable[[bytes, int], list[str]] | None = None
+
+if os.environ.get("DELTAMESH_PURE", "") in {"", "0"}:
+    try:
+        from crdts import _speedups
+    except ImportError:  # not built (no compiler at install time): the pure path
+        pass
+    else:
+        cols = _speedups.cols
+        unfront = _speedups.unfront
+
+COMPILED = cols is not None
+"""Whether this process encodes and decodes with the compiled loops."""
