@@ -12,10 +12,26 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["COMPILED", "cols", "unfront"]
+__all__ = ["COMPILED", "cols", "merge_scan", "unfront"]
 
 cols: Callable[[dict[Any, Any], bool, bool, bool, int], tuple[Any, ...] | None] | None = None
 unfront: Callable[[bytes, int], list[str]] | None = None
+merge_scan: (
+    Callable[
+        [
+            dict[Any, Any],
+            dict[Any, Any],
+            dict[str, int],
+            dict[str, Any],
+            dict[str, int],
+            dict[str, Any],
+            bool,
+            bool,
+        ],
+        tuple[list[Any], list[Any], list[Any] | None],
+    ]
+    | None
+) = None
 
 if os.environ.get("DELTAMESH_PURE", "") in {"", "0"}:
     try:
@@ -25,6 +41,7 @@ if os.environ.get("DELTAMESH_PURE", "") in {"", "0"}:
     else:
         cols = _speedups.cols
         unfront = _speedups.unfront
+        merge_scan = _speedups.merge_scan
 
 COMPILED = cols is not None
 """Whether this process encodes and decodes with the compiled loops."""

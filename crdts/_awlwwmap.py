@@ -40,6 +40,7 @@ import math
 from collections.abc import Iterator
 from typing import Any, TypeAlias, cast
 
+from crdts import _accel
 from crdts._awlwwmap_codec import VERSION, decode_parts, encode_parts, rec_ts
 from crdts._causal import CausalContext, Counters, Dot
 from crdts._codec import TAGS, Reader, Writer, check_replica, check_ts, check_value, register
@@ -323,8 +324,24 @@ class AWLWWMap(Lattice):
         xvv, xcloud = xc.vv, xc.cloud
         yvv, ycloud = yc.vv, yc.cloud
         dix = self._dix
+        items: Any = ys.items()
+        # step 2's scan, when it is the way (see below); the compiled module does it in step 1
+        scan = len(yc) != len(ys) and dix is None and len(yc) * 4 >= len(xs)
+        cand: list[Any] | None = None
+        if _accel.merge_scan is not None and xs is not ys:
+            # the compiled scans settle every key that needs no decision (most of them); the
+            # loops below see only the rest (the same code, fewer keys)
+            deferred, cand, added = _accel.merge_scan(
+                xs, ys, xvv, xcloud, yvv, ycloud, dix is not None, scan
+            )
+            if added and dix is not None:
+                for key in added:
+                    self._index_add(dix, xs[key], key)
+            items = [(key, ys[key]) for key in deferred]
+            if not scan:
+                cand = None
         # 1. every key the other side holds: the join of that key's entries
-        for key, yv in ys.items():
+        for key, yv in items:
             xv = xs.get(key)
             if yv[0].__class__ is str:
                 yr = yv[0]
@@ -362,8 +379,16 @@ class AWLWWMap(Lattice):
         # 2. entries only this side holds die if the other side saw their dots
         if len(yc) == len(ys):
             pass  # other's context is exactly its entries' dots: nothing else to kill
-        elif dix is not None or len(yc) * 4 < len(xs):
+        elif not scan:
             self._kill_seen_by_index(other)
+        elif cand is not None:  # scanned by the compiled module: what needs the cloud is left
+            for key in cand:
+                xv = xs[key]
+                if xv[0].__class__ is str:
+                    if _cc_has(yc, xv[0], xv[1]):
+                        del xs[key]
+                else:
+                    self._set_slot(key, [r for r in xv if not _cc_has(yc, r[0], r[1])])
         else:
             dead = []
             for key in xs.keys() - ys.keys():

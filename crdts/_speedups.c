@@ -10,6 +10,16 @@
  *     timestamp kinds 3 and 4 and its byte columns, and the keys front-coded into one bytes
  *     object (see _awlwwmap_codec.py, "key methods"). None: let the Python code do it.
  *
+ * merge_scan(xs, ys, xvv, xcloud, yvv, ycloud, want_added, scan) -> (deferred, cand, added)
+ *     The two scans of AWLWWMap._merge (the same rules), for the keys whose fate the version
+ *     vectors decide: a key of ys that xs lacks and has never seen is added, a key whose
+ *     records have the same dot is skipped, one record superseded by the other is replaced or
+ *     deleted (an added or replaced key is listed in added when asked); every other key of ys
+ *     (concurrent entries, dots in a cloud) is deferred to the Python code. With scan, the keys
+ *     only xs holds whose dot yvv covers are deleted, and those that need ycloud or hold
+ *     concurrent entries are returned as candidates; the scan is skipped when a count shows
+ *     that no such key exists.
+ *
  * unfront(raw, n) -> list[str]
  *     The inverse of the front-coded key bytes; ValueError on anything malformed.
  *
@@ -433,9 +443,196 @@ bad:
     return NULL;
 }
 
+/* the counter of a record slot, or -1 when the slot is not one record (a tuple of concurrent
+ * records, or anything unexpected: the Python code decides) */
+static long long rec_counter(PyObject *v) {
+    if (!PyTuple_CheckExact(v) || PyTuple_GET_SIZE(v) < 4) return -1;
+    if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(v, 0))) return -1;
+    PyObject *c = PyTuple_GET_ITEM(v, 1);
+    if (!PyLong_CheckExact(c)) return -1;
+    int overflow;
+    long long n = PyLong_AsLongLongAndOverflow(c, &overflow);
+    if (overflow || n < 1) return -1;
+    return n;
+}
+
+/* vv.get(rep, 0) as a C long long; -1 with an exception on error, -2 when not an int */
+static long long vv_get(PyObject *vv, PyObject *rep) {
+    PyObject *top = PyDict_GetItemWithError(vv, rep);
+    if (top == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (!PyLong_CheckExact(top)) return -2;
+    int overflow;
+    long long t = PyLong_AsLongLongAndOverflow(top, &overflow);
+    return (overflow || t < 0) ? -2 : t;
+}
+
+static int same_rep(PyObject *a, PyObject *b) {
+    return a == b || (PyUnicode_GET_LENGTH(a) == PyUnicode_GET_LENGTH(b) &&
+                      PyUnicode_Compare(a, b) == 0);
+}
+
+static PyObject *merge_scan(PyObject *self, PyObject *args) {
+    PyObject *xs, *ys, *xvv, *xcloud, *yvv_all, *ycloud_all, *yvv;
+    int want_added, scan;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!pp", &PyDict_Type, &xs, &PyDict_Type, &ys,
+                          &PyDict_Type, &xvv, &PyDict_Type, &xcloud, &PyDict_Type, &yvv_all,
+                          &PyDict_Type, &ycloud_all, &want_added, &scan))
+        return NULL;
+    yvv = scan ? yvv_all : Py_None;
+    PyObject *ycloud = ycloud_all;
+    if (xs == ys) {
+        PyErr_SetString(PyExc_ValueError, "merge_scan: bad arguments");
+        return NULL;
+    }
+    PyObject *deferred = PyList_New(0), *cand = PyList_New(0), *dead = PyList_New(0);
+    PyObject *dead1 = PyList_New(0);
+    PyObject *added = want_added ? PyList_New(0) : Py_None;
+    PyObject *result = NULL;
+    if (added == Py_None) Py_INCREF(Py_None);
+    if (!deferred || !cand || !dead || !dead1 || !added) goto done;
+
+    /* seen_held: entries of xs that yvv covers and ys holds under the same key; when it equals
+     * the number of entries of xs that yvv covers (and ycloud is empty, and xs holds no
+     * concurrent entries), no entry only xs holds can have been seen by y: step 2 is skipped */
+    Py_ssize_t seen_held = 0;
+    int count_ok = yvv != Py_None && PyDict_GET_SIZE(ycloud) == 0;
+    PyObject *key, *yv;
+
+    /* the entries of xs that yvv covers, before step 1 adds any (a pass without lookups) */
+    Py_ssize_t seen = 0, pos = 0;
+    int skip_scan = 0;
+    if (count_ok) {
+        PyObject *xv;
+        while (PyDict_Next(xs, &pos, &key, &xv)) {
+            long long xn = rec_counter(xv);
+            if (xn < 0) {
+                count_ok = 0;
+                break;
+            }
+            long long top = vv_get(yvv, PyTuple_GET_ITEM(xv, 0));
+            if (top == -1) goto done;
+            if (top == -2) {
+                count_ok = 0;
+                break;
+            }
+            if (xn <= top) seen++;
+        }
+    }
+
+    /* 1. every key the other side holds: the cases that need no decision, here */
+    pos = 0;
+    while (PyDict_Next(ys, &pos, &key, &yv)) {
+        PyObject *xv = PyDict_GetItemWithError(xs, key);
+        if (xv == NULL && PyErr_Occurred()) goto done;
+        if (count_ok && xv != NULL) {
+            long long xn = rec_counter(xv);
+            if (xn < 0) {
+                count_ok = 0;
+            } else {
+                long long top = vv_get(yvv, PyTuple_GET_ITEM(xv, 0));
+                if (top == -1) goto done;
+                if (top == -2) count_ok = 0;
+                else if (xn <= top) seen_held++;
+            }
+        }
+        long long yn = rec_counter(yv);
+        if (yn < 0) goto defer;
+        if (xv == NULL) {
+            PyObject *yr = PyTuple_GET_ITEM(yv, 0);
+            long long top = vv_get(xvv, yr);
+            if (top == -1) goto done;
+            if (top == -2) goto defer;
+            if (yn <= top) continue; /* seen here and dropped */
+            int in_cloud = PyDict_Contains(xcloud, yr);
+            if (in_cloud < 0) goto done;
+            if (in_cloud) goto defer;
+            if (PyDict_SetItem(xs, key, yv) < 0) goto done;
+            if (want_added && PyList_Append(added, key) < 0) goto done;
+            continue;
+        }
+        if (xv == yv) continue;
+        long long xn = rec_counter(xv);
+        if (xn < 0) goto defer;
+        PyObject *xr = PyTuple_GET_ITEM(xv, 0), *yr = PyTuple_GET_ITEM(yv, 0);
+        if (xn == yn && same_rep(xr, yr)) continue;
+        /* two single records, different dots, where the version vectors decide (neither
+         * replica in the other side's cloud): as the Python code, y's replaces x's when x never
+         * saw it and y saw x's; x's goes when both saw each other's; x's stays when y's was seen
+         * here and y never saw x's; concurrent (neither saw the other): deferred */
+        {
+            int xc_in = PyDict_Contains(xcloud, yr);
+            if (xc_in < 0) goto done;
+            if (xc_in) goto defer;
+            int yc_in = PyDict_Contains(ycloud_all, xr);
+            if (yc_in < 0) goto done;
+            if (yc_in) goto defer;
+            long long xtop = vv_get(xvv, yr), ytop = vv_get(yvv_all, xr);
+            if (xtop == -1 || ytop == -1) goto done;
+            if (xtop == -2 || ytop == -2) goto defer;
+            int keep_y = yn > xtop;  /* x never saw y's entry */
+            if (xn <= ytop) {        /* y saw x's entry (and superseded it) */
+                if (keep_y) {
+                    if (PyDict_SetItem(xs, key, yv) < 0) goto done;
+                    if (want_added && PyList_Append(added, key) < 0) goto done;
+                } else {
+                    if (PyList_Append(dead1, key) < 0) goto done;
+                }
+                continue;
+            }
+            if (!keep_y) continue; /* x's stays: y's was seen here and dropped */
+            /* concurrent: both stay (a tuple sorted by dot): the Python code builds it */
+        }
+    defer:
+        if (PyList_Append(deferred, key) < 0) goto done;
+    }
+
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(dead1); i++)
+        if (PyDict_DelItem(xs, PyList_GET_ITEM(dead1, i)) < 0) goto done;
+
+    /* 2. entries only this side holds die if the other side saw their dots (counters up to
+     * its version vector here; its cloud and concurrent entries in Python) */
+    if (count_ok && seen == seen_held) skip_scan = 1;
+    if (yvv != Py_None && !skip_scan) {
+        pos = 0;
+        PyObject *xv;
+        while (PyDict_Next(xs, &pos, &key, &xv)) {
+            int in_y = PyDict_Contains(ys, key);
+            if (in_y < 0) goto done;
+            if (in_y) continue;
+            long long xn = rec_counter(xv);
+            if (xn < 0) {
+                if (PyList_Append(cand, key) < 0) goto done;
+                continue;
+            }
+            PyObject *xr = PyTuple_GET_ITEM(xv, 0);
+            long long top = vv_get(yvv, xr);
+            if (top == -1) goto done;
+            if (top != -2 && xn <= top) {
+                if (PyList_Append(dead, key) < 0) goto done;
+                continue;
+            }
+            int in_cloud = top == -2 ? 1 : PyDict_Contains(ycloud, xr);
+            if (in_cloud < 0) goto done;
+            if (in_cloud && PyList_Append(cand, key) < 0) goto done;
+        }
+        Py_ssize_t nd = PyList_GET_SIZE(dead);
+        for (Py_ssize_t i = 0; i < nd; i++)
+            if (PyDict_DelItem(xs, PyList_GET_ITEM(dead, i)) < 0) goto done;
+    }
+    result = PyTuple_Pack(3, deferred, cand, added);
+done:
+    Py_XDECREF(deferred);
+    Py_XDECREF(cand);
+    Py_XDECREF(dead);
+    Py_XDECREF(dead1);
+    Py_XDECREF(added);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"cols", cols, METH_VARARGS, "The columns of a big AWLWWMap store (or None)."},
     {"unfront", unfront, METH_VARARGS, "Front-coded key bytes -> list of str."},
+    {"merge_scan", merge_scan, METH_VARARGS, "The scans of AWLWWMap._merge (see _awlwwmap.py)."},
     {NULL, NULL, 0, NULL},
 };
 

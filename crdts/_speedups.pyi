@@ -10,3 +10,14 @@ def cols(
     /,
 ) -> tuple[Any, ...] | None: ...
 def unfront(raw: bytes, n: int, /) -> list[str]: ...
+def merge_scan(
+    xs: dict[Any, Any],
+    ys: dict[Any, Any],
+    xvv: dict[str, int],
+    xcloud: dict[str, Any],
+    yvv: dict[str, int],
+    ycloud: dict[str, Any],
+    want_added: bool,
+    scan: bool,
+    /,
+) -> tuple[list[Any], list[Any], list[Any] | None]: ...
