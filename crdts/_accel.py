@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["COMPILED", "cols", "merge_scan", "unfront"]
+__all__ = ["COMPILED", "build_index", "cols", "diff_scan", "dropped_scan", "merge_scan", "unfront"]
 
 cols: Callable[[dict[Any, Any], bool, bool, bool, int], tuple[Any, ...] | None] | None = None
 unfront: Callable[[bytes, int], list[str]] | None = None
@@ -32,6 +32,18 @@ merge_scan: (
     ]
     | None
 ) = None
+diff_scan: (
+    Callable[[dict[Any, Any], dict[str, int], dict[str, Any]], tuple[dict[Any, Any], list[Any]]]
+    | None
+) = None
+dropped_scan: (
+    Callable[
+        [dict[Any, Any], dict[Any, Any], dict[str, int], dict[str, Any]],
+        tuple[list[tuple[str, int]], list[Any]],
+    ]
+    | None
+) = None
+build_index: Callable[[dict[Any, Any]], tuple[dict[str, dict[int, Any]], int]] | None = None
 
 if os.environ.get("DELTAMESH_PURE", "") in {"", "0"}:
     try:
@@ -42,6 +54,9 @@ if os.environ.get("DELTAMESH_PURE", "") in {"", "0"}:
         cols = _speedups.cols
         unfront = _speedups.unfront
         merge_scan = _speedups.merge_scan
+        diff_scan = _speedups.diff_scan
+        dropped_scan = _speedups.dropped_scan
+        build_index = _speedups.build_index
 
 COMPILED = cols is not None
 """Whether this process encodes and decodes with the compiled loops."""

@@ -37,7 +37,7 @@ Performance notes (why the code looks as it does; ``python -m benchmarks.crdt_op
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeAlias, cast
 
 from crdts import _accel
@@ -109,8 +109,21 @@ def _cc_has(cc: CausalContext, r: str, c: int) -> bool:
 
 def _dropped(xs: dict[Any, Any], xc: CausalContext, ys: dict[Any, Any]) -> Iterator[Dot]:
     """The dots of the entries in ``ys`` that ``(xs, xc)`` has seen but no longer holds."""
+    if _accel.dropped_scan is not None:
+        # the compiled scan decides the single records the version vector covers; the loop
+        # below sees only the rest
+        dots, deferred = _accel.dropped_scan(xs, ys, xc.vv, xc.cloud)
+        yield from dots
+        yield from _dropped_items(xs, xc, [(key, ys[key]) for key in deferred])
+    else:
+        yield from _dropped_items(xs, xc, ys.items())
+
+
+def _dropped_items(
+    xs: dict[Any, Any], xc: CausalContext, items: Iterable[tuple[Any, Any]]
+) -> Iterator[Dot]:
     xvv, xcloud = xc.vv, xc.cloud
-    for key, yv in ys.items():
+    for key, yv in items:
         if yv[0].__class__ is str:
             r = yv[0]
             c = yv[1]
@@ -449,6 +462,9 @@ class AWLWWMap(Lattice):
             self._dix = None
 
     def _build_index(self) -> dict[str, dict[int, Any]]:
+        if _accel.build_index is not None:
+            self._dix, self._dixn = _accel.build_index(self._store)
+            return self._dix
         dix: dict[str, dict[int, Any]] = {}
         n = 0
         for key, v in self._store.items():
@@ -553,7 +569,11 @@ class AWLWWMap(Lattice):
         xs = self._store
         store: dict[Any, Any] = {}
         yvv, ycloud = yc.vv, yc.cloud
-        for key, v in xs.items():
+        items: Any = xs.items()
+        if _accel.diff_scan is not None:  # the single records yvv decides, compiled
+            store, deferred = _accel.diff_scan(xs, yvv, ycloud)
+            items = [(key, xs[key]) for key in deferred]
+        for key, v in items:
             if v[0].__class__ is str:
                 r = v[0]
                 c = v[1]

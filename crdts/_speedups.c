@@ -20,6 +20,15 @@
  *     concurrent entries are returned as candidates; the scan is skipped when a count shows
  *     that no such key exists.
  *
+ * diff_scan(xs, yvv, ycloud) -> (store, deferred)
+ *     AWLWWMap.diff's first scan: the single records of xs whose dot yvv does not cover and
+ *     whose replica has no ycloud; other slots are deferred to the Python code.
+ * dropped_scan(xs, ys, xvv, xcloud) -> (dots, deferred)
+ *     _dropped in _awlwwmap.py for the single records of ys that xvv decides (seen here, and xs
+ *     holds no record of that dot under that key); other slots are deferred.
+ * build_index(store) -> (dix, n)
+ *     AWLWWMap's dot -> key index ({replica: {counter: key}}) and the number of dots in it.
+ *
  * unfront(raw, n) -> list[str]
  *     The inverse of the front-coded key bytes; ValueError on anything malformed.
  *
@@ -629,10 +638,139 @@ done:
     return result;
 }
 
+static PyObject *diff_scan(PyObject *self, PyObject *args) {
+    PyObject *xs, *yvv, *ycloud;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyDict_Type, &xs, &PyDict_Type, &yvv, &PyDict_Type,
+                          &ycloud))
+        return NULL;
+    PyObject *store = PyDict_New(), *deferred = PyList_New(0), *result = NULL;
+    if (!store || !deferred) goto done;
+    Py_ssize_t pos = 0;
+    PyObject *key, *v;
+    while (PyDict_Next(xs, &pos, &key, &v)) {
+        long long c = rec_counter(v);
+        if (c < 0) goto defer;
+        PyObject *r = PyTuple_GET_ITEM(v, 0);
+        long long top = vv_get(yvv, r);
+        if (top == -1) goto done;
+        if (top == -2) goto defer;
+        if (c <= top) continue; /* the other side has seen it */
+        int in_cloud = PyDict_Contains(ycloud, r);
+        if (in_cloud < 0) goto done;
+        if (in_cloud) goto defer;
+        if (PyDict_SetItem(store, key, v) < 0) goto done;
+        continue;
+    defer:
+        if (PyList_Append(deferred, key) < 0) goto done;
+    }
+    result = PyTuple_Pack(2, store, deferred);
+done:
+    Py_XDECREF(store);
+    Py_XDECREF(deferred);
+    return result;
+}
+
+static PyObject *dropped_scan(PyObject *self, PyObject *args) {
+    PyObject *xs, *ys, *xvv, *xcloud;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!", &PyDict_Type, &xs, &PyDict_Type, &ys, &PyDict_Type,
+                          &xvv, &PyDict_Type, &xcloud))
+        return NULL;
+    PyObject *dots = PyList_New(0), *deferred = PyList_New(0), *result = NULL;
+    if (!dots || !deferred) goto done;
+    Py_ssize_t pos = 0;
+    PyObject *key, *yv;
+    while (PyDict_Next(ys, &pos, &key, &yv)) {
+        long long yn = rec_counter(yv);
+        if (yn < 0) goto defer;
+        PyObject *r = PyTuple_GET_ITEM(yv, 0);
+        long long top = vv_get(xvv, r);
+        if (top == -1) goto done;
+        if (top == -2) goto defer;
+        if (yn > top) {
+            int in_cloud = PyDict_Contains(xcloud, r);
+            if (in_cloud < 0) goto done;
+            if (in_cloud) goto defer;
+            continue; /* never seen here */
+        }
+        PyObject *xv = PyDict_GetItemWithError(xs, key);
+        if (xv == NULL && PyErr_Occurred()) goto done;
+        if (xv == yv) continue;
+        if (xv != NULL) {
+            long long xn = rec_counter(xv);
+            if (xn < 0) goto defer;
+            if (xn == yn && same_rep(PyTuple_GET_ITEM(xv, 0), r)) continue;
+        }
+        {
+            PyObject *dot = PyTuple_Pack(2, r, PyTuple_GET_ITEM(yv, 1));
+            if (dot == NULL || PyList_Append(dots, dot) < 0) {
+                Py_XDECREF(dot);
+                goto done;
+            }
+            Py_DECREF(dot);
+        }
+        continue;
+    defer:
+        if (PyList_Append(deferred, key) < 0) goto done;
+    }
+    result = PyTuple_Pack(2, dots, deferred);
+done:
+    Py_XDECREF(dots);
+    Py_XDECREF(deferred);
+    return result;
+}
+
+static int index_add(PyObject *dix, PyObject *rec, PyObject *key) {
+    PyObject *r = PyTuple_GET_ITEM(rec, 0);
+    PyObject *m = PyDict_GetItemWithError(dix, r);
+    if (m == NULL) {
+        if (PyErr_Occurred()) return -1;
+        m = PyDict_New();
+        if (m == NULL) return -1;
+        int rc = PyDict_SetItem(dix, r, m);
+        Py_DECREF(m); /* dix holds it */
+        if (rc < 0) return -1;
+    }
+    return PyDict_SetItem(m, PyTuple_GET_ITEM(rec, 1), key);
+}
+
+static PyObject *build_index(PyObject *self, PyObject *args) {
+    PyObject *store;
+    if (!PyArg_ParseTuple(args, "O!", &PyDict_Type, &store)) return NULL;
+    PyObject *dix = PyDict_New();
+    if (dix == NULL) return NULL;
+    Py_ssize_t pos = 0, n = 0;
+    PyObject *key, *v;
+    while (PyDict_Next(store, &pos, &key, &v)) {
+        if (!PyTuple_CheckExact(v) || PyTuple_GET_SIZE(v) < 2) goto bad;
+        if (PyUnicode_CheckExact(PyTuple_GET_ITEM(v, 0))) {
+            if (index_add(dix, v, key) < 0) goto error;
+            n++;
+            continue;
+        }
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); i++) {
+            PyObject *rec = PyTuple_GET_ITEM(v, i);
+            if (!PyTuple_CheckExact(rec) || PyTuple_GET_SIZE(rec) < 2 ||
+                !PyUnicode_CheckExact(PyTuple_GET_ITEM(rec, 0)))
+                goto bad;
+            if (index_add(dix, rec, key) < 0) goto error;
+            n++;
+        }
+    }
+    return Py_BuildValue("(Nn)", dix, n);
+bad:
+    PyErr_SetString(PyExc_ValueError, "build_index: not an AWLWWMap store");
+error:
+    Py_DECREF(dix);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"cols", cols, METH_VARARGS, "The columns of a big AWLWWMap store (or None)."},
     {"unfront", unfront, METH_VARARGS, "Front-coded key bytes -> list of str."},
     {"merge_scan", merge_scan, METH_VARARGS, "The scans of AWLWWMap._merge (see _awlwwmap.py)."},
+    {"diff_scan", diff_scan, METH_VARARGS, "AWLWWMap.diff's entries the other side has not seen."},
+    {"dropped_scan", dropped_scan, METH_VARARGS, "AWLWWMap's _dropped, the decided cases."},
+    {"build_index", build_index, METH_VARARGS, "AWLWWMap's dot -> key index."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -41,11 +41,14 @@ def pure(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Any]:
     def go() -> None:
         monkeypatch.setattr(_accel, "cols", None)
         monkeypatch.setattr(_accel, "unfront", None)
-        monkeypatch.setattr(_accel, "merge_scan", None)
+        for name in ("merge_scan", "diff_scan", "dropped_scan", "build_index"):
+            monkeypatch.setattr(_accel, name, None)
 
     monkeypatch.setattr(_accel, "cols", speedups.cols)
     monkeypatch.setattr(_accel, "unfront", speedups.unfront)
     monkeypatch.setattr(_accel, "merge_scan", speedups.merge_scan)
+    for name in ("diff_scan", "dropped_scan", "build_index"):
+        monkeypatch.setattr(_accel, name, getattr(speedups, name))
     return go
 
 
@@ -298,20 +301,37 @@ def _index_covers(m: AWLWWMap) -> bool:
     )
 
 
+_SCANS = ("merge_scan", "diff_scan", "dropped_scan", "build_index")
+
+
+def _both(fn: Callable[[], Any]) -> tuple[Any, Any]:
+    """``fn()`` on the compiled path, then on the pure path."""
+    fast = fn()
+    saved = {name: getattr(_accel, name) for name in _SCANS}
+    for name in _SCANS:
+        setattr(_accel, name, None)
+    try:
+        slow = fn()
+    finally:
+        for name, f in saved.items():
+            setattr(_accel, name, f)
+    return fast, slow
+
+
 @given(universes(AWLWWMAP_SPEC, max_steps=14), st.data())
-def test_the_compiled_merge_equals_the_pure_merge(u: Any, data: st.DataObject) -> None:
+def test_the_compiled_merge_diff_and_index_equal_the_pure_ones(u: Any, data: st.DataObject) -> None:
     x, y = pick(u, data, 2)
     for index in (False, True):
-        fast = [_merged(x, y, index), _merged(y, x, index)]
-        saved = _accel.merge_scan
-        _accel.merge_scan = None
-        try:
-            slow = [_merged(x, y, index), _merged(y, x, index)]
-        finally:
-            _accel.merge_scan = saved
+        fast, slow = _both(lambda: [_merged(x, y, index), _merged(y, x, index)])  # noqa: B023
         assert fast == slow
         assert fast[0] == fast[1]
         assert [m.value for m in fast] == [m.value for m in slow]
+    fast, slow = _both(lambda: [x.diff(y), y.diff(x), x.leq(y), y.leq(x)])
+    assert fast[:2] == slow[:2] and fast[2:] == slow[2:]
+    assert [d.context for d in fast[:2]] == [d.context for d in slow[:2]]
+    assert y.join(fast[0]) == x.join(y)
+    fast, slow = _both(lambda: x.copy()._build_index())
+    assert fast == slow
 
 
 def test_the_compiled_merge_of_big_diverged_replicas(pure: Callable[[], None]) -> None:
@@ -331,8 +351,17 @@ def test_the_compiled_merge_of_big_diverged_replicas(pure: Callable[[], None]) -
     parts = b.decompose()
     a.merge(parts[0])  # and a saw a little of b's
     a.merge(parts[-7])
-    fast = [a.join(b), b.join(a), a.join(c), c.join(b), b.join(c).join(a)]
+
+    def work() -> list[Any]:
+        out: list[Any] = [a.join(b), b.join(a), a.join(c), c.join(b), b.join(c).join(a)]
+        out += [a.diff(b), b.diff(a), c.diff(a), a.diff(c), a.leq(out[0]), c.leq(a)]
+        x = a.copy()
+        x.merge(b.diff(a))  # a delta (a context of runs) into a state, through the index
+        return [*out, x, x._dix]
+
+    fast = work()
     pure()
-    slow = [a.join(b), b.join(a), a.join(c), c.join(b), b.join(c).join(a)]
+    slow = work()
     assert fast == slow
+    assert fast[-2] == fast[0]
     assert fast[0] == fast[1] and fast[4] == a.join(b).join(c)
