@@ -340,13 +340,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def plot(path: Path, phases: list[Phase], kill_at: float, restart_at: float) -> None:
+def per_second(ph: Phase) -> tuple[list[int], list[float], list[float]]:
+    """The phase's latency second by second (by send time): seconds, p50 and p99 in ms."""
+    buckets: dict[int, list[float]] = {}
+    for lat, at in zip(ph.latencies, ph.sent_at, strict=True):
+        buckets.setdefault(int(at), []).append(lat)
+    secs = sorted(buckets)
+    return (
+        secs,
+        [round(percentile(buckets[t], 50) * 1000, 2) for t in secs],
+        [round(percentile(buckets[t], 99) * 1000, 2) for t in secs],
+    )
+
+
+def plot(
+    path: Path, phases: list[Phase], kill_at: float, restart_at: float, cpu_bound: float
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
     for ph in phases:
         lat_ms = sorted(x * 1000 for x in ph.latencies)
         if lat_ms:
@@ -360,10 +375,26 @@ def plot(path: Path, phases: list[Phase], kill_at: float, restart_at: float) -> 
     axes[0].set_title("latency CDF")
     names = [ph.name for ph in phases]
     axes[1].bar(names, [ph.ok / ph.seconds for ph in phases], color=["#4c72b0", "#dd8452"])
+    # what the measured CPU per request would allow if the machine's cores were free
+    axes[1].bar(
+        ["max if the CPUs\nwere free"], [cpu_bound], color="white", edgecolor="#4c72b0", hatch="//"
+    )
     axes[1].axhline(GOAL_RPS, color="grey", ls=":", label="goal (max phase)")
     axes[1].set_ylabel("successful requests/s (3 nodes)")
     axes[1].set_title(f"throughput (c killed at {kill_at:.0f} s, back at {restart_at:.0f} s)")
     axes[1].legend()
+    paced = phases[-1]
+    secs, p50s, p99s = per_second(paced)
+    axes[2].plot(secs, p99s, marker=".", label="p99")
+    axes[2].plot(secs, p50s, marker=".", label="p50")
+    axes[2].set_yscale("log")
+    axes[2].axhline(GOAL_P99 * 1000, color="grey", ls=":", label="p99 goal")
+    axes[2].axvline(kill_at, color="red", ls="--", label="c killed")
+    axes[2].axvline(restart_at, color="green", ls="--", label="c restarted")
+    axes[2].set_xlabel(f"s into phase {paced.name}")
+    axes[2].set_ylabel("latency (ms, log)")
+    axes[2].set_title("paced phase, second by second")
+    axes[2].legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -437,9 +468,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         add_arguments=add_arguments,
     )
     quick = bench.quick
-    n_shoppers = bench.args.shoppers or (8 if quick else 48)
+    n_shoppers = bench.args.shoppers or (8 if quick else 96)
     seconds = bench.args.seconds or (3.0 if quick else 20.0)
-    workers = bench.args.workers or (1 if quick else 2)
+    workers = bench.args.workers or 1  # one aiohttp process uses ~0.2 ms of CPU per request
     client = bench.args.client
     rng = random.Random(bench.args.seed)
     shoppers = [
@@ -559,8 +590,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     bench.goal("lost_acknowledged_writes", lost, "== 0", note=f"{acked} acknowledged writes")
     bench.goal("converged", 1 if converged else 0, "== 1")
+    # what the CPU per request of phase max (nodes + load generator) would allow if every core
+    # of the machine were theirs: the service's rate on this machine alone, CPU being the limit
+    cpu_bound = (os.cpu_count() or 1) * ph_max.ok / max(1e-9, node_cpu_s + ph_max.client_cpu_s)
     png = bench.out.with_suffix(".png")
-    plot(png, [ph_max, ph_paced], kill_at, restart_at)
+    plot(png, [ph_max, ph_paced], kill_at, restart_at, cpu_bound)
     bench.finish(
         extra={
             "cpus_shared_with_load_generator": os.cpu_count(),
@@ -579,6 +613,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             "requests_per_node_cpu_s": round(ph_max.ok / max(1e-9, node_cpu_s), 1),
             "load_generator_cpu_ms_per_request": round(
                 1000 * ph_max.client_cpu_s / max(1, ph_max.ok), 3
+            ),
+            # the cores the nodes and the load generator got in the max phase (of the machine's
+            # cpus; the rest went to other work), and the rate those CPU costs per request would
+            # allow if every core were theirs: what the service would do on this machine alone
+            "max_phase_cores_obtained": round(
+                (node_cpu_s + ph_max.client_cpu_s) / ph_max.seconds, 2
+            ),
+            "req_per_s_if_cpus_were_free": round(cpu_bound),
+            "paced_by_second": dict(
+                zip(("second", "p50_ms", "p99_ms"), per_second(ph_paced), strict=True)
             ),
             "kill_at_s": kill_at,
             "restart_at_s": restart_at,
