@@ -38,6 +38,7 @@ from gossip.swim._messages import (
     Ping,
     PingReq,
     PushPull,
+    Tag,
     Update,
     UpdateKind,
     decode_message,
@@ -80,6 +81,21 @@ def test_ping_is_acked_with_the_same_seq() -> None:
     core = make()
     out = sent(core.handle(PacketReceived("a", encode_message(Ping(42))), 1.0))
     assert out == [("a", Ack(42))]
+
+
+def test_bare_pings_and_acks_take_the_short_path_with_the_same_outcome() -> None:
+    """A header-only ping or ack is read straight from its bytes: same answers, same rules."""
+    core = make()
+    wide = bytes([Tag.PING, 0x91, 0xCE, 0, 1, 0, 0])  # Ping(65536) with a 32-bit integer
+    assert decode_message(wide) == Ping(65536)
+    assert sent(core.handle(PacketReceived("a", wide), 1.0)) == [("a", Ack(65536))]
+    dst, msg = probe(core, 2.0)
+    stray = core.stats["stray_acks"]
+    core.handle(PacketReceived("x", encode_message(Ack(msg.seq))), 2.01)  # not the target
+    assert core.stats["stray_acks"] == stray + 1
+    effects = core.handle(PacketReceived(dst, encode_message(Ack(msg.seq))), 2.02)
+    assert CancelTimer(("probe_timeout", msg.seq)) in effects
+    assert core.stats["packets_received"] == 3
 
 
 def test_round_robin_probes_every_member_once_per_pass() -> None:
