@@ -44,7 +44,6 @@ class Peer:
         "got_hello",
         "have",
         "have_acked",
-        "have_moved",
         "hello_epoch",
         "known",
         "known_own",
@@ -76,7 +75,6 @@ class Peer:
         # it holds). The keys are its neighbour set.
         self.have: dict[str, tuple[int, int]] = {}
         self.have_acked = -1  # our ack mark for it in our last Have to it
-        self.have_moved: dict[str, float] = {}  # per stream in ``have``: when its entry last moved
 
 
 class EngineBase:

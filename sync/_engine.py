@@ -432,9 +432,8 @@ class SyncEngine(CatchupMixin):
         """Decide the held relays: a neighbour that reported holding one is dropped from it; one
         whose source, or link to the source, went away (the source left our neighbours, or
         either one's Have no longer lists the other) gets every held relay from that source at
-        once; and what is still unreported after ``relay_hold`` is relayed anyway, unless the
-        neighbour's watermark of the source's stream moved within ``relay_hold`` (the link works
-        and the neighbour is only behind: a relay would add to its backlog, not shorten it)."""
+        once; and what is still unreported after ``relay_hold`` is relayed anyway (a silent link,
+        a neighbour far behind)."""
         peers = self._peers
         hold = self.config.relay_hold
         for origin in list(self._relay):
@@ -457,10 +456,7 @@ class SyncEngine(CatchupMixin):
             while q:
                 h = q[0]
                 h.later = {w for w in h.later if not self._has(w, origin, h)}
-                if h.later and (
-                    now - h.t < hold
-                    or any(now - peers[w].have_moved.get(origin, -hold) < hold for w in h.later)
-                ):
+                if h.later and now - h.t < hold:
                     break  # the ones behind it came later
                 q.popleft()
                 if h.later:
@@ -823,7 +819,7 @@ class SyncEngine(CatchupMixin):
             elif isinstance(msg, ObjectsAck):
                 self._on_objects_ack(src, msg, now, out)
             elif isinstance(msg, Have):
-                self._on_have(src, msg, now)
+                self._on_have(src, msg)
             else:
                 self._on_catchup_done(src, msg, now, out)
         except PeerError as exc:
@@ -845,18 +841,11 @@ class SyncEngine(CatchupMixin):
         self._recv_tracker(src, msg.epoch).add(msg.lo, msg.hi)
         self._send(out, src, Ack(msg.epoch, msg.lo, msg.hi))
 
-    def _on_have(self, src: str, msg: Have, now: float = 0.0) -> None:
+    def _on_have(self, src: str, msg: Have) -> None:
         p = self._peers.get(src)
         if p is None:
             return
-        old = p.have
         p.have = {a: (e, m) for a, e, m in msg.marks}
-        moved = p.have_moved
-        for a, m in p.have.items():
-            if old.get(a) != m:
-                moved[a] = now  # its hold on that stream is progressing
-        for a in [a for a in moved if a not in p.have]:
-            del moved[a]
         r = self._recv.get(src)
         if r is not None and r[0] == msg.epoch and r[1].mark > 0:
             # Only once a catch-up (or a kept watermark) has made the tracker vouch for the
