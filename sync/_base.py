@@ -91,6 +91,7 @@ class EngineBase:
     _encode: Callable[[Crdt], bytes]
     _decode: Callable[[bytes], Crdt]
     _state: dict[str, Crdt]
+    _count_elements: Callable[[Crdt], int] | None
     _mode: SyncMode
     _c: int
     _base: int

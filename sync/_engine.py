@@ -61,6 +61,7 @@ from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Codec, Crdt, Peer
 from sync._catchup import CatchupCompleted, CatchupMixin
 from sync._config import SyncConfig
 from sync._errors import (
+    CorruptRecordError,
     DecodeError,
     NotACrdtError,
     ObjectTooLargeError,
@@ -69,6 +70,7 @@ from sync._errors import (
     TypeMismatchError,
     UsageError,
 )
+from sync._lazy import LazyState
 from sync._merkle import MerkleIndex
 from sync._messages import (
     Ack,
@@ -163,7 +165,11 @@ class SyncEngine(CatchupMixin):
     ``state`` (optional) is an existing keyspace dict, used **as is** (not copied): after a crash
     that kept the state but lost the engine (buffer, acks), build a new engine over the same dict;
     a new ``epoch`` (drawn afresh when not given) tells the neighbours that this replica's stream
-    restarted; a caller passing ``epoch`` must never reuse one.
+    restarted; a caller passing ``epoch`` must never reuse one. ``state`` may be a
+    :class:`~sync._lazy.LazyState` (objects decoded on first use); ``item_hashes`` then gives the
+    Merkle item hash of some of its objects (``item_hash(key, crdts.encode(x,
+    canonical=True))``, e.g. from the canonical bytes kept on disk; only keys of ``state``), so
+    that none of them is decoded to index it.
     """
 
     protocol = "sync"
@@ -178,6 +184,7 @@ class SyncEngine(CatchupMixin):
         epoch: int | None = None,
         codec: Codec | None = None,
         count_elements: Callable[[Crdt], int] | None = None,
+        item_hashes: Mapping[str, int] | None = None,
     ) -> None:
         if not isinstance(replica_id, str) or not replica_id:
             raise UsageError("replica_id must be a non-empty str")
@@ -232,8 +239,15 @@ class SyncEngine(CatchupMixin):
         self._released: dict[str, set[str]] = {}
         self._have_marks: list[tuple[str, int, int]] = []
         self._merkle = MerkleIndex()
-        self._merkle.touch_all(self._state)
+        if item_hashes:  # known: indexed without encoding (or decoding) those objects
+            self._merkle.load(item_hashes)
+            if len(item_hashes) < len(self._state):
+                self._merkle.touch_all(k for k in self._state if k not in item_hashes)
+        else:
+            self._merkle.touch_all(self._state)
         self._state_bytes: OrderedDict[str, bytes] = OrderedDict()
+        # over a LazyState: objects not decoded yet, whose stored bytes are their state_bytes
+        self._lazy = self._state if isinstance(self._state, LazyState) else None
         self._session = 0
         # Built over a kept, non-empty state (a restart): likely stale until a neighbour has
         # caught us up; told in our Hello so that catch-up goes first (see _on_hello).
@@ -354,9 +368,16 @@ class SyncEngine(CatchupMixin):
     def state_bytes(self, key: str) -> bytes | None:
         """The encoding of object ``key``'s current state (``None``: no such object), canonical
         with the crdts codec (equal states, equal bytes). Computed once per change of the object
-        and shared by the Merkle index, catch-up shipping and the Node's store."""
+        and shared by the Merkle index, catch-up shipping and the Node's store. An object of a
+        :class:`~sync._lazy.LazyState` not decoded yet: its stored bytes (the Node stores these
+        bytes, canonical since data dir format 2), without decoding it."""
         b = self._state_bytes.get(key)
         if b is None:
+            lazy = self._lazy
+            if lazy is not None and lazy.raw:  # not decoded yet: its stored bytes are these
+                b = lazy.raw.get(key)
+                if b is not None and key not in lazy.failed:
+                    return b
             x = self._state.get(key)
             if x is None:
                 return None
@@ -895,7 +916,11 @@ class SyncEngine(CatchupMixin):
                     src, NotACrdtError(f"{key!r}: a {type(d).__name__} is not a CRDT")
                 )
                 continue
-            x = self._state.get(key)
+            try:
+                x = self._state.get(key)
+            except CorruptRecordError as exc:  # our stored state of it does not decode: skip
+                self.metrics.count_error(src, exc)
+                continue
             if x is not None and type(x) is not type(d):
                 self.metrics.count_error(
                     src, TypeMismatchError(f"{key!r}: {type(d).__name__} for {type(x).__name__}")
