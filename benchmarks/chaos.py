@@ -347,10 +347,9 @@ class Run:
                     self.acks.append(at)
                     if op.replicas >= 2:
                         self.levels[f"{level}:replicated"] += 1
-                elif status == "fail":
-                    self.fail_errors[str(reply.get("error"))[:120]] += 1
-                else:
-                    self.info_errors[str(reply.get("error"))[:120]] += 1
+                else:  # grouped by message: the run's temporary directory left out
+                    error = str(reply.get("error")).replace(str(self.dir), "<run dir>")[:120]
+                    (self.fail_errors if status == "fail" else self.info_errors)[error] += 1
 
         child.send(cmd, done)
 
