@@ -1,4 +1,4 @@
-"""Load on the cart service: simulated shoppers (httpx, async) against a 3-node cluster.
+"""Load on the cart service: simulated shoppers (aiohttp or httpx, async) against a 3-node cluster.
 
 Three real node processes (``python -m examples.cart node``, SQLite data, the cluster key) on
 loopback. Each shopper owns one user and loops: add an item (a fresh item name per add, a random
@@ -16,8 +16,8 @@ Phases:
 
 Then the cluster must converge, and every acknowledged request must be reflected on every node:
 an acknowledged add is there (unless its remove was acknowledged), an acknowledged remove is not.
-``lost`` counts the violations. Items whose request failed in flight (e.g. killed mid-request) are
-left out of the check, since the client cannot know whether they were applied.
+``lost`` counts the violations. Items whose request failed (e.g. sent to the node being killed)
+are left out of the check, since the client cannot know whether they were applied.
 
 The load generator runs on the same machine as the three nodes (2 cores here), so it competes
 with them for CPU: the figures are a floor for the service, not its ceiling.
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import tempfile
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 from benchmarks._harness import Bench, percentile
@@ -46,6 +46,9 @@ from examples.cart._procs import NodeProcess, start_cluster
 
 GOAL_RPS = 2000.0  # requests/s across the cluster
 GOAL_P99 = 0.100  # s at half the max rate
+REQUEST_TIMEOUT = 5.0  # s, one request
+MAX_CART_ITEMS = 20  # a shopper's cart holds at most this many items (then it removes)
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Phase:
     name: str
     latencies: list[float] = field(default_factory=list)  # s, successful requests
     sent_at: list[float] = field(default_factory=list)  # s since the phase began, same order
+    methods: list[str] = field(default_factory=list)  # same order
     ok: int = 0
     errors: int = 0
     started: float = 0.0
@@ -93,13 +97,92 @@ class Pacer:
             await asyncio.sleep(slot - now)
 
 
+class RequestFailedError(Exception):
+    """A request got no answer (refused, reset, timed out): the node may or may not have
+    applied it. A refused connection proves nothing either: aiohttp sends an idempotent request
+    (PUT and DELETE are) once more on a new connection when a kept-alive one breaks, so the
+    refusal may follow a first attempt that the node applied and died before answering."""
+
+
+class Client:
+    """What a shopper sends requests through: ``request`` returns the HTTP status, or raises
+    :class:`RequestFailedError`. One per load-generator process."""
+
+    def __init__(self, shoppers: int) -> None:
+        self.shoppers = shoppers
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def request(self, shopper: int, method: str, url: str, body: bytes | None) -> int:
+        raise NotImplementedError
+
+
+class AiohttpClient(Client):
+    """aiohttp: one ``ClientSession`` (one keep-alive connection pool, HTTP/1.1, no TLS) shared
+    by every shopper of the process. The default: it costs the generator about a fifth of the CPU
+    per request httpx does (docs/cart.md), so the figures measure the nodes, not the client."""
+
+    def __init__(self, shoppers: int) -> None:
+        super().__init__(shoppers)
+        # a connection per shopper and node at most: the pool never makes a shopper wait
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=max(1, shoppers)),
+            timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+        )
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._session.close()
+
+    async def request(self, shopper: int, method: str, url: str, body: bytes | None) -> int:
+        headers = JSON_HEADERS if body is not None else None
+        try:
+            async with self._session.request(method, url, data=body, headers=headers) as res:
+                await res.read()
+                return res.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RequestFailedError from exc
+
+
+class HttpxClient(Client):
+    """httpx (``--client httpx``): one ``AsyncClient`` per shopper, made before the clock starts
+    (each costs an SSL context). Not one shared client: httpx's pool gets slower per request as
+    more tasks share it (measured here: about 4x the CPU per request of a client per shopper;
+    encode/httpx#3215)."""
+
+    def __init__(self, shoppers: int) -> None:
+        super().__init__(shoppers)
+        self._clients = [httpx.AsyncClient(timeout=REQUEST_TIMEOUT) for _ in range(shoppers)]
+
+    async def __aexit__(self, *exc: object) -> None:
+        for c in self._clients:
+            await c.aclose()
+
+    async def request(self, shopper: int, method: str, url: str, body: bytes | None) -> int:
+        headers = JSON_HEADERS if body is not None else None
+        try:
+            res = await self._clients[shopper].request(method, url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise RequestFailedError from exc
+        return res.status_code
+
+
+CLIENTS: dict[str, type[Client]] = {"aiohttp": AiohttpClient, "httpx": HttpxClient}
+
+
 async def one_request(
-    client: httpx.AsyncClient, shopper: Shopper, urls: Sequence[str], phase: Phase
+    client: Client, slot: int, shopper: Shopper, urls: Sequence[str], phase: Phase
 ) -> None:
     rng = shopper.rng
     r = rng.random()
     item: str | None = None
-    if r < 0.15 and shopper.live:
+    qty = 0
+    if shopper.live and (r < 0.15 or (r >= 0.35 and len(shopper.live) >= MAX_CART_ITEMS)):
+        # remove (and, once the cart holds MAX_CART_ITEMS, every add becomes a remove: a
+        # shopper's cart stays the size of a real one instead of growing for the whole run)
         item = rng.choice(list(shopper.live))
         node = shopper.live[item]
         method, body = "DELETE", None
@@ -110,19 +193,19 @@ async def one_request(
         node = rng.randrange(len(urls))
         item = f"i{shopper.next_item}"
         shopper.next_item += 1
-        method, body = "PUT", {"qty": rng.randint(1, 9)}
+        qty = rng.randint(1, 9)
+        method, body = "PUT", b'{"qty":%d}' % qty
     url = f"{urls[node]}/carts/{shopper.user}" + ("" if item is None else f"/items/{item}")
     t0 = time.perf_counter()
     try:
-        res = await client.request(method, url, json=body)
-    except httpx.HTTPError as exc:
+        status = await client.request(slot, method, url, body)
+    except RequestFailedError:
         phase.errors += 1
-        # a refused connection never reached the node; anything else may have been applied
-        if item is not None and not isinstance(exc, httpx.ConnectError):
+        if item is not None:  # left out of the final check: it may or may not have happened
             shopper.uncertain.add(item)
         return
     dt = time.perf_counter() - t0
-    if res.status_code != 200:
+    if status != 200:
         phase.errors += 1
         if item is not None:
             shopper.uncertain.add(item)
@@ -130,8 +213,9 @@ async def one_request(
     phase.ok += 1
     phase.latencies.append(dt)
     phase.sent_at.append(t0 - phase.started)
-    if method == "PUT" and item is not None and body is not None:
-        shopper.acked_add[item] = int(body["qty"])
+    phase.methods.append(method)
+    if method == "PUT" and item is not None:
+        shopper.acked_add[item] = qty
         shopper.live[item] = node
     elif method == "DELETE" and item is not None:
         shopper.acked_remove.add(item)
@@ -146,26 +230,32 @@ async def run_phase(
     rate: float,
     events: Sequence[tuple[float, Any]] = (),
     start_at: float | None = None,
+    client: str = "aiohttp",
 ) -> None:
     """Run ``shoppers`` for ``seconds`` (``rate`` req/s in all, 0 = as fast as they can), from
-    wall-clock time ``start_at`` if given; ``events`` (offset s, blocking action) meanwhile."""
-    # a client (and so a connection pool) per shopper: httpx's pool slows down when many tasks
-    # share it, and a shopper is one browser anyway. Made before the clock starts: making one
-    # costs milliseconds of CPU (an SSL context), which would otherwise land in the latencies.
-    async with contextlib.AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(httpx.AsyncClient(timeout=5.0)) for _ in shoppers
-        ]
+    wall-clock time ``start_at`` if given; ``events`` (offset s, blocking action) meanwhile.
+    The client is made before the clock starts."""
+    async with CLIENTS[client](len(shoppers)) as http:
+        # open the keep-alive connections before the clock starts (a shopper per node at once),
+        # so the first requests of a phase do not pay for hundreds of TCP handshakes
+        await asyncio.gather(
+            *(
+                http.request(i, "GET", f"{url}/health", None)
+                for i in range(len(shoppers))
+                for url in urls
+            ),
+            return_exceptions=True,
+        )
         if start_at is not None and start_at > time.time():
             await asyncio.sleep(start_at - time.time())
         pacer = Pacer(rate)
         phase.started = time.perf_counter()
         stop_at = phase.started + seconds
 
-        async def loop(s: Shopper, client: httpx.AsyncClient) -> None:
+        async def loop(slot: int, s: Shopper) -> None:
             while time.perf_counter() < stop_at:
                 await pacer.wait()
-                await one_request(client, s, urls, phase)
+                await one_request(http, slot, s, urls, phase)
 
         async def timeline() -> None:
             for at, action in events:
@@ -174,9 +264,7 @@ async def run_phase(
                     await asyncio.sleep(delay)
                 await asyncio.to_thread(action)
 
-        await asyncio.gather(
-            timeline(), *(loop(s, c) for s, c in zip(shoppers, clients, strict=True))
-        )
+        await asyncio.gather(timeline(), *(loop(i, s) for i, s in enumerate(shoppers)))
         phase.ended = time.perf_counter()
 
 
@@ -239,6 +327,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=None, help="load-generator processes")
     p.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="aiohttp",
+        help="HTTP client of the shoppers (aiohttp: one shared pool per process; httpx: a "
+        "client per shopper, the costlier one)",
+    )
+    p.add_argument(
         "--memory",
         action="store_true",
         help="nodes without data dirs (in memory), to see what SQLite durability costs",
@@ -281,12 +376,12 @@ def _worker(
     seconds: float,
     rate: float,
     start_at: float,
+    client: str,
 ) -> tuple[Phase, list[Shopper]]:
-    """One load-generator process: its share of the shoppers for one phase (httpx's async
-    client tops out well below what three nodes serve, so the load comes from several)."""
+    """One load-generator process: its share of the shoppers for one phase."""
     phase = Phase(name)
     cpu0 = time.process_time()
-    asyncio.run(run_phase(phase, shoppers, urls, seconds, rate, start_at=start_at))
+    asyncio.run(run_phase(phase, shoppers, urls, seconds, rate, start_at=start_at, client=client))
     phase.client_cpu_s = time.process_time() - cpu0
     return phase, shoppers
 
@@ -298,6 +393,7 @@ def run_distributed(
     seconds: float,
     rate: float,
     workers: int,
+    client: str,
     events: Sequence[tuple[float, Any]] = (),
 ) -> tuple[Phase, list[Shopper]]:
     """Run a phase in ``workers`` processes (shoppers dealt round-robin, the rate split evenly);
@@ -308,7 +404,7 @@ def run_distributed(
     start_at = time.time() + 3.0
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(_worker, name, chunk, urls, seconds, rate / workers, start_at)
+            pool.submit(_worker, name, chunk, urls, seconds, rate / workers, start_at, client)
             for chunk in chunks
         ]
         for at, action in events:
@@ -324,6 +420,7 @@ def run_distributed(
         merged.errors += ph.errors
         merged.latencies += ph.latencies
         merged.sent_at += ph.sent_at
+        merged.methods += ph.methods
         merged.client_cpu_s += ph.client_cpu_s
         out += ss
     # the workers' clocks are perf_counter of different processes: use the longest phase
@@ -343,6 +440,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     n_shoppers = bench.args.shoppers or (8 if quick else 48)
     seconds = bench.args.seconds or (3.0 if quick else 20.0)
     workers = bench.args.workers or (1 if quick else 2)
+    client = bench.args.client
     rng = random.Random(bench.args.seed)
     shoppers = [
         Shopper(user=f"shopper{i}", rng=random.Random(rng.getrandbits(64)))
@@ -362,9 +460,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             urls = [n.url for n in nodes]
             bench.log(f"phase max: {n_shoppers} shoppers in {workers} processes, {seconds} s")
             cpu0 = nodes_cpu(nodes)
-            ph_max, shoppers = run_distributed("max", shoppers, urls, seconds, 0.0, workers)
+            ph_max, shoppers = run_distributed("max", shoppers, urls, seconds, 0.0, workers, client)
             node_cpu_s = nodes_cpu(nodes) - cpu0
             max_rps = ph_max.ok / ph_max.seconds
+            # the paced phase starts from a settled cluster: what the max phase left to
+            # replicate is shipped first, so its latencies are those of the paced rate
+            settle_s, _ = asyncio.run(converge(urls, users, timeout=60.0))
+            bench.log(f"settled in {settle_s:.1f} s after phase max")
             half = max_rps / 2
             victim = nodes[2]
             kill_at, restart_at = seconds / 3, 2 * seconds / 3
@@ -386,6 +488,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 seconds,
                 half,
                 workers,
+                client,
                 events=[(kill_at, kill), (restart_at, restart)],
             )
             if victim.proc is None or victim.proc.poll() is not None:
@@ -435,6 +538,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                 p50_ms=round(percentile(lat, 50) * 1000, 2),
                 p99_ms=round(percentile(lat, 99) * 1000, 2),
             )
+    # and by method: a read answers from memory, a write waits for its commit to disk
+    for ph in (ph_max, ph_paced):
+        for method in ("GET", "PUT", "DELETE"):
+            lat = [x for x, m in zip(ph.latencies, ph.methods, strict=True) if m == method]
+            if lat:
+                bench.row(
+                    phase=f"{ph.name}: {method}",
+                    ok=len(lat),
+                    p50_ms=round(percentile(lat, 50) * 1000, 2),
+                    p99_ms=round(percentile(lat, 99) * 1000, 2),
+                )
     p99_paced = percentile(ph_paced.latencies, 99)
     bench.goal("requests_per_s", round(max_rps, 1), f">= {GOAL_RPS:.0f}")
     bench.goal(
@@ -451,11 +565,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         extra={
             "cpus_shared_with_load_generator": os.cpu_count(),
             "load_generator_processes": workers,
+            "client": client,
             # other work on the machine at the time (1-minute load average, start and end)
             "loadavg_1m": [load_start, round(os.getloadavg()[0], 2)],
             "acknowledged_writes": acked,
             "uncertain_writes": uncertain,
             "converge_seconds": round(conv_s, 2),
+            "settle_seconds_after_max": round(settle_s, 2),
             # CPU the three nodes spent per request in the max phase: what the service costs,
             # whatever else the machine was doing (wall-clock figures depend on that)
             "max_phase_node_cpu_s": round(node_cpu_s, 2),

@@ -42,6 +42,7 @@ class Peer:
         "catchup",
         "deferred",
         "got_hello",
+        "have",
         "hello_epoch",
         "known",
         "metrics",
@@ -67,6 +68,9 @@ class Peer:
         # they are sent again only once resend_timeout has passed (see _send_interval).
         self.sent_hi = mark
         self.sent_at = float("-inf")
+        # Its last Have report (relay_hold): its neighbours -> (epoch, watermark of their stream
+        # it holds). The keys are its neighbour set.
+        self.have: dict[str, tuple[int, int]] = {}
 
 
 class EngineBase:

@@ -80,6 +80,14 @@ class SyncConfig:
     # so acks slower than a round (a loaded machine, a disk commit before the ack) do not resend
     # it every round.
     resend_timeout: float = 0.0
+    # s a received delta waits before it is relayed to a neighbour that is also a neighbour of
+    # the one it came from (0: relayed to every other neighbour at once, as in the paper). That
+    # neighbour should get it from the source directly, and says so in its Have reports (sent
+    # each round while this is on): after the wait it is relayed only to those that did not
+    # report it, so a dense overlay does not carry each delta n times over, while a source that
+    # crashed before reaching a neighbour still has its deltas relayed. Neighbours that are not
+    # the source's get it at once, as before.
+    relay_hold: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.sync_interval > 0:
@@ -110,6 +118,8 @@ class SyncConfig:
             raise ConfigError(f"remembered_peers must be >= 0, got {self.remembered_peers}")
         if not self.resend_timeout >= 0:
             raise ConfigError(f"resend_timeout must be >= 0 s, got {self.resend_timeout!r}")
+        if not self.relay_hold >= 0:
+            raise ConfigError(f"relay_hold must be >= 0 s, got {self.relay_hold!r}")
         if not isinstance(self.mode, SyncMode):
             raise ConfigError(f"mode must be a SyncMode, got {self.mode!r}")
 

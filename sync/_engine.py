@@ -75,6 +75,7 @@ from sync._messages import (
     Delta,
     Digest,
     DigestReply,
+    Have,
     Hello,
     Message,
     ObjectEntry,
@@ -115,9 +116,10 @@ def _recent_cost(key: str, data: bytes) -> int:
 
 
 class Entry:
-    """One delta of the buffer: sequence number, origin (``None``: local), object key."""
+    """One delta of the buffer: sequence number, origin (``None``: local), object key; ``skip``:
+    neighbours that hold it already or get it another way (relay_hold), never sent it."""
 
-    __slots__ = ("delta", "enc", "key", "origin", "seq")
+    __slots__ = ("delta", "enc", "key", "origin", "seq", "skip")
 
     def __init__(self, seq: int, origin: str | None, key: str, delta: Crdt) -> None:
         self.seq = seq
@@ -125,6 +127,12 @@ class Entry:
         self.key = key
         self.delta = delta
         self.enc: bytes | None = None
+        self.skip: frozenset[str] | None = None
+
+
+# A received delta whose relay waits (relay_hold): (due, key, delta, origin, origin's epoch,
+# end of the origin's interval it came in, the neighbours it waits for).
+_Relay = tuple[float, str, Crdt, str, int, int, frozenset[str]]
 
 
 class SyncEngine(CatchupMixin):
@@ -198,6 +206,11 @@ class SyncEngine(CatchupMixin):
         # Modification index: key -> seq of its last change, ordered by seq (move to end). Keys
         # unchanged since construction (seq 0) are left out: a watermark >= 1 covers them.
         self._mod: dict[str, int] = {}
+        # relay_hold: the Delta being received ((epoch, hi, now) of its source's stream), the
+        # received deltas waiting to be relayed, and the last Have report sent
+        self._rx: tuple[int, int, float] | None = None
+        self._relay: deque[_Relay] = deque()
+        self._have_sent: list[tuple[str, int, int]] | None = None
         self._merkle = MerkleIndex()
         self._merkle.touch_all(self._state)
         self._session = 0
@@ -329,6 +342,62 @@ class SyncEngine(CatchupMixin):
             self._mod[key] = self._c - 1
             self._gc()
             return
+        skip: frozenset[str] | None = None
+        if self._rx is not None and origin is not None:
+            skip = self._hold_relay(key, delta, origin, self._rx)
+            if skip is not None and len(skip) >= len(self._peers):
+                self._touch_mod(key)  # every neighbour waits: nothing to send now
+                return
+        self._append(key, delta, origin, skip)
+
+    def _touch_mod(self, key: str) -> None:
+        """Index a change not (yet) in the buffer at ``c``: a neighbour's watermark is at most
+        ``c``, so a catch-up by index ships the key (see _on_hello)."""
+        self._mod.pop(key, None)
+        self._mod[key] = self._c
+
+    def _hold_relay(
+        self, key: str, delta: Crdt, origin: str, rx: tuple[int, int, float]
+    ) -> frozenset[str] | None:
+        """relay_hold: the neighbours (plus ``origin``) that should get ``delta`` from
+        ``origin`` directly, since its last Have lists them as its neighbours; its relay to them
+        is queued. ``None``: relay to every other neighbour now."""
+        src = self._peers.get(origin)
+        if src is None or not src.have:
+            return None
+        theirs = src.have
+        later = frozenset(w for w in self._peers if w != origin and w in theirs)
+        if not later:
+            return None
+        epoch, hi, now = rx
+        self._relay.append((now + self.config.relay_hold, key, delta, origin, epoch, hi, later))
+        self.metrics.relays_held += len(later)
+        return later | {origin}
+
+    def _relay_due(self, now: float) -> None:
+        """Relay the held deltas whose wait is over to the neighbours that have not reported
+        holding them (their source is dead to them, or slow); drop the rest."""
+        q = self._relay
+        peers = self._peers
+        while q and q[0][0] <= now:
+            _, key, delta, origin, epoch, hi, later = q.popleft()
+            need: list[str] = []
+            for w in later:
+                p = peers.get(w)
+                if p is None:
+                    continue
+                h = p.have.get(origin)
+                if h is None or h[0] != epoch or h[1] < hi:
+                    need.append(w)
+            if need:
+                self.metrics.relays_late += len(need)
+                self._append(key, delta, origin, frozenset(peers).difference(need))
+            else:
+                self._touch_mod(key)
+
+    def _append(
+        self, key: str, delta: Crdt, origin: str | None, skip: frozenset[str] | None
+    ) -> None:
         enc = self._encode(delta)
         parts = (
             self._split(delta)
@@ -338,6 +407,7 @@ class SyncEngine(CatchupMixin):
         for d, e in parts:  # an oversized delta becomes several entries, each under the cap
             entry = Entry(self._c, origin, key, d)
             entry.enc = e
+            entry.skip = skip
             self._buf.append(entry)
             self._c += 1
         self._mod.pop(key, None)
@@ -446,6 +516,10 @@ class SyncEngine(CatchupMixin):
         prehash = self.config.merkle_prehash_per_round
         if prehash and self._merkle.dirty:  # bounded: the index is ready before it is needed
             self._merkle.flush(self._encoded_state, prehash)
+        if self.config.relay_hold:
+            self._relay_due(now)
+            if self._peers:
+                self._report_have(out)
         for peer, p in self._peers.items():
             if not p.got_hello:  # Hellos are resent until the neighbour's own arrives
                 self._send(out, peer, self._hello_for(peer, p))
@@ -458,6 +532,20 @@ class SyncEngine(CatchupMixin):
                 self._start_merkle(peer, p, now, out)  # its catch-up of us stalled: go anyway
         self._gc()
         return out
+
+    def _report_have(self, out: list[Effect]) -> None:
+        """Tell every neighbour our neighbours and how far we hold each one's stream (when that
+        changed since the last report)."""
+        recv = self._recv
+        marks: list[tuple[str, int, int]] = []
+        for a in self._peers:
+            r = recv.get(a)
+            marks.append((a, 0, 0) if r is None else (a, r[0], r[1].mark))
+        if marks == self._have_sent:
+            return
+        self._have_sent = marks
+        for peer in self._peers:
+            self._send(out, peer, Have(marks))
 
     # -- sending ----------------------------------------------------------------------------------
 
@@ -526,7 +614,7 @@ class SyncEngine(CatchupMixin):
         lo = start
         for i in range(start - self._base, len(buf)):
             e = buf[i]
-            if bp and e.origin == peer:
+            if (bp and e.origin == peer) or (e.skip is not None and peer in e.skip):
                 continue
             if e.enc is None:
                 e.enc = encode(e.delta)
@@ -628,7 +716,7 @@ class SyncEngine(CatchupMixin):
         out: list[Effect] = []
         try:
             if isinstance(msg, Delta):
-                self._on_delta(src, msg, out)
+                self._on_delta(src, msg, out, now)
             elif isinstance(msg, Ack):
                 self._on_ack(src, msg)
             elif isinstance(msg, Hello):
@@ -644,18 +732,33 @@ class SyncEngine(CatchupMixin):
                 self._send(out, src, ObjectsAck(msg.session, msg.lo, msg.hi))
             elif isinstance(msg, ObjectsAck):
                 self._on_objects_ack(src, msg, now, out)
+            elif isinstance(msg, Have):
+                self._on_have(src, msg)
             else:
                 self._on_catchup_done(src, msg, now, out)
         except PeerError as exc:
             self.metrics.count_error(src, exc)
         return out
 
-    def _on_delta(self, src: str, msg: Delta, out: list[Effect]) -> None:
-        self._receive_objects(src, msg.objects)
+    def _on_delta(self, src: str, msg: Delta, out: list[Effect], now: float = 0.0) -> None:
         if not self._mode.delta or (msg.hi == 0 and msg.lo == 0):
+            self._receive_objects(src, msg.objects)
             return
+        if self.config.relay_hold:
+            self._rx = (msg.epoch, msg.hi, now)
+            try:
+                self._receive_objects(src, msg.objects)
+            finally:
+                self._rx = None
+        else:
+            self._receive_objects(src, msg.objects)
         self._recv_tracker(src, msg.epoch).add(msg.lo, msg.hi)
         self._send(out, src, Ack(msg.epoch, msg.lo, msg.hi))
+
+    def _on_have(self, src: str, msg: Have) -> None:
+        p = self._peers.get(src)
+        if p is not None:
+            p.have = {a: (e, m) for a, e, m in msg.marks}
 
     def _recv_tracker(self, src: str, epoch: int) -> RangeTracker:
         entry = self._recv.get(src)
@@ -820,6 +923,7 @@ class SyncEngine(CatchupMixin):
     def objects_pending(self) -> int:
         """Distinct objects not yet acknowledged by some neighbour, plus unsent catch-up objects."""
         pending = {e.key for e in self._buf}
+        pending.update(r[1] for r in self._relay)
         for p in self._peers.values():
             if p.catchup is not None:
                 pending.update(p.catchup.ship[p.catchup.shipped.mark :])

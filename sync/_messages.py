@@ -24,6 +24,7 @@ __all__ = [
     "Delta",
     "Digest",
     "DigestReply",
+    "Have",
     "Hello",
     "Message",
     "ObjectEntry",
@@ -46,6 +47,9 @@ T_DIGEST_REPLY = 0x4C
 T_OBJECTS = 0x4D
 T_OBJECTS_ACK = 0x4E
 T_CATCHUP_DONE = 0x4F
+T_HAVE = 0x50
+
+MAX_HAVE = 4096  # entries of one Have (a neighbour lists its own neighbours: a handful)
 
 _U64 = (1 << 64) - 1
 
@@ -143,7 +147,18 @@ class CatchupDone:
     covered: int
 
 
-Message: TypeAlias = Delta | Ack | Hello | Digest | DigestReply | Objects | ObjectsAck | CatchupDone
+@dataclass(frozen=True, slots=True)
+class Have:
+    """Sent each round (when it changed) with ``relay_hold`` on: the sender's current neighbours,
+    and for each the watermark of its stream the sender holds, ``(address, epoch, mark)`` (mark
+    0: nothing yet). A neighbour uses it to relay a delta only to those that lack it."""
+
+    marks: list[tuple[str, int, int]]
+
+
+Message: TypeAlias = (
+    Delta | Ack | Hello | Digest | DigestReply | Objects | ObjectsAck | CatchupDone | Have
+)
 
 
 def _pack(tag: int, body: list[Any]) -> bytes:
@@ -173,6 +188,8 @@ def encode_message(msg: Message) -> bytes:
         return _pack(T_OBJECTS, [msg.session, msg.lo, msg.hi, [list(o) for o in msg.objects]])
     if isinstance(msg, ObjectsAck):
         return _pack(T_OBJECTS_ACK, [msg.session, msg.lo, msg.hi])
+    if isinstance(msg, Have):
+        return _pack(T_HAVE, [list(m) for m in msg.marks])
     return _pack(T_CATCHUP_DONE, [msg.session, msg.epoch, msg.covered])
 
 
@@ -289,6 +306,17 @@ def _decode_body(tag: int, body: Any) -> Message:
     if tag == T_CATCHUP_DONE:
         session, epoch, covered = _list(body, 3)
         return CatchupDone(_u64(session), _u64(epoch), _u64(covered))
+    if tag == T_HAVE:
+        entries = _list(body)
+        if len(entries) > MAX_HAVE:
+            raise DecodeError(f"a Have lists at most {MAX_HAVE} neighbours")
+        marks: list[tuple[str, int, int]] = []
+        for m in entries:
+            addr, epoch, mark = _list(m, 3)
+            if type(addr) is not str:
+                raise DecodeError("a Have entry is [str address, epoch, mark]")
+            marks.append((addr, _u64(epoch), _u64(mark)))
+        return Have(marks)
     raise DecodeError(f"unknown sync message tag {tag:#x}")
 
 

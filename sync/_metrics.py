@@ -62,6 +62,10 @@ class SyncMetrics:
     early_hellos_dropped: int = 0  # Hellos from non-neighbours beyond max_early_hellos
     peers_folded: int = 0  # messages from senders beyond max_peers, counted under OTHERS
     duplicates_skipped: int = 0  # received objects byte-identical to one already joined
+    # relay_hold: relays of received deltas held for a neighbour of their source, and those
+    # sent after the wait (the neighbour had not reported holding it)
+    relays_held: int = 0
+    relays_late: int = 0
 
     def peer(self, addr: str, *, own: bool = False) -> PeerMetrics:
         """The counters of ``addr``; a sender beyond ``max_peers`` shares :data:`OTHERS`'
@@ -101,4 +105,6 @@ class SyncMetrics:
             "early_hellos_dropped": self.early_hellos_dropped,
             "peers_folded": self.peers_folded,
             "duplicates_skipped": self.duplicates_skipped,
+            "relays_held": self.relays_held,
+            "relays_late": self.relays_late,
         }

@@ -169,7 +169,7 @@ class NodeConfig:
             # the Node's frames travel over streams (nothing lost short of a broken connection)
             # and each ack waits for the receiver's commit: resend what is unacked after 1 s,
             # not every round (see SyncConfig.resend_timeout)
-            "sync": replace(SyncConfig.lan(), resend_timeout=1.0),
+            "sync": replace(SyncConfig.lan(), resend_timeout=1.0, relay_hold=1.0),
         }
         values.update(overrides)
         return cls(name=name, **values)
@@ -187,7 +187,7 @@ class NodeConfig:
                 shuffle_interval=30.0, neighbor_timeout=10.0, join_timeout=10.0
             ),
             "transport": TransportConfig.wan(),
-            "sync": replace(SyncConfig.wan(), resend_timeout=5.0),
+            "sync": replace(SyncConfig.wan(), resend_timeout=5.0, relay_hold=5.0),
         }
         values.update(overrides)
         return cls(name=name, **values)
@@ -210,7 +210,11 @@ class NodeConfig:
             "hyparview": HyParViewConfig.local(),
             "transport": TransportConfig.local(),
             "sync": replace(
-                SyncConfig(), sync_interval=0.05, catchup_timeout=1.0, resend_timeout=1.0
+                SyncConfig(),
+                sync_interval=0.05,
+                catchup_timeout=1.0,
+                resend_timeout=1.0,
+                relay_hold=1.0,
             ),
             "leave_timeout": 1.0,
         }

@@ -121,13 +121,23 @@ class CartMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram | None]] = {}
         self._node = _NodeCollector()
         self.registry.register(self._node)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        if route != "/events":  # a page's event stream stays open for minutes
-            self.latency.labels(route).observe(seconds)
+        # the labelled children are looked up once per (method, route, status), not per request:
+        # ``labels()`` validates and locks each time, a visible cost at a few thousand requests/s
+        key = (method, route, status)
+        child = self._children.get(key)
+        if child is None:
+            count = self.requests.labels(method, route, str(status))
+            # a page's event stream stays open for minutes: counted, not timed
+            timing = None if route == "/events" else self.latency.labels(route)
+            child = self._children[key] = (count, timing)
+        child[0].inc()
+        if child[1] is not None:
+            child[1].observe(seconds)
 
     def render(self, node: Node) -> tuple[bytes, str]:
         self._node.node = node

@@ -62,6 +62,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "mode": draw(st.sampled_from(list(SyncMode))),
         "lossy": draw(st.booleans()),
         "small_messages": draw(st.booleans()),
+        "relay_hold": draw(st.sampled_from([0.0, 0.0, 1.0])),
         "seed": draw(st.integers(0, 10_000)),
     }
 
@@ -95,6 +96,7 @@ def run_scenario(sc: dict[str, Any]) -> None:
         max_message_bytes=300 if sc["small_messages"] else 64 * 1024,
         max_messages_per_round=2 if sc["small_messages"] else 16,
         catchup_timeout=1.5,
+        relay_hold=sc["relay_hold"],
     )
     link = (
         LinkModel(latency=Uniform(0.001, 0.05), loss=0.2, duplicate=0.1, reorder=0.2)
@@ -185,4 +187,6 @@ def test_every_replica_converges_with_every_write(sc: dict[str, Any]) -> None:
     for _delay, op in sc["ops"]:
         event(op[0])
     event(f"mode {sc['mode'].value}")
+    if sc["relay_hold"]:
+        event("relay_hold")
     run_scenario(sc)
