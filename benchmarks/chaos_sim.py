@@ -25,6 +25,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from gossip._events import Effect
 from gossip.hyparview import HyParView, HyParViewConfig
 from gossip.sim import EmitRecord, LinkModel, NodeContext, SimConfig, Simulator, Uniform
 from gossip.swim import SwimConfig, SwimCore
-from sync import SyncConfig, SyncEngine
+from sync import NodeConfig, SyncEngine
 from sync._bridge import OverlayBridge
 
 EPOCH_MS = 1_700_000_000_000  # the simulated wall clock's origin (ms), so HLC walls look real
@@ -94,12 +95,16 @@ class SimChaos:
             config=SimConfig(link=link, trace=False, record_emits=False),
             on_emit=self._on_emit,
         )
+        # the Node's sync settings (its resend_timeout and relay_hold included); the large
+        # schedules sync every 0.5 s instead of the LAN preset's 0.2 s, to bound their cost
+        node_sync = NodeConfig.local(name="sim").sync
         if self.big:
             self.swim_cfg, self.hv_cfg = SwimConfig.lan(), HyParViewConfig()
-            self.sync_cfg = SyncConfig(sync_interval=0.5, catchup_timeout=2.0)
+            lan = NodeConfig.lan(name="sim").sync
+            self.sync_cfg = replace(lan, sync_interval=0.5, catchup_timeout=2.0)
         else:
             self.swim_cfg, self.hv_cfg = SwimConfig.local(), HyParViewConfig.local()
-            self.sync_cfg = SyncConfig(sync_interval=0.05, catchup_timeout=1.0)
+            self.sync_cfg = node_sync
         self.check_every = self.hv_cfg.shuffle_interval
         for x in self.names:
             self.sim.add_node(x, self._factory)
