@@ -19,7 +19,13 @@ rather than when its TCP link times out). And SWIM's member list is the overlay'
 (:meth:`check_overlay`): a node whose active view is empty, with no request or join out, while
 SWIM knows live members, rejoins HyParView through those members. HyParView alone only rejoins
 through its configured seeds, which may all be dead after a mass failure (the simulator showed a
-survivor isolated for 72 rounds and counting).
+survivor isolated for 72 rounds and counting). Likewise a node whose HyParView knows fewer peers
+(active and passive views together) than its active view holds when full, while SWIM knows more
+live members than that, is in an island: two nodes that joined through each other (restarted
+together, each picking the other as its contact) answer each other's JOIN, link, and have
+nothing else in their views; their shuffles stay inside the island, so HyParView never leaves
+it (the 1,000-node chaos simulation kept such a pair apart for the 120 s it waited). It rejoins
+through SWIM's members too.
 
 Every method returns ``(core, effects)`` pairs: the driver (the anyio :class:`~sync.Node`, or a
 simulator test) carries out each core's effects as that core's.
@@ -74,15 +80,26 @@ class OverlayBridge:
         out, while SWIM knows live members, rejoin HyParView through them (they replace the seeds
         HyParView falls back on, which may be dead). A JOIN already out is given
         ``patience`` checks to be answered first (its contact may be a dead seed, retried for
-        ever)."""
+        ever). Linked, but knowing fewer peers than a full active view while SWIM knows more
+        live members (an island), for more than ``patience`` checks in a row: rejoin too."""
         hv = self.hyparview
-        if self.swim.left or hv.active_view or hv.pending:
+        if self.swim.left or hv.pending:
             self._isolated_checks = 0
-            return []  # leaving, or linked, or already asking for a link
-        self._isolated_checks += 1
-        if hv.is_joining and self._isolated_checks <= self.patience:
-            return []
+            return []  # leaving, or already asking for a link
         live = [a for a in self.swim.alive() if a != self.swim.addr]
+        if hv.active_view:
+            # linked: only an island is a reason to rejoin (see the module doc)
+            known = len(hv.active_view | hv.passive_view)
+            if known >= hv.config.active_size or len(live) <= known:
+                self._isolated_checks = 0
+                return []
+            self._isolated_checks += 1
+            if self._isolated_checks <= self.patience:
+                return []  # views fill up after a join or a failure: give them a few rounds
+        else:
+            self._isolated_checks += 1
+            if hv.is_joining and self._isolated_checks <= self.patience:
+                return []
         if not live:
             return []  # alone, or nobody alive is known: HyParView's own seed retry goes on
         self._rng.shuffle(live)
