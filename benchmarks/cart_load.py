@@ -340,7 +340,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def plot(path: Path, phases: list[Phase], kill_at: float, restart_at: float) -> None:
+def plot(
+    path: Path, phases: list[Phase], kill_at: float, restart_at: float, cpu_bound: float
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -360,6 +362,10 @@ def plot(path: Path, phases: list[Phase], kill_at: float, restart_at: float) -> 
     axes[0].set_title("latency CDF")
     names = [ph.name for ph in phases]
     axes[1].bar(names, [ph.ok / ph.seconds for ph in phases], color=["#4c72b0", "#dd8452"])
+    # what the measured CPU per request would allow if the machine's cores were free
+    axes[1].bar(
+        ["max if the CPUs\nwere free"], [cpu_bound], color="white", edgecolor="#4c72b0", hatch="//"
+    )
     axes[1].axhline(GOAL_RPS, color="grey", ls=":", label="goal (max phase)")
     axes[1].set_ylabel("successful requests/s (3 nodes)")
     axes[1].set_title(f"throughput (c killed at {kill_at:.0f} s, back at {restart_at:.0f} s)")
@@ -437,9 +443,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         add_arguments=add_arguments,
     )
     quick = bench.quick
-    n_shoppers = bench.args.shoppers or (8 if quick else 48)
+    n_shoppers = bench.args.shoppers or (8 if quick else 96)
     seconds = bench.args.seconds or (3.0 if quick else 20.0)
-    workers = bench.args.workers or (1 if quick else 2)
+    workers = bench.args.workers or 1  # one aiohttp process uses ~0.2 ms of CPU per request
     client = bench.args.client
     rng = random.Random(bench.args.seed)
     shoppers = [
@@ -559,8 +565,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     bench.goal("lost_acknowledged_writes", lost, "== 0", note=f"{acked} acknowledged writes")
     bench.goal("converged", 1 if converged else 0, "== 1")
+    # what the CPU per request of phase max (nodes + load generator) would allow if every core
+    # of the machine were theirs: the service's rate on this machine alone, CPU being the limit
+    cpu_bound = (os.cpu_count() or 1) * ph_max.ok / max(1e-9, node_cpu_s + ph_max.client_cpu_s)
     png = bench.out.with_suffix(".png")
-    plot(png, [ph_max, ph_paced], kill_at, restart_at)
+    plot(png, [ph_max, ph_paced], kill_at, restart_at, cpu_bound)
     bench.finish(
         extra={
             "cpus_shared_with_load_generator": os.cpu_count(),
@@ -580,6 +589,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             "load_generator_cpu_ms_per_request": round(
                 1000 * ph_max.client_cpu_s / max(1, ph_max.ok), 3
             ),
+            # the cores the nodes and the load generator got in the max phase (of the machine's
+            # cpus; the rest went to other work), and the rate those CPU costs per request would
+            # allow if every core were theirs: what the service would do on this machine alone
+            "max_phase_cores_obtained": round(
+                (node_cpu_s + ph_max.client_cpu_s) / ph_max.seconds, 2
+            ),
+            "req_per_s_if_cpus_were_free": round(cpu_bound),
             "kill_at_s": kill_at,
             "restart_at_s": restart_at,
             "plot": png.name,

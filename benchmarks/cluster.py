@@ -20,7 +20,9 @@ command and one JSON reply a line). Phases:
 4. **Idle**: CPU (% of a core, psutil) and bytes/s (the transport's counters) of each node with no
    load.
 5. **Restart** of a node whose data dir holds 1,000,000 small carts (20,000 with --quick): the
-   time from process start to ``async with Node(...)`` entered, and its peak RSS.
+   time from process start to ``async with Node(...)`` entered, then to its Merkle root (what a
+   first catch-up needs) and of a first read, and its peak RSS. ``--restart-only`` runs this
+   phase alone and merges it into the results file of the last full run.
 6. **Profile**: a shorter saturation run with cProfile on one node; its top functions by own time.
 """
 
@@ -100,6 +102,7 @@ def child(argv: list[str]) -> None:
                 {
                     "ready": node.address,
                     "entered_s": entered,
+                    "cpu_s": time.process_time(),  # the process's CPU so far: load-robust
                     "objects": len(node.keys()),
                     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 }
@@ -136,6 +139,10 @@ def child(argv: list[str]) -> None:
                     eng._merkle.flush(eng._encoded_state)
                     root, n = eng._merkle.node(0, 0)
                     reply({"digest": f"{root:016x}", "objects": n})
+                elif op == "read":  # one object's value (on a restarted node: decoded now)
+                    t = time.monotonic()
+                    value = node.get(cmd["key"], AWLWWMap).value
+                    reply({"value": _jsonable(value), "s": time.monotonic() - t})
                 elif op == "load":
                     reply(await _load(node, AWLWWMap, name, cmd))
                 elif op == "profile_start":
@@ -382,6 +389,11 @@ def cpu_seconds(p: Proc) -> float:
     return float(t.user + t.system)
 
 
+def _received_objects(procs: list[Proc]) -> int:
+    """Objects received by all nodes so far (every copy, decoded or skipped as a repeat)."""
+    return sum(p.call(op="status")["metrics"]["sync_total"]["recv_objects"] for p in procs)
+
+
 def populate(path: Path, n: int) -> None:
     """A data dir holding ``n`` one-item carts, written the way a node writes them."""
     import crdts
@@ -396,7 +408,7 @@ def populate(path: Path, n: int) -> None:
         for i in range(lo, min(n, lo + step)):
             m = AWLWWMap()
             m.put(rid, "apple", i % 10, HLCTimestamp(1_700_000_000_000 + i, 0, rid))
-            objs[f"cart:{i:07d}"] = crdts.encode(m)
+            objs[f"cart:{i:07d}"] = crdts.encode(m, canonical=True)  # as a node stores it
         store.commit(objs, {})
     store.close()
 
@@ -424,6 +436,9 @@ def main(argv: list[str] | None = None) -> None:
     lat_n = 30 if quick else 150
     idle_s = 3.0 if quick else 30.0
     restart_n = 20_000 if quick else 1_000_000
+    if bench.args.restart_only:
+        restart_only(bench, restart_n)
+        return
     key = secrets.token_bytes(32)
     tmp = Path(tempfile.mkdtemp(prefix="deltamesh-bench-cluster-"))
     extra: dict[str, Any] = {"nodes": nodes, "loadavg_start": os.getloadavg()}
@@ -438,6 +453,10 @@ def main(argv: list[str] | None = None) -> None:
 
         # 1. saturation
         bench.log(f"saturation: {writers} writers per node for {sat_s} s")
+        # CPU seconds of the 5 node processes over load + drain, per write: what a replicated
+        # write costs, a figure that holds up on a busy machine where updates/s does not
+        cpu0 = [cpu_seconds(p) for p in procs]
+        recv0 = _received_objects(procs)
         res = parallel(
             procs,
             op="load",
@@ -451,6 +470,8 @@ def main(argv: list[str] | None = None) -> None:
         writes = sum(r["writes"] for r in res)
         load_s = max(r["elapsed"] for r in res)
         drain_s, ok = wait_converged(procs, "cart:", 120)
+        cpu_s = sum(cpu_seconds(p) for p in procs) - sum(cpu0)
+        recv = _received_objects(procs) - recv0
         acked_rate = writes / load_s
         sustained = writes / (load_s + drain_s)
         wl = [x for r in res for x in r["lat"]]
@@ -462,6 +483,8 @@ def main(argv: list[str] | None = None) -> None:
             converged=ok,
             acked_per_s=round(acked_rate),
             replicated_per_s=round(sustained),
+            cpu_ms_per_write=round(1000 * cpu_s / max(writes, 1), 3),
+            recv_objects_per_write=round(recv / max(writes, 1), 1),
             write_p50_ms=round(median(wl) * 1000, 2),
             write_p99_ms=round(percentile_of(wl, 99) * 1000, 2),
             errors=sum(r["errors"] for r in res),
@@ -473,6 +496,9 @@ def main(argv: list[str] | None = None) -> None:
             "converged": ok,
             "acked_per_s": acked_rate,
             "replicated_per_s": sustained,
+            "cpu_s_nodes": cpu_s,
+            "cpu_ms_per_write": 1000 * cpu_s / max(writes, 1),
+            "objects_received": recv,
         }
 
         # 2. steady rate at half of saturation, with convergence latency
@@ -565,6 +591,9 @@ def main(argv: list[str] | None = None) -> None:
         extra["engine_counters"] = {
             "objects_received": sum(s["metrics"]["sync_total"]["recv_objects"] for s in st),
             "duplicates_skipped": sum(s["engine"].get("duplicates_skipped", 0) for s in st),
+            "relays_held": sum(s["engine"].get("relays_held", 0) for s in st),
+            "relays_released": sum(s["engine"].get("relays_released", 0) for s in st),
+            "relays_late": sum(s["engine"].get("relays_late", 0) for s in st),
             "catchups_started": sum(s["engine"]["catchups_started"] for s in st),
             "catchup_objects_shipped": sum(s["engine"]["catchup_objects_shipped"] for s in st),
         }
@@ -599,27 +628,8 @@ def main(argv: list[str] | None = None) -> None:
     # 5. restart with restart_n objects on disk
     skip_restart = bench.args.skip_restart or bench.args.store == "memory"
     try:
-        if skip_restart:
-            raise _SkipError
-        bench.log(f"restart: populating {restart_n:,} objects")
-        populate(tmp / "restart", restart_n)
-        rp = Proc("restart", tmp / "restart", key, "")
-        bench.row(
-            phase="restart",
-            objects=rp.ready["objects"],
-            start_s=round(rp.ready_wall, 2),
-            node_enter_s=round(rp.ready["entered_s"], 2),
-            peak_rss_mib=round(rp.ready["peak_rss_mib"]),
-        )
-        extra["restart"] = {
-            "objects": rp.ready["objects"],
-            "process_start_to_ready_s": rp.ready_wall,
-            "node_enter_s": rp.ready["entered_s"],
-            "peak_rss_mib": rp.ready["peak_rss_mib"],
-        }
-        rp.stop()
-    except _SkipError:
-        pass
+        if not skip_restart:
+            extra["restart"] = restart_phase(bench, tmp, key, restart_n)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -638,13 +648,7 @@ def main(argv: list[str] | None = None) -> None:
         note="at half of the saturation rate; last node's first sight - origin's ack",
     )
     if not skip_restart:
-        scale = 1_000_000 / restart_n
-        bench.goal(
-            "restart_1m_s",
-            round(extra["restart"]["process_start_to_ready_s"] * scale, 1),
-            "<= 60",
-            note=f"process start to Node entered, {restart_n:,} objects, scaled to 1M",
-        )
+        restart_goal(bench, extra["restart"], restart_n)
     plot(
         extra,
         (bench.out.parent if bench.args.out else RESULTS_DIR)
@@ -653,8 +657,76 @@ def main(argv: list[str] | None = None) -> None:
     bench.finish(extra=extra)
 
 
-class _SkipError(Exception):
-    pass
+def restart_phase(bench: Any, tmp: Path, key: bytes, restart_n: int) -> dict[str, Any]:
+    """Phase 5: a node process restarted over a data dir of ``restart_n`` one-item carts: the
+    time to ``Node`` entered, then to its Merkle root (what its first catch-up needs), and of a
+    first read of one stored cart."""
+    bench.log(f"restart: populating {restart_n:,} objects")
+    populate(tmp / "restart", restart_n)
+    rp = Proc("restart", tmp / "restart", key, "")
+    try:
+        t = time.monotonic()
+        root = rp.call(timeout=600, op="digest")
+        root_s = time.monotonic() - t
+        read = rp.call(op="read", key=f"cart:{restart_n // 2:07d}")
+        status = rp.call(op="status")
+    finally:
+        rp.stop()
+    store = status["metrics"]["store"]
+    bench.row(
+        phase="restart",
+        objects=rp.ready["objects"],
+        start_s=round(rp.ready_wall, 2),
+        node_enter_s=round(rp.ready["entered_s"], 2),
+        start_cpu_s=round(rp.ready.get("cpu_s", float("nan")), 2),
+        merkle_root_s=round(root_s, 2),
+        first_read_ms=round(read["s"] * 1000, 2),
+        peak_rss_mib=round(rp.ready["peak_rss_mib"]),
+    )
+    return {
+        "objects": rp.ready["objects"],
+        "process_start_to_ready_s": rp.ready_wall,
+        "node_enter_s": rp.ready["entered_s"],
+        "start_cpu_s": rp.ready.get("cpu_s"),
+        "merkle_root_after_ready_s": root_s,
+        "merkle_objects": root["objects"],
+        "first_read_s": read["s"],
+        "objects_not_decoded": store.get("objects_not_decoded"),
+        "peak_rss_mib": rp.ready["peak_rss_mib"],
+        "loadavg": os.getloadavg(),
+    }
+
+
+def restart_goal(bench: Any, restart: dict[str, Any], restart_n: int) -> None:
+    scale = 1_000_000 / restart_n
+    bench.goal(
+        "restart_1m_s",
+        round(restart["process_start_to_ready_s"] * scale, 1),
+        "<= 60",
+        note=f"process start to Node entered, {restart_n:,} objects, scaled to 1M",
+    )
+
+
+def restart_only(bench: Any, restart_n: int) -> None:
+    """``--restart-only``: phase 5 alone, merged into the results file of the last full run
+    (its restart figures, row and goal replaced; ``restart.command`` says how they were made)."""
+    tmp = Path(tempfile.mkdtemp(prefix="deltamesh-bench-cluster-"))
+    try:
+        restart = restart_phase(bench, tmp, secrets.token_bytes(32), restart_n)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    restart_goal(bench, restart, restart_n)
+    restart["command"] = bench.command
+    prev = json.loads(bench.out.read_text()) if bench.out.exists() else None
+    written = bench.finish(extra={"restart": restart})
+    if prev is None:
+        return
+    prev["goals"]["restart_1m_s"] = written["goals"]["restart_1m_s"]
+    prev["rows"] = [r for r in prev.get("rows", []) if r.get("phase") != "restart"]
+    prev["rows"] += written["rows"]
+    prev["restart"] = restart
+    bench.out.write_text(json.dumps(prev, indent=1, sort_keys=False, default=str) + "\n")
+    print(f"merged the restart phase into {bench.out} (the other phases are its last full run)")
 
 
 def _arguments(parser: Any) -> None:
@@ -665,6 +737,11 @@ def _arguments(parser: Any) -> None:
         help="the nodes' store (memory: only to compare, the goals are for sqlite)",
     )
     parser.add_argument("--skip-restart", action="store_true", help="skip the restart phase")
+    parser.add_argument(
+        "--restart-only",
+        action="store_true",
+        help="only the restart phase, merged into the last full run's results file",
+    )
     parser.add_argument(
         "--resend-timeout",
         type=float,

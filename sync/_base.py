@@ -43,6 +43,7 @@ class Peer:
         "deferred",
         "got_hello",
         "have",
+        "have_acked",
         "hello_epoch",
         "known",
         "metrics",
@@ -71,6 +72,7 @@ class Peer:
         # Its last Have report (relay_hold): its neighbours -> (epoch, watermark of their stream
         # it holds). The keys are its neighbour set.
         self.have: dict[str, tuple[int, int]] = {}
+        self.have_acked = -1  # our ack mark for it in our last Have to it
 
 
 class EngineBase:
@@ -87,6 +89,7 @@ class EngineBase:
     _encode: Callable[[Crdt], bytes]
     _decode: Callable[[bytes], Crdt]
     _state: dict[str, Crdt]
+    _count_elements: Callable[[Crdt], int] | None
     _mode: SyncMode
     _c: int
     _base: int
@@ -100,6 +103,8 @@ class EngineBase:
     _recovering: bool
 
     if TYPE_CHECKING:
+
+        def state_bytes(self, key: str) -> bytes | None: ...
 
         def _send(self, out: list[Effect], peer: str, msg: Message, payload: int = 0) -> None: ...
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from gossip._events import Effect, Emit
 from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Crdt, Peer
 from sync._digest import DigestMixin
-from sync._errors import ProtocolViolationError
+from sync._errors import CorruptRecordError, ProtocolViolationError
 from sync._messages import (
     PROTOCOL_VERSION,
     CatchupDone,
@@ -234,13 +234,19 @@ class CatchupMixin(DigestMixin):
                 i += 1
                 continue
             else:
-                x = self._state[key]
-                enc = self._encode(x)
-                if len(enc) + len(key) + OBJ_OVERHEAD > limit:
-                    cu.split.add(i)
-                    for px, penc in self._split(x):
-                        cu.parts[len(cu.ship)] = (px, penc)
-                        cu.ship.append(key)
+                try:
+                    enc = self.state_bytes(key) or b""  # a stored object: as stored, no decode
+                    if len(enc) + len(key) + OBJ_OVERHEAD > limit:
+                        x = self._state[key]  # too big for one message: decoded to be split
+                        cu.split.add(i)
+                        for px, penc in self._split(x):
+                            cu.parts[len(cu.ship)] = (px, penc)
+                            cu.ship.append(key)
+                        i += 1
+                        continue
+                    # the object itself only to count its elements (when asked to)
+                    x = self._state[key] if self._count_elements is not None else None
+                except CorruptRecordError:  # our stored state of it does not decode: skip
                     i += 1
                     continue
             size = len(key) + len(enc) + OBJ_OVERHEAD

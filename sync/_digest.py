@@ -61,7 +61,9 @@ class DigestMixin(EngineBase):
         irreducible's encoding has one element). Every replica of a cluster uses the same codec,
         so they agree on which."""
         if self._canonical is not None:
-            return self._canonical(self._state[key])
+            b = self.state_bytes(key)
+            assert b is not None  # the index holds only keys of the state
+            return b
         total = 0
         for z in self._state[key].decompose():
             total += mmh3.hash64(self._encode(z), signed=False)[0]

@@ -61,6 +61,7 @@ from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Codec, Crdt, Peer
 from sync._catchup import CatchupCompleted, CatchupMixin
 from sync._config import SyncConfig
 from sync._errors import (
+    CorruptRecordError,
     DecodeError,
     NotACrdtError,
     ObjectTooLargeError,
@@ -69,6 +70,7 @@ from sync._errors import (
     TypeMismatchError,
     UsageError,
 )
+from sync._lazy import LazyState
 from sync._merkle import MerkleIndex
 from sync._messages import (
     Ack,
@@ -109,6 +111,10 @@ _RECENT_MAX_BYTES = 4096  # encoded bytes: a bigger delta is not remembered
 # What a received object must provide to be stored (the crdts contract). A codec may also
 # decode value types (crdts registers HLCTimestamp): such an object must never reach the state.
 _CONTRACT = ("join", "merge", "leq", "copy", "diff", "decompose", "value")
+# Encodings of current states kept for reuse (state_bytes): the Merkle item hash, the Node's
+# committer and catch-up shipping each need the object's bytes after a change; one encode serves
+# all three unless the object changes in between. Bounded: the most recently encoded only.
+_STATE_BYTES_CACHE = 4096
 
 
 def _recent_cost(key: str, data: bytes) -> int:
@@ -130,9 +136,22 @@ class Entry:
         self.skip: frozenset[str] | None = None
 
 
-# A received delta whose relay waits (relay_hold): (due, key, delta, origin, origin's epoch,
-# end of the origin's interval it came in, the neighbours it waits for).
-_Relay = tuple[float, str, Crdt, str, int, int, frozenset[str]]
+class _Held:
+    """A received delta whose relay waits (relay_hold): when it came, its key and delta, the
+    source's epoch and the end of the source's interval it came in, and the neighbours it is
+    held for (neighbours of the source, which should get it from there)."""
+
+    __slots__ = ("delta", "epoch", "hi", "key", "later", "t")
+
+    def __init__(  # noqa: PLR0917
+        self, t: float, key: str, delta: Crdt, epoch: int, hi: int, later: set[str]
+    ) -> None:
+        self.t = t
+        self.key = key
+        self.delta = delta
+        self.epoch = epoch
+        self.hi = hi
+        self.later = later
 
 
 class SyncEngine(CatchupMixin):
@@ -146,7 +165,11 @@ class SyncEngine(CatchupMixin):
     ``state`` (optional) is an existing keyspace dict, used **as is** (not copied): after a crash
     that kept the state but lost the engine (buffer, acks), build a new engine over the same dict;
     a new ``epoch`` (drawn afresh when not given) tells the neighbours that this replica's stream
-    restarted; a caller passing ``epoch`` must never reuse one.
+    restarted; a caller passing ``epoch`` must never reuse one. ``state`` may be a
+    :class:`~sync._lazy.LazyState` (objects decoded on first use); ``item_hashes`` then gives the
+    Merkle item hash of some of its objects (``item_hash(key, crdts.encode(x,
+    canonical=True))``, e.g. from the canonical bytes kept on disk; only keys of ``state``), so
+    that none of them is decoded to index it.
     """
 
     protocol = "sync"
@@ -161,6 +184,7 @@ class SyncEngine(CatchupMixin):
         epoch: int | None = None,
         codec: Codec | None = None,
         count_elements: Callable[[Crdt], int] | None = None,
+        item_hashes: Mapping[str, int] | None = None,
     ) -> None:
         if not isinstance(replica_id, str) or not replica_id:
             raise UsageError("replica_id must be a non-empty str")
@@ -209,10 +233,21 @@ class SyncEngine(CatchupMixin):
         # relay_hold: the Delta being received ((epoch, hi, now) of its source's stream), the
         # received deltas waiting to be relayed, and the last Have report sent
         self._rx: tuple[int, int, float] | None = None
-        self._relay: deque[_Relay] = deque()
-        self._have_sent: list[tuple[str, int, int]] | None = None
+        self._relay: dict[str, deque[_Held]] = {}  # per source, in arrival order
+        # per source: the neighbours its held relays were already released to at once (the
+        # source or the link between them went away), so each change is acted on once
+        self._released: dict[str, set[str]] = {}
+        self._have_marks: list[tuple[str, int, int]] = []
         self._merkle = MerkleIndex()
-        self._merkle.touch_all(self._state)
+        if item_hashes:  # known: indexed without encoding (or decoding) those objects
+            self._merkle.load(item_hashes)
+            if len(item_hashes) < len(self._state):
+                self._merkle.touch_all(k for k in self._state if k not in item_hashes)
+        else:
+            self._merkle.touch_all(self._state)
+        self._state_bytes: OrderedDict[str, bytes] = OrderedDict()
+        # over a LazyState: objects not decoded yet, whose stored bytes are their state_bytes
+        self._lazy = self._state if isinstance(self._state, LazyState) else None
         self._session = 0
         # Built over a kept, non-empty state (a restart): likely stale until a neighbour has
         # caught us up; told in our Hello so that catch-up goes first (see _on_hello).
@@ -330,8 +365,36 @@ class SyncEngine(CatchupMixin):
             self.subscriptions.notify(change)
             self.metrics.callback_errors = self.subscriptions.errors
 
-    def _record(self, key: str, delta: Crdt, origin: str | None) -> None:
+    def state_bytes(self, key: str) -> bytes | None:
+        """The encoding of object ``key``'s current state (``None``: no such object), canonical
+        with the crdts codec (equal states, equal bytes). Computed once per change of the object
+        and shared by the Merkle index, catch-up shipping and the Node's store. An object of a
+        :class:`~sync._lazy.LazyState` not decoded yet: its stored bytes (the Node stores these
+        bytes, canonical since data dir format 2), without decoding it."""
+        b = self._state_bytes.get(key)
+        if b is None:
+            lazy = self._lazy
+            if lazy is not None and lazy.raw:  # not decoded yet: its stored bytes are these
+                b = lazy.raw.get(key)
+                if b is not None and key not in lazy.failed:
+                    return b
+            x = self._state.get(key)
+            if x is None:
+                return None
+            b = (self._canonical or self._encode)(x)
+            cache = self._state_bytes
+            cache[key] = b
+            if len(cache) > _STATE_BYTES_CACHE:
+                cache.popitem(last=False)
+        return b
+
+    def _touch(self, key: str) -> None:
+        """Object ``key`` changed: its Merkle item hash and cached bytes are stale."""
         self._merkle.touch(key)
+        self._state_bytes.pop(key, None)
+
+    def _record(self, key: str, delta: Crdt, origin: str | None) -> None:
+        self._touch(key)
         if self.on_record is not None:
             self.on_record(key)
         if not self._mode.delta:
@@ -360,40 +423,82 @@ class SyncEngine(CatchupMixin):
         self, key: str, delta: Crdt, origin: str, rx: tuple[int, int, float]
     ) -> frozenset[str] | None:
         """relay_hold: the neighbours (plus ``origin``) that should get ``delta`` from
-        ``origin`` directly, since its last Have lists them as its neighbours; its relay to them
-        is queued. ``None``: relay to every other neighbour now."""
-        src = self._peers.get(origin)
+        ``origin`` directly (each lists the other as a neighbour in its last Have); its relay to
+        them is held. ``None``: relay to every other neighbour now."""
+        peers = self._peers
+        src = peers.get(origin)
         if src is None or not src.have:
             return None
         theirs = src.have
-        later = frozenset(w for w in self._peers if w != origin and w in theirs)
+        later = {w for w, p in peers.items() if w != origin and w in theirs and origin in p.have}
         if not later:
             return None
         epoch, hi, now = rx
-        self._relay.append((now + self.config.relay_hold, key, delta, origin, epoch, hi, later))
+        q = self._relay.get(origin)
+        if q is None:
+            q = self._relay[origin] = deque()
+        q.append(_Held(now, key, delta, epoch, hi, later))
         self.metrics.relays_held += len(later)
-        return later | {origin}
+        return frozenset(later) | {origin}
+
+    def _has(self, peer: str, origin: str, h: _Held) -> bool:
+        """Whether ``peer``'s last Have shows it holds ``origin``'s stream up to ``h.hi``."""
+        p = self._peers.get(peer)
+        if p is None:
+            return True  # no longer a neighbour: nothing to relay to it
+        m = p.have.get(origin)
+        return m is not None and m[0] == h.epoch and m[1] >= h.hi
 
     def _relay_due(self, now: float) -> None:
-        """Relay the held deltas whose wait is over to the neighbours that have not reported
-        holding them (their source is dead to them, or slow); drop the rest."""
-        q = self._relay
+        """Decide the held relays: a neighbour that reported holding one is dropped from it; one
+        whose source, or link to the source, went away (the source left our neighbours, or
+        either one's Have no longer lists the other) gets every held relay from that source at
+        once; and what is still unreported after ``relay_hold`` is relayed anyway (a silent link,
+        a neighbour far behind)."""
         peers = self._peers
-        while q and q[0][0] <= now:
-            _, key, delta, origin, epoch, hi, later = q.popleft()
-            need: list[str] = []
-            for w in later:
-                p = peers.get(w)
-                if p is None:
-                    continue
-                h = p.have.get(origin)
-                if h is None or h[0] != epoch or h[1] < hi:
-                    need.append(w)
-            if need:
-                self.metrics.relays_late += len(need)
-                self._append(key, delta, origin, frozenset(peers).difference(need))
-            else:
-                self._touch_mod(key)
+        hold = self.config.relay_hold
+        for origin in list(self._relay):
+            q = self._relay[origin]
+            src = peers.get(origin)
+            cut = {
+                w
+                for w, p in peers.items()
+                if w != origin and (src is None or w not in src.have or origin not in p.have)
+            }
+            done = self._released.get(origin, set())
+            new = cut - done
+            if new:
+                for h in q:
+                    ws = h.later & new
+                    if ws:
+                        h.later -= ws
+                        self._release(origin, h, ws, late=False)
+            self._released[origin] = cut
+            while q:
+                h = q[0]
+                h.later = {w for w in h.later if not self._has(w, origin, h)}
+                if h.later and now - h.t < hold:
+                    break  # the ones behind it came later
+                q.popleft()
+                if h.later:
+                    self._release(origin, h, h.later, late=True)
+                else:
+                    self._touch_mod(h.key)
+            if not q:
+                del self._relay[origin]
+                self._released.pop(origin, None)
+
+    def _release(self, origin: str, h: _Held, ws: set[str], *, late: bool) -> None:
+        """Relay ``h`` to those of ``ws`` that have not reported holding it."""
+        need = [w for w in ws if not self._has(w, origin, h)]
+        if not need:
+            self._touch_mod(h.key)
+            return
+        if late:
+            self.metrics.relays_late += len(need)
+        else:
+            self.metrics.relays_released += len(need)
+        self._append(h.key, h.delta, origin, frozenset(self._peers).difference(need))
 
     def _append(
         self, key: str, delta: Crdt, origin: str | None, skip: frozenset[str] | None
@@ -534,18 +639,19 @@ class SyncEngine(CatchupMixin):
         return out
 
     def _report_have(self, out: list[Effect]) -> None:
-        """Tell every neighbour our neighbours and how far we hold each one's stream (when that
-        changed since the last report)."""
+        """Tell every neighbour our neighbours, how far we hold each one's stream, and how far
+        ours counts as delivered to it (when any of that changed since our last report)."""
         recv = self._recv
         marks: list[tuple[str, int, int]] = []
         for a in self._peers:
             r = recv.get(a)
             marks.append((a, 0, 0) if r is None else (a, r[0], r[1].mark))
-        if marks == self._have_sent:
-            return
-        self._have_sent = marks
-        for peer in self._peers:
-            self._send(out, peer, Have(marks))
+        changed = marks != self._have_marks
+        self._have_marks = marks
+        for peer, p in self._peers.items():
+            if changed or p.ack.mark != p.have_acked:
+                p.have_acked = p.ack.mark
+                self._send(out, peer, Have(marks, self.epoch, p.ack.mark))
 
     # -- sending ----------------------------------------------------------------------------------
 
@@ -757,8 +863,15 @@ class SyncEngine(CatchupMixin):
 
     def _on_have(self, src: str, msg: Have) -> None:
         p = self._peers.get(src)
-        if p is not None:
-            p.have = {a: (e, m) for a, e, m in msg.marks}
+        if p is None:
+            return
+        p.have = {a: (e, m) for a, e, m in msg.marks}
+        r = self._recv.get(src)
+        if r is not None and r[0] == msg.epoch and r[1].mark > 0:
+            # Only once a catch-up (or a kept watermark) has made the tracker vouch for the
+            # stream's start: A(us) begins at the sender's c when we became neighbours, and what
+            # is older reaches us by catch-up, not by this stream.
+            r[1].raise_to(msg.acked)
 
     def _recv_tracker(self, src: str, epoch: int) -> RangeTracker:
         entry = self._recv.get(src)
@@ -802,7 +915,11 @@ class SyncEngine(CatchupMixin):
                     src, NotACrdtError(f"{key!r}: a {type(d).__name__} is not a CRDT")
                 )
                 continue
-            x = self._state.get(key)
+            try:
+                x = self._state.get(key)
+            except CorruptRecordError as exc:  # our stored state of it does not decode: skip
+                self.metrics.count_error(src, exc)
+                continue
             if x is not None and type(x) is not type(d):
                 self.metrics.count_error(
                     src, TypeMismatchError(f"{key!r}: {type(d).__name__} for {type(x).__name__}")
@@ -838,7 +955,7 @@ class SyncEngine(CatchupMixin):
                         self._record(key, d, src)
                     else:
                         self._state[key] = d
-                        self._merkle.touch(key)
+                        self._touch(key)
                         if self.on_record is not None:
                             self.on_record(key)
                     if watch:
@@ -853,7 +970,7 @@ class SyncEngine(CatchupMixin):
                     self._record(key, delta, src)
                 else:
                     x.merge(d)
-                    self._merkle.touch(key)
+                    self._touch(key)
                     if self.on_record is not None:
                         self.on_record(key)
                 if watch:
@@ -923,7 +1040,8 @@ class SyncEngine(CatchupMixin):
     def objects_pending(self) -> int:
         """Distinct objects not yet acknowledged by some neighbour, plus unsent catch-up objects."""
         pending = {e.key for e in self._buf}
-        pending.update(r[1] for r in self._relay)
+        for q in self._relay.values():
+            pending.update(h.key for h in q)
         for p in self._peers.values():
             if p.catchup is not None:
                 pending.update(p.catchup.ship[p.catchup.shipped.mark :])

@@ -2,7 +2,8 @@
 
 - Offline (``go_offline``): no packet or frame goes in or out. Datagrams and frames sent are
   dropped (counted; a frame is not failed, as a cut cable fails nothing at once: failing it would
-  have the cores retry at once), open connections are closed, and whatever still arrives is
+  have the cores retry at once), open connections are closed, new inbound connections are closed
+  before their handshake (the transport's ``set_accepting``), and whatever still arrives is
   dropped before any core sees it.
 - Online, a frame that carries this replica's state (a sync ``Delta`` or ``Objects`` message)
   first waits for ``before_send`` (the Node's pending commit): nothing a peer could keep leaves
@@ -52,8 +53,13 @@ class LinkGate(TransportWrapper):
         self.gated = 0  # sends that waited for the commit
 
     async def set_offline(self, offline: bool, peers: Sequence[Addr] = ()) -> None:
-        """Switch; going offline closes the connections to ``peers``."""
+        """Switch; going offline closes the connections to ``peers`` and, over a transport that
+        can (``NetTransport.set_accepting``), refuses new inbound connections before their
+        handshake."""
         self.offline = offline
+        accepting = getattr(self.inner, "set_accepting", None)
+        if callable(accepting):
+            accepting(not offline)
         if offline:
             for peer in peers:
                 await self.inner.close_stream(peer)

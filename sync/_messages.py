@@ -151,9 +151,16 @@ class CatchupDone:
 class Have:
     """Sent each round (when it changed) with ``relay_hold`` on: the sender's current neighbours,
     and for each the watermark of its stream the sender holds, ``(address, epoch, mark)`` (mark
-    0: nothing yet). A neighbour uses it to relay a delta only to those that lack it."""
+    0: nothing yet). A neighbour uses it to relay a delta only to those that lack it.
+
+    ``epoch``/``acked``: the sender's epoch and ``A(you)``, how far its stream counts as
+    delivered to you, including the ranges it never sent you because you hold them (BP, the
+    known filter) or get them from their source (relay_hold): your watermark of its stream
+    moves past them (once a catch-up has set it), else it would stall at the first."""
 
     marks: list[tuple[str, int, int]]
+    epoch: int = 0
+    acked: int = 0
 
 
 Message: TypeAlias = (
@@ -189,7 +196,7 @@ def encode_message(msg: Message) -> bytes:
     if isinstance(msg, ObjectsAck):
         return _pack(T_OBJECTS_ACK, [msg.session, msg.lo, msg.hi])
     if isinstance(msg, Have):
-        return _pack(T_HAVE, [list(m) for m in msg.marks])
+        return _pack(T_HAVE, [[list(m) for m in msg.marks], msg.epoch, msg.acked])
     return _pack(T_CATCHUP_DONE, [msg.session, msg.epoch, msg.covered])
 
 
@@ -307,16 +314,17 @@ def _decode_body(tag: int, body: Any) -> Message:
         session, epoch, covered = _list(body, 3)
         return CatchupDone(_u64(session), _u64(epoch), _u64(covered))
     if tag == T_HAVE:
-        entries = _list(body)
+        entries, epoch, acked = _list(body, 3)
+        entries = _list(entries)
         if len(entries) > MAX_HAVE:
             raise DecodeError(f"a Have lists at most {MAX_HAVE} neighbours")
         marks: list[tuple[str, int, int]] = []
         for m in entries:
-            addr, epoch, mark = _list(m, 3)
+            addr, e, mark = _list(m, 3)
             if type(addr) is not str:
                 raise DecodeError("a Have entry is [str address, epoch, mark]")
-            marks.append((addr, _u64(epoch), _u64(mark)))
-        return Have(marks)
+            marks.append((addr, _u64(e), _u64(mark)))
+        return Have(marks, _u64(epoch), _u64(acked))
     raise DecodeError(f"unknown sync message tag {tag:#x}")
 
 

@@ -62,9 +62,11 @@ class SyncMetrics:
     early_hellos_dropped: int = 0  # Hellos from non-neighbours beyond max_early_hellos
     peers_folded: int = 0  # messages from senders beyond max_peers, counted under OTHERS
     duplicates_skipped: int = 0  # received objects byte-identical to one already joined
-    # relay_hold: relays of received deltas held for a neighbour of their source, and those
-    # sent after the wait (the neighbour had not reported holding it)
+    # relay_hold: relays of received deltas held for a neighbour of their source; those sent
+    # at once when the source or its link to the neighbour went away; those sent after the
+    # hold (the neighbour had not reported holding it)
     relays_held: int = 0
+    relays_released: int = 0
     relays_late: int = 0
 
     def peer(self, addr: str, *, own: bool = False) -> PeerMetrics:
@@ -106,5 +108,6 @@ class SyncMetrics:
             "peers_folded": self.peers_folded,
             "duplicates_skipped": self.duplicates_skipped,
             "relays_held": self.relays_held,
+            "relays_released": self.relays_released,
             "relays_late": self.relays_late,
         }

@@ -53,6 +53,7 @@ from sync._direct import DirectCore, StatusRequested, WriteAcked, WriteRequested
 from sync._engine import CatchupCompleted, SyncEngine
 from sync._errors import ClockError, UsageError
 from sync._gate import LinkGate, link_gate
+from sync._lazy import LazyState
 from sync._membership import MemberInfo, MembershipEvent, encode_meta, membership_event
 from sync._node_config import NodeConfig
 from sync._node_objects import NodeObjects
@@ -109,6 +110,7 @@ class Node(NodeStore, NodeObjects, NodeObserve):
             "changes_dropped": 0,
             "clock_jumps_refused": 0,
         }
+        self._swim_incarnation = 0  # where SWIM starts (read from the data dir)
         self._wall0 = time.time_ns() // 1_000_000  # the clocks at construction: the anchor
         self._mono0 = time.monotonic()
 
@@ -159,7 +161,7 @@ class Node(NodeStore, NodeObjects, NodeObserve):
             raise
         return self
 
-    async def _start(self, net: NetTransport, state: dict[str, Any]) -> None:
+    async def _start(self, net: NetTransport, state: tuple[LazyState, dict[str, int]]) -> None:
         cfg = self.config
         self._net = net
         self._address = addr = net.local_addr
@@ -170,6 +172,7 @@ class Node(NodeStore, NodeObjects, NodeObserve):
             random.Random(rng.getrandbits(64)),
             meta=encode_meta(self.name),
             seeds=cfg.seeds,
+            incarnation=self._swim_incarnation,  # above the previous life's (persisted)
         )
         self._hv = hv = HyParView(
             addr,
@@ -178,7 +181,11 @@ class Node(NodeStore, NodeObjects, NodeObserve):
             epoch=time.time_ns() // 1_000_000,  # grows across restarts of this address
         )
         self._engine = engine = SyncEngine(
-            self._replica_id, cfg.sync, random.Random(rng.getrandbits(64)), state=state
+            self._replica_id,
+            cfg.sync,
+            random.Random(rng.getrandbits(64)),
+            state=state[0],
+            item_hashes=state[1],
         )
         assert self._store is not None
         gc = GroupCommitter(self._store, self._encode_state, self._meta)
@@ -256,8 +263,7 @@ class Node(NodeStore, NodeObjects, NodeObserve):
                     if self._committer is not None:  # commits what is left
                         await self._committer.__aexit__(None, None, None)
                 finally:
-                    if self._store is not None:
-                        self._store.close()
+                    self._close_store()
                     if self._net is not None:
                         await self._net.__aexit__(None, None, None)
                     for sink in self._event_sinks:

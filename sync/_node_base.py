@@ -75,6 +75,7 @@ class NodeBase:
     _replication: Replication | None
     _offline_peers: list[str]
     _counters: dict[str, int]
+    _swim_incarnation: int
 
     if TYPE_CHECKING:
 

@@ -28,6 +28,13 @@ def _check_addr(what: str, addr: object) -> tuple[str, int]:
         raise ConfigError(f"{what}: {exc}") from None
 
 
+def _default_sync() -> SyncConfig:
+    """The sync settings of a ``NodeConfig(...)`` built without a preset: the ``lan()``
+    preset's (whose other defaults it shares), not the bare ``SyncConfig.lan()``, which resends
+    every round (``resend_timeout=0``) behind the Node's commit-gated acks."""
+    return NodeConfig.lan(name="default").sync
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class NodeConfig:
     """Everything a :class:`~sync.Node` needs. Build it with a preset::
@@ -55,7 +62,7 @@ class NodeConfig:
     swim: SwimConfig = field(default_factory=SwimConfig.lan)
     hyparview: HyParViewConfig = field(default_factory=HyParViewConfig)
     transport: TransportConfig = field(default_factory=TransportConfig.lan)
-    sync: SyncConfig = field(default_factory=SyncConfig.lan)
+    sync: SyncConfig = field(default_factory=_default_sync)
     # s between checks of the overlay safety net (no active neighbour while SWIM knows live
     # members: rejoin HyParView through one of them); 0 = the HyParView round
     overlay_check_interval: float = 0.0
@@ -169,7 +176,7 @@ class NodeConfig:
             # the Node's frames travel over streams (nothing lost short of a broken connection)
             # and each ack waits for the receiver's commit: resend what is unacked after 1 s,
             # not every round (see SyncConfig.resend_timeout)
-            "sync": replace(SyncConfig.lan(), resend_timeout=1.0, relay_hold=1.0),
+            "sync": replace(SyncConfig.lan(), resend_timeout=1.0, relay_hold=3.0),
         }
         values.update(overrides)
         return cls(name=name, **values)
@@ -187,7 +194,7 @@ class NodeConfig:
                 shuffle_interval=30.0, neighbor_timeout=10.0, join_timeout=10.0
             ),
             "transport": TransportConfig.wan(),
-            "sync": replace(SyncConfig.wan(), resend_timeout=5.0, relay_hold=5.0),
+            "sync": replace(SyncConfig.wan(), resend_timeout=5.0, relay_hold=15.0),
         }
         values.update(overrides)
         return cls(name=name, **values)
@@ -214,7 +221,7 @@ class NodeConfig:
                 sync_interval=0.05,
                 catchup_timeout=1.0,
                 resend_timeout=1.0,
-                relay_hold=1.0,
+                relay_hold=3.0,
             ),
             "leave_timeout": 1.0,
         }

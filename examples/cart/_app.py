@@ -27,13 +27,14 @@ from examples.cart._metrics import CartMetrics
 from examples.cart._validation import MAX_BODY_BYTES, RequestError, check_name, parse_qty_body
 
 if TYPE_CHECKING:
-    from sync import Node
+    from sync import MapHandle, Node
 
 __all__ = ["CART_PREFIX", "SSE_CLUSTER_INTERVAL", "cart_key", "create_app"]
 
 CART_PREFIX = "cart:"
 SSE_CLUSTER_INTERVAL = 1.0  # s between member snapshots pushed to an open page
 MAX_LISTED_USERS = 1000  # GET /carts lists the first users (in name order) and the total
+MAX_CACHED_HANDLES = 10_000  # cart handles kept between requests (see _Service._handle)
 
 
 def cart_key(user: str) -> str:
@@ -57,13 +58,24 @@ class _Service:
     def __init__(self, node: Node, metrics: CartMetrics) -> None:
         self.node = node
         self.metrics = metrics
+        self._handles: dict[str, MapHandle] = {}  # user -> the handle of their cart
         self.page = (resources.files("examples.cart") / "static" / "index.html").read_text("utf-8")
 
     # -- carts -----------------------------------------------------------------------------------
 
+    def _handle(self, user: str) -> MapHandle:
+        """The cart's handle, made once per user: ``node.get`` checks the name and the type on
+        every call, a visible share of a request's cost. A handle holds no state (it reads the
+        live object each time, and checks its type again), so keeping it changes nothing."""
+        handle = self._handles.get(user)
+        if handle is None:
+            if len(self._handles) >= MAX_CACHED_HANDLES:
+                self._handles.clear()  # many users: start over rather than grow without bound
+            handle = self._handles[user] = self.node.get(cart_key(user), AWLWWMap)
+        return handle
+
     def _cart(self, user: str) -> dict[str, Any]:
-        handle = self.node.get(cart_key(user), AWLWWMap)
-        return {"user": user, "items": dict(sorted(handle.value.items()))}
+        return {"user": user, "items": dict(sorted(self._handle(user).value.items()))}
 
     async def get_cart(self, request: Request) -> Response:
         user = check_name("user", request.path_params["user"])
@@ -73,7 +85,7 @@ class _Service:
         user = check_name("user", request.path_params["user"])
         item = check_name("item", request.path_params["item"])
         qty = parse_qty_body(await _read_body(request))
-        await self.node.get(cart_key(user), AWLWWMap).put(item, qty)
+        await self._handle(user).put(item, qty)
         return JSONResponse(self._cart(user))
 
     async def delete_item(self, request: Request) -> Response:
@@ -81,7 +93,7 @@ class _Service:
         item = check_name("item", request.path_params["item"])
         # removing an item that is not there is not an error: the cart ends without it either way
         # (and a remove that crosses a concurrent add on another node loses to it)
-        await self.node.get(cart_key(user), AWLWWMap).remove(item)
+        await self._handle(user).remove(item)
         return JSONResponse(self._cart(user))
 
     async def list_carts(self, request: Request) -> Response:
@@ -143,7 +155,7 @@ class _Service:
         )
 
     async def _event_stream(self, user: str) -> AsyncIterator[str]:
-        handle = self.node.get(cart_key(user), AWLWWMap)
+        handle = self._handle(user)
         changed = anyio.Event()
 
         def on_change(_change: object) -> None:

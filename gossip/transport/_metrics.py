@@ -22,6 +22,7 @@ DROP_REASONS = (
     "buffer",  # a link closed: all links together buffered max_buffered_bytes, it the most
     "idle",  # a link closed after idle_timeout seconds without receiving anything
     "kernel",  # datagrams the kernel dropped, receive buffer full (Linux; read, not counted)
+    "offline",  # connections closed as accepted, before a handshake: not accepting (offline)
 )
 
 

@@ -292,6 +292,7 @@ class NetTransport:
         self._packet_cap = self.config.max_packet_size + packet_overhead("x" * 255)
         self._kernel_read = -_KERNEL_POLL  # monotonic time of the last kernel drop count read
         self._closed = False
+        self._accepting = True  # see set_accepting
 
     # -- properties ------------------------------------------------------------------------
 
@@ -412,7 +413,23 @@ class NetTransport:
                 log.warning("accept failed: %s", exc)
                 await anyio.sleep(0.1)
                 continue
+            if not self._accepting:  # closed before any byte of ours: no handshake completes
+                self._metrics.drop("offline")
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+                continue
             tg.start_soon(self._handle_inbound, stream)
+
+    def set_accepting(self, accepting: bool) -> None:
+        """Accept inbound connections (the default), or not: each one is then closed as soon as
+        the kernel hands it over, before the handshake (counted as dropped ``offline``), and the
+        inbound handshakes in progress are cancelled. For a node taken offline (the Node's
+        ``go_offline``): peers see a refused link, not one that completes and then stays
+        silent. Datagrams and established links are the caller's to drop or close."""
+        self._accepting = accepting
+        if not accepting:
+            for _source, scope in list(self._handshaking.values()):
+                scope.cancel()
 
     async def _bind(self) -> None:
         cfg = self.config

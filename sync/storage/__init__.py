@@ -24,7 +24,13 @@ from sync.storage._interface import (
     DataDirInfo,
     Store,
 )
-from sync.storage._load import LoadResult, load_objects
+from sync.storage._load import (
+    LoadResult,
+    load_encoded,
+    load_objects,
+    stored_format,
+    upgrade_format,
+)
 from sync.storage._memory import MemoryStore
 from sync.storage._sqlite import SQLiteStore
 
@@ -51,10 +57,13 @@ __all__ = [
     "SQLiteStore",
     "StorageError",
     "Store",
+    "load_encoded",
     "load_objects",
     "mint_replica_id",
     "open_data_dir",
     "renew_replica_id",
+    "stored_format",
+    "upgrade_format",
 ]
 
 

@@ -30,8 +30,13 @@ __all__ = [
     "Store",
 ]
 
-FORMAT_VERSION = 1
-"""The on-disk format this version writes (and the newest it reads)."""
+FORMAT_VERSION = 2
+"""The on-disk format this version writes (and the newest it reads).
+
+1: ``objects`` rows hold ``crdts.encode(state)``. 2: they hold the *canonical* encoding
+(``crdts.encode(state, canonical=True)``: equal states, equal bytes), so the Node derives each
+object's Merkle item hash from the bytes alone and starts without decoding anything. A format-1
+dir is upgraded in place by :func:`~sync.storage.upgrade_format` when a Node opens it."""
 
 MIN_FORMAT_VERSION = 1
 """The oldest on-disk format this version still reads."""

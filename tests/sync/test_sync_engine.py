@@ -765,3 +765,27 @@ def test_resend_timeout_holds_back_catch_up_steps_in_flight() -> None:
     held = _catchup_slots_sent(10.0)
     assert held and len(held) == len(set(held))  # each step once until the timeout
     assert max(hi for _, _, hi in held) == 200  # and the whole ship list still went out
+
+
+def test_state_bytes_are_encoded_once_per_change_and_shared_with_the_merkle_index() -> None:
+    eng = SyncEngine("a")
+    calls: list[int] = []
+    canonical = eng._canonical
+    assert canonical is not None
+
+    def counting(x: Any) -> bytes:
+        calls.append(1)
+        return canonical(x)
+
+    eng._canonical = counting
+    eng.update("k", lambda s: s.add(1), create=crdts.GSet)
+    b = eng.state_bytes("k")
+    assert b is not None and crdts.decode(b) == eng.get("k")
+    eng._merkle.flush(eng._encoded_state)  # the item hash reads the same bytes
+    assert eng.state_bytes("k") is b
+    assert len(calls) == 1
+    eng.update("k", lambda s: s.add(2), create=crdts.GSet)
+    b2 = eng.state_bytes("k")
+    assert b2 is not None and crdts.decode(b2).value == frozenset({1, 2})
+    assert len(calls) == 2
+    assert eng.state_bytes("missing") is None

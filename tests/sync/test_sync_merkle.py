@@ -90,3 +90,32 @@ def test_object_digest_is_a_function_of_the_state(adds: list[tuple[str, int]]) -
         a = SyncEngine("a", state={"k": fwd}, codec=codec)
         b = SyncEngine("b", state={"k": back}, codec=codec)
         assert a._encoded_state("k") == b._encoded_state("k")
+
+
+def _shape(m: MerkleIndex) -> tuple[object, ...]:
+    """Everything a digest reads, with the order of keys inside a leaf left out."""
+    leaves = {p: sorted(b) if isinstance(b, list) else [b] for p, b in m.leaf_keys.items()}
+    return m.levels, leaves, dict(m._items), dict(m._item_count), m.dirty
+
+
+@given(
+    st.dictionaries(st.text(max_size=6), st.binary(max_size=4), max_size=80),
+    st.dictionaries(st.text(max_size=6), st.binary(max_size=4), max_size=20),
+)
+def test_a_bulk_load_of_known_item_hashes_equals_hashing_every_state(
+    states: dict[str, bytes], later: dict[str, bytes]
+) -> None:
+    from sync._merkle import item_hash
+
+    loaded = MerkleIndex()
+    loaded.load({k: item_hash(k, v) for k, v in states.items()})
+    assert _shape(loaded) == _shape(build(states))
+    # into an index that is not empty (one set_item per key), and after later changes
+    states2 = {**states, **later}
+    loaded.load({k: item_hash(k, v) for k, v in later.items()})
+    assert _shape(loaded) == _shape(build(states2))
+    for k in list(later)[:3]:
+        loaded.touch(k)
+        loaded.set_item(k, item_hash(k, b"new" + later[k]))  # a caller that just encoded it
+        states2[k] = b"new" + later[k]
+    assert _shape(loaded) == _shape(build(states2))

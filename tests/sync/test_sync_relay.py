@@ -76,6 +76,47 @@ def test_a_neighbour_the_source_cannot_reach_gets_the_relay_after_the_hold() -> 
     assert cl.sim.run_until_true(cl.converged, timeout=10.0)
 
 
+def test_ranges_never_sent_to_a_neighbour_do_not_stall_its_watermark() -> None:
+    # A late relay at b (to d only) ends b's stream for c with an entry c is never sent, so c's
+    # watermark of b's stream would stop there and every later relay of b's writes held for c
+    # would wait out the hold; b's Have tells c how far its stream counts as delivered.
+    names = ["a", "b", "c", "d"]
+    cfg = dataclasses.replace(CONFIG, relay_hold=3.0)
+    cl = Cluster(names, cfg, seed=13, link=LINK, edges=full_mesh(names))
+    cl.sim.run_for(1.0)
+    cl.sim.partition_one_way("a", "d")
+    cl.add("a", "k", "x")
+    assert cl.sim.run_until_true(cl.converged, timeout=5.0)  # b and c relayed it late to d
+    cl.sim.heal()
+    cl.sim.run_for(1.0)
+    late = sum(cl.engine(n).metrics.relays_late for n in names)
+    assert late >= 1
+    for i in range(3):
+        cl.add("b", "k", f"b{i}")
+        cl.sim.run_for(0.3)
+    assert cl.sim.run_until_true(cl.converged, timeout=5.0)
+    cl.sim.run_for(4.0)
+    assert sum(cl.engine(n).metrics.relays_late for n in names) == late  # none since
+
+
+def test_held_relays_go_at_once_when_the_source_goes_away() -> None:
+    names = ["a", "b", "c", "d"]
+    cfg = dataclasses.replace(CONFIG, relay_hold=30.0)  # the hold's end would show
+    cl = Cluster(names, cfg, seed=11, link=LINK, edges=full_mesh(names))
+    cl.sim.run_for(1.0)
+    cl.sim.partition_one_way("a", "d")
+    cl.add("a", "k", "x")
+    cl.sim.run_for(1.0)
+    assert cl.engine("d").value("k") is None  # held by b and c: d is a's neighbour
+    t0 = cl.sim.now
+    for x in ("b", "c", "d"):  # a is found dead: its links go
+        cl.unlink("a", x)
+    assert cl.sim.run_until_true(lambda: cl.engine("d").value("k") == frozenset({"x"}), 5.0)
+    assert cl.sim.now - t0 < 1.0
+    assert sum(cl.engine(n).metrics.relays_released for n in names) >= 1
+    assert sum(cl.engine(n).metrics.relays_late for n in names) == 0
+
+
 def test_a_neighbour_that_is_not_the_sources_gets_it_at_once() -> None:
     names = ["a", "b", "c", "d"]
     cfg = dataclasses.replace(CONFIG, relay_hold=10.0)  # a wait would show
@@ -102,13 +143,15 @@ def test_a_triangle_with_one_link_down_still_converges_everywhere() -> None:
 
 
 def test_have_round_trips_and_bad_ones_are_decode_errors() -> None:
-    msg = Have([("10.0.0.1:7946", 5, 17), ("b", 0, 0)])
+    msg = Have([("10.0.0.1:7946", 5, 17), ("b", 0, 0)], 9, 12)
     assert decode_message(encode_message(msg)) == msg
     good = encode_message(msg)
     for bad in (
-        good[:1] + b"\x91\x93\x01\x02\x03",  # an int address
-        good[:1] + b"\x91\x92\xa1a\x01",  # two fields
-        good[:1] + b"\x91\x93\xa1a\xff\x01",  # a negative epoch
+        good[:1] + b"\x93\x91\x93\x01\x02\x03\x01\x01",  # an int address
+        good[:1] + b"\x93\x91\x92\xa1a\x01\x01\x01",  # two fields
+        good[:1] + b"\x93\x91\x93\xa1a\xff\x01\x01\x01",  # a negative epoch
+        good[:1] + b"\x92\x90\x01",  # no acked
+        good[:1] + b"\x93\x90\x01\xa1x",  # a str acked
     ):
         with pytest.raises(DecodeError):
             decode_message(bad)

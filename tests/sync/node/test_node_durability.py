@@ -107,3 +107,28 @@ async def test_a_locked_or_unusable_start_leaves_the_running_node_alone(tmp_path
                 pass
     async with Node(config("a", data_dir=d)) as a:  # not left locked by the failed starts
         assert a.get("s", ORSet).value == {"x"}
+
+
+async def test_a_restart_starts_swim_above_every_claim_about_its_previous_life(
+    tmp_path: Path,
+) -> None:
+    # Identity in SWIM is the address: a restarted member at incarnation 0 is older than what
+    # the cluster last heard of it (here: "left" at the incarnation of its leave), so its alive
+    # gossip is ignored until it hears of that and refutes. The incarnation is persisted.
+    d = tmp_path / "a"
+
+    def record(node: Node, addr: str) -> tuple[str, int]:
+        m = next((m for m in node.members() if m.addr == addr), None)
+        return ("", -1) if m is None else (m.state, m.incarnation)
+
+    async with Node(config("b")) as b:
+        async with Node(config("a", b.address, data_dir=d)) as a:
+            addr = a.address
+            await eventually(lambda: record(b, addr)[0] == "alive")
+        await eventually(lambda: record(b, addr)[0] == "left")
+        left_at = record(b, addr)[1]
+        async with Node(config("a", b.address, data_dir=d, bind=addr)) as a2:
+            assert record(a2, addr)[1] > left_at  # before it has heard anything
+            await eventually(lambda: record(b, addr)[0] == "alive")
+        async with Node(config("a", data_dir=d, bind=addr)) as a3:
+            assert record(a3, addr)[1] > left_at + 1  # and again (not reset by the last life)

@@ -130,5 +130,7 @@ def test_presets_resend_an_unacked_interval_after_a_timeout_not_every_round() ->
         NodeConfig.local(name="a"),
         NodeConfig.lan(name="a", advertise="10.0.0.1:7946"),
         NodeConfig.wan(name="a", advertise="10.0.0.1:7946"),
+        NodeConfig(name="a"),  # no preset: the defaults are sane too (lan()'s)
     ):
         assert cfg.sync.resend_timeout > cfg.sync.sync_interval
+    assert NodeConfig(name="a").sync == NodeConfig.lan(name="a").sync

@@ -61,3 +61,28 @@ async def test_go_offline_keeps_local_work_and_rejoins() -> None:
         assert b.metrics()["transport"]["offline_dropped_out"] >= 0
         await b.go_online()
         await eventually(lambda: sa.value == sb.value == {"before", "while-a", "while-b"})
+
+
+async def test_an_offline_node_completes_no_handshake() -> None:
+    from gossip import UnreachableError
+    from gossip.transport import Keyring, NetTransport, TransportConfig
+
+    from ._helpers import KEY
+
+    def peer() -> NetTransport:  # a member of the cluster (the right key) dialling the node
+        return NetTransport(TransportConfig.local(), keyring=Keyring([KEY], cluster="deltamesh"))
+
+    async with Node(config("a")) as a:
+        await a.go_offline()
+        accepted = a.metrics()["transport"]["connections_accepted"]
+        async with peer() as t:
+            with pytest.raises(UnreachableError):  # a link that is refused, not one that opens
+                await t.send_frame(a.address, b"\x01hello")
+        m = a.metrics()["transport"]
+        assert m["connections_accepted"] == accepted and m["dropped"].get("offline", 0) >= 1
+        await a.go_online()
+        async with peer() as t:
+            await t.send_frame(a.address, b"\x01hello")  # accepted again
+            await eventually(
+                lambda: a.metrics()["transport"]["connections_accepted"] == accepted + 1
+            )

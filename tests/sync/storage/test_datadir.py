@@ -14,12 +14,17 @@ import crdts
 from sync import CorruptRecordError, DataDirFormatError, DataDirLockedError, StorageError
 from sync.storage import (
     FORMAT_VERSION,
+    META_FORMAT,
     META_HLC,
+    MIN_FORMAT_VERSION,
     MemoryStore,
     SQLiteStore,
+    load_encoded,
     load_objects,
     open_data_dir,
     renew_replica_id,
+    stored_format,
+    upgrade_format,
 )
 from sync.storage._sqlite import DB_FILE
 
@@ -123,7 +128,8 @@ def test_newer_format_is_refused_naming_both_versions(tmp_path: Path) -> None:
         open_data_dir(tmp_path / "a", "a")
     assert ei.value.found == FORMAT_VERSION + 1
     msg = str(ei.value)
-    assert f"format {FORMAT_VERSION + 1}" in msg and f"reads format {FORMAT_VERSION}" in msg
+    assert f"format {FORMAT_VERSION + 1}" in msg
+    assert f"reads formats {MIN_FORMAT_VERSION}..{FORMAT_VERSION}" in msg
     # refused without touching it, and the lock was released
     _set_format(tmp_path / "a", str(FORMAT_VERSION).encode())
     store, info = open_data_dir(tmp_path / "a", "a")
@@ -223,3 +229,54 @@ def test_read_only_open_of_a_running_nodes_dir(tmp_path: Path) -> None:
     _set_format(tmp_path / "a", str(FORMAT_VERSION + 1).encode())
     with pytest.raises(DataDirFormatError):
         SQLiteStore(tmp_path / "a", readonly=True)
+
+
+def test_load_encoded_keeps_the_bytes_and_reports_bad_checksums(tmp_path: Path) -> None:
+    store, _ = open_data_dir(tmp_path / "a", "a")
+    rows = {f"k{i:02}": bytes([i]) * 3 for i in range(12)}
+    store.commit(rows, {})
+    store.close()
+    _corrupt(tmp_path / "a", "k05", crc=0)
+    store, _ = open_data_dir(tmp_path / "a", "a")
+    try:
+        loaded = load_encoded(store)
+        assert [e.key for e in loaded.corrupt] == ["k05"]
+        assert loaded.objects == {k: v for k, v in rows.items() if k != "k05"}  # not decoded
+    finally:
+        store.close()
+
+
+def test_upgrade_format_recodes_every_row_and_writes_the_version_last(tmp_path: Path) -> None:
+    store, _ = open_data_dir(tmp_path / "a", "a")
+    store.commit({f"k{i:02}": b"old" + bytes([i]) for i in range(25)}, {META_FORMAT: b"1"})
+    store.close()
+    _corrupt(tmp_path / "a", "k03", crc=0)
+    store, _ = open_data_dir(tmp_path / "a", "a")
+    try:
+        assert stored_format(store) == 1
+
+        def failing(data: bytes) -> bytes:  # a crash after the first batch
+            if data.endswith(bytes([20])):
+                raise KeyboardInterrupt
+            return b"new" + data[3:]
+
+        with pytest.raises(KeyboardInterrupt):
+            upgrade_format(store, failing, batch=10)
+        assert stored_format(store) == 1  # cut short: still format 1, upgraded again next time
+        assert store.get("k00") == b"new\x00"
+
+        def recode(data: bytes) -> bytes:
+            if data == b"old\x0f":
+                raise ValueError("does not decode")
+            return b"new" + data[3:]
+
+        corrupt = upgrade_format(store, recode, batch=10)
+        assert sorted(e.key for e in corrupt) == ["k03", "k15"]
+        assert stored_format(store) == FORMAT_VERSION
+        assert store.get("k15") == b"old\x0f"  # left as it was
+        assert all(
+            store.get(f"k{i:02}") == b"new" + bytes([i]) for i in range(25) if i not in (3, 15)
+        )
+        assert upgrade_format(store, recode) == []  # current: a no-op
+    finally:
+        store.close()
