@@ -340,6 +340,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def per_second(ph: Phase) -> tuple[list[int], list[float], list[float]]:
+    """The phase's latency second by second (by send time): seconds, p50 and p99 in ms."""
+    buckets: dict[int, list[float]] = {}
+    for lat, at in zip(ph.latencies, ph.sent_at, strict=True):
+        buckets.setdefault(int(at), []).append(lat)
+    secs = sorted(buckets)
+    return (
+        secs,
+        [round(percentile(buckets[t], 50) * 1000, 2) for t in secs],
+        [round(percentile(buckets[t], 99) * 1000, 2) for t in secs],
+    )
+
+
 def plot(
     path: Path, phases: list[Phase], kill_at: float, restart_at: float, cpu_bound: float
 ) -> None:
@@ -348,7 +361,7 @@ def plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
     for ph in phases:
         lat_ms = sorted(x * 1000 for x in ph.latencies)
         if lat_ms:
@@ -370,6 +383,18 @@ def plot(
     axes[1].set_ylabel("successful requests/s (3 nodes)")
     axes[1].set_title(f"throughput (c killed at {kill_at:.0f} s, back at {restart_at:.0f} s)")
     axes[1].legend()
+    paced = phases[-1]
+    secs, p50s, p99s = per_second(paced)
+    axes[2].plot(secs, p99s, marker=".", label="p99")
+    axes[2].plot(secs, p50s, marker=".", label="p50")
+    axes[2].set_yscale("log")
+    axes[2].axhline(GOAL_P99 * 1000, color="grey", ls=":", label="p99 goal")
+    axes[2].axvline(kill_at, color="red", ls="--", label="c killed")
+    axes[2].axvline(restart_at, color="green", ls="--", label="c restarted")
+    axes[2].set_xlabel(f"s into phase {paced.name}")
+    axes[2].set_ylabel("latency (ms, log)")
+    axes[2].set_title("paced phase, second by second")
+    axes[2].legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -596,6 +621,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 (node_cpu_s + ph_max.client_cpu_s) / ph_max.seconds, 2
             ),
             "req_per_s_if_cpus_were_free": round(cpu_bound),
+            "paced_by_second": dict(
+                zip(("second", "p50_ms", "p99_ms"), per_second(ph_paced), strict=True)
+            ),
             "kill_at_s": kill_at,
             "restart_at_s": restart_at,
             "plot": png.name,

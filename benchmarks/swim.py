@@ -17,6 +17,7 @@ Parts 1-5 run in ``gossip.sim``; part 6 needs the real transport and host.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import statistics
@@ -577,6 +578,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-real", action="store_true", help="skip part 6 (real sockets)")
+    p.add_argument(
+        "--real-only",
+        action="store_true",
+        help="run part 6 only and merge it into the recorded results file (parts 1-5, the "
+        "simulator, are kept from the run that recorded them)",
+    )
     p.add_argument("--real-nodes", type=int, default=12, help="processes in part 6")
     p.add_argument("--real-kills", type=int, default=3, help="kill -9 repetitions in part 6")
     p.add_argument("--real-idle", type=float, default=60.0, help="s of idle measurement, part 6")
@@ -597,6 +604,9 @@ def main() -> None:
         add_arguments=add_arguments,
     )
     q = bench.quick
+    if bench.args.real_only:
+        _real_only(bench)
+        return
     results: dict[str, Any] = {}
     bench.log("1. load")
     results["load"] = bench_load(bench, [8, 32, 128] if q else [8, 32, 128, 1000], 10 if q else 30)
@@ -626,6 +636,42 @@ def main() -> None:
     png = bench.out.with_suffix(".png")
     plot(results, png)
     bench.finish(extra={"results": results, "plot": png.name, "reduced": q})
+
+
+def _real_only(bench: Bench) -> None:
+    """Part 6 alone, merged into the recorded file: its rows, goals and results replace the
+    recorded part 6; parts 1-5 (simulator runs that take most of an hour) stay as recorded,
+    and ``merged_into`` names the run they came from."""
+    try:
+        recorded = json.loads(bench.out.read_text())
+    except (OSError, ValueError):
+        raise SystemExit(
+            f"--real-only merges into {bench.out}: run the whole benchmark first"
+        ) from None
+    n = 8 if bench.quick else bench.args.real_nodes
+    bench.log("6. real sockets vs kinship and memberlist")
+    real = bench_real(bench, sim_prediction(n, 10 if bench.quick else 40))
+    kept_rows = [r for r in recorded["rows"] if not str(r.get("part", "")).startswith("6")]
+    bench.rows[:0] = kept_rows
+    bench.goals = {
+        **{k: v for k, v in recorded["goals"].items() if not k.startswith("real_")},
+        **bench.goals,
+    }
+    results = dict(recorded["results"], real=real)
+    png = bench.out.with_suffix(".png")
+    plot(results, png)
+    bench.finish(
+        extra={
+            "results": results,
+            "plot": png.name,
+            "reduced": recorded.get("reduced", False),
+            "merged_into": {
+                "command": recorded["command"],
+                "wall_seconds": recorded["wall_seconds"],
+                "parts_kept": "1-5",
+            },
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -37,9 +37,10 @@ Performance notes (why the code looks as it does; ``python -m benchmarks.crdt_op
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeAlias, cast
 
+from crdts import _accel
 from crdts._awlwwmap_codec import VERSION, decode_parts, encode_parts, rec_ts
 from crdts._causal import CausalContext, Counters, Dot
 from crdts._codec import TAGS, Reader, Writer, check_replica, check_ts, check_value, register
@@ -108,8 +109,21 @@ def _cc_has(cc: CausalContext, r: str, c: int) -> bool:
 
 def _dropped(xs: dict[Any, Any], xc: CausalContext, ys: dict[Any, Any]) -> Iterator[Dot]:
     """The dots of the entries in ``ys`` that ``(xs, xc)`` has seen but no longer holds."""
+    if _accel.dropped_scan is not None:
+        # the compiled scan decides the single records the version vector covers; the loop
+        # below sees only the rest
+        dots, deferred = _accel.dropped_scan(xs, ys, xc.vv, xc.cloud)
+        yield from dots
+        yield from _dropped_items(xs, xc, [(key, ys[key]) for key in deferred])
+    else:
+        yield from _dropped_items(xs, xc, ys.items())
+
+
+def _dropped_items(
+    xs: dict[Any, Any], xc: CausalContext, items: Iterable[tuple[Any, Any]]
+) -> Iterator[Dot]:
     xvv, xcloud = xc.vv, xc.cloud
-    for key, yv in ys.items():
+    for key, yv in items:
         if yv[0].__class__ is str:
             r = yv[0]
             c = yv[1]
@@ -323,8 +337,24 @@ class AWLWWMap(Lattice):
         xvv, xcloud = xc.vv, xc.cloud
         yvv, ycloud = yc.vv, yc.cloud
         dix = self._dix
+        items: Any = ys.items()
+        # step 2's scan, when it is the way (see below); the compiled module does it in step 1
+        scan = len(yc) != len(ys) and dix is None and len(yc) * 4 >= len(xs)
+        cand: list[Any] | None = None
+        if _accel.merge_scan is not None and xs is not ys:
+            # the compiled scans settle every key that needs no decision (most of them); the
+            # loops below see only the rest (the same code, fewer keys)
+            deferred, cand, added = _accel.merge_scan(
+                xs, ys, xvv, xcloud, yvv, ycloud, dix is not None, scan
+            )
+            if added and dix is not None:
+                for key in added:
+                    self._index_add(dix, xs[key], key)
+            items = [(key, ys[key]) for key in deferred]
+            if not scan:
+                cand = None
         # 1. every key the other side holds: the join of that key's entries
-        for key, yv in ys.items():
+        for key, yv in items:
             xv = xs.get(key)
             if yv[0].__class__ is str:
                 yr = yv[0]
@@ -362,8 +392,16 @@ class AWLWWMap(Lattice):
         # 2. entries only this side holds die if the other side saw their dots
         if len(yc) == len(ys):
             pass  # other's context is exactly its entries' dots: nothing else to kill
-        elif dix is not None or len(yc) * 4 < len(xs):
+        elif not scan:
             self._kill_seen_by_index(other)
+        elif cand is not None:  # scanned by the compiled module: what needs the cloud is left
+            for key in cand:
+                xv = xs[key]
+                if xv[0].__class__ is str:
+                    if _cc_has(yc, xv[0], xv[1]):
+                        del xs[key]
+                else:
+                    self._set_slot(key, [r for r in xv if not _cc_has(yc, r[0], r[1])])
         else:
             dead = []
             for key in xs.keys() - ys.keys():
@@ -424,6 +462,9 @@ class AWLWWMap(Lattice):
             self._dix = None
 
     def _build_index(self) -> dict[str, dict[int, Any]]:
+        if _accel.build_index is not None:
+            self._dix, self._dixn = _accel.build_index(self._store)
+            return self._dix
         dix: dict[str, dict[int, Any]] = {}
         n = 0
         for key, v in self._store.items():
@@ -528,7 +569,11 @@ class AWLWWMap(Lattice):
         xs = self._store
         store: dict[Any, Any] = {}
         yvv, ycloud = yc.vv, yc.cloud
-        for key, v in xs.items():
+        items: Any = xs.items()
+        if _accel.diff_scan is not None:  # the single records yvv decides, compiled
+            store, deferred = _accel.diff_scan(xs, yvv, ycloud)
+            items = [(key, xs[key]) for key in deferred]
+        for key, v in items:
             if v[0].__class__ is str:
                 r = v[0]
                 c = v[1]

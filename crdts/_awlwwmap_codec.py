@@ -1,6 +1,6 @@
 """The compact body of an ``AWLWWMap`` on the wire (registered under ``TAGS["AWLWWMap"]``).
 
-Body, format version 2 (inside the package envelope ``[tag, version, replicas, body]``, so
+Body, format version 3 (inside the package envelope ``[tag, version, replicas, body]``, so
 replica ids are indexes into the message's replica table)::
 
     [vv, runs, counters, keys, values, ts_kind, ts, extra]
@@ -17,8 +17,15 @@ entries in one order, the order ``runs`` gives them replicas in:
 - ``keys``: an array: **front-coded**: a ``str`` key sharing ``p >= 2`` leading characters
   with the previous ``str`` key is written as ``p, suffix`` (two items), any other ``str`` key as
   itself, and a non-``str`` key wrapped in a one-item array (so an ``int`` item is never a key);
-  or a ``bin``: the raw DEFLATE (RFC 1951) of the UTF-8 of the ``str`` keys joined by ``"\\0"``
-  (no key holds a NUL), inflating to at most :data:`MAX_INFLATE_RATIO` times its length;
+  or a ``bin``: one byte, the key method, then the raw DEFLATE (RFC 1951) of the keys' bytes,
+  inflating to at most :data:`MAX_INFLATE_RATIO` times (its length + the entry count; every
+  entry costs at least a byte elsewhere on the wire). Method ``0``: the UTF-8 of the ``str``
+  keys joined by ``"\\0"`` (no key holds a NUL). Method ``1``: the keys **front-coded** as
+  bytes, one record per key: ``1 + p`` (one byte, ``p`` the number of leading UTF-8 bytes shared
+  with the previous key, ``p <= 64``), the rest of the key's UTF-8, ``"\\0"``. The compiled
+  encoder (``crdts._speedups``) writes method 1 (sequential keys such as ``key0 .. key99999``
+  deflate to ~4 KB instead of ~227 KB), the pure-Python one method 0 (a Python loop per key
+  would cost it more than DEFLATE does); both decoders read both;
 - ``values``: as they are (msgpack-native, validated on the way in and on the way out);
 - ``ts_kind``/``ts``: ``0``: all ints, the first and then the signed differences along the
   entry order; ``1``: all ``HLCTimestamp`` naming the entry's own replica, flat
@@ -41,6 +48,9 @@ and every canonical encoding, whose bytes must not depend on the zlib build) fro
 keys. A delta of 100 changed keys in a 100,000-key map is
 ~1.3 KB (the plain msgpack of dots, timestamps and keys is ~3.7 KB).
 
+Version 2 (still read): the same, but a keys ``bin`` has no method byte (it is method 0) and
+inflates to at most :data:`MAX_INFLATE_RATIO` times its own length.
+
 Version 1 (still read): ``[vv, dots, keys, values, ts_kind, ts, extra]``, the same but for the
 dots grouped per replica (``[replica, count, c1, c2 - c1, ...]``, the entries in that order, in
 place of ``runs`` and ``counters``) and the keys always front-coded.
@@ -61,6 +71,7 @@ from itertools import accumulate, groupby, repeat
 from operator import itemgetter, sub
 from typing import Any
 
+from crdts import _accel
 from crdts._causal import CausalContext, Counters, Dot
 from crdts._codec import Reader, Writer
 from crdts._errors import DecodeError
@@ -76,8 +87,8 @@ __all__ = [
     "rec_ts",
 ]
 
-VERSION = 2
-"""The body format :func:`encode_parts` writes (:func:`decode_parts` reads 1 and 2)."""
+VERSION = 3
+"""The body format :func:`encode_parts` writes (:func:`decode_parts` reads 1, 2 and 3)."""
 
 MAX_SHARED_PREFIX = 64
 """Longest key prefix a key may share with the previous one (characters)."""
@@ -100,6 +111,9 @@ _TS_HLC_OWN = 1
 _TS_RAW = 2
 _TS_HLC_COLS = 3
 _TS_INT_COL = 4
+
+_KEYS_JOINED = 0
+_KEYS_FRONT = 1
 
 
 _new_hlc = partial(tuple.__new__, HLCTimestamp)
@@ -137,7 +151,7 @@ class _Cols:
         self.runs: list[tuple[str, int]] = []
         self.counters: list[int] = []  # absolute
         self.gaps: list[int] | bytes = []  # on the wire: each run's first counter, then gaps
-        self.keys: list[Any] = []
+        self.keys: list[Any] | bytes = []  # bytes: the keys bin, ready
         self.values: list[Any] = []
         self.recs: list[tuple[Any, ...]] | None = None  # set when ts columns are still to do
         self.ts_kind = _TS_RAW
@@ -319,7 +333,11 @@ def encode_parts(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
         body = _encode_one(store, cc, w)
         if body is not None:
             return body
-    cols = _fast_cols(store, canonical) if len(store) > 1 else None
+    cols = None
+    if _accel.cols is not None and len(store) >= BLOB_MIN_ENTRIES:
+        cols = _compiled_cols(store, canonical, bool(cc.cloud))
+    if cols is None and len(store) > 1:
+        cols = _fast_cols(store, canonical)
     if cols is None:
         cols = _sorted_cols(store)
     if cols.recs is not None:
@@ -340,7 +358,7 @@ def encode_parts(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
             else:
                 lst.extend(counters[i : i + k])
         i += k
-    keys = _encode_keys(cols.keys, canonical)
+    keys = cols.keys if isinstance(cols.keys, bytes) else _encode_keys(cols.keys, canonical)
     # the cloud minus the live entries' dots, as runs (a long run is two numbers, never listed)
     extra, extra_runs = w.cloud(
         [
@@ -350,6 +368,35 @@ def encode_parts(store: dict[Any, Any], cc: CausalContext, w: Writer) -> Any:
     )
     body = (vv_flat, runs, cols.gaps, keys, cols.values, cols.ts_kind, cols.ts, extra)
     return (*body, extra_runs) if extra_runs else body
+
+
+def _compiled_cols(store: dict[Any, Any], canonical: bool, want_counters: bool) -> _Cols | None:
+    """:func:`_fast_cols` by the compiled module, in one pass (``None``: not a state it takes),
+    keys front-coded and DEFLATE'd (method 1) unless canonical; the counters column only when
+    asked for (the context has a cloud to subtract the live dots from)."""
+    assert _accel.cols is not None
+    got = _accel.cols(store, canonical, not canonical, want_counters, BLOB_MIN_ENTRIES)
+    if got is None:
+        return None
+    out = _Cols()
+    out.runs, counters, out.gaps, keys, out.values, out.ts_kind, out.ts = got
+    if want_counters:
+        out.counters = counters
+    n = len(store)
+    if type(keys) is bytes:
+        blob = _deflate(_KEYS_FRONT, keys)
+        if len(keys) <= MAX_INFLATE_RATIO * (len(blob) - 1 + n):
+            out.keys = blob
+            return out
+        assert _accel.unfront is not None
+        keys = _accel.unfront(keys, n)
+    out.keys = keys
+    return out
+
+
+def _deflate(method: int, raw: bytes) -> bytes:
+    z = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return bytes((method,)) + z.compress(raw) + z.flush()
 
 
 def _vv(cc: CausalContext, w: Writer) -> list[int]:
@@ -405,9 +452,8 @@ def _encode_keys(keys: list[Any], canonical: bool) -> Any:
         except (TypeError, UnicodeEncodeError):  # a key that is not a str, or not UTF-8
             raw = None
         if raw is not None:
-            z = zlib.compressobj(1, zlib.DEFLATED, -15)
-            blob = z.compress(raw) + z.flush()
-            if len(raw) <= MAX_INFLATE_RATIO * len(blob):
+            blob = _deflate(_KEYS_JOINED, raw)
+            if len(raw) <= MAX_INFLATE_RATIO * (len(blob) - 1 + len(keys)):
                 return blob
     return _front_code(keys)
 
@@ -441,7 +487,7 @@ _SIMPLE = {int, str, bytes, bool, type(None)}
 
 
 def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], CausalContext]:
-    """The inverse of :func:`encode_parts`, for body formats 1 and 2 (validating everything;
+    """The inverse of :func:`encode_parts`, for body formats 1, 2 and 3 (validating everything;
     raises ``DecodeError``)."""
     if version == 1:
         return _decode_v1(body, r)
@@ -488,7 +534,10 @@ def decode_parts(body: Any, r: Reader, version: int) -> tuple[dict[Any, Any], Ca
         if len(set(g)) != len(g):
             raise DecodeError("a dot appears twice")
     values = _decode_values(values_in, n, r)
-    keys = _inflate(keys_in, n) if type(keys_in) is bytes else _decode_front(r.array(keys_in), n, r)
+    if type(keys_in) is bytes:
+        keys = _inflate(keys_in, n) if version == 2 else _decode_key_blob(keys_in, n)
+    else:
+        keys = _decode_front(r.array(keys_in), n, r)
     store = _build_store(
         keys, _decode_ts(ts_kind, ts_in, reps=reps, counters=counters, values=values, r=r, v1=False)
     )
@@ -686,16 +735,63 @@ def _build_context(
     cc.compact()
 
 
-def _inflate(blob: Any, n: int) -> list[str]:
-    if type(blob) is not bytes:
-        raise DecodeError("deflated keys must be a bin")
+def _decode_key_blob(blob: bytes, n: int) -> list[str]:
+    """A version-3 keys ``bin``: the method byte, then the DEFLATE'd keys."""
+    if not blob:
+        raise DecodeError("empty keys bin")
+    method = blob[0]
+    if method == _KEYS_JOINED:
+        return _inflate(blob[1:], n, MAX_INFLATE_RATIO * (len(blob) - 1 + n))
+    if method != _KEYS_FRONT:
+        raise DecodeError(f"unknown key method {method}")
+    raw = _raw_inflate(blob[1:], MAX_INFLATE_RATIO * (len(blob) - 1 + n))
+    if _accel.unfront is not None:
+        try:
+            return _accel.unfront(raw, n)
+        except ValueError as e:  # UnicodeDecodeError included
+            raise DecodeError(f"bad front-coded keys ({e})") from e
+    return _unfront(raw, n)
+
+
+def _unfront(raw: bytes, n: int) -> list[str]:
+    """Front-coded key bytes (method 1) as keys: the pure-Python twin of ``unfront`` in
+    ``crdts/_speedups.c`` (the same errors for the same input)."""
+    parts = raw.split(b"\0")
+    if len(parts) != n + 1 or parts[-1]:
+        raise DecodeError(f"front-coded keys: {len(parts) - 1} keys for {n} entries")
+    del parts[-1]
+    out: list[bytes] = []
+    append = out.append
+    prev = b""
+    for part in parts:
+        if not part:
+            raise DecodeError("front-coded keys: bad shared prefix")
+        p = part[0] - 1
+        if p > MAX_SHARED_PREFIX or p > len(prev):
+            raise DecodeError("front-coded keys: bad shared prefix")
+        prev = prev[:p] + part[1:]
+        append(prev)
+    try:
+        return [k.decode("utf-8") for k in out]
+    except UnicodeDecodeError as e:
+        raise DecodeError("front-coded keys are not UTF-8") from e
+
+
+def _raw_inflate(blob: bytes, cap: int) -> bytes:
     z = zlib.decompressobj(-15)
     try:
-        raw = z.decompress(blob, MAX_INFLATE_RATIO * len(blob))
+        raw = z.decompress(blob, cap)
     except zlib.error as e:
         raise DecodeError(f"bad deflated keys ({e})") from e
     if not z.eof or z.unconsumed_tail or z.unused_data:
         raise DecodeError("deflated keys: truncated, trailing bytes or past the inflation cap")
+    return raw
+
+
+def _inflate(blob: Any, n: int, cap: int = 0) -> list[str]:
+    if type(blob) is not bytes:
+        raise DecodeError("deflated keys must be a bin")
+    raw = _raw_inflate(blob, cap or MAX_INFLATE_RATIO * len(blob))
     try:
         keys = raw.decode("utf-8").split("\0")
     except UnicodeDecodeError as e:

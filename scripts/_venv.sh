@@ -15,7 +15,8 @@ if [ ! -x "$venv/bin/python" ]; then
   "$py" -m venv "$venv"
 fi
 stamp="$venv/.deltamesh-$(echo "$extras" | tr ',' '-').stamp"
-want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
+# setup.py builds the optional C module (crdts/_speedups.c): a change to either reinstalls
+want="$(cat "$root/pyproject.toml" "$root/setup.py" "$root"/crdts/*.c | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing deltamesh[$extras] into $venv" >&2
   "$venv/bin/python" -m pip install --quiet --upgrade pip

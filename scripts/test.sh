@@ -18,3 +18,12 @@ fi
 echo "[tests] pytest" >&2
 # -n 2: the CI machine has two cores. Exit code 5 (no tests collected) fails the run like any other.
 python -m pytest -n "${PYTEST_WORKERS:-2}" "$@"
+# The AWLWWMap codec has an optional compiled module (crdts/_speedups.c, built by the install
+# above): the run above used it; the law suite and the codec tests run again on the pure-Python
+# path every user without a C compiler gets.
+if [ "$#" -eq 0 ]; then
+  echo "[tests] pytest, pure-Python path (DELTAMESH_PURE=1)" >&2
+  DELTAMESH_PURE=1 python -m pytest -n "${PYTEST_WORKERS:-2}" -q \
+    tests/crdts/test_laws.py tests/crdts/test_awlwwmap.py tests/crdts/test_awlwwmap_codec.py \
+    tests/crdts/test_speedups.py
+fi

@@ -46,6 +46,7 @@ class Peer:
         "have_acked",
         "hello_epoch",
         "known",
+        "known_own",
         "metrics",
         "peer_activity",
         "sent_at",
@@ -57,6 +58,7 @@ class Peer:
         # DEFAULT mode: the join, per object, of what this neighbour sent us since our last round
         # to it. It holds all of that (states only grow), so it need not be sent back.
         self.known: dict[str, Crdt] = {}
+        self.known_own: set[str] = set()  # keys of ``known`` holding our own copy (mutable)
         self.catchup: Catchup | None = None
         self.got_hello = False
         self.hello_epoch: int | None = None

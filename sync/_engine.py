@@ -631,6 +631,7 @@ class SyncEngine(CatchupMixin):
             budget = self.config.max_messages_per_round
             budget -= self._send_interval(peer, p, out, budget, now)
             p.known.clear()
+            p.known_own.clear()
             if p.catchup is not None:  # at least one step per round, even behind a big interval
                 self._catchup_round(peer, p, now, out, max(1, budget))
             elif p.deferred is not None and now - p.peer_activity > self.config.catchup_timeout:
@@ -937,11 +938,15 @@ class SyncEngine(CatchupMixin):
             p = self._peers.get(src)
             if p is not None:
                 known = p.known
+                own = p.known_own
                 for key, d in decoded + seen:
                     k = known.get(key)
                     if k is None:
-                        known[key] = d.copy()
+                        known[key] = d  # shared: a received delta is never mutated
                     else:
+                        if key not in own:  # copy on the second write in a round only
+                            k = known[key] = k.copy()
+                            own.add(key)
                         k.merge(d)
         mode = self._mode
         subs = self.subscriptions

@@ -8,7 +8,13 @@
 - Online, a frame that carries this replica's state (a sync ``Delta`` or ``Objects`` message)
   first waits for ``before_send`` (the Node's pending commit): nothing a peer could keep leaves
   the node before the commit that holds it. Every other frame (membership, acks, digests) goes
-  at once, so a slow disk does not make links look dead.
+  at once, so a slow disk does not make links look dead. In a batch of frames to one peer,
+  those queued before the first state frame, and the membership frames and sync receipts
+  (``Ack``, ``Have``, ``ObjectsAck``) queued after it, go before the wait: a receipt held
+  behind a commit cycle (or several, as the queue grows under load) delayed the sender's
+  buffer collection and resends and the neighbours' relay decisions. The other sync frames
+  keep their order behind the state frames (a ``CatchupDone`` must not overtake the ``Objects``
+  it vouches for).
 
 Over a transport offering :class:`~gossip.transport.DirectPackets` (the host's fast datagram
 path; ``NetTransport`` does) the gate offers and forwards it too (:func:`link_gate`).
@@ -20,13 +26,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Self
 
-from gossip._events import Addr, PacketReceived
+from gossip._events import TAG_RANGES, Addr, PacketReceived
 from gossip.transport import DirectPackets, Incoming, Transport, TransportWrapper
-from sync._messages import T_DELTA, T_OBJECTS
+from sync._messages import T_ACK, T_DELTA, T_HAVE, T_OBJECTS, T_OBJECTS_ACK
 
 __all__ = ["DirectLinkGate", "LinkGate", "link_gate"]
 
 _GATED = frozenset({T_DELTA, T_OBJECTS})  # first bytes of the frames that carry state
+_SYNC_LO, _SYNC_HI = TAG_RANGES["sync"]
+_RECEIPTS = frozenset({T_ACK, T_HAVE, T_OBJECTS_ACK})  # sync frames about what we received
+
+
+def _may_overtake(frame: bytes) -> bool:
+    """Whether ``frame`` may go ahead of state frames queued before it (see the docstring)."""
+    return not frame or not _SYNC_LO <= frame[0] < _SYNC_HI or frame[0] in _RECEIPTS
 
 
 def link_gate(
@@ -79,9 +92,16 @@ class LinkGate(TransportWrapper):
         if self.offline:
             self.dropped_out += len(frames)
             return
-        if self.before_send is not None and any(f[:1] and f[0] in _GATED for f in frames):
-            self.gated += 1
-            await self.before_send()
+        if self.before_send is not None:
+            first = next((i for i, f in enumerate(frames) if f[:1] and f[0] in _GATED), None)
+            if first is not None:
+                rest = frames[first:]
+                early = [*frames[:first], *(f for f in rest if _may_overtake(f))]
+                if early:
+                    await self.inner.send_frames(dst, early)
+                    frames = [f for f in rest if not _may_overtake(f)]
+                self.gated += 1
+                await self.before_send()
         await self.inner.send_frames(dst, frames)
 
     async def close_stream(self, peer: Addr) -> None:

@@ -83,6 +83,7 @@ def test_the_sdist_is_the_library_and_nothing_else(tmp_path: Path) -> None:
         "PKG-INFO",
         "README.md",
         "pyproject.toml",
+        "setup.py",  # the optional compiled module (crdts/_speedups.c)
         "setup.cfg",
         "deltamesh.egg-info",
         "crdts",
@@ -90,9 +91,17 @@ def test_the_sdist_is_the_library_and_nothing_else(tmp_path: Path) -> None:
         "sync",
         "deltamesh",
     }, sorted(tops)
-    for must in ("crdts/py.typed", "crdts/testing/__init__.py", "sync/storage/__init__.py"):
+    for must in (
+        "crdts/py.typed",
+        "crdts/testing/__init__.py",
+        "sync/storage/__init__.py",
+        "crdts/_speedups.c",
+        "crdts/_speedups.pyi",
+    ):
         assert must in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".sqlite3"))]
+    assert not [
+        n for n in names if "__pycache__" in n or n.endswith((".pyc", ".sqlite3", ".so"))
+    ]
     assert "License-Expression: Apache-2.0" in meta and "License-File: LICENSE" in meta
     assert "Classifier: Typing :: Typed" in meta and "Project-URL: Source" in meta
     assert "Provides-Extra: testing" in meta

@@ -25,8 +25,10 @@ class Alarm:
 
     :meth:`arm` sets the deadline (``math.inf``: none); arming later than a pending deadline
     keeps the earlier one (the callback re-arms with what is then due, so an early call is
-    harmless). :meth:`run` must be running (in the owner's task group) for trio; on asyncio it
-    only waits to be cancelled.
+    harmless). :meth:`postpone` moves a pending deadline later, for when the timer it was armed
+    for was cancelled: an alarm that rings with nothing due is a wasted wake-up (a SWIM member
+    cancels its probe timeout every period, when the ack comes). :meth:`run` must be running (in
+    the owner's task group) for trio; on asyncio it only waits to be cancelled.
     """
 
     def __init__(self, callback: Callable[[], None]) -> None:
@@ -55,6 +57,24 @@ class Alarm:
         if self._handle is not None:
             self._handle.cancel()
         self._handle = self._loop.call_at(deadline, self._fire)
+
+    @property
+    def deadline(self) -> float:
+        """The pending deadline (``math.inf``: none)."""
+        return self._deadline
+
+    def postpone(self, deadline: float) -> None:
+        """Move a pending deadline later, to ``deadline`` (``math.inf``: ring no more)."""
+        if deadline <= self._deadline:
+            return
+        self._deadline = deadline
+        if self._trio:
+            if self._scope is not None:
+                self._scope.deadline = deadline
+            return
+        if self._handle is not None:
+            self._handle.cancel()  # a cancelled handle never wakes the loop
+        self._handle = None if deadline == math.inf else self._loop.call_at(deadline, self._fire)
 
     def _fire(self) -> None:
         self._deadline = math.inf

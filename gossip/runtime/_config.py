@@ -46,6 +46,7 @@ class HostMetrics:
     core_errors: int = 0  # exceptions raised by a core while handling input (logged, survived)
     unrouted: int = 0  # payloads whose tag no hosted core owns (dropped)
     timers_fired: int = 0
+    alarms: int = 0  # wake-ups for timers (several due timers share one)
     events_emitted: int = 0
     events_dropped: int = 0  # emitted while the events() buffer was full (each burst logged)
     unreachable: int = 0  # PeerUnreachable events fed to the cores

@@ -47,6 +47,7 @@ caller, whose bug they are.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
@@ -288,6 +289,12 @@ class Host:
                     self._alarm.arm(effect.at)
             elif isinstance(effect, CancelTimer):
                 self._timers.cancel(index, effect.key)
+                alarm = self._alarm
+                if alarm is not None and not self._firing:
+                    # The cancelled timer may be what the alarm waits for: wait for the next one
+                    # instead of waking for nothing.
+                    deadline = self._timers.next_deadline()
+                    alarm.postpone(math.inf if deadline is None else deadline)
             elif isinstance(effect, Emit):
                 self._emit(effect.event)
             else:  # a core is plain Python: a typing promise is not a guarantee
@@ -486,6 +493,7 @@ class Host:
         """The alarm rang: deliver every due timer, then re-arm for the next deadline."""
         if not self._running:
             return
+        self.metrics.alarms += 1
         self._firing = True
         try:
             # One at a time: a handler may cancel or reset a timer that is also due.

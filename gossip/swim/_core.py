@@ -89,13 +89,16 @@ from gossip.swim._messages import (
     Ping,
     PingReq,
     PushPull,
+    Tag,
     UnknownTagError,
     Update,
     UpdateKind,
+    decode_bare_seq,
     decode_datagram,
     decode_push_pull,
     encode_header,
     encode_push_pull_state,
+    encode_seq_header,
     encode_update,
     raw_to_update,
 )
@@ -116,6 +119,7 @@ _LEAVE = ("leave",)
 # of the last state change live in side dicts holding only the non-default values (b"", 0.0).
 # At 10,000 members per node and 10,000 nodes in one simulator process, per-member bytes matter.
 _ALIVE, _SUSPECT, _DEAD, _LEFT = 0, 1, 2, 3  # MemberState values
+_T_PING, _T_ACK, _T_NACK = int(Tag.PING), int(Tag.ACK), int(Tag.NACK)
 
 
 @dataclass(slots=True)
@@ -322,6 +326,12 @@ class SwimCore:
             self._out.append(CancelTimer(("probe_timeout", self._probe.seq)))
             self._probe = None
         if not self._live:
+            # No one to gossip to, yet a seed we sent our state to (a join whose reply has not
+            # come yet) may have taken us in, and would otherwise need a suspicion timeout to
+            # find us gone. Tell it on the stream that carried the join: frames to a peer keep
+            # their order, so "left" lands after the "alive" it overrides.
+            for s in self._seeds:
+                self._send_leave_state(s)
             self._finish_leave(disseminated=True)
         else:
             self._broadcast(Update(UpdateKind.LEFT, self.addr, self._inc))
@@ -345,7 +355,18 @@ class SwimCore:
         self._now = now
         if isinstance(event, PacketReceived):
             self.stats["packets_received"] += 1
-            self._on_payload(event.src, event.data, now, stream=False)
+            data = event.data
+            # The datagrams of a cluster at rest: a bare ping or ack (no updates to apply).
+            tag = data[0] if data else -1
+            if tag in (_T_PING, _T_ACK):
+                seq = decode_bare_seq(data)
+                if seq is not None:
+                    if tag == _T_PING:
+                        self._send_head(event.src, encode_seq_header(_T_ACK, seq))
+                    else:
+                        self._on_ack(event.src, seq)
+                    return self._flush()
+            self._on_payload(event.src, data, now, stream=False)
         elif isinstance(event, StreamReceived):
             self.stats["streams_received"] += 1
             self._on_payload(event.src, event.data, now, stream=True)
@@ -387,7 +408,7 @@ class SwimCore:
                 continue
             self._apply(raw_to_update(r), now)
         if isinstance(msg, Ping):
-            self._send(src, Ack(msg.seq))
+            self._send_head(src, encode_seq_header(_T_ACK, msg.seq))
         elif isinstance(msg, Ack):
             self._on_ack(src, msg.seq)
         elif isinstance(msg, PingReq):
@@ -449,7 +470,8 @@ class SwimCore:
             first.append(
                 encode_update(Update(UpdateKind.SUSPECT, target, v >> 2, origin=self.addr))
             )
-        self._send(target, Ping(seq), first=first, skip=target if first else None)
+        head = encode_seq_header(_T_PING, seq)
+        self._send_head(target, head, first=first, skip=target if first else None)
         self._out.append(
             SetTimer(("probe_timeout", seq), now + self._scale(self.config.probe_timeout))
         )
@@ -499,7 +521,7 @@ class SwimCore:
         if relay is not None and src == relay.target:
             del self._relays[seq]
             self._out.append(CancelTimer(("relay", seq)))
-            self._send(relay.requester, Ack(relay.seq))
+            self._send_head(relay.requester, encode_seq_header(_T_ACK, relay.seq))
             return
         self.stats["stray_acks"] += 1
 
@@ -705,26 +727,33 @@ class SwimCore:
         at = self._gossip_phase + (math.floor((now - self._gossip_phase) / iv) + 1) * iv
         return at + iv if at - now < 1e-9 else at
 
-    def _send(
+    def _send(self, dst: Addr, msg: Ping | PingReq | Ack | Nack | Gossip) -> None:
+        self._send_head(dst, encode_header(msg), updates=not isinstance(msg, Nack))
+
+    def _send_head(
         self,
         dst: Addr,
-        msg: Ping | PingReq | Ack | Nack | Gossip,
+        head: bytes,
         first: list[bytes] | None = None,
         skip: Addr | None = None,
+        *,
+        updates: bool = True,
     ) -> None:
-        head = encode_header(msg)
+        """Send the encoded header ``head``, then ``first``, then queued updates that fit (none
+        when ``updates`` is false: a nack carries none)."""
         if first:
             parts = [head, *first]
             used = sum(map(len, parts))
         else:
             parts = [head]
             used = len(head)
-        if len(self._queue) and not isinstance(msg, Nack):  # an empty queue has nothing to add
+        if updates and len(self._queue):  # an empty queue has nothing to add
             parts += self._queue.take(self.config.packet_budget - used, self._limit(), skip=skip)
             self._check_leave_done()
         data = b"".join(parts) if len(parts) > 1 else head
-        self.stats["packets_sent"] += 1
-        self.stats["bytes_sent"] += len(data)
+        stats = self.stats
+        stats["packets_sent"] += 1
+        stats["bytes_sent"] += len(data)
         self._out.append(SendPacket(dst, data))
 
     def _limit(self) -> int:
@@ -834,6 +863,14 @@ class SwimCore:
         data = encode_push_pull_state(join, reply, entries)
         if len(data) > self.config.max_push_pull_bytes:
             data = self._cut_push_pull(join, reply, entries)
+        self.stats["streams_sent"] += 1
+        self.stats["bytes_sent"] += len(data)
+        self._out.append(SendStream(dst, data))
+
+    def _send_leave_state(self, dst: Addr) -> None:
+        """A push-pull listing only ourselves, left; marked a reply, so it gets no answer."""
+        me = (self.addr, self._inc, _LEFT, self._meta)
+        data = encode_push_pull_state(False, True, [me])
         self.stats["streams_sent"] += 1
         self.stats["bytes_sent"] += len(data)
         self._out.append(SendStream(dst, data))

@@ -34,11 +34,13 @@ __all__ = [
     "UnknownTagError",
     "Update",
     "UpdateKind",
+    "decode_bare_seq",
     "decode_datagram",
     "decode_message",
     "decode_push_pull",
     "encode_push_pull",
     "encode_push_pull_state",
+    "encode_seq_header",
     "encode_update",
     "encode_with_updates",
 ]
@@ -136,16 +138,29 @@ def encode_update(u: Update) -> bytes:
     return _packb([int(u.kind), u.addr, u.incarnation, tail])
 
 
+def encode_seq_header(tag: int, seq: int) -> bytes:
+    """The tag and header of a ping, ack or nack with sequence number ``seq`` (0 .. 2**32 - 1):
+    ``tag, msgpack([seq])``, written directly. These are most of an idle member's datagrams, and
+    building a message object and a msgpack packer for each cost more than the rest of the send."""
+    if seq < 0x80:
+        return bytes((tag, 0x91, seq))
+    if seq < 0x100:
+        return bytes((tag, 0x91, 0xCC, seq))
+    if seq < 0x10000:
+        return bytes((tag, 0x91, 0xCD, seq >> 8, seq & 0xFF))
+    return bytes((tag, 0x91, 0xCE)) + seq.to_bytes(4, "big")
+
+
 def encode_header(msg: Ping | PingReq | Ack | Nack | Gossip) -> bytes:
     """The tag and header of ``msg`` without its updates."""
     if isinstance(msg, Ping):
-        return bytes([Tag.PING]) + _packb([msg.seq])
+        return encode_seq_header(Tag.PING, msg.seq)
     if isinstance(msg, PingReq):
         return bytes([Tag.PING_REQ]) + _packb([msg.seq, msg.target, msg.nack])
     if isinstance(msg, Ack):
-        return bytes([Tag.ACK]) + _packb([msg.seq])
+        return encode_seq_header(Tag.ACK, msg.seq)
     if isinstance(msg, Nack):
-        return bytes([Tag.NACK]) + _packb([msg.seq])
+        return encode_seq_header(Tag.NACK, msg.seq)
     return bytes([Tag.GOSSIP]) + _packb([])
 
 
@@ -256,6 +271,26 @@ def decode_message(data: bytes, max_meta: int = 512) -> SwimMessage:
         return Ack(head.seq, updates)
     assert isinstance(head, Gossip)  # decode_datagram rejects a Nack with updates
     return Gossip(updates)
+
+
+def decode_bare_seq(data: bytes) -> int | None:
+    """The sequence number of a datagram that is only a ping, ack or nack header (no updates),
+    read straight from the bytes; ``None`` for anything else (which :func:`decode_datagram`
+    then decodes, or rejects). The tag is the caller's to check. An idle cluster's datagrams are
+    almost all such headers, and this reads them without a message object or a msgpack call."""
+    n = len(data)
+    if n < 3 or data[1] != 0x91:
+        return None
+    b = data[2]
+    if b < 0x80:
+        return b if n == 3 else None
+    if b == 0xCC:
+        return data[3] if n == 4 else None
+    if b == 0xCD:
+        return data[3] << 8 | data[4] if n == 5 else None
+    if b == 0xCE:
+        return int.from_bytes(data[3:7], "big") if n == 7 else None
+    return None
 
 
 def decode_datagram(

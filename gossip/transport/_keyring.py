@@ -59,6 +59,8 @@ FORMAT_SEALED = 0x01
 HEADER_SIZE = 1 + KEY_ID_SIZE + NONCE_SIZE
 SEAL_OVERHEAD = HEADER_SIZE + TAG_SIZE  # bytes a sealed message adds to its plaintext
 
+_AAD_CACHE = 4096  # associated-data strings kept (one per peer address and key, about)
+
 Cipher = Literal["chacha20-poly1305", "aes-256-gcm"]
 _AEAD = ChaCha20Poly1305 | AESGCM
 
@@ -81,7 +83,7 @@ class Keyring:
     the primary, used to seal. Mutations take effect at once on every transport that holds the
     keyring."""
 
-    __slots__ = ("_aeads", "_keys", "_plain", "_primary", "cipher", "cluster")
+    __slots__ = ("_aad_cache", "_aeads", "_keys", "_plain", "_primary", "cipher", "cluster")
 
     def __init__(
         self,
@@ -100,6 +102,7 @@ class Keyring:
             raise ConfigError("cluster label must be 1..255 bytes of UTF-8")
         self.cluster = cluster
         self.cipher: Cipher = cipher
+        self._aad_cache: dict[tuple[bytes, bytes, bytes, str], bytes] = {}
         self._keys: dict[bytes, bytes] = {}
         self._aeads: dict[bytes, _AEAD] = {}
         self._primary: bytes | None = None
@@ -116,6 +119,7 @@ class Keyring:
             raise ConfigError("cluster label must be 1..255 bytes of UTF-8")
         ring.cluster = cluster
         ring.cipher = "chacha20-poly1305"
+        ring._aad_cache = {}
         ring._keys = {}
         ring._aeads = {}
         ring._primary = None
@@ -186,9 +190,21 @@ class Keyring:
     # -- sealing ---------------------------------------------------------------------------
 
     def _aad(self, kind: bytes, header: bytes, bind: bytes) -> bytes:
+        # Every datagram sealed or opened builds one; a member at rest has few distinct ones
+        # (its peers' addresses as binds, its own when opening), so they are kept: building
+        # one cost more instructions than the AEAD on a probe-sized packet.
+        cache_key = (kind, header, bind, self.cluster)
+        aad = self._aad_cache.get(cache_key)
+        if aad is not None:
+            return aad
         aad = b"deltamesh/1\x00" + kind + b"\x00" + self.cluster.encode() + b"\x00" + header
         # Length-prefixed, so no two (header, bind) pairs give the same associated data.
-        return aad + len(bind).to_bytes(2, "big") + bind if bind else aad
+        if bind:
+            aad += len(bind).to_bytes(2, "big") + bind
+        if len(self._aad_cache) >= _AAD_CACHE:
+            self._aad_cache.clear()  # peers come and go: start over rather than grow
+        self._aad_cache[cache_key] = aad
+        return aad
 
     def seal(self, kind: bytes, plaintext: bytes, *, bind: bytes = b"") -> bytes:
         """Seal ``plaintext`` as a message of ``kind`` under the primary key.

@@ -77,6 +77,7 @@ log = logging.getLogger("gossip.transport")
 _READ_CHUNK = 65536  # bytes per socket read
 _BROKEN = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
 _KERNEL_POLL = 0.05  # seconds: read the kernel's drop count at most this often
+_DESTS_KEPT = 4096  # parsed destination addresses kept (one per peer)
 _KEEPALIVE_DEFAULT = 20.0  # seconds between keepalives when idle_timeout is 0 (disabled)
 
 
@@ -293,6 +294,7 @@ class NetTransport:
         self._kernel_read = -_KERNEL_POLL  # monotonic time of the last kernel drop count read
         self._closed = False
         self._accepting = True  # see set_accepting
+        self._dests: dict[Addr, tuple[str, int]] = {}  # parsed datagram destinations, kept
 
     # -- properties ------------------------------------------------------------------------
 
@@ -467,10 +469,16 @@ class NetTransport:
             raise MessageTooLargeError(
                 f"packet of {len(data)} bytes exceeds max_packet_size={self.config.max_packet_size}"
             )
-        try:
-            host, port = parse_addr(dst)
-        except ConfigError:
-            return  # best effort: a packet to a malformed address is lost
+        dest = self._dests.get(dst)
+        if dest is None:
+            try:
+                dest = parse_addr(dst)
+            except ConfigError:
+                return  # best effort: a packet to a malformed address is lost
+            if len(self._dests) >= _DESTS_KEPT:
+                self._dests.clear()
+            self._dests[dst] = dest
+        host, port = dest
         wire = seal_packet(self.keyring, self._addr, dst, data, time.time())
         assert self._udp is not None
         if not self._udp.sendto(wire, host, port):
@@ -787,7 +795,8 @@ class NetTransport:
         limit = self.config.idle_timeout or _KEEPALIVE_DEFAULT * 3
         while not self._closed:
             await anyio.sleep(limit / 4)
-            self._read_kernel_drops()
+            # (The kernel's drop count is read when someone reads the metrics, not here: a
+            # member at rest spent a few percent of its CPU re-reading /proc for nobody.)
             now = anyio.current_time()
             for conns in list(self._conns.values()):
                 for conn in list(conns):

@@ -11,6 +11,8 @@ stamp) accepts it once.
 
 from __future__ import annotations
 
+import functools
+
 from gossip._errors import DecodeError, UsageError
 from gossip.transport._keyring import SEAL_OVERHEAD, Keyring
 from gossip.transport._replay import STAMP_SIZE, ReplayGuard, stamp, unstamp
@@ -25,13 +27,23 @@ def packet_overhead(src: str) -> int:
     return SEAL_OVERHEAD + STAMP_SIZE + 1 + len(src.encode())
 
 
-def seal_packet(keyring: Keyring, src: str, dst: str, payload: bytes, now: float) -> bytes:
-    """A datagram from ``src`` for ``dst`` (both advertised addresses)."""
+# A node seals and opens every datagram with the same few addresses (its own, its peers'): their
+# encoded forms are kept rather than re-encoded per datagram.
+_encoded = functools.lru_cache(maxsize=4096)(str.encode)
+
+
+@functools.lru_cache(maxsize=4096)
+def _src_prefix(src: str) -> bytes:
     raw_src = src.encode()
     if len(raw_src) > 255:
         raise UsageError("advertised address longer than 255 bytes")
-    body = stamp(bytes((len(raw_src),)) + raw_src + payload, now)
-    return keyring.seal(PACKET, body, bind=dst.encode())
+    return bytes((len(raw_src),)) + raw_src
+
+
+def seal_packet(keyring: Keyring, src: str, dst: str, payload: bytes, now: float) -> bytes:
+    """A datagram from ``src`` for ``dst`` (both advertised addresses)."""
+    body = stamp(_src_prefix(src) + payload, now)
+    return keyring.seal(PACKET, body, bind=_encoded(dst))
 
 
 def open_packet(
@@ -39,7 +51,7 @@ def open_packet(
 ) -> tuple[str, bytes]:
     """``(src, payload)`` of an authentic, fresh datagram sealed for ``dst`` (our advertised
     address); raises a :class:`~gossip.PeerError`."""
-    opened = keyring.open(PACKET, data, bind=dst.encode())
+    opened = keyring.open(PACKET, data, bind=_encoded(dst))
     sent_at, body = unstamp(opened.plaintext)
     if not body or len(body) < 1 + body[0]:
         raise DecodeError("datagram too short for its source address")

@@ -789,3 +789,20 @@ def test_state_bytes_are_encoded_once_per_change_and_shared_with_the_merkle_inde
     assert b2 is not None and crdts.decode(b2).value == frozenset({1, 2})
     assert len(calls) == 2
     assert eng.state_bytes("missing") is None
+
+
+def test_the_known_filter_shares_a_received_delta_and_copies_it_only_to_join_a_second() -> None:
+    b = SyncEngine("b")
+    b.neighbor_up("a", 0.0)
+    d1, d2 = crdts.GSet(), crdts.GSet()
+    d1.add(1)
+    d2.add(2)
+    enc1, enc2 = crdts.encode(d1), crdts.encode(d2)
+    b.handle(StreamReceived("a", encode_message(Delta(5, 1, 2, [("k", enc1)]))), 0.0)
+    first = b._peers["a"].known["k"]
+    assert first.value == frozenset({1})
+    assert first is b._recent[("k", enc1)]  # no copy for the first delta of a round
+    b.handle(StreamReceived("a", encode_message(Delta(5, 2, 3, [("k", enc2)]))), 0.0)
+    assert b._peers["a"].known["k"].value == frozenset({1, 2})
+    assert first.value == frozenset({1})  # the shared delta was not joined into
+    assert b.value("k") == frozenset({1, 2})

@@ -57,3 +57,23 @@ async def test_the_callback_may_re_arm_and_an_unarmed_alarm_stays_quiet() -> Non
         await _until(lambda: len(rang) == 3)
         assert rang == sorted(rang)
         tg.cancel_scope.cancel()
+
+
+async def test_postpone_moves_a_pending_deadline_later_only() -> None:
+    rang: list[float] = []
+    async with anyio.create_task_group() as tg:
+        alarm = Alarm(lambda: rang.append(alarm.now()))
+        tg.start_soon(alarm.run)
+        await anyio.sleep(0)  # trio: let run() open its scope
+        start = alarm.now()
+        alarm.arm(start + 0.03)
+        alarm.postpone(start + 0.01)  # earlier than pending: no change
+        assert alarm.deadline == start + 0.03
+        alarm.postpone(math.inf)  # the timer it was armed for was cancelled
+        await anyio.sleep(0.1)
+        assert rang == []
+        alarm.arm(alarm.now() + 0.02)
+        alarm.postpone(alarm.now() + 0.06)
+        await _until(lambda: rang)
+        assert rang[0] >= start + 0.1 + 0.06 - 0.001
+        tg.cancel_scope.cancel()

@@ -148,6 +148,24 @@ async def test_timers_fire_in_order_reset_and_cancel() -> None:
         assert host.metrics.timers_fired == 3
 
 
+async def test_a_cancelled_timer_does_not_wake_the_host() -> None:
+    """A SWIM member cancels its probe timeout every period: the alarm must move on to the next
+    deadline, not ring for nothing (one wasted wake-up per period at rest)."""
+    app = RecordingCore()
+    async with pair(app) as (host, _):
+        await next_event(host)
+        await host.call(
+            app, lambda now: [SetTimer("timeout", now + 0.03), SetTimer("tick", now + 0.2)]
+        )
+        await host.call(app, lambda now: [CancelTimer("timeout")])
+        event = await next_event(host)
+        assert event[:3] == ("app", "timer", "tick")  # type: ignore[index]
+        assert host.metrics.alarms == 1  # only for "tick"
+        await host.call(app, lambda now: [SetTimer("last", now + 0.03), CancelTimer("last")])
+        await anyio.sleep(0.1)
+        assert host.metrics.alarms == 1 and host.metrics.timers_fired == 1
+
+
 async def test_timer_now_is_not_before_its_deadline() -> None:
     app = RecordingCore()
     async with pair(app) as (host, _):

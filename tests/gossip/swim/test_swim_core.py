@@ -38,6 +38,7 @@ from gossip.swim._messages import (
     Ping,
     PingReq,
     PushPull,
+    Tag,
     Update,
     UpdateKind,
     decode_message,
@@ -80,6 +81,21 @@ def test_ping_is_acked_with_the_same_seq() -> None:
     core = make()
     out = sent(core.handle(PacketReceived("a", encode_message(Ping(42))), 1.0))
     assert out == [("a", Ack(42))]
+
+
+def test_bare_pings_and_acks_take_the_short_path_with_the_same_outcome() -> None:
+    """A header-only ping or ack is read straight from its bytes: same answers, same rules."""
+    core = make()
+    wide = bytes([Tag.PING, 0x91, 0xCE, 0, 1, 0, 0])  # Ping(65536) with a 32-bit integer
+    assert decode_message(wide) == Ping(65536)
+    assert sent(core.handle(PacketReceived("a", wide), 1.0)) == [("a", Ack(65536))]
+    dst, msg = probe(core, 2.0)
+    stray = core.stats["stray_acks"]
+    core.handle(PacketReceived("x", encode_message(Ack(msg.seq))), 2.01)  # not the target
+    assert core.stats["stray_acks"] == stray + 1
+    effects = core.handle(PacketReceived(dst, encode_message(Ack(msg.seq))), 2.02)
+    assert CancelTimer(("probe_timeout", msg.seq)) in effects
+    assert core.stats["packets_received"] == 3
 
 
 def test_round_robin_probes_every_member_once_per_pass() -> None:
@@ -317,6 +333,28 @@ def test_leave_then_commands_are_usage_errors() -> None:
         core.update_meta(b"x", 5.0)
     with pytest.raises(ValueError):
         make().update_meta(b"x" * 600, 1.0)
+
+
+def test_a_leave_before_the_join_reply_reaches_the_seed_that_took_us_in() -> None:
+    # a joins through b; b takes a in, but a leaves before b's reply arrives (a knows no live
+    # member yet). The old core finished at once and told no one: b kept a alive until its
+    # suspicion timeout declared it dead.
+    a = SwimCore("a", SwimConfig.local(), random.Random(1), seeds=("b",))
+    b = SwimCore("b", SwimConfig.local(), random.Random(2))
+    b.start(0.0)
+    (join,) = [e for e in a.start(0.0) if isinstance(e, SendStream)]
+    b.handle(StreamReceived("a", join.data), 0.01)  # its reply to a is never delivered
+    took_in = b.member("a")
+    assert took_in is not None and took_in.state == MemberState.ALIVE
+    effects = a.leave(0.02)
+    assert emitted(effects) == [LeaveCompleted(True)]
+    out = [e for e in effects if isinstance(e, SendStream)]
+    assert [e.dst for e in out] == ["b"]
+    for e in out:  # the same stream as the join, so it arrives after it
+        replies = b.handle(StreamReceived("a", e.data), 0.03)
+        assert not [r for r in replies if isinstance(r, SendStream)]  # a asked for no answer
+    left = b.member("a")
+    assert left is not None and left.state == MemberState.LEFT and left.incarnation == 0
 
 
 def test_start_twice_is_a_usage_error() -> None:

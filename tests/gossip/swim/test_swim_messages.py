@@ -18,12 +18,16 @@ from gossip.swim._messages import (
     Ping,
     PingReq,
     PushPull,
+    Tag,
     Update,
     UpdateKind,
+    decode_bare_seq,
+    decode_datagram,
     decode_message,
     encode_header,
     encode_message,
     encode_push_pull,
+    encode_seq_header,
     encode_update,
 )
 
@@ -99,3 +103,40 @@ def test_typed_rejections() -> None:
         decode_message(encode_message(big), max_meta=512)
     with pytest.raises(DecodeError):  # a Nack never carries updates
         decode_message(encode_header(Nack(1)) + encode_update(Update(UpdateKind.LEFT, "a", 1)))
+
+
+@given(seqs, st.sampled_from([Tag.PING, Tag.ACK, Tag.NACK]))
+def test_seq_headers_are_written_and_read_without_msgpack_exactly_as_msgpack(
+    seq: int, tag: Tag
+) -> None:
+    head = encode_seq_header(tag, seq)
+    assert head == bytes([tag]) + msgpack.packb([seq])  # the bytes on the wire are unchanged
+    assert decode_bare_seq(head) == seq
+    msg, raw = decode_datagram(head)
+    assert raw == [] and msg.seq == seq  # type: ignore[union-attr]
+
+
+@given(st.binary(max_size=12))
+def test_the_bare_header_reader_agrees_with_the_full_decoder(body: bytes) -> None:
+    """Any bytes: the fast reader returns the seq the full decoder finds in a header-only ping
+    (wider-than-needed integers included), and None for everything else."""
+    data = bytes([Tag.PING]) + body
+    seq = decode_bare_seq(data)
+    try:
+        msg, raw = decode_datagram(data)
+    except DecodeError:
+        assert seq is None
+        return
+    if seq is not None:
+        assert raw == [] and msg == Ping(seq)
+
+
+def test_the_bare_header_reader_declines_what_it_does_not_fully_read() -> None:
+    ping = bytes([Tag.PING]) + msgpack.packb([5])
+    assert decode_bare_seq(ping) == 5
+    assert decode_bare_seq(bytes([Tag.PING, 0x91, 0xCE, 0, 0, 0, 5])) == 5  # non-minimal width
+    assert decode_bare_seq(ping + encode_update(Update(UpdateKind.ALIVE, "a", 1))) is None
+    assert decode_bare_seq(bytes([Tag.PING, 0x91, 0xCF]) + bytes(8)) is None  # uint64: full path
+    assert decode_bare_seq(bytes([Tag.PING, 0x91, 0xCD, 1])) is None  # truncated
+    assert decode_bare_seq(bytes([Tag.PING, 0x91])) is None
+    assert decode_bare_seq(bytes([Tag.PING, 0x92, 1, 2])) is None

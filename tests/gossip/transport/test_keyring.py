@@ -121,3 +121,26 @@ def test_plaintext_is_explicit_and_incompatible_with_keys() -> None:
 def test_generated_keys_differ_and_fit() -> None:
     k, j = Keyring.generate_key(), Keyring.generate_key()
     assert len(k) == 32 and k != j
+
+
+def test_kept_associated_data_still_binds_kind_key_cluster_and_destination() -> None:
+    """The associated data is built once per (kind, key, destination, cluster) and kept: a
+    second message with any of them changed must still fail, and the cache stays bounded."""
+    k1, k2 = Keyring.generate_key(), Keyring.generate_key()
+    ring = Keyring([k1, k2], cluster="one")
+    for _ in range(2):  # the second round runs on kept associated data
+        sealed = ring.seal(b"packet", b"x", bind=b"a:1")
+        assert ring.open(b"packet", sealed, bind=b"a:1").plaintext == b"x"
+        with pytest.raises(AuthenticationError):
+            ring.open(b"packet", sealed, bind=b"b:1")
+        with pytest.raises(AuthenticationError):
+            ring.open(b"stream", sealed, bind=b"a:1")
+    ring.use(k2)
+    by_k2 = ring.seal(b"packet", b"y", bind=b"a:1")
+    assert by_k2[1:5] == key_id(k2) and ring.open(b"packet", by_k2, bind=b"a:1").plaintext == b"y"
+    ring.cluster = "two"  # a relabelled keyring must not reuse the old label's data
+    with pytest.raises(AuthenticationError):
+        ring.open(b"packet", by_k2, bind=b"a:1")
+    for i in range(5000):
+        ring.seal(b"packet", b"z", bind=b"peer:%d" % i)
+    assert len(ring._aad_cache) <= 4096

@@ -15,6 +15,7 @@ from gossip import (
     DecodeError,
     PeerError,
     ReplayError,
+    UsageError,
     VersionError,
 )
 from gossip.transport import (
@@ -82,6 +83,21 @@ def test_packet_is_bound_to_its_destination() -> None:
     for elsewhere in ("1.2.3.4:7", "1.2.3.4:60", ""):
         with pytest.raises(AuthenticationError):
             open_packet(RING, sealed, elsewhere, ReplayGuard(), NOW)
+
+
+def test_kept_address_encodings_change_nothing_on_the_wire() -> None:
+    """Addresses' encodings are kept between datagrams: a second datagram (and one with another
+    source) is sealed, bound and refused exactly as the first; a source over 255 bytes is still
+    a usage error every time."""
+    guard = ReplayGuard()
+    for src in ("1.2.3.4:5", "1.2.3.4:5", "[::1]:5"):
+        sealed = seal_packet(RING, src, "1.2.3.4:6", b"\x01ping", NOW)
+        assert open_packet(RING, sealed, "1.2.3.4:6", guard, NOW) == (src, b"\x01ping")
+        with pytest.raises(AuthenticationError):
+            open_packet(RING, sealed, "1.2.3.4:7", ReplayGuard(), NOW)
+    for _ in range(2):
+        with pytest.raises(UsageError):
+            seal_packet(RING, "h" * 251 + ":7946", "1.2.3.4:6", b"\x01ping", NOW)
 
 
 def test_replay_guard_window_and_capacity() -> None:

@@ -1,0 +1,30 @@
+# Types of the optional compiled module (crdts/_speedups.c); see crdts/_accel.py.
+from typing import Any
+
+def cols(
+    store: dict[Any, Any],
+    canonical: bool,
+    want_blob: bool,
+    want_counters: bool,
+    min_entries: int,
+    /,
+) -> tuple[Any, ...] | None: ...
+def unfront(raw: bytes, n: int, /) -> list[str]: ...
+def merge_scan(
+    xs: dict[Any, Any],
+    ys: dict[Any, Any],
+    xvv: dict[str, int],
+    xcloud: dict[str, Any],
+    yvv: dict[str, int],
+    ycloud: dict[str, Any],
+    want_added: bool,
+    scan: bool,
+    /,
+) -> tuple[list[Any], list[Any], list[Any] | None]: ...
+def diff_scan(
+    xs: dict[Any, Any], yvv: dict[str, int], ycloud: dict[str, Any], /
+) -> tuple[dict[Any, Any], list[Any]]: ...
+def dropped_scan(
+    xs: dict[Any, Any], ys: dict[Any, Any], xvv: dict[str, int], xcloud: dict[str, Any], /
+) -> tuple[list[tuple[str, int]], list[Any]]: ...
+def build_index(store: dict[Any, Any], /) -> tuple[dict[str, dict[int, Any]], int]: ...
