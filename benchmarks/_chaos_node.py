@@ -8,16 +8,20 @@ once running, then answers one JSON object per command line (``id`` echoed):
 
 - ``{"op": "put"|"remove"|"incr"|"add"|"discard", "obj", "key", "value", "level"}``: the write,
   started at once (concurrently with everything else), through the map ``m`` / counter ``c`` /
-  set ``s`` handles; ``level`` is ``local``, ``to2`` or ``majority``. The answer carries
+  set ``s`` handles; ``level`` is ``local``, ``to2``, ``majority`` or ``all``. The answer carries
   ``status`` (``ok`` / ``info``: a storage or unexpected error, may be applied / ``fail``: a
   ``UsageError``, nothing written), ``seen`` (the key's value, or whether the element was
-  present, just before the write) and ``replicas`` (known holders at the acknowledgement);
+  present, just before the write) and ``replicas`` (the replicas that confirmed holding it,
+  this one included: what the level's wait recorded, not what the level promises);
 - ``{"cmd": "faults", "loss", "dup", "delay": [lo, hi]}``: packet loss and duplication (UDP:
   SWIM), and latency of packets and frames (streams stay reliable, as TCP keeps them);
 - ``{"cmd": "partition", "peers": [ADDR...], "direction": "both"|"in"|"out"}``, ``{"cmd": "heal"}``;
 - ``{"cmd": "clock", "offset": SECONDS}``: the wall clock the node's HLC reads, shifted;
 - ``{"cmd": "disk_full", "on": bool}``: SQLite's page limit set to the current size (every
   commit that grows the database fails with SQLITE_FULL, as on a full disk) or lifted;
+- ``{"cmd": "disk_readonly", "on": bool}``: the database turned read-only (SQLite's
+  ``query_only``: every commit fails with SQLITE_READONLY, "attempt to write a readonly
+  database", the error a file system remounted read-only gives) or writable again;
 - ``{"cmd": "sizes"}``: per object, encoded bytes and causal-context runs; the delta buffer;
 - ``{"cmd": "read", "obj", "key"}``: one map entry's value (None if absent);
 - ``{"cmd": "state"}``: ``{"m": {...}, "c": int, "s": [...], "replica_id", "members", "metrics"}``.
@@ -28,6 +32,7 @@ Sans test dependencies: the parent (:mod:`benchmarks.chaos`) imports nothing fro
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import os
 import sys
@@ -39,6 +44,7 @@ import anyio
 
 import crdts
 import sync._node as node_module
+import sync._replication as replication_module
 from crdts import AWLWWMap, ORSet, PNCounter
 from gossip.sim import Uniform
 from gossip.transport import Faults, FaultyTransport, NetTransport
@@ -47,6 +53,7 @@ from sync import (
     NodeConfig,
     StorageError,
     UsageError,
+    WriteAll,
     WriteMajority,
     WriteTimeoutError,
     WriteTo,
@@ -79,6 +86,22 @@ class _FaultyNet(FaultyTransport):
         return inner.connected_peers()
 
 
+# The replication waits a write started (one per write with a level): which replicas confirmed
+# it is what the checker needs (a write held by >= 2 must survive a lost data dir), and the level
+# alone does not say it (a majority of the members *still alive*: 1 once the others are dead).
+_WAITS: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("waits", default=None)
+
+
+class _RecordedWait(replication_module._Wait):
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        waits = _WAITS.get()
+        if waits is not None:
+            waits.append(self)
+
+
 def _install(seed: int) -> None:
     def make(config: Any, *, keyring: Any, epoch: int | None = None) -> _FaultyNet:
         t = _FaultyNet(NetTransport(config, keyring=keyring, epoch=epoch), seed=seed)
@@ -87,6 +110,7 @@ def _install(seed: int) -> None:
 
     setattr(node_module, "NetTransport", make)  # noqa: B010 (this process only)
     setattr(node_module, "time", CLOCK)  # noqa: B010
+    setattr(replication_module, "_Wait", _RecordedWait)  # noqa: B010
 
 
 def _say(obj: dict[str, Any]) -> None:
@@ -97,13 +121,9 @@ def _say(obj: dict[str, Any]) -> None:
 async def _write(node: Node, cmd: dict[str, Any]) -> dict[str, Any]:
     op, obj, key, value = cmd["op"], cmd.get("obj", ""), cmd.get("key", ""), cmd.get("value")
     level_name = cmd.get("level", "local")
-    replicas = 1
-    level: Any = None
-    if level_name == "to2":
-        level, replicas = WriteTo(2), 2
-    elif level_name == "majority":
-        n = sum(m.state in ("alive", "suspect") for m in node.members())
-        level, replicas = WriteMajority(), n // 2 + 1
+    level: Any = {"to2": WriteTo(2), "majority": WriteMajority(), "all": WriteAll()}.get(level_name)
+    waits: list[Any] = []
+    _WAITS.set(waits)
     seen: Any = None
     try:
         if op in ("put", "remove"):
@@ -135,6 +155,8 @@ async def _write(node: Node, cmd: dict[str, Any]) -> dict[str, Any]:
         return {"status": "fail", "seen": seen, "error": repr(exc)}
     except StorageError as exc:
         return {"status": "info", "seen": seen, "error": repr(exc)}
+    # confirmed by the replicas that acked its wait (none: the level needed no other replica)
+    replicas = 1 + len(waits[-1].acked) if waits else 1
     return {"status": "ok", "seen": seen, "replicas": replicas}
 
 
@@ -174,12 +196,29 @@ def _disk_full(node: Node, on: bool) -> dict[str, Any]:
     conn = getattr(store, "_conn", None)
     if conn is None:
         return {"error": "no SQLite connection to limit"}
-    if on:
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        conn.execute(f"PRAGMA max_page_count={int(pages)}")
-    else:
-        conn.execute("PRAGMA max_page_count=1073741823")
-    return {"max_page_count": conn.execute("PRAGMA max_page_count").fetchone()[0]}
+    with store._mutex:  # not while a commit runs in the committer's thread
+        if on:
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count={int(pages)}")
+        else:
+            conn.execute("PRAGMA max_page_count=1073741823")
+        return {"max_page_count": conn.execute("PRAGMA max_page_count").fetchone()[0]}
+
+
+def _disk_readonly(node: Node, on: bool) -> dict[str, Any]:
+    """The node's disk turns read-only (or writable again) under it.
+
+    A real read-only remount is not possible here: the kernel refuses to make a mount read-only
+    while a file on it is open for writing (EBUSY), and SQLite holds its database open. SQLite's
+    ``query_only`` gives the node the same failure a read-only file gives, SQLITE_READONLY on
+    every commit, while reads keep working."""
+    store: Any = getattr(node, "_store", None)
+    conn = getattr(store, "_conn", None)
+    if conn is None:
+        return {"error": "no SQLite connection to make read-only"}
+    with store._mutex:
+        conn.execute(f"PRAGMA query_only={1 if on else 0}")
+        return {"query_only": conn.execute("PRAGMA query_only").fetchone()[0]}
 
 
 async def _child(args: argparse.Namespace) -> None:
@@ -238,6 +277,8 @@ def _control(node: Node, what: str, cmd: dict[str, Any]) -> dict[str, Any]:
         CLOCK.offset_ns = int(float(cmd["offset"]) * 1e9)
     elif what == "disk_full":
         reply = _disk_full(node, bool(cmd["on"]))
+    elif what == "disk_readonly":
+        reply = _disk_readonly(node, bool(cmd["on"]))
     elif what == "state":
         reply = _state(node)
     elif what == "sizes":

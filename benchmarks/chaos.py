@@ -5,14 +5,17 @@
 Each run (one seed) starts five ``benchmarks._chaos_node`` processes (SQLite data dirs, a
 cluster key, a fault-injecting transport), then for ``--seconds`` issues writes at every node
 (map puts and removes on ``m``, counter increments and decrements on ``c``, set adds and removes
-on ``s``; 70 % ``WriteLocal``, 20 % ``WriteTo(2)``, 10 % ``WriteMajority``) while a nemesis,
-seeded, applies one fault after another: kill -9 and restart; kill -9, data dir deleted, restart
+on ``s``; 60 % ``WriteLocal``, 20 % ``WriteTo(2)``, 10 % ``WriteMajority``, 10 % ``WriteAll``;
+each acknowledgement records how many replicas confirmed the write) while a nemesis, seeded,
+applies one fault after another: kill -9 and restart; kill -9, data dir deleted, restart
 (the node must come back with a fresh replica id); symmetric partitions (a random split) and
 one-way partitions; a clock shifted by up to +-``--skew`` seconds on one node; SQLite's page limit
-pinned to the current size under one node (a full disk: commits fail); and, overlapping any of
-them half the time, 0-30 % packet loss, 0-10 % packet duplication and 0-50 ms latency on every
-node. Then everything heals, every node is up, and once the states stop changing the checker
-(:mod:`benchmarks._chaos_checker`) reads them all: 0 violations is the goal.
+pinned to the current size under one node (a full disk: commits fail); the database of one node
+turned read-only (commits fail with SQLITE_READONLY; the node must acknowledge writes again once
+it is writable); and, overlapping any of them half the time, 0-30 % packet loss, 0-10 % packet
+duplication and 0-50 ms latency on every node. Then everything heals, every node is up, and once
+the states stop changing the checker (:mod:`benchmarks._chaos_checker`) reads them all:
+0 violations is the goal.
 
 Writes the table (faults, operations, violations per run), ``results/chaos.json`` with the goals
 and ``results/chaos.png`` (the first run's timeline and the per-run counts). Also probes an
@@ -38,12 +41,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from benchmarks._chaos_checker import NOT_SEEN, History, Op, Report, check
+from benchmarks._chaos_netns import Hosts
 from benchmarks._harness import RESULTS_DIR, Bench
 
 ROOT = Path(__file__).resolve().parents[1]
 NODES = 5
 MAP_KEYS = 16  # keys of the map: few, so writes to one key collide across nodes
 IN_FLIGHT = 3  # writes outstanding per node
+# the acknowledgement asked for: WriteLocal, WriteTo(2), WriteMajority, WriteAll
+LEVELS = ("local", "to2", "majority", "all")
+LEVEL_CUM = (0.6, 0.8, 0.9, 1.0)  # cumulative shares: 60 %, 20 %, 10 %, 10 %
 QUIESCE_MAX = 120.0  # s to wait for equal states after the heal
 
 
@@ -61,6 +68,7 @@ class Child:
         log_dir: Path,
         fault_seed: int,
         on_exit: Callable[[Child], None],
+        prefix: Sequence[str] = (),
     ) -> None:
         self.name = name
         self.addr = ""
@@ -70,7 +78,8 @@ class Child:
         self._lock = threading.Lock()
         self._ready: queue.Queue[dict[str, Any]] = queue.Queue()
         self._on_exit = on_exit
-        argv = [sys.executable, "-m", "benchmarks._chaos_node", "--name", name, "--bind", bind]
+        argv = [*prefix, sys.executable, "-m", "benchmarks._chaos_node", "--name", name]
+        argv += ["--bind", bind]
         argv += ["--data-dir", str(data_dir), "--key-file", str(key_file)]
         argv += ["--fault-seed", str(fault_seed)]
         for s in seeds:
@@ -169,8 +178,18 @@ class Child:
 class Run:
     """One seeded run: the cluster, the workload, the nemesis, the check."""
 
-    def __init__(self, seed: int, seconds: float, skew: float, workdir: Path, log: Any) -> None:
+    def __init__(
+        self,
+        seed: int,
+        seconds: float,
+        skew: float,
+        workdir: Path,
+        log: Any,
+        hosts: Hosts | None = None,
+    ) -> None:
         self.seed = seed
+        # in network namespaces: loss and partitions by the kernel (see _chaos_netns)
+        self.hosts = hosts
         self.seconds = seconds
         self.skew = skew
         self.dir = workdir
@@ -199,6 +218,8 @@ class Run:
         self.elements: list[str] = []  # set elements added so far
         self.fail_errors: Counter[str] = Counter()
         self.info_errors: Counter[str] = Counter()
+        self.levels: Counter[str] = Counter()  # "level:status" (and "level:replicated": >= 2)
+        self.disk_faults: list[tuple[str, str, float]] = []  # (node, kind, end of the fault)
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -217,7 +238,8 @@ class Run:
                 self.history.crashed(child.name, at=self.now(), by_nemesis=False)
 
     def start(self, name: str) -> Child:
-        bind = self.addrs.get(name, "127.0.0.1:0")
+        hosts = self.hosts
+        bind = hosts.bind(name) if hosts is not None else self.addrs.get(name, "127.0.0.1:0")
         seeds = [a for n, a in self.addrs.items() if n != name] or []
         child = Child(
             name,
@@ -228,6 +250,7 @@ class Run:
             log_dir=self.dir / "logs",
             fault_seed=self.rng.randrange(2**32),
             on_exit=self._exited,
+            prefix=hosts.prefix(name) if hosts is not None else (),
         )
         child.wait_ready()
         if name in self.addrs and child.addr != self.addrs[name]:
@@ -288,7 +311,7 @@ class Run:
         rng = self.rng
         child = self.children[name]
         r = rng.random()
-        level = "local" if r < 0.7 else ("to2" if r < 0.9 else "majority")
+        level = LEVELS[next(i for i, c in enumerate(LEVEL_CUM) if r < c)]
         kind_r = rng.random()
         cmd: dict[str, Any]
         if kind_r < 0.45:
@@ -319,12 +342,14 @@ class Run:
             at = self.now()
             with self.hlock:
                 status = self.history.settle(op, reply, at=at)
+                self.levels[f"{level}:{status}"] += 1
                 if status == "ok":
                     self.acks.append(at)
-                elif status == "fail":
-                    self.fail_errors[str(reply.get("error"))[:120]] += 1
-                else:
-                    self.info_errors[str(reply.get("error"))[:120]] += 1
+                    if op.replicas >= 2:
+                        self.levels[f"{level}:replicated"] += 1
+                else:  # grouped by message: the run's temporary directory left out
+                    error = str(reply.get("error")).replace(str(self.dir), "<run dir>")[:120]
+                    (self.fail_errors if status == "fail" else self.info_errors)[error] += 1
 
         child.send(cmd, done)
 
@@ -342,7 +367,7 @@ class Run:
 
     def nemesis(self, stop: threading.Event) -> None:
         rng = self.rng
-        actions = ["kill", "wipe", "partition", "oneway", "clock", "disk", "net"]
+        actions = ["kill", "wipe", "partition", "oneway", "clock", "disk", "rodisk", "net"]
         while not stop.is_set():
             if stop.wait(rng.uniform(1.0, 3.0)):
                 return
@@ -350,12 +375,16 @@ class Run:
             hold = rng.uniform(2.0, 8.0)
             start = self.now()
             net_too = action != "net" and rng.random() < 0.5
+            hosts = self.hosts
             if net_too or action == "net":
                 self.net = {
                     "loss": rng.uniform(0.0, 0.3),
                     "dup": rng.uniform(0.0, 0.1),
                     "delay": [0.0, rng.uniform(0.0, 0.05)],
                 }
+                if hosts is not None:  # the kernel drops; the wrapper delays and duplicates
+                    hosts.set_loss(self.net["loss"])
+                    self.net["loss"] = 0.0
                 self.faults["net"] += 1
                 for n in self.names:
                     self.control(n, {"cmd": "faults", **self.net})
@@ -381,11 +410,22 @@ class Run:
                 else:  # one node cannot send to some others (they still reach it)
                     src, dsts = names[0], names[1 : 1 + rng.randint(1, NODES - 1)]
                     self.cuts = [(src, dsts, "out")]
-                for src, dsts, direction in self.cuts:
-                    self.control(src, self._partition_cmd(dsts, direction))
+                if hosts is None:
+                    for src, dsts, direction in self.cuts:
+                        self.control(src, self._partition_cmd(dsts, direction))
+                else:  # the kernel's: a pulled cable, two bridges, an nftables output rule
+                    if action == "oneway":
+                        hosts.one_way(src, dsts)
+                    elif len(side_a) == 1:
+                        hosts.cut(side_a[0])
+                    else:
+                        hosts.split(side_a)
+                    self.cuts = []  # they hold across restarts by themselves
 
                 def undo() -> None:
                     self.cuts = []
+                    if self.hosts is not None:
+                        self.hosts.heal()
                     for n in self.names:
                         self.control(n, {"cmd": "heal"})
 
@@ -399,18 +439,22 @@ class Run:
                     self.clock.pop(v, None)
                     self.control(v, {"cmd": "clock", "offset": 0.0})
 
-            elif action == "disk":
+            elif action in ("disk", "rodisk"):
                 self.faults[action] += 1
                 hold = rng.uniform(5.0, 10.0)  # long enough for the database to need a page
-                self.control(victim, {"cmd": "disk_full", "on": True})
+                cmd = "disk_full" if action == "disk" else "disk_readonly"
+                self.control(victim, {"cmd": cmd, "on": True})
 
-                def undo(v: str = victim) -> None:
-                    self.control(v, {"cmd": "disk_full", "on": False})
+                def undo(v: str = victim, cmd: str = cmd, kind: str = action) -> None:
+                    self.control(v, {"cmd": cmd, "on": False})
+                    self.disk_faults.append((v, kind, self.now()))
 
             stop.wait(hold)
             undo()
             if self.net is not None:
                 self.net = None
+                if hosts is not None:
+                    hosts.set_loss(0.0)
                 for n in self.names:
                     self.control(n, {"cmd": "faults", "loss": 0.0, "dup": 0.0, "delay": [0, 0]})
             self.spans.append((action, start, self.now()))
@@ -439,11 +483,15 @@ class Run:
                 child = self.children[n]
                 if not child.alive and child.killed:
                     self.restart(n, wiped=False)
+            if self.hosts is not None:
+                self.hosts.heal()
+                self.hosts.set_loss(0.0)
             for n in self.names:
                 self.control(n, {"cmd": "heal"})
                 self.control(n, {"cmd": "faults", "loss": 0.0, "dup": 0.0, "delay": [0, 0]})
                 self.control(n, {"cmd": "clock", "offset": 0.0})
                 self.control(n, {"cmd": "disk_full", "on": False})
+                self.control(n, {"cmd": "disk_readonly", "on": False})
             self.drain_writes()
             finals, quiesce = self.quiesce()
             with self.hlock:
@@ -492,10 +540,26 @@ class Run:
             time.sleep(1.0)
         return finals, time.monotonic() - start
 
+    def unrecovered_disks(self, end_writes: float) -> list[str]:
+        """Disk faults after which the node acknowledged no write of its own again (ended at
+        least 5 s before the writes stopped: enough for the committer's retry to succeed)."""
+        out = []
+        for node, kind, end in self.disk_faults:
+            if end > end_writes - 5.0:
+                continue
+            if not any(
+                o.node == node and o.status == "ok" and o.acked > end for o in self.history.ops
+            ):
+                out.append(
+                    f"{node}: no write acknowledged after its {kind} fault ended at {end:.1f}"
+                )
+        return out
+
     def summary(
         self, report: Report, finals: dict[str, Any], quiesce: float, end_writes: float
     ) -> dict[str, Any]:
         violations = [v.__dict__ if hasattr(v, "__dict__") else v for v in report.violations]
+        stuck = self.unrecovered_disks(end_writes)
         return {
             "seed": self.seed,
             "seconds": round(end_writes, 1),
@@ -505,13 +569,17 @@ class Run:
             "info": report.info,
             "fail": report.fail,
             "must_survive": report.must_survive,
-            "violations": len(report.violations) + len(self.identity_errors),
+            "violations": len(report.violations) + len(self.identity_errors) + len(stuck),
             "by_kind": report.by_kind,
             "violation_list": [
                 {"kind": v.kind, "obj": v.obj, "key": v.key, "detail": v.detail}
                 for v in report.violations[:50]
             ]
-            + [{"kind": "identity", "detail": e} for e in self.identity_errors],
+            + [{"kind": "identity", "detail": e} for e in self.identity_errors]
+            + [{"kind": "disk_not_recovered", "detail": e} for e in stuck],
+            "levels": dict(sorted(self.levels.items())),
+            "netns": self.hosts is not None,
+            "nft_dropped": self.hosts.dropped() if self.hosts is not None else None,
             "violation_ops": {  # the history of each key with a violation, to diagnose it
                 f"{v.obj}/{v.key}": [
                     [
@@ -603,7 +671,7 @@ def _plot(runs: list[dict[str, Any]], out: Path) -> None:
         ax1.plot(range(len(per_s)), per_s, color="black", lw=1, label="acknowledged writes/s")
     colors = {
         "kill": "red", "wipe": "darkred", "partition": "orange", "oneway": "gold",
-        "clock": "purple", "disk": "brown", "net": "blue",
+        "clock": "purple", "disk": "brown", "rodisk": "peru", "net": "blue",
     }  # fmt: skip
     seen: set[str] = set()
     for action, s, e in first["spans"]:
@@ -649,13 +717,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             default=None,
             help="no runs: report the runs recorded in these .runs.jsonl files (parallel halves)",
         )
+        p.add_argument(
+            "--netns",
+            action="store_true",
+            help="each node in its own network namespace: loss and partitions by the kernel "
+            "(needs root, ip, nft)",
+        )
         p.add_argument("--no-plot", action="store_true")
 
     bench = Bench("chaos", description=__doc__, argv=argv, add_arguments=add)
     a = bench.args
     seconds = 6.0 if bench.quick else a.seconds
     if bench.quick:
-        seeds = [a.first_seed, a.first_seed + 1]
+        seeds = list(range(a.first_seed, a.first_seed + min(a.runs, 2)))
     elif a.seeds:
         seeds = _seeds(a.seeds)
     else:
@@ -674,7 +748,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         wd = base / f"seed{seed}"
         wd.mkdir(parents=True, exist_ok=True)
         bench.log(f"run {i + 1}/{len(seeds)}: seed {seed}, {seconds:.0f} s")
-        res = Run(seed, seconds, a.skew, wd, bench.log).go()
+        hosts = None
+        if a.netns:
+            hosts = Hosts(f"dmc{os.getpid() % 100000}", [f"n{i}" for i in range(NODES)])
+            hosts.create()
+        try:
+            res = Run(seed, seconds, a.skew, wd, bench.log, hosts).go()
+        finally:
+            if hosts is not None:
+                hosts.delete()
         runs.append(res)
         with journal.open("a") as f:
             f.write(json.dumps(res, default=str) + "\n")

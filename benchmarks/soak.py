@@ -328,6 +328,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                   growth_per_hour=f"{100 * rel:.1f}%")  # fmt: skip
         bench.goal(f"{name}_growth_per_hour", round(rel, 4), "<= 0.10",
                    note="least-squares slope after warm-up / mean")  # fmt: skip
+    # latency stable: no trend after warm-up either (a looser bound: it follows the machine's load)
+    for name, key in (("write_p99_ms", "write_p99_ms"), ("convergence_s", "convergence_s")):
+        timed = [s for s in samples if s[key] is not None]
+        mean, slope = _trend(timed, lambda s, key=key: s[key])
+        rel = slope / mean if mean else 0.0
+        bench.row(series=name, mean_after_warmup=round(mean, 3), slope_per_hour=round(slope, 3),
+                  growth_per_hour=f"{100 * rel:.1f}%")  # fmt: skip
+        bench.goal(f"{name}_growth_per_hour", round(rel, 4), "<= 0.50",
+                   note="least-squares slope after warm-up / mean")  # fmt: skip
     p99 = [s["write_p99_ms"] for s in samples if s["write_p99_ms"] is not None]
     conv = [s["convergence_s"] for s in samples if s["convergence_s"] is not None]
     bench.row(

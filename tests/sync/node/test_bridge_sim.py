@@ -171,3 +171,99 @@ def test_mass_failure_survivors_relink_through_swim() -> None:
     with_net = _mass_failure(safety_net=True)
     assert without[-1] > 0  # HyParView alone: still isolated at +120 s
     assert with_net[-1] == 0
+
+
+def _island(
+    *, safety_net: bool, island: tuple[str, ...] = ("x", "y")
+) -> tuple[Simulator, dict[str, OverlayBridge]]:
+    """Six members joined through b; then x and y, whose SWIM seed is b, join the overlay through
+    each other at the same moment (two nodes restarted after a heal, each picking the other as
+    its contact): each JOIN is answered by the other, so both count as joined, with one link
+    each and nothing in their passive views."""
+    bridges: dict[str, OverlayBridge] = {}
+    sim: Simulator
+
+    def on_emit(rec: EmitRecord) -> None:
+        node, event = rec.node, rec.event
+
+        def deliver() -> None:
+            if sim.is_alive(node):
+                for core, effects in bridges[node].on_event(event, sim.now):
+                    sim.call(node, core, _const(effects))
+
+        sim.schedule(sim.now, deliver)
+
+    sim = Simulator(
+        seed=3,
+        config=SimConfig(link=LinkModel(latency=Uniform(0.001, 0.01)), trace=False),
+        on_emit=on_emit,
+    )
+    members = ["b", "c", "d", "e", "f", "g"]
+
+    def factory(ctx: NodeContext) -> list[Any]:
+        swim = SwimCore(
+            ctx.addr, SwimConfig.local(), ctx.rng, seeds=[] if ctx.addr == "b" else ["b"]
+        )
+        hv = HyParView(ctx.addr, rng=ctx.rng, config=HyParViewConfig.local(), epoch=ctx.epoch)
+        engine = SyncEngine(ctx.addr, SyncConfig(sync_interval=0.2), ctx.rng)
+        bridges[ctx.addr] = OverlayBridge(swim, hv, engine, rng=random.Random(ctx.addr))
+        return [swim, hv, engine]
+
+    def check(node: str) -> None:
+        if sim.is_alive(node):
+            for core, effects in bridges[node].check_overlay(sim.now):
+                sim.call(node, core, _const(effects))
+        sim.schedule(sim.now + 1.0, partial(check, node))
+
+    for n in [*members, *island]:
+        sim.add_node(n, factory)
+        if safety_net:
+            sim.schedule(1.0, partial(check, n))
+    for n in members[1:]:
+        hv: HyParView = sim.core(n, "hyparview")
+        sim.call(n, hv, partial(hv.join, ["b"]))
+    for i, a in enumerate(island):  # through each other: the first through the second, the
+        a_hv: HyParView = sim.core(a, "hyparview")  # others through the first
+        sim.call(a, a_hv, partial(a_hv.join, [island[1] if i == 0 else island[0]]))
+    b_engine: SyncEngine = sim.core("b", "sync")
+    b_engine.update("doc", methodcaller("add", "b", "hello"), create=crdts.ORSet)
+    sim.run_for(30.0)
+    return sim, bridges
+
+
+def test_two_nodes_that_joined_through_each_other_do_not_stay_an_island() -> None:
+    """The 1,000-node chaos simulation found it: two nodes restarted after the heal joined the
+    overlay through each other and stayed an island of two for the 120 s it waited, SWIM knowing
+    the 998 others alive (the net only looked at an *empty* active view). HyParView cannot leave
+    such an island by itself: its passive view fills only from the island's own shuffles."""
+    sim, bridges = _island(safety_net=True)
+    for n in ("x", "y"):
+        hv: HyParView = sim.core(n, "hyparview")
+        assert (set(hv.active_view) | set(hv.passive_view)) - {"x", "y"}, n
+        assert sim.core(n, "sync").value("doc") == frozenset({"hello"}), n
+    assert bridges["x"].overlay_rejoins + bridges["y"].overlay_rejoins >= 1
+
+
+def test_without_the_safety_net_the_island_stays() -> None:
+    sim, _ = _island(safety_net=False)
+    x_hv: HyParView = sim.core("x", "hyparview")
+    assert set(x_hv.active_view) == {"y"} and not x_hv.passive_view - {"y"}
+    assert set(sim.core("x", "swim").alive()) >= {"b", "c", "d", "e", "f", "g"}
+    assert sim.core("x", "sync").get("doc") is None
+
+
+def test_an_island_with_full_active_views_rejoins_too() -> None:
+    """The second history of that schedule: ten nodes, each with a full active view of island
+    members. Here seven nodes joined through each other: the one they joined through holds a
+    full active view (five), so the first rule (fewer known peers than that) does not see an
+    island; the net rejoins them because their views stay short of full while SWIM knows more
+    live members."""
+    island = tuple(f"x{i}" for i in range(7))
+    sim, _ = _island(safety_net=False, island=island)
+    hv: HyParView = sim.core("x0", "hyparview")
+    assert len(hv.active_view) == hv.config.active_size  # full
+    assert hv.active_view | hv.passive_view <= set(island)  # and all island members
+    assert sim.core("x0", "sync").get("doc") is None
+    sim, _ = _island(safety_net=True, island=island)
+    for n in island:
+        assert sim.core(n, "sync").value("doc") == frozenset({"hello"}), n
