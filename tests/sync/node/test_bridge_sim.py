@@ -6,76 +6,34 @@ them and gets the data; without the safety net it stays isolated."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from functools import partial
 from operator import methodcaller
-from typing import Any
 
 import crdts
-from gossip._events import Effect
 from gossip.hyparview import HyParView, HyParViewConfig
-from gossip.sim import EmitRecord, LinkModel, NodeContext, SimConfig, Simulator, Uniform
-from gossip.swim import SwimConfig, SwimCore
-from sync import SyncConfig, SyncEngine
+from gossip.sim import LinkModel, Simulator, Uniform
+from gossip.swim import SwimCore
+from sync import SyncEngine
 from sync._bridge import OverlayBridge
+
+from ._sim_stack import SimStack
 
 CLUSTER = ["b", "c", "d", "e"]
 
 
-def _const(effects: list[Effect]) -> Callable[[float], list[Effect]]:
-    return lambda _now: effects
-
-
 def _run(*, safety_net: bool) -> tuple[Simulator, dict[str, OverlayBridge]]:
-    bridges: dict[str, OverlayBridge] = {}
-    sim: Simulator
-
-    def on_emit(rec: EmitRecord) -> None:
-        node, event = rec.node, rec.event
-
-        def deliver() -> None:
-            if sim.is_alive(node):
-                for core, effects in bridges[node].on_event(event, sim.now):
-                    sim.call(node, core, _const(effects))
-
-        sim.schedule(sim.now, deliver)
-
-    sim = Simulator(
-        seed=11,
-        config=SimConfig(link=LinkModel(latency=Uniform(0.001, 0.01)), trace=False),
-        on_emit=on_emit,
-    )
-
-    def factory(ctx: NodeContext) -> list[Any]:
-        swim = SwimCore(
-            ctx.addr, SwimConfig.local(), ctx.rng, seeds=[] if ctx.addr == "b" else ["b"]
-        )
-        hv = HyParView(ctx.addr, rng=ctx.rng, config=HyParViewConfig.local(), epoch=ctx.epoch)
-        engine = SyncEngine(ctx.addr, SyncConfig(sync_interval=0.2), ctx.rng)
-        bridges[ctx.addr] = OverlayBridge(swim, hv, engine, rng=random.Random(ctx.addr))
-        return [swim, hv, engine]
-
-    def check(node: str) -> None:
-        if sim.is_alive(node):
-            for core, effects in bridges[node].check_overlay(sim.now):
-                sim.call(node, core, _const(effects))
-        sim.schedule(sim.now + 1.0, partial(check, node))
-
+    stack = SimStack(seed=11, link=LinkModel(latency=Uniform(0.001, 0.01)), seed_node="b")
+    sim = stack.sim
     for n in [*CLUSTER, "x"]:
-        sim.add_node(n, factory)
-        if safety_net:
-            sim.schedule(1.0, partial(check, n))
+        stack.add(n, safety_net=safety_net)
     for n in CLUSTER[1:]:
-        hv: HyParView = sim.core(n, "hyparview")
-        sim.call(n, hv, partial(hv.join, ["b"]))
+        stack.join(n, ["b"])
     # x's overlay seed is dead (no node answers there); its SWIM seed b is alive
-    x_hv: HyParView = sim.core("x", "hyparview")
-    sim.call("x", x_hv, lambda now: x_hv.join(["dead-seed"], now))
-    b_engine: SyncEngine = sim.core("b", "sync")
+    stack.join("x", ["dead-seed"])
+    b_engine = stack.engine("b")
     sim.call("b", b_engine, lambda now: [])
     b_engine.update("doc", methodcaller("add", "b", "hello"), create=crdts.ORSet)
     sim.run_for(20.0)
-    return sim, bridges
+    return sim, stack.bridges
 
 
 def test_isolated_overlay_member_rejoins_through_swim() -> None:
@@ -101,50 +59,20 @@ def test_without_the_safety_net_it_stays_isolated() -> None:
 def _mass_failure(*, safety_net: bool, n: int = 60, seed: int = 5) -> list[int]:
     """n nodes (small views: active 3, passive 6), 90 % crashed with the seed among them; the
     survivors' isolated count at +10, +30, +60 and +120 s."""
-    bridges: dict[str, OverlayBridge] = {}
-    sim: Simulator
-
-    def on_emit(rec: EmitRecord) -> None:
-        node, event = rec.node, rec.event
-
-        def deliver() -> None:
-            if sim.is_alive(node):
-                for core, effects in bridges[node].on_event(event, sim.now):
-                    sim.call(node, core, _const(effects))
-
-        sim.schedule(sim.now, deliver)
-
-    sim = Simulator(
+    stack = SimStack(
         seed=seed,
-        config=SimConfig(
-            link=LinkModel(latency=Uniform(0.001, 0.01)), trace=False, record_emits=False
-        ),
-        on_emit=on_emit,
+        link=LinkModel(latency=Uniform(0.001, 0.01)),
+        seed_node="n0",
+        hv_config=HyParViewConfig.local().with_(active_size=3, passive_size=6),
+        sync_interval=1.0,
+        record_emits=False,
     )
+    sim = stack.sim
     names = [f"n{i}" for i in range(n)]
-    hv_cfg = HyParViewConfig.local().with_(active_size=3, passive_size=6)
-
-    def factory(ctx: NodeContext) -> list[Any]:
-        seeds = [] if ctx.addr == "n0" else ["n0"]
-        swim = SwimCore(ctx.addr, SwimConfig.local(), ctx.rng, seeds=seeds)
-        hv = HyParView(ctx.addr, rng=ctx.rng, config=hv_cfg, epoch=ctx.epoch)
-        engine = SyncEngine(ctx.addr, SyncConfig(sync_interval=1.0), ctx.rng)
-        bridges[ctx.addr] = OverlayBridge(swim, hv, engine, rng=random.Random(ctx.addr))
-        return [swim, hv, engine]
-
-    def check(node: str) -> None:
-        if sim.is_alive(node):
-            for core, effects in bridges[node].check_overlay(sim.now):
-                sim.call(node, core, _const(effects))
-        sim.schedule(sim.now + 1.0, partial(check, node))
-
     for name in names:
-        sim.add_node(name, factory)
-        if safety_net:
-            sim.schedule(1.0, partial(check, name))
+        stack.add(name, safety_net=safety_net)
     for name in names[1:]:
-        hv: HyParView = sim.core(name, "hyparview")
-        sim.call(name, hv, partial(hv.join, ["n0"]))
+        stack.join(name, ["n0"])
     sim.run_for(20.0)
     dead = {"n0", *random.Random(seed).sample(names, int(n * 0.9))}
     for d in sorted(dead):  # sorted: a set's order follows the hash seed
@@ -180,55 +108,18 @@ def _island(
     each other at the same moment (two nodes restarted after a heal, each picking the other as
     its contact): each JOIN is answered by the other, so both count as joined, with one link
     each and nothing in their passive views."""
-    bridges: dict[str, OverlayBridge] = {}
-    sim: Simulator
-
-    def on_emit(rec: EmitRecord) -> None:
-        node, event = rec.node, rec.event
-
-        def deliver() -> None:
-            if sim.is_alive(node):
-                for core, effects in bridges[node].on_event(event, sim.now):
-                    sim.call(node, core, _const(effects))
-
-        sim.schedule(sim.now, deliver)
-
-    sim = Simulator(
-        seed=3,
-        config=SimConfig(link=LinkModel(latency=Uniform(0.001, 0.01)), trace=False),
-        on_emit=on_emit,
-    )
+    stack = SimStack(seed=3, link=LinkModel(latency=Uniform(0.001, 0.01)), seed_node="b")
+    sim = stack.sim
     members = ["b", "c", "d", "e", "f", "g"]
-
-    def factory(ctx: NodeContext) -> list[Any]:
-        swim = SwimCore(
-            ctx.addr, SwimConfig.local(), ctx.rng, seeds=[] if ctx.addr == "b" else ["b"]
-        )
-        hv = HyParView(ctx.addr, rng=ctx.rng, config=HyParViewConfig.local(), epoch=ctx.epoch)
-        engine = SyncEngine(ctx.addr, SyncConfig(sync_interval=0.2), ctx.rng)
-        bridges[ctx.addr] = OverlayBridge(swim, hv, engine, rng=random.Random(ctx.addr))
-        return [swim, hv, engine]
-
-    def check(node: str) -> None:
-        if sim.is_alive(node):
-            for core, effects in bridges[node].check_overlay(sim.now):
-                sim.call(node, core, _const(effects))
-        sim.schedule(sim.now + 1.0, partial(check, node))
-
     for n in [*members, *island]:
-        sim.add_node(n, factory)
-        if safety_net:
-            sim.schedule(1.0, partial(check, n))
+        stack.add(n, safety_net=safety_net)
     for n in members[1:]:
-        hv: HyParView = sim.core(n, "hyparview")
-        sim.call(n, hv, partial(hv.join, ["b"]))
+        stack.join(n, ["b"])
     for i, a in enumerate(island):  # through each other: the first through the second, the
-        a_hv: HyParView = sim.core(a, "hyparview")  # others through the first
-        sim.call(a, a_hv, partial(a_hv.join, [island[1] if i == 0 else island[0]]))
-    b_engine: SyncEngine = sim.core("b", "sync")
-    b_engine.update("doc", methodcaller("add", "b", "hello"), create=crdts.ORSet)
+        stack.join(a, [island[1] if i == 0 else island[0]])  # others through the first
+    stack.engine("b").update("doc", methodcaller("add", "b", "hello"), create=crdts.ORSet)
     sim.run_for(30.0)
-    return sim, bridges
+    return sim, stack.bridges
 
 
 def test_two_nodes_that_joined_through_each_other_do_not_stay_an_island() -> None:

@@ -11,74 +11,40 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Callable
 from functools import partial
 from operator import methodcaller
 from pathlib import Path
-from typing import Any
 
 import crdts
-from gossip._events import Effect
-from gossip.hyparview import HyParView, HyParViewConfig
-from gossip.sim import EmitRecord, LinkModel, NodeContext, SimConfig, Simulator, Uniform
-from gossip.swim import SwimConfig, SwimCore
-from sync import SyncConfig, SyncEngine
-from sync._bridge import OverlayBridge
+from gossip.hyparview import HyParViewConfig
+from gossip.sim import LinkModel, Uniform
+
+from ._sim_stack import SimStack
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _const(effects: list[Effect]) -> Callable[[float], list[Effect]]:
-    return lambda _now: effects
-
-
 def scenario(n: int = 20) -> str:
     """The run's trace digest (hex)."""
-    bridges: dict[str, OverlayBridge] = {}
-    sim: Simulator
-
-    def on_emit(rec: EmitRecord) -> None:
-        node, event = rec.node, rec.event
-
-        def deliver() -> None:
-            if sim.is_alive(node):
-                for core, effects in bridges[node].on_event(event, sim.now):
-                    sim.call(node, core, _const(effects))
-
-        sim.schedule(sim.now, deliver)
-
-    link = LinkModel(latency=Uniform(0.001, 0.01), loss=0.05)
-    sim = Simulator(
-        seed=3, config=SimConfig(link=link, trace=False, digest_trace=True), on_emit=on_emit
+    stack = SimStack(
+        seed=3,
+        link=LinkModel(latency=Uniform(0.001, 0.01), loss=0.05),
+        seed_node="n0",
+        hv_config=HyParViewConfig.local().with_(active_size=3, passive_size=6),
+        sync_interval=0.5,
+        digest=True,
     )
+    sim = stack.sim
     names = [f"n{i}" for i in range(n)]
-    hv_cfg = HyParViewConfig.local().with_(active_size=3, passive_size=6)
-
-    def factory(ctx: NodeContext) -> list[Any]:
-        seeds = [] if ctx.addr == "n0" else ["n0"]
-        swim = SwimCore(ctx.addr, SwimConfig.local(), ctx.rng, seeds=seeds)
-        hv = HyParView(ctx.addr, rng=ctx.rng, config=hv_cfg, epoch=ctx.epoch)
-        engine = SyncEngine(ctx.addr, SyncConfig(sync_interval=0.5), ctx.rng)
-        bridges[ctx.addr] = OverlayBridge(swim, hv, engine, rng=random.Random(ctx.addr))
-        return [swim, hv, engine]
-
-    def check(node: str) -> None:
-        if sim.is_alive(node):
-            for core, effects in bridges[node].check_overlay(sim.now):
-                sim.call(node, core, _const(effects))
-        sim.schedule(sim.now + 1.0, partial(check, node))
 
     def write(node: str) -> None:
-        engine: SyncEngine = sim.core(node, "sync")
-        engine.update(f"k{node}", methodcaller("add", node, node), create=crdts.ORSet)
+        stack.engine(node).update(f"k{node}", methodcaller("add", node, node), create=crdts.ORSet)
 
     for name in names:
-        sim.add_node(name, factory)
-        sim.schedule(1.0, partial(check, name))
+        stack.add(name, safety_net=True)
     for i, name in enumerate(names):
         if i:
-            hv: HyParView = sim.core(name, "hyparview")
-            sim.call(name, hv, partial(hv.join, ["n0"]))
+            stack.join(name, ["n0"])
         sim.schedule(2.0 + i * 0.1, partial(write, name))
     sim.run_for(10.0)
     for dead in sorted(random.Random(1).sample(names, n // 3)):
