@@ -47,16 +47,8 @@ class Alarm:
 
     def arm(self, deadline: float) -> None:
         """Make sure the callback runs no later than ``deadline``."""
-        if deadline >= self._deadline:
-            return
-        self._deadline = deadline
-        if self._trio:
-            if self._scope is not None:
-                self._scope.deadline = deadline
-            return
-        if self._handle is not None:
-            self._handle.cancel()
-        self._handle = self._loop.call_at(deadline, self._fire)
+        if deadline < self._deadline:
+            self._move(deadline)
 
     @property
     def deadline(self) -> float:
@@ -65,8 +57,11 @@ class Alarm:
 
     def postpone(self, deadline: float) -> None:
         """Move a pending deadline later, to ``deadline`` (``math.inf``: ring no more)."""
-        if deadline <= self._deadline:
-            return
+        if deadline > self._deadline:
+            self._move(deadline)
+
+    def _move(self, deadline: float) -> None:
+        """Ring at ``deadline`` instead of the pending deadline (``math.inf``: ring no more)."""
         self._deadline = deadline
         if self._trio:
             if self._scope is not None:
