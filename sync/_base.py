@@ -2,9 +2,10 @@
 the engine attributes and methods the catch-up parts (:mod:`sync._catchup`, :mod:`sync._digest`)
 rely on.
 
-:class:`~sync.SyncEngine` is assembled from three files, one protocol each: the delta-interval
-stream (:mod:`sync._engine`), the catch-up of a new or long-absent neighbour (Hello, watermark,
-object shipping: :mod:`sync._catchup`) and its Merkle digest descent (:mod:`sync._digest`). They
+:class:`~sync.SyncEngine` is assembled from four files, one protocol each: the delta-interval
+stream (:mod:`sync._engine`), the relay hold (:mod:`sync._relay`), the catch-up of a new or
+long-absent neighbour (Hello, watermark, object shipping: :mod:`sync._catchup`) and its Merkle
+digest descent (:mod:`sync._digest`). They
 share one object's state; :class:`EngineBase` declares it once so each part type-checks alone.
 """
 
@@ -23,17 +24,32 @@ from sync._ranges import RangeTracker
 if TYPE_CHECKING:
     from gossip._events import Effect
     from sync._catchup import Catchup
-    from sync._engine import Entry
     from sync._messages import Hello, Message
+    from sync._relay import Held
     from sync._subscriptions import Subscriptions
 
-__all__ = ["MSG_OVERHEAD", "OBJ_OVERHEAD", "Codec", "Crdt", "EngineBase", "Peer"]
+__all__ = ["MSG_OVERHEAD", "OBJ_OVERHEAD", "Codec", "Crdt", "EngineBase", "Entry", "Peer"]
 
 Crdt = Any  # any type following the crdts contract (join/merge/leq/copy/diff/decompose/value)
 Codec = tuple[Callable[[Any], bytes], Callable[[bytes], Any]]
 
 OBJ_OVERHEAD = 8  # bytes of msgpack framing per (key, bytes) entry, for the size estimate
 MSG_OVERHEAD = 48  # bytes of a message besides its objects
+
+
+class Entry:
+    """One delta of the buffer: sequence number, origin (``None``: local), object key; ``skip``:
+    neighbours that hold it already or get it another way (relay_hold), never sent it."""
+
+    __slots__ = ("delta", "enc", "key", "origin", "seq", "skip")
+
+    def __init__(self, seq: int, origin: str | None, key: str, delta: Crdt) -> None:
+        self.seq = seq
+        self.origin = origin
+        self.key = key
+        self.delta = delta
+        self.enc: bytes | None = None
+        self.skip: frozenset[str] | None = None
 
 
 class Peer:
@@ -103,6 +119,9 @@ class EngineBase:
     _merkle: MerkleIndex
     _session: int
     _recovering: bool
+    _relay: dict[str, deque[Held]]
+    _released: dict[str, set[str]]
+    _have_marks: list[tuple[str, int, int]]
 
     if TYPE_CHECKING:
 
@@ -115,3 +134,9 @@ class EngineBase:
         def _split(self, x: Crdt) -> list[tuple[Crdt, bytes]]: ...
 
         def _recv_tracker(self, src: str, epoch: int) -> RangeTracker: ...
+
+        def _touch_mod(self, key: str) -> None: ...
+
+        def _append(
+            self, key: str, delta: Crdt, origin: str | None, skip: frozenset[str] | None
+        ) -> None: ...

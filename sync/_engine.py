@@ -57,7 +57,7 @@ from gossip._events import (
     StreamReceived,
     TimerFired,
 )
-from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Codec, Crdt, Peer
+from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Codec, Crdt, Entry, Peer
 from sync._catchup import CatchupCompleted, CatchupMixin
 from sync._config import SyncConfig
 from sync._errors import (
@@ -88,6 +88,7 @@ from sync._messages import (
 )
 from sync._metrics import SyncMetrics
 from sync._ranges import RangeTracker
+from sync._relay import Held, RelayMixin
 from sync._subscriptions import _MISSING, Change, Subscription, Subscriptions, describe_change
 
 __all__ = ["CatchupCompleted", "Entry", "SyncEngine"]
@@ -121,40 +122,7 @@ def _recent_cost(key: str, data: bytes) -> int:
     return _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(key) + len(data))
 
 
-class Entry:
-    """One delta of the buffer: sequence number, origin (``None``: local), object key; ``skip``:
-    neighbours that hold it already or get it another way (relay_hold), never sent it."""
-
-    __slots__ = ("delta", "enc", "key", "origin", "seq", "skip")
-
-    def __init__(self, seq: int, origin: str | None, key: str, delta: Crdt) -> None:
-        self.seq = seq
-        self.origin = origin
-        self.key = key
-        self.delta = delta
-        self.enc: bytes | None = None
-        self.skip: frozenset[str] | None = None
-
-
-class _Held:
-    """A received delta whose relay waits (relay_hold): when it came, its key and delta, the
-    source's epoch and the end of the source's interval it came in, and the neighbours it is
-    held for (neighbours of the source, which should get it from there)."""
-
-    __slots__ = ("delta", "epoch", "hi", "key", "later", "t")
-
-    def __init__(  # noqa: PLR0917
-        self, t: float, key: str, delta: Crdt, epoch: int, hi: int, later: set[str]
-    ) -> None:
-        self.t = t
-        self.key = key
-        self.delta = delta
-        self.epoch = epoch
-        self.hi = hi
-        self.later = later
-
-
-class SyncEngine(CatchupMixin):
+class SyncEngine(RelayMixin, CatchupMixin):
     """A replica's keyspace of CRDT objects and the sync protocol with its neighbours.
 
     Drive it like every core: ``start(now)``, then ``handle(event, now)`` for sync payloads, its
@@ -233,7 +201,7 @@ class SyncEngine(CatchupMixin):
         # relay_hold: the Delta being received ((epoch, hi, now) of its source's stream), the
         # received deltas waiting to be relayed, and the last Have report sent
         self._rx: tuple[int, int, float] | None = None
-        self._relay: dict[str, deque[_Held]] = {}  # per source, in arrival order
+        self._relay: dict[str, deque[Held]] = {}  # per source, in arrival order
         # per source: the neighbours its held relays were already released to at once (the
         # source or the link between them went away), so each change is acted on once
         self._released: dict[str, set[str]] = {}
@@ -419,87 +387,6 @@ class SyncEngine(CatchupMixin):
         self._mod.pop(key, None)
         self._mod[key] = self._c
 
-    def _hold_relay(
-        self, key: str, delta: Crdt, origin: str, rx: tuple[int, int, float]
-    ) -> frozenset[str] | None:
-        """relay_hold: the neighbours (plus ``origin``) that should get ``delta`` from
-        ``origin`` directly (each lists the other as a neighbour in its last Have); its relay to
-        them is held. ``None``: relay to every other neighbour now."""
-        peers = self._peers
-        src = peers.get(origin)
-        if src is None or not src.have:
-            return None
-        theirs = src.have
-        later = {w for w, p in peers.items() if w != origin and w in theirs and origin in p.have}
-        if not later:
-            return None
-        epoch, hi, now = rx
-        q = self._relay.get(origin)
-        if q is None:
-            q = self._relay[origin] = deque()
-        q.append(_Held(now, key, delta, epoch, hi, later))
-        self.metrics.relays_held += len(later)
-        return frozenset(later) | {origin}
-
-    def _has(self, peer: str, origin: str, h: _Held) -> bool:
-        """Whether ``peer``'s last Have shows it holds ``origin``'s stream up to ``h.hi``."""
-        p = self._peers.get(peer)
-        if p is None:
-            return True  # no longer a neighbour: nothing to relay to it
-        m = p.have.get(origin)
-        return m is not None and m[0] == h.epoch and m[1] >= h.hi
-
-    def _relay_due(self, now: float) -> None:
-        """Decide the held relays: a neighbour that reported holding one is dropped from it; one
-        whose source, or link to the source, went away (the source left our neighbours, or
-        either one's Have no longer lists the other) gets every held relay from that source at
-        once; and what is still unreported after ``relay_hold`` is relayed anyway (a silent link,
-        a neighbour far behind)."""
-        peers = self._peers
-        hold = self.config.relay_hold
-        for origin in list(self._relay):
-            q = self._relay[origin]
-            src = peers.get(origin)
-            cut = {
-                w
-                for w, p in peers.items()
-                if w != origin and (src is None or w not in src.have or origin not in p.have)
-            }
-            done = self._released.get(origin, set())
-            new = cut - done
-            if new:
-                for h in q:
-                    ws = h.later & new
-                    if ws:
-                        h.later -= ws
-                        self._release(origin, h, ws, late=False)
-            self._released[origin] = cut
-            while q:
-                h = q[0]
-                h.later = {w for w in h.later if not self._has(w, origin, h)}
-                if h.later and now - h.t < hold:
-                    break  # the ones behind it came later
-                q.popleft()
-                if h.later:
-                    self._release(origin, h, h.later, late=True)
-                else:
-                    self._touch_mod(h.key)
-            if not q:
-                del self._relay[origin]
-                self._released.pop(origin, None)
-
-    def _release(self, origin: str, h: _Held, ws: set[str], *, late: bool) -> None:
-        """Relay ``h`` to those of ``ws`` that have not reported holding it."""
-        need = [w for w in ws if not self._has(w, origin, h)]
-        if not need:
-            self._touch_mod(h.key)
-            return
-        if late:
-            self.metrics.relays_late += len(need)
-        else:
-            self.metrics.relays_released += len(need)
-        self._append(h.key, h.delta, origin, frozenset(self._peers).difference(need))
-
     def _append(
         self, key: str, delta: Crdt, origin: str | None, skip: frozenset[str] | None
     ) -> None:
@@ -638,21 +525,6 @@ class SyncEngine(CatchupMixin):
                 self._start_merkle(peer, p, now, out)  # its catch-up of us stalled: go anyway
         self._gc()
         return out
-
-    def _report_have(self, out: list[Effect]) -> None:
-        """Tell every neighbour our neighbours, how far we hold each one's stream, and how far
-        ours counts as delivered to it (when any of that changed since our last report)."""
-        recv = self._recv
-        marks: list[tuple[str, int, int]] = []
-        for a in self._peers:
-            r = recv.get(a)
-            marks.append((a, 0, 0) if r is None else (a, r[0], r[1].mark))
-        changed = marks != self._have_marks
-        self._have_marks = marks
-        for peer, p in self._peers.items():
-            if changed or p.ack.mark != p.have_acked:
-                p.have_acked = p.ack.mark
-                self._send(out, peer, Have(marks, self.epoch, p.ack.mark))
 
     # -- sending ----------------------------------------------------------------------------------
 
@@ -861,18 +733,6 @@ class SyncEngine(CatchupMixin):
             self._receive_objects(src, msg.objects)
         self._recv_tracker(src, msg.epoch).add(msg.lo, msg.hi)
         self._send(out, src, Ack(msg.epoch, msg.lo, msg.hi))
-
-    def _on_have(self, src: str, msg: Have) -> None:
-        p = self._peers.get(src)
-        if p is None:
-            return
-        p.have = {a: (e, m) for a, e, m in msg.marks}
-        r = self._recv.get(src)
-        if r is not None and r[0] == msg.epoch and r[1].mark > 0:
-            # Only once a catch-up (or a kept watermark) has made the tracker vouch for the
-            # stream's start: A(us) begins at the sender's c when we became neighbours, and what
-            # is older reaches us by catch-up, not by this stream.
-            r[1].raise_to(msg.acked)
 
     def _recv_tracker(self, src: str, epoch: int) -> RangeTracker:
         entry = self._recv.get(src)
