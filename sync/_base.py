@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from sync._config import SyncConfig, SyncMode
+from sync._flight import Flight
 from sync._merkle import MerkleIndex
 from sync._metrics import PeerMetrics, SyncMetrics
 from sync._ranges import RangeTracker
@@ -39,9 +40,11 @@ MSG_OVERHEAD = 48  # bytes of a message besides its objects
 
 class Entry:
     """One delta of the buffer: sequence number, origin (``None``: local), object key; ``skip``:
-    neighbours that hold it already or get it another way (relay_hold), never sent it."""
+    neighbours that hold it already or get it another way (relay_hold), never sent it; ``src``:
+    for a received delta (relay_hold), the source's epoch and the end of the source's interval it
+    came in (a neighbour reporting that stream held that far is not sent it, see sync._flow)."""
 
-    __slots__ = ("delta", "enc", "key", "origin", "seq", "skip")
+    __slots__ = ("delta", "enc", "key", "origin", "seq", "skip", "src")
 
     def __init__(self, seq: int, origin: str | None, key: str, delta: Crdt) -> None:
         self.seq = seq
@@ -50,6 +53,7 @@ class Entry:
         self.delta = delta
         self.enc: bytes | None = None
         self.skip: frozenset[str] | None = None
+        self.src: tuple[int, int] | None = None
 
 
 class Peer:
@@ -57,6 +61,7 @@ class Peer:
         "ack",
         "catchup",
         "deferred",
+        "flight",
         "got_hello",
         "have",
         "have_acked",
@@ -65,7 +70,6 @@ class Peer:
         "known_own",
         "metrics",
         "peer_activity",
-        "sent_at",
         "sent_hi",
     )
 
@@ -83,10 +87,10 @@ class Peer:
         # knew nothing of the other: one descent at a time, see _on_hello); since when.
         self.deferred: float | None = None
         self.peer_activity = 0.0  # last time this neighbour's catch-up of us made progress
-        # In flight: entries below sent_hi were sent at sent_at or later and await their ack;
-        # they are sent again only once resend_timeout has passed (see _send_interval).
+        # With resend_timeout: entries below sent_hi were sent (or need not be); the chunks not
+        # acknowledged yet, when and how big (sync._flow).
         self.sent_hi = mark
-        self.sent_at = float("-inf")
+        self.flight = Flight()
         # Its last Have report (relay_hold): its neighbours -> (epoch, watermark of their stream
         # it holds). The keys are its neighbour set.
         self.have: dict[str, tuple[int, int]] = {}
@@ -122,6 +126,7 @@ class EngineBase:
     _relay: dict[str, deque[Held]]
     _released: dict[str, set[str]]
     _have_marks: list[tuple[str, int, int]]
+    _joined: dict[tuple[Any, ...], tuple[Crdt, bytes]]
 
     if TYPE_CHECKING:
 
@@ -138,5 +143,10 @@ class EngineBase:
         def _touch_mod(self, key: str) -> None: ...
 
         def _append(
-            self, key: str, delta: Crdt, origin: str | None, skip: frozenset[str] | None
+            self,
+            key: str,
+            delta: Crdt,
+            origin: str | None,
+            skip: frozenset[str] | None,
+            src: tuple[int, int] | None = None,
         ) -> None: ...

@@ -66,10 +66,10 @@ from sync._errors import (
     NotACrdtError,
     ObjectTooLargeError,
     PeerError,
-    ProtocolViolationError,
     TypeMismatchError,
     UsageError,
 )
+from sync._flow import FlowMixin
 from sync._lazy import LazyState
 from sync._merkle import MerkleIndex
 from sync._messages import (
@@ -122,7 +122,7 @@ def _recent_cost(key: str, data: bytes) -> int:
     return _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(key) + len(data))
 
 
-class SyncEngine(RelayMixin, CatchupMixin):
+class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
     """A replica's keyspace of CRDT objects and the sync protocol with its neighbours.
 
     Drive it like every core: ``start(now)``, then ``handle(event, now)`` for sync payloads, its
@@ -374,12 +374,14 @@ class SyncEngine(RelayMixin, CatchupMixin):
             self._gc()
             return
         skip: frozenset[str] | None = None
+        src: tuple[int, int] | None = None
         if self._rx is not None and origin is not None:
+            src = self._rx[:2]
             skip = self._hold_relay(key, delta, origin, self._rx)
             if skip is not None and len(skip) >= len(self._peers):
                 self._touch_mod(key)  # every neighbour waits: nothing to send now
                 return
-        self._append(key, delta, origin, skip)
+        self._append(key, delta, origin, skip, src)
 
     def _touch_mod(self, key: str) -> None:
         """Index a change not (yet) in the buffer at ``c``: a neighbour's watermark is at most
@@ -388,7 +390,12 @@ class SyncEngine(RelayMixin, CatchupMixin):
         self._mod[key] = self._c
 
     def _append(
-        self, key: str, delta: Crdt, origin: str | None, skip: frozenset[str] | None
+        self,
+        key: str,
+        delta: Crdt,
+        origin: str | None,
+        skip: frozenset[str] | None,
+        src: tuple[int, int] | None = None,
     ) -> None:
         enc = self._encode(delta)
         parts = (
@@ -400,6 +407,7 @@ class SyncEngine(RelayMixin, CatchupMixin):
             entry = Entry(self._c, origin, key, d)
             entry.enc = e
             entry.skip = skip
+            entry.src = src
             self._buf.append(entry)
             self._c += 1
         self._mod.pop(key, None)
@@ -566,118 +574,6 @@ class SyncEngine(RelayMixin, CatchupMixin):
         if lo < len(sizes):
             yield lo, len(sizes)
 
-    def _send_interval(
-        self, peer: str, p: Peer, out: list[Effect], budget: int, now: float = 0.0
-    ) -> int:
-        """Send the delta-interval ``[A(peer), c)`` in chunks; returns the messages sent.
-
-        Chunk ``[lo, hi)`` joins, per object, exactly the entries with ``lo <= seq < hi`` (BP:
-        minus those from ``peer``), so its ack covers exactly that range whatever else is lost.
-        """
-        start = max(p.ack.mark, self._base)
-        if start >= self._c:
-            return 0
-        if p.sent_hi > start and now - p.sent_at < self.config.resend_timeout:
-            start = p.sent_hi  # [mark, sent_hi) is in flight: only what is new
-            if start >= self._c:
-                return 0
-        else:
-            p.sent_at = now  # (re)send everything unacknowledged
-        bp = self._mode.bp
-        limit = self.config.max_message_bytes - MSG_OVERHEAD
-        encode = self._encode
-        buf = self._buf
-        groups: dict[str, list[Entry]] = {}
-        acc = 0
-        sent = 0
-        lo = start
-        for i in range(start - self._base, len(buf)):
-            e = buf[i]
-            if (bp and e.origin == peer) or (e.skip is not None and peer in e.skip):
-                continue
-            if e.enc is None:
-                e.enc = encode(e.delta)
-            size = len(e.key) + len(e.enc) + OBJ_OVERHEAD
-            if groups and acc + size > limit:
-                self._send_chunk(out, p, peer, lo, e.seq, groups)
-                p.sent_hi = e.seq
-                sent += 1
-                if sent >= budget:
-                    return sent
-                lo, groups, acc = e.seq, {}, 0
-            g = groups.get(e.key)
-            if g is None:
-                groups[e.key] = [e]
-            else:
-                g.append(e)
-            acc += size
-        p.sent_hi = self._c
-        if groups:
-            self._send_chunk(out, p, peer, lo, self._c, groups)
-            sent += 1
-        else:
-            # Everything left came from this neighbour (BP): it has it already.
-            p.ack.add(lo, self._c)
-        return sent
-
-    def _send_chunk(  # noqa: PLR0917
-        self,
-        out: list[Effect],
-        p: Peer,
-        peer: str,
-        lo: int,
-        hi: int,
-        groups: dict[str, list[Entry]],
-    ) -> None:
-        objs: list[ObjectEntry] = []
-        deltas: list[Crdt] = []
-        known = p.known
-        for key, entries in groups.items():
-            kn = known.get(key)
-            if len(entries) == 1:
-                e = entries[0]
-                d = e.delta
-                enc = e.enc
-            else:
-                # the same entries joined for several neighbours in one round: join and encode
-                # them once (the cache lives for one round; the joined delta is never mutated)
-                tag = (key, *(e.seq for e in entries))
-                hit = self._joined.get(tag)
-                if hit is None:
-                    d = entries[0].delta.copy()
-                    for e in entries[1:]:
-                        d.merge(e.delta)
-                    enc = None
-                    if kn is None:
-                        enc = self._encode(d)
-                        self._joined[tag] = (d, enc)
-                else:
-                    d, enc = hit
-            if kn is not None:
-                if d.leq(kn):
-                    continue  # the neighbour sent us all of it: it has it
-                d = d.diff(kn)
-                enc = None
-            if enc is None:
-                enc = self._encode(d)
-            objs.append((key, enc))
-            deltas.append(d)
-        if not objs:
-            p.ack.add(lo, hi)  # everything in [lo, hi) is known to the neighbour already
-            return
-        self._send(out, peer, Delta(self.epoch, lo, hi, objs), sum(len(e) for _, e in objs))
-        self._count_sent(peer, deltas)
-
-    def _gc(self) -> None:
-        """Drop buffer entries every current neighbour has acknowledged (all, with none)."""
-        new_base = min((p.ack.mark for p in self._peers.values()), default=self._c)
-        buf = self._buf
-        while self._base < new_base and buf:
-            buf.popleft()
-            self._base += 1
-        if not buf:
-            self._base = self._c
-
     # -- receiving --------------------------------------------------------------------------------
 
     def _on_data(self, src: str, data: bytes, now: float) -> list[Effect]:
@@ -697,7 +593,7 @@ class SyncEngine(RelayMixin, CatchupMixin):
             if isinstance(msg, Delta):
                 self._on_delta(src, msg, out, now)
             elif isinstance(msg, Ack):
-                self._on_ack(src, msg)
+                self._on_ack(src, msg, now)
             elif isinstance(msg, Hello):
                 self._on_hello(src, msg, now, out)
             elif isinstance(msg, Digest):
@@ -869,17 +765,6 @@ class SyncEngine(RelayMixin, CatchupMixin):
         if ok is None:
             ok = self._crdt_types[t] = all(hasattr(t, name) for name in _CONTRACT)
         return ok
-
-    def _on_ack(self, src: str, msg: Ack) -> None:
-        if msg.epoch != self.epoch:
-            return  # an ack for a previous incarnation of this replica: meaningless now
-        if msg.hi > self._c:
-            raise ProtocolViolationError(f"ack up to {msg.hi} but only {self._c} entries exist")
-        p = self._peers.get(src)
-        if p is None:
-            return  # no longer a neighbour: its ack no longer holds the buffer
-        if p.ack.add(msg.lo, msg.hi):
-            self._gc()
 
     # -- introspection ----------------------------------------------------------------------------
 

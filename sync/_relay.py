@@ -126,7 +126,9 @@ class RelayMixin(EngineBase):
             self.metrics.relays_late += len(need)
         else:
             self.metrics.relays_released += len(need)
-        self._append(h.key, h.delta, origin, frozenset(self._peers).difference(need))
+        self._append(
+            h.key, h.delta, origin, frozenset(self._peers).difference(need), (h.epoch, h.hi)
+        )
 
     def _report_have(self, out: list[Effect]) -> None:
         """Tell every neighbour our neighbours, how far we hold each one's stream, and how far
