@@ -2,27 +2,28 @@
 
 A :class:`Flight` per neighbour (``Peer.flight``) records each chunk ``[lo, hi)`` sent and not
 acknowledged yet: when it went, its size, whether it went more than once. Their total is what
-flow control bounds (``SyncConfig.max_inflight_bytes``); an ack of a chunk sent once is a round
-trip sample; the retransmission timeout follows RFC 6298 (smoothed round trip plus four mean
-deviations, doubled on each expiry) between ``resend_timeout`` and ``MAX_BACKOFF`` times it.
+flow control bounds (``SyncConfig.max_inflight_bytes``); an ack is a round-trip sample; the
+retransmission timeout follows RFC 6298 (smoothed round trip plus four mean deviations, doubled
+on each expiry until an ack shows progress), from ``resend_timeout`` up to ``MAX_RTO`` times it.
 :mod:`sync._flow` decides what to send from it.
 """
 
 from __future__ import annotations
 
-__all__ = ["MAX_BACKOFF", "Flight"]
+__all__ = ["MAX_RTO", "Flight"]
 
-MAX_BACKOFF = 16  # the retransmission timeout grows to at most this many times resend_timeout
+MAX_RTO = 16  # the retransmission timeout is at most this many times resend_timeout
 
 
 class _Chunk:
-    __slots__ = ("hi", "resent", "size", "t")
+    __slots__ = ("first", "hi", "resent", "size", "t")
 
-    def __init__(self, hi: int, t: float, size: int, resent: bool) -> None:
+    def __init__(self, hi: int, t: float, size: int, first: float | None) -> None:
         self.hi = hi
-        self.t = t
+        self.t = t  # when it last went
         self.size = size
-        self.resent = resent
+        self.first = t if first is None else first  # when it first went
+        self.resent = first is not None
 
 
 class Flight:
@@ -45,25 +46,31 @@ class Flight:
             self.bytes -= old.size
         if not size:
             return
-        self.chunks[lo] = _Chunk(hi, now, size, resent)
+        first = None if not resent else (now if old is None else old.first)
+        self.chunks[lo] = _Chunk(hi, now, size, first)
         self.bytes += size
 
-    def acked(self, lo: int, hi: int, now: float) -> None:
-        """An ack of ``[lo, hi)``: the chunk sent as that range leaves the flight; its round trip
-        is a sample unless it was sent more than once (Karn: whose ack would it be?)."""
+    def acked(self, lo: int, hi: int, now: float, *, reliable: bool) -> None:
+        """An ack of ``[lo, hi)``: the chunk sent as that range leaves the flight, and its round
+        trip is a sample. Of a chunk sent more than once, over a ``reliable`` stream (it loses a
+        frame only with its connection) the first copy is what arrived, so the sample runs from
+        the first send; over datagrams it is no sample (Karn: whose ack is it?)."""
         c = self.chunks.get(lo)
         if c is None or c.hi > hi:
             return
         del self.chunks[lo]
         self.bytes -= c.size
-        if not c.resent and c.hi == hi:
-            r = max(0.0, now - c.t)
-            if self.srtt is None:
-                self.srtt, self.rttvar = r, r / 2
-            else:
-                self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - r)
-                self.srtt = 0.875 * self.srtt + 0.125 * r
-            self.backoff = 1.0
+        # progress: the neighbour answers, the timeout backs off no further (a lossy link that
+        # gives no sample for a while would otherwise wait out ever longer timeouts)
+        self.backoff = 1.0
+        if c.resent and not reliable:
+            return
+        r = max(0.0, now - c.first)
+        if self.srtt is None:
+            self.srtt, self.rttvar = r, r / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - r)
+            self.srtt = 0.875 * self.srtt + 0.125 * r
 
     def drop_below(self, mark: int) -> None:
         """Forget the chunks wholly below ``mark`` (acknowledged, contiguously)."""
@@ -78,9 +85,10 @@ class Flight:
         self.bytes = 0
 
     def rto(self, floor: float) -> float:
-        """The retransmission timeout: at least ``floor``, at most ``MAX_BACKOFF * floor``."""
+        """The retransmission timeout: the estimate (at least ``floor``) times the backoff, at
+        most ``MAX_RTO * floor``."""
         base = floor if self.srtt is None else max(floor, self.srtt + 4 * self.rttvar)
-        return min(base * self.backoff, MAX_BACKOFF * floor)
+        return min(base * self.backoff, MAX_RTO * floor)
 
     def due(
         self, start: int, frontier: int, acked: dict[int, int], now: float, rto: float

@@ -13,8 +13,8 @@ so its ack covers exactly that range) and decides what goes each round:
   the retransmission timeout, and only that chunk, not everything from ``A(j)`` on: a
   neighbour seconds behind was otherwise sent its whole backlog again every
   ``resend_timeout``, which put it further behind. The timeout adapts as TCP's does (RFC 6298:
-  smoothed round trip plus four deviations, measured on chunks sent once; doubled on each
-  expiry, up to ``16 * resend_timeout``), with ``resend_timeout`` as its floor: a receiver
+  smoothed round trip plus four deviations; doubled on each expiry until an ack shows
+  progress; at most ``16 * resend_timeout``), with ``resend_timeout`` as its floor: a receiver
   slowed by load answers late, and a resend would only add to its backlog. Ranges below the
   frontier that are neither in flight nor acknowledged (a Hello's watermark rewound ``A(j)``)
   go at once.
@@ -35,7 +35,7 @@ from __future__ import annotations
 from gossip._events import Effect
 from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Crdt, EngineBase, Entry, Peer
 from sync._errors import ProtocolViolationError
-from sync._flight import MAX_BACKOFF
+from sync._flight import MAX_RTO
 from sync._messages import Ack, Delta, ObjectEntry
 
 __all__ = ["FlowMixin"]
@@ -64,7 +64,7 @@ class FlowMixin(EngineBase):
         sent = 0
         todo, expired = fl.due(start, p.sent_hi, p.ack.pending, now, fl.rto(floor))
         if expired:
-            fl.backoff = min(2 * fl.backoff, float(MAX_BACKOFF))
+            fl.backoff = min(2 * fl.backoff, float(MAX_RTO))
         for lo, hi in todo:
             n, _ = self._send_range(out, peer, p, lo, hi, budget - sent, now, resend=True)
             sent += n
@@ -215,6 +215,6 @@ class FlowMixin(EngineBase):
         p = self._peers.get(src)
         if p is None:
             return  # no longer a neighbour: its ack no longer holds the buffer
-        p.flight.acked(msg.lo, msg.hi, now)
+        p.flight.acked(msg.lo, msg.hi, now, reliable=not self.config.use_packets)
         if p.ack.add(msg.lo, msg.hi):
             self._gc()
