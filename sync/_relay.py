@@ -141,9 +141,16 @@ class RelayMixin(EngineBase):
         changed = marks != self._have_marks
         self._have_marks = marks
         for peer, p in self._peers.items():
-            if changed or p.ack.mark != p.have_acked:
-                p.have_acked = p.ack.mark
-                self._send(out, peer, Have(marks, self.epoch, p.ack.mark))
+            # A(you) counts as delivered only once the neighbour's Hello has set where its
+            # stream starts (a resend from its watermark, or a catch-up) and no catch-up of it
+            # is under way: a new neighbour starts at A = c, and what is older reaches it that
+            # way. Told earlier, it would vouch for the gap in its next Hello, and nothing
+            # would ship it (nor would the neighbours holding those relays for it).
+            settled = p.hello_epoch is not None and p.catchup is None and p.deferred is None
+            acked = p.ack.mark if settled else 0
+            if changed or acked != p.have_acked:
+                p.have_acked = acked
+                self._send(out, peer, Have(marks, self.epoch, acked))
 
     def _on_have(self, src: str, msg: Have) -> None:
         p = self._peers.get(src)
