@@ -1,12 +1,12 @@
-"""What the parts of the sync engine share: the per-neighbour state, message-size constants, and
-the engine attributes and methods the catch-up parts (:mod:`sync._catchup`, :mod:`sync._digest`)
-rely on.
+"""What the parts of the sync engine share: the per-neighbour state, buffer entries,
+message-size constants, and the engine attributes and methods the parts rely on.
 
-:class:`~sync.SyncEngine` is assembled from four files, one protocol each: the delta-interval
-stream (:mod:`sync._engine`), the relay hold (:mod:`sync._relay`), the catch-up of a new or
-long-absent neighbour (Hello, watermark, object shipping: :mod:`sync._catchup`) and its Merkle
-digest descent (:mod:`sync._digest`). They
-share one object's state; :class:`EngineBase` declares it once so each part type-checks alone.
+:class:`~sync.SyncEngine` is assembled from five files, one protocol each: the delta buffer and
+receive path (:mod:`sync._engine`), sending the delta-interval (:mod:`sync._flow`), the relay
+hold (:mod:`sync._relay`), the catch-up of a new or long-absent neighbour (Hello, watermark,
+object shipping: :mod:`sync._catchup`) and its Merkle digest descent (:mod:`sync._digest`).
+They share one object's state; :class:`EngineBase` declares it once so each part type-checks
+alone.
 """
 
 from __future__ import annotations

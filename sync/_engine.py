@@ -10,10 +10,10 @@ per object) a neighbour ``j`` is sent the *delta-interval* ``[A(j), c)``: the bu
 has not acknowledged, joined per object. ``j`` joins what it receives and acknowledges the interval;
 ``A(j)`` advances only over acknowledged intervals, contiguously (:class:`RangeTracker`). Unacked
 intervals are simply sent again next round (retransmission), so loss, duplication and reordering
-are harmless: everything is a lattice join. With ``resend_timeout`` set, an interval already sent
-and not yet acknowledged waits that long before it is sent again (new entries still go every
-round): acks slower than a round would otherwise have every round resend it whole. Buffer
-entries are garbage-collected only once **every current neighbour** has acknowledged them.
+are harmless: everything is a lattice join. With ``resend_timeout`` set, a chunk already sent
+and not yet acknowledged goes again only after an adaptive timeout, and what is in flight can
+be bounded (:mod:`sync._flow`). Buffer entries are garbage-collected only once **every current
+neighbour** has acknowledged them.
 
 Enes, Almeida, Baquero, Leitão, "Efficient Synchronization of State-based CRDTs" (ICDE 2019), two
 optimisations (each selectable, see :class:`SyncMode`):
@@ -35,8 +35,9 @@ entry in the interval is in ``[lo, hi)``, joined over the *whole* interval, so a
 
 Catch-up: a new neighbour starts at ``A(j) = c``; everything older is delivered by a catch-up
 (:mod:`sync._catchup`: Hello, watermark, object shipping; :mod:`sync._digest`: the Merkle digest
-descent), whose traffic grows with the difference, not the keyspace. This module is the
-delta-interval stream and the receive path both protocols share.
+descent), whose traffic grows with the difference, not the keyspace. This module is the delta
+buffer and the receive path both protocols share; sending the interval (chunks, resends, flow
+control) is :mod:`sync._flow`, the relay hold :mod:`sync._relay`.
 """
 
 from __future__ import annotations
