@@ -58,6 +58,7 @@ _MIN_I64 = -(1 << 63)
 _MAX_U64 = (1 << 64) - 1
 _MISSING: Any = object()
 _new = object.__new__
+_TAG = TAGS["AWLWWMap"]
 
 
 def _recs(v: Any) -> tuple[Rec, ...]:
@@ -601,6 +602,14 @@ class AWLWWMap(Lattice):
     def _encode_body(self, w: Writer) -> Any:
         return encode_parts(self._store, self._cc, w)
 
+    def _canonical_bytes(self) -> bytes | None:
+        # the compiled one-pass canonical encoding of a small map (None: the codec's two passes)
+        fast = _accel.canonical
+        if fast is None:
+            return None
+        cc = self._cc
+        return fast(self._store, cc.vv, cc.cloud, _TAG, VERSION)
+
     @classmethod
     def _decode_body(cls, body: Any, r: Reader, version: int) -> AWLWWMap:
         store, cc = decode_parts(body, r, version)
@@ -613,4 +622,5 @@ register(
     version=VERSION,
     encode=AWLWWMap._encode_body,
     decode=AWLWWMap._decode_body,
+    canonical=AWLWWMap._canonical_bytes,
 )

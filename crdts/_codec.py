@@ -485,6 +485,7 @@ class _Entry:
     version: int
     encode: Callable[[Any, Writer], Any]
     decode: Callable[[Any, Reader, int], Any]
+    canonical: Callable[[Any], bytes | None] | None = None
 
 
 _BY_CLASS: dict[type[Any], _Entry] = {}
@@ -498,11 +499,15 @@ def register(
     version: int,
     encode: Callable[[T, Writer], Any],
     decode: Callable[[Any, Reader, int], T],
+    canonical: Callable[[T], bytes | None] | None = None,
 ) -> None:
     """Register ``cls`` with its wire ``tag`` (``1..65535``), its current body ``version``
     (``>= 1``), its body encoder ``encode(x, writer) -> body`` and its body decoder
     ``decode(body, reader, version) -> x`` (called for ``1 <= version <= current``; it must
     validate through the reader, and may raise anything: :func:`decode` converts).
+    ``canonical(x) -> bytes | None`` (optional): a faster way to the whole message
+    ``encode(x, canonical=True)`` returns, byte for byte, or ``None`` to let the two passes
+    of ``encode`` do it.
     Registering the same class again with the same tag replaces the entry (module reloads)."""
     if type(tag) is not int or not 1 <= tag <= 0xFFFF:
         raise RegistrationError(f"tag must be an int in 1..65535, not {tag!r}")
@@ -514,7 +519,7 @@ def register(
     old = _BY_CLASS.get(cls)
     if old is not None and old.tag != tag:
         raise RegistrationError(f"{cls.__qualname__} is already registered with tag {old.tag}")
-    entry = _Entry(cls, tag, version, encode, decode)
+    entry = _Entry(cls, tag, version, encode, decode, canonical)
     if other is not None:
         _BY_CLASS.pop(other.cls, None)
     _BY_CLASS[cls] = entry
@@ -530,6 +535,10 @@ def encode(x: object, *, canonical: bool = False) -> bytes:
     entry = _BY_CLASS.get(type(x))
     if entry is None:
         raise EncodeError(f"no codec registered for {type(x).__name__}")
+    if canonical and entry.canonical is not None:
+        data = entry.canonical(x)
+        if data is not None:
+            return data
     w = Writer()
     body = entry.encode(x, w)
     if canonical:

@@ -41,13 +41,13 @@ def pure(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Any]:
     def go() -> None:
         monkeypatch.setattr(_accel, "cols", None)
         monkeypatch.setattr(_accel, "unfront", None)
-        for name in ("merge_scan", "diff_scan", "dropped_scan", "build_index"):
+        for name in ("merge_scan", "diff_scan", "dropped_scan", "build_index", "canonical"):
             monkeypatch.setattr(_accel, name, None)
 
     monkeypatch.setattr(_accel, "cols", speedups.cols)
     monkeypatch.setattr(_accel, "unfront", speedups.unfront)
     monkeypatch.setattr(_accel, "merge_scan", speedups.merge_scan)
-    for name in ("diff_scan", "dropped_scan", "build_index"):
+    for name in ("diff_scan", "dropped_scan", "build_index", "canonical"):
         monkeypatch.setattr(_accel, name, getattr(speedups, name))
     return go
 
