@@ -126,7 +126,7 @@ def _one_entry(ts: Any, key: Any = "k", value: Any = 1) -> AWLWWMap:
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: AWLWWMap(),  # empty
+        AWLWWMap,  # empty
         lambda: _one_entry(1.5),  # a float timestamp (kind 2)
         lambda: _one_entry(HLC("other").now(wall=5)),  # another replica's HLC (kind 2)
         lambda: _one_entry(1 << 64 - 1),  # a timestamp past int64
