@@ -17,6 +17,7 @@ __all__ = [
     "build_index",
     "canonical",
     "cols",
+    "decode_one",
     "diff_scan",
     "dropped_scan",
     "merge_scan",
@@ -53,6 +54,7 @@ dropped_scan: (
     | None
 ) = None
 build_index: Callable[[dict[Any, Any]], tuple[dict[str, dict[int, Any]], int]] | None = None
+decode_one: Callable[[bytes, int, int], tuple[Any, ...] | None] | None = None
 canonical: (
     Callable[[dict[Any, Any], dict[str, int], dict[str, Any], int, int], bytes | None] | None
 ) = None
@@ -70,6 +72,7 @@ if os.environ.get("DELTAMESH_PURE", "") in {"", "0"}:
         dropped_scan = _speedups.dropped_scan
         build_index = _speedups.build_index
         canonical = _speedups.canonical
+        decode_one = _speedups.decode_one
 
 COMPILED = cols is not None
 """Whether this process encodes and decodes with the compiled loops."""

@@ -81,6 +81,7 @@ __all__ = [
     "MAX_INFLATE_RATIO",
     "MAX_SHARED_PREFIX",
     "VERSION",
+    "decode_one_message",
     "decode_parts",
     "encode_parts",
     "make_rec",
@@ -585,6 +586,34 @@ def _decode_one(parts: tuple[Any, ...], r: Reader) -> tuple[dict[Any, Any], Caus
     else:
         cc.add((rep, c))
     return {keys_in[0]: rec}, cc
+
+
+def decode_one_message(data: bytes, tag: int) -> tuple[dict[Any, Any], CausalContext] | None:
+    """A whole message of a one-entry body (a put's delta), parsed by the compiled module
+    (``decode_one`` in ``crdts/_speedups_pack.c``: what ``msgpack.unpackb`` and
+    :func:`_decode_one` accept and build for that shape), its extra dots and runs validated
+    here as :func:`_decode_one` does; ``None`` for anything else (and without the module):
+    the general path decodes it, or rejects it."""
+    fast = _accel.decode_one
+    if fast is None:
+        return None
+    got = fast(data, tag, VERSION)
+    if got is None:
+        return None
+    replicas, key, rec, vv, rep, c, extra, runs = got
+    cc = CausalContext()
+    cc.vv = vv
+    if extra or runs is not None:
+        r = Reader(replicas)
+        _build_context(
+            cc,
+            [(rep, [c])],
+            _decode_dot_groups(extra, r),
+            [] if runs is None else _runs((runs,), 0, r),
+        )
+    else:
+        cc.add((rep, c))
+    return {key: rec}, cc
 
 
 def _decode_v1(body: Any, r: Reader) -> tuple[dict[Any, Any], CausalContext]:

@@ -490,6 +490,8 @@ class _Entry:
 
 _BY_CLASS: dict[type[Any], _Entry] = {}
 _BY_TAG: dict[int, _Entry] = {}
+# decoders of whole messages of a common shape, tried before the general path (see register)
+_FAST_DECODERS: dict[int, Callable[[bytes], Any]] = {}
 
 
 def register(
@@ -500,6 +502,7 @@ def register(
     encode: Callable[[T, Writer], Any],
     decode: Callable[[Any, Reader, int], T],
     canonical: Callable[[T], bytes | None] | None = None,
+    decode_fast: Callable[[bytes], T | None] | None = None,
 ) -> None:
     """Register ``cls`` with its wire ``tag`` (``1..65535``), its current body ``version``
     (``>= 1``), its body encoder ``encode(x, writer) -> body`` and its body decoder
@@ -507,7 +510,10 @@ def register(
     validate through the reader, and may raise anything: :func:`decode` converts).
     ``canonical(x) -> bytes | None`` (optional): a faster way to the whole message
     ``encode(x, canonical=True)`` returns, byte for byte, or ``None`` to let the two passes
-    of ``encode`` do it.
+    of ``encode`` do it. ``decode_fast(data) -> x | None`` (optional): tried on every message
+    before the general path; it returns what :func:`decode` would for the messages of the
+    shape it knows (it must check the tag and version itself, and raise only what the body
+    decoder would raise for the same bytes), ``None`` for any other.
     Registering the same class again with the same tag replaces the entry (module reloads)."""
     if type(tag) is not int or not 1 <= tag <= 0xFFFF:
         raise RegistrationError(f"tag must be an int in 1..65535, not {tag!r}")
@@ -524,6 +530,9 @@ def register(
         _BY_CLASS.pop(other.cls, None)
     _BY_CLASS[cls] = entry
     _BY_TAG[tag] = entry
+    _FAST_DECODERS.pop(tag, None)
+    if decode_fast is not None:
+        _FAST_DECODERS[tag] = decode_fast
 
 
 def encode(x: object, *, canonical: bool = False) -> bytes:
@@ -577,6 +586,11 @@ def _decode(data: bytes | bytearray | memoryview) -> Any:
         raise DecodeError("empty input")
     if n > MAX_MESSAGE_BYTES:
         raise DecodeError(f"message of {n} bytes exceeds {MAX_MESSAGE_BYTES}")
+    if _FAST_DECODERS and type(data) is bytes:
+        for fast in _FAST_DECODERS.values():
+            x = fast(data)
+            if x is not None:
+                return x
     obj = msgpack.unpackb(
         data,
         use_list=False,

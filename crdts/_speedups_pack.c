@@ -647,3 +647,297 @@ done:
     PyMem_Free(cb);
     return result;
 }
+
+/* ------------------------------------------------------------------------------------------
+ * decode_one(data, tag, max_version) -> tuple | None
+ *     A whole message holding a one-entry AWLWWMap body (format 2 or 3: a put's delta, the
+ *     message a node receives most), read straight from the bytes: (replicas, key, record, vv,
+ *     replica, counter, extra, runs) with vv a dict, extra the body's extra dot list and runs its
+ *     optional ninth item (None when absent), both as tuples of ints for the Python code to
+ *     validate and build into the context. It accepts exactly what msgpack.unpackb and
+ *     _decode_one in _awlwwmap_codec.py accept and decode alike for this shape (a str key; a
+ *     value that is an int, str, bytes, bool, None or a float other than NaN; own-HLC or int
+ *     timestamps); anything else, valid or not, gives None and the Python code decides (and
+ *     raises its DecodeError). This reads peer bytes: every length is checked against the end.
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    const unsigned char *p, *end;
+} Cur;
+
+static int avail(Cur *c, size_t n) { return (size_t)(c->end - c->p) >= n; }
+
+static uint64_t be(const unsigned char *p, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+/* an array header: its length, or -1 */
+static Py_ssize_t rd_array(Cur *c) {
+    if (!avail(c, 1)) return -1;
+    unsigned char h = *c->p;
+    if ((h & 0xf0) == 0x90) {
+        c->p++;
+        return h & 0x0f;
+    }
+    int n = h == 0xdc ? 2 : h == 0xdd ? 4 : 0;
+    if (!n || !avail(c, 1 + (size_t)n)) return -1;
+    uint64_t len = be(c->p + 1, n);
+    c->p += 1 + n;
+    if (len > (uint64_t)(c->end - c->p)) return -1; /* each item takes a byte at least */
+    return (Py_ssize_t)len;
+}
+
+/* an int (any msgpack int family): 0 and *v, or -1 (not an int) */
+static int rd_int(Cur *c, __int128 *v) {
+    if (!avail(c, 1)) return -1;
+    unsigned char h = *c->p;
+    if (h <= 0x7f) {
+        *v = h;
+        c->p++;
+        return 0;
+    }
+    if (h >= 0xe0) {
+        *v = (int8_t)h;
+        c->p++;
+        return 0;
+    }
+    int n, sign;
+    switch (h) {
+        case 0xcc: n = 1, sign = 0; break;
+        case 0xcd: n = 2, sign = 0; break;
+        case 0xce: n = 4, sign = 0; break;
+        case 0xcf: n = 8, sign = 0; break;
+        case 0xd0: n = 1, sign = 1; break;
+        case 0xd1: n = 2, sign = 1; break;
+        case 0xd2: n = 4, sign = 1; break;
+        case 0xd3: n = 8, sign = 1; break;
+        default: return -1;
+    }
+    if (!avail(c, 1 + (size_t)n)) return -1;
+    uint64_t u = be(c->p + 1, n);
+    c->p += 1 + n;
+    if (!sign) {
+        *v = u;
+    } else {
+        int64_t s;
+        if (n == 1) s = (int8_t)u;
+        else if (n == 2) s = (int16_t)u;
+        else if (n == 4) s = (int32_t)u;
+        else s = (int64_t)u;
+        *v = s;
+    }
+    return 0;
+}
+
+static PyObject *int_obj(__int128 v) {
+    if (v >= INT64_MIN && v <= INT64_MAX) return PyLong_FromLongLong((long long)v);
+    return PyLong_FromUnsignedLongLong((unsigned long long)v);
+}
+
+/* a str: its UTF-8 bytes (0), or -1 */
+static int rd_str(Cur *c, const char **s, Py_ssize_t *len) {
+    if (!avail(c, 1)) return -1;
+    unsigned char h = *c->p;
+    uint64_t n;
+    int hn;
+    if ((h & 0xe0) == 0xa0) {
+        n = h & 0x1f;
+        hn = 0;
+    } else if (h == 0xd9 || h == 0xda || h == 0xdb) {
+        hn = h == 0xd9 ? 1 : h == 0xda ? 2 : 4;
+        if (!avail(c, 1 + (size_t)hn)) return -1;
+        n = be(c->p + 1, hn);
+    } else {
+        return -1;
+    }
+    c->p += 1 + hn;
+    if (n > (uint64_t)(c->end - c->p)) return -1;
+    *s = (const char *)c->p;
+    *len = (Py_ssize_t)n;
+    c->p += n;
+    return 0;
+}
+
+/* a str object (strict UTF-8, as msgpack's raw=False); NULL without an exception: not one */
+static PyObject *rd_str_obj(Cur *c) {
+    const char *s;
+    Py_ssize_t n;
+    if (rd_str(c, &s, &n) < 0) return NULL;
+    PyObject *o = PyUnicode_DecodeUTF8(s, n, NULL);
+    if (o == NULL) PyErr_Clear();
+    return o;
+}
+
+/* a value the fast path takes (int, str, bytes, bool, None, a float other than NaN); NULL
+ * without an exception: anything else */
+static PyObject *rd_simple(Cur *c) {
+    if (!avail(c, 1)) return NULL;
+    unsigned char h = *c->p;
+    if (h == 0xc0) {
+        c->p++;
+        Py_RETURN_NONE;
+    }
+    if (h == 0xc2 || h == 0xc3) {
+        c->p++;
+        return PyBool_FromLong(h == 0xc3);
+    }
+    if (h == 0xc4 || h == 0xc5 || h == 0xc6) {
+        int hn = h == 0xc4 ? 1 : h == 0xc5 ? 2 : 4;
+        if (!avail(c, 1 + (size_t)hn)) return NULL;
+        uint64_t n = be(c->p + 1, hn);
+        c->p += 1 + hn;
+        if (n > (uint64_t)(c->end - c->p)) return NULL;
+        PyObject *o = PyBytes_FromStringAndSize((const char *)c->p, (Py_ssize_t)n);
+        c->p += n;
+        return o;
+    }
+    if (h == 0xca || h == 0xcb) {
+        int n = h == 0xca ? 4 : 8;
+        if (!avail(c, 1 + (size_t)n)) return NULL;
+        uint64_t u = be(c->p + 1, n);
+        c->p += 1 + n;
+        double d;
+        if (n == 4) {
+            uint32_t u32 = (uint32_t)u;
+            float f;
+            memcpy(&f, &u32, 4);
+            d = f;
+        } else {
+            memcpy(&d, &u, 8);
+        }
+        if (d != d) return NULL; /* NaN: the Python code rejects it */
+        return PyFloat_FromDouble(d);
+    }
+    __int128 v;
+    if (rd_int(c, &v) == 0) return int_obj(v);
+    return rd_str_obj(c);
+}
+
+/* an array of ints as a tuple; NULL without an exception: not one */
+static PyObject *rd_int_tuple(Cur *c) {
+    Py_ssize_t n = rd_array(c);
+    if (n < 0) return NULL;
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        __int128 v;
+        PyObject *o;
+        if (rd_int(c, &v) < 0 || (o = int_obj(v)) == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, o);
+    }
+    return t;
+}
+
+#define MAX_COUNTER ((__int128)INT64_MAX)
+#define D_MAX_REPS 64
+
+PyObject *dm_decode_one(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer buf;
+    long tag, max_version;
+    if (!PyArg_ParseTuple(args, "y*ll", &buf, &tag, &max_version)) return NULL;
+    Cur c = {(const unsigned char *)buf.buf, (const unsigned char *)buf.buf + buf.len};
+    PyObject *reps[D_MAX_REPS];
+    Py_ssize_t nreps = 0;
+    PyObject *table = NULL, *vv = NULL, *key = NULL, *value = NULL, *rec = NULL, *extra = NULL;
+    PyObject *runs = NULL, *result = NULL;
+    __int128 x, ri, ctr, t0 = 0, t1 = 0;
+
+    if (rd_array(&c) != 4 || rd_int(&c, &x) < 0 || x != tag || rd_int(&c, &x) < 0 || x < 2 ||
+        x > max_version)
+        goto none;
+    nreps = rd_array(&c);
+    if (nreps < 0 || nreps > D_MAX_REPS) goto none;
+    table = PyTuple_New(nreps);
+    if (table == NULL) goto error;
+    for (Py_ssize_t i = 0; i < nreps; i++) {
+        PyObject *r = rd_str_obj(&c);
+        if (r == NULL) goto none;
+        for (Py_ssize_t j = 0; j < i; j++) {
+            if (PyUnicode_Compare(reps[j], r) == 0) {
+                Py_DECREF(r);
+                goto none;
+            }
+        }
+        PyTuple_SET_ITEM(table, i, r);
+        reps[i] = r;
+    }
+    Py_ssize_t nparts = rd_array(&c);
+    if (nparts != 8 && nparts != 9) goto none;
+    /* vv: [replica, n, ...], each replica once, n a counter */
+    Py_ssize_t nvv = rd_array(&c);
+    if (nvv < 0 || nvv % 2) goto none;
+    vv = PyDict_New();
+    if (vv == NULL) goto error;
+    for (Py_ssize_t i = 0; i < nvv; i += 2) {
+        __int128 n;
+        if (rd_int(&c, &ri) < 0 || ri < 0 || ri >= nreps || rd_int(&c, &n) < 0 || n < 1 ||
+            n > MAX_COUNTER)
+            goto none;
+        PyObject *r = reps[(Py_ssize_t)ri];
+        if (PyDict_Contains(vv, r)) goto none;
+        PyObject *no = int_obj(n);
+        if (no == NULL || PyDict_SetItem(vv, r, no) < 0) {
+            Py_XDECREF(no);
+            goto error;
+        }
+        Py_DECREF(no);
+    }
+    /* runs [replica, 1], counters [c], keys [str], values [simple] */
+    if (rd_array(&c) != 2 || rd_int(&c, &ri) < 0 || ri < 0 || ri >= nreps || rd_int(&c, &x) < 0 ||
+        x != 1)
+        goto none;
+    if (rd_array(&c) != 1 || rd_int(&c, &ctr) < 0 || ctr < 1 || ctr > MAX_COUNTER) goto none;
+    if (rd_array(&c) != 1 || (key = rd_str_obj(&c)) == NULL) goto none;
+    if (rd_array(&c) != 1 || (value = rd_simple(&c)) == NULL) goto none;
+    /* timestamps: kind 1 [wall, logical] or kind 0 [ts] */
+    __int128 kind;
+    if (rd_int(&c, &kind) < 0 || (kind != 0 && kind != 1)) goto none;
+    if (rd_array(&c) != (kind == 1 ? 2 : 1) || rd_int(&c, &t0) < 0) goto none;
+    if (kind == 1 && (rd_int(&c, &t1) < 0 || t1 < 0)) goto none;
+    /* extra (and the optional runs): ints, validated by the Python code */
+    if ((extra = rd_int_tuple(&c)) == NULL) goto none;
+    if (nparts == 9 && (runs = rd_int_tuple(&c)) == NULL) goto none;
+    if (c.p != c.end) goto none; /* trailing bytes: msgpack's ExtraData */
+
+    PyObject *rep = reps[(Py_ssize_t)ri];
+    PyObject *co = int_obj(ctr), *w = int_obj(t0), *l = kind == 1 ? int_obj(t1) : NULL;
+    if (co == NULL || w == NULL || (kind == 1 && l == NULL)) {
+        Py_XDECREF(co);
+        Py_XDECREF(w);
+        Py_XDECREF(l);
+        goto error;
+    }
+    rec = kind == 1 ? PyTuple_Pack(5, rep, co, value, w, l) : PyTuple_Pack(4, rep, co, value, w);
+    Py_XDECREF(w);
+    Py_XDECREF(l);
+    if (rec == NULL) {
+        Py_DECREF(co);
+        goto error;
+    }
+    result = PyTuple_Pack(8, table, key, rec, vv, rep, co, extra, runs ? runs : Py_None);
+    Py_DECREF(co);
+    goto done;
+none:
+    if (PyErr_Occurred()) goto error;
+    Py_INCREF(Py_None);
+    result = Py_None;
+    goto done;
+error:
+    result = NULL;
+done:
+    Py_XDECREF(table);
+    Py_XDECREF(vv);
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    Py_XDECREF(rec);
+    Py_XDECREF(extra);
+    Py_XDECREF(runs);
+    PyBuffer_Release(&buf);
+    return result;
+}
