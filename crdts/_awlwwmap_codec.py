@@ -118,6 +118,7 @@ _KEYS_FRONT = 1
 
 
 _new_hlc = partial(tuple.__new__, HLCTimestamp)
+_new_cc = object.__new__
 _get0, _get1, _get2, _get3, _get4 = map(itemgetter, range(5))
 
 
@@ -601,8 +602,9 @@ def decode_one_message(data: bytes, tag: int) -> tuple[dict[Any, Any], CausalCon
     if got is None:
         return None
     replicas, key, rec, vv, rep, c, extra, runs = got
-    cc = CausalContext()
+    cc = _new_cc(CausalContext)
     cc.vv = vv
+    cc.cloud = {}
     if extra or runs is not None:
         r = Reader(replicas)
         _build_context(
@@ -611,8 +613,12 @@ def decode_one_message(data: bytes, tag: int) -> tuple[dict[Any, Any], CausalCon
             _decode_dot_groups(extra, r),
             [] if runs is None else _runs((runs,), 0, r),
         )
-    else:
-        cc.add((rep, c))
+    else:  # cc.add((rep, c)) into an empty cloud
+        n = vv.get(rep, 0)
+        if c == n + 1:
+            vv[rep] = c
+        elif c > n:
+            cc.cloud[rep] = Counters.run(c, c + 1)
     return {key: rec}, cc
 
 
