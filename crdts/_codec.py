@@ -510,11 +510,11 @@ def register(
     validate through the reader, and may raise anything: :func:`decode` converts).
     ``canonical(x) -> bytes | None`` (optional): a faster way to the whole message
     ``encode(x, canonical=True)`` returns, byte for byte, or ``None`` to let the two passes
-    of ``encode`` do it. ``decode_fast(data) -> x | None`` (optional): tried on every message
-    before the general path; it returns what :func:`decode` would for the messages of the
-    shape it knows (it must check the tag and version itself, and raise only what the body
-    decoder would raise for the same bytes), ``None`` for any other.
-    Registering the same class again with the same tag replaces the entry (module reloads)."""
+    of ``encode`` do it; :func:`encode` uses it for the plain encoding too.
+    ``decode_fast(data) -> x | None`` (optional): tried on every message before the general
+    path; it returns what :func:`decode` would for the messages of the shape it knows (it
+    must check the tag and version itself, and raise only what the body decoder would raise
+    for the same bytes), ``None`` for any other."""
     if type(tag) is not int or not 1 <= tag <= 0xFFFF:
         raise RegistrationError(f"tag must be an int in 1..65535, not {tag!r}")
     if type(version) is not int or version < 1:
@@ -544,7 +544,9 @@ def encode(x: object, *, canonical: bool = False) -> bytes:
     entry = _BY_CLASS.get(type(x))
     if entry is None:
         raise EncodeError(f"no codec registered for {type(x).__name__}")
-    if canonical and entry.canonical is not None:
+    if entry.canonical is not None:
+        # the canonical encoding is a valid plain one too: where a fast way to it exists, it
+        # serves both (and copies of one delta relayed by different nodes are byte-identical)
         data = entry.canonical(x)
         if data is not None:
             return data

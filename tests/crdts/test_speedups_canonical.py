@@ -1,7 +1,8 @@
 """The compiled canonical encoder of small ``AWLWWMap`` states (``crdts._speedups.canonical``):
 byte for byte what the pure-Python two-pass encoder writes, for every state it takes; ``None``
-(the Python code then encodes) for every state it does not; and ``encode(x, canonical=True)``
-goes through it. These tests load the module directly, so they run in the pure rerun too."""
+(the Python code then encodes) for every state it does not; and ``encode(x)`` goes through it,
+canonical or not (the canonical encoding is a valid plain one). These tests load the module
+directly, so they run in the pure rerun too."""
 
 from __future__ import annotations
 
@@ -171,5 +172,6 @@ def test_encode_canonical_goes_through_the_compiled_encoder(
     m = _one_entry(HLC("r").now(wall=1))
     assert encode(m, canonical=True) == two_pass(m)
     assert calls == [1]
-    encode(m)  # the plain encoding does not use it
-    assert calls == [1]
+    assert encode(m) == two_pass(m)  # a valid plain encoding too: used for both
+    assert calls == [1, 1]
+    assert decode(encode(m)) == m
