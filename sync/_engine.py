@@ -642,21 +642,27 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         return entry[1]
 
     def _receive_objects(self, src: str, objs: list[ObjectEntry]) -> None:
+        # The hot loop of a node under write load (every object of every Delta): locals for
+        # what it calls per object, and each object's current state looked up once (a
+        # LazyState lookup is a Python call) and carried to the join below.
         m = self.metrics.peer(src)
-        decoded: list[tuple[str, Crdt]] = []
+        decoded: list[tuple[str, Crdt, Crdt | None]] = []
         cap = self.config.max_object_bytes
         seen: list[tuple[str, Crdt]] = []  # byte-identical to one joined before: skip the join
         recent = self._recent
+        decode = self._decode
+        state_get = self._state.get
+        crdt_types = self._crdt_types
+        count_error = self.metrics.count_error
         # only with RR, where a delta the state already holds is dropped anyway (classic delta
         # buffers every delta it receives, repeats included, and that is what it is measured on)
         dedup = self._mode.rr and self._mode.delta
         for key, data in objs:
-            if len(data) > cap:
-                self.metrics.count_error(
-                    src, ObjectTooLargeError(f"{key!r}: {len(data)} bytes > {cap}")
-                )
+            n = len(data)
+            if n > cap:
+                count_error(src, ObjectTooLargeError(f"{key!r}: {n} bytes > {cap}"))
                 continue
-            tag = (key, data) if dedup and len(data) <= _RECENT_MAX_BYTES else None
+            tag = (key, data) if dedup and n <= _RECENT_MAX_BYTES else None
             if tag is not None:
                 hit = recent.get(tag)
                 if hit is not None:
@@ -664,29 +670,26 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
                     seen.append((key, hit))
                     continue
             try:
-                d = self._decode(data)
+                d = decode(data)
             except Exception as exc:  # the CRDT codec's DecodeError (or worse): count, skip
-                self.metrics.count_error(src, DecodeError(f"object {key!r}: {exc}"))
+                count_error(src, DecodeError(f"object {key!r}: {exc}"))
                 continue
-            if not self._is_crdt_type(type(d)):
-                self.metrics.count_error(
-                    src, NotACrdtError(f"{key!r}: a {type(d).__name__} is not a CRDT")
-                )
+            t = type(d)
+            if not (crdt_types.get(t) or self._is_crdt_type(t)):
+                count_error(src, NotACrdtError(f"{key!r}: a {t.__name__} is not a CRDT"))
                 continue
             try:
-                x = self._state.get(key)
+                x = state_get(key)
             except CorruptRecordError as exc:  # our stored state of it does not decode: skip
-                self.metrics.count_error(src, exc)
+                count_error(src, exc)
                 continue
-            if x is not None and type(x) is not type(d):
-                self.metrics.count_error(
-                    src, TypeMismatchError(f"{key!r}: {type(d).__name__} for {type(x).__name__}")
-                )
+            if x is not None and type(x) is not t:
+                count_error(src, TypeMismatchError(f"{key!r}: {t.__name__} for {type(x).__name__}"))
                 continue
-            decoded.append((key, d))
+            decoded.append((key, d, x))
             if tag is not None:  # joined just below (states only grow: a repeat adds nothing)
                 recent[tag] = d
-                self._recent_cost += _recent_cost(key, data)
+                self._recent_cost += _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(key) + n)
                 while self._recent_cost > _RECENT_BUDGET:
                     (old_key, old_data), _ = recent.popitem(last=False)
                     self._recent_cost -= _recent_cost(old_key, old_data)
@@ -696,7 +699,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             if p is not None:
                 known = p.known
                 own = p.known_own
-                for key, d in decoded + seen:
+                for key, d in [*((key, d) for key, d, _ in decoded), *seen]:
                     k = known.get(key)
                     if k is None:
                         known[key] = d  # shared: a received delta is never mutated
@@ -707,10 +710,12 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
                         k.merge(d)
         mode = self._mode
         subs = self.subscriptions
+        any_subs = bool(subs)  # no subscription: no callback runs here to add one
         if mode.rr or not mode.delta:
-            for key, d in decoded:
-                x = self._state.get(key)
-                watch = bool(subs) and subs.wants(key)
+            for key, d, x in decoded:
+                if x is None:  # an earlier object of this message may have created it
+                    x = state_get(key)
+                watch = any_subs and subs.wants(key)
                 if x is None:
                     if mode.delta:
                         self._state[key] = d.copy()
@@ -740,7 +745,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             return
         # Classic delta / BP without RR: a delta-group that inflates X is buffered whole.
         inflating: list[tuple[str, Crdt, Any, Crdt | None]] = []
-        for key, d in decoded:
+        for key, d, _ in decoded:
             x = self._state.get(key)
             if x is None or not d.leq(x):
                 watch = bool(subs) and subs.wants(key)
@@ -749,11 +754,13 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         if not inflating:
             return
         for key, d, _old, x in inflating:
+            if x is None:  # an earlier object of this message may have created it
+                x = self._state.get(key)
             if x is None:
                 self._state[key] = d.copy()
             else:
                 x.merge(d)
-        for key, d in decoded:
+        for key, d, _ in decoded:
             self._record(key, d, src)
         if subs:
             for key, _, old, _x in inflating:

@@ -137,6 +137,20 @@ def test_bad_object_in_a_delta_is_dropped_alone() -> None:
     assert a.metrics.peer_errors == {"DecodeError": 1, "TypeMismatchError": 1}
 
 
+@pytest.mark.parametrize("mode", list(SyncMode))
+def test_one_key_twice_in_a_message_joins_both(mode: SyncMode) -> None:
+    # the receive loop looks each object's state up once and carries it to the join: the
+    # second object of a key the first one created must join into what the first made
+    a = SyncEngine("a", SyncConfig(mode=mode))
+    a.neighbor_up("c", 0.0)
+    x, y = crdts.GSet(), crdts.GSet()
+    x.add("x")
+    y.add("y")
+    objs = [("new", crdts.encode(x)), ("new", crdts.encode(y)), ("new", crdts.encode(x))]
+    a.handle(StreamReceived("b", encode_message(Delta(5, 0, 1, objs))), 0.0)
+    assert a.value("new") == frozenset({"x", "y"})
+
+
 def test_bp_never_sends_a_delta_back_to_its_origin() -> None:
     for mode, expect_back in [(SyncMode.DELTA, True), (SyncMode.DELTA_BP, False)]:
         net = Net(["a", "b"], SyncConfig(mode=mode))
