@@ -36,6 +36,15 @@ class SwimConfig:
     gossip_to_the_dead_time: float = 30.0  # s, dead members still get gossip, then are reaped
     push_pull_interval: float = 30.0  # s, full-state anti-entropy (0 disables it)
     awareness_max_multiplier: int = 8  # Lifeguard local health: timeouts scale by 1..this
+    # A member a datagram came from during our last probe period is not pinged when its turn
+    # comes: it was just seen alive (a departure from SWIM and memberlist, which always ping;
+    # see docs/swim.md). Saves a ping and an ack per skipped probe; delays a detection by at
+    # most one period, and only for a member that crashed within a period of its last datagram.
+    skip_heard_probes: bool = True
+    # A failed probe makes its target suspect as soon as every helper asked to ping-req it has
+    # nacked (each pinged it and heard nothing), instead of at the end of the period (memberlist
+    # waits for the period's end). Only with nacks; see docs/swim.md.
+    suspect_on_nacks: bool = True
     # Lifeguard refinements (each can be switched off to measure plain SWIM).
     dynamic_suspicion: bool = True  # timeout shrinks from max to min with confirmations
     buddy_system: bool = True  # a ping to a suspect carries the suspicion

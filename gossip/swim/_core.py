@@ -11,8 +11,11 @@ probe swaps a uniform pick from the rest of the pass into place; a new member jo
 the pass, so it lands at a random position), which bounds the time to first detection of a
 failure and gives the expected ``T' / (1 - 1/e)``. A probe is a ``Ping`` answered by an
 ``Ack``; if no ack arrives within the probe timeout, ``k`` other members are asked (``PingReq``)
-to ping the target on our behalf and relay its ack. No ack by the end of the period makes the
-target *suspect*. A suspected member that hears of it refutes by raising its *incarnation
+to ping the target on our behalf and relay its ack. No ack by the end of the period (or as soon
+as every one of the ``k`` has nacked: each tried and heard nothing) makes the target *suspect*.
+Any datagram from a member shows it alive: a target heard from during our last period is not
+pinged when its turn comes (its turn is spent; a departure from SWIM that saves a ping and an
+ack and delays no detection by more than a period, since a crashed member sends nothing). A suspected member that hears of it refutes by raising its *incarnation
 number* and gossiping "alive"; an unrefuted suspicion becomes *dead* after the suspicion timeout.
 
 *Dissemination.* Membership changes are piggybacked on the probe traffic (and sent by dedicated
@@ -189,6 +192,9 @@ class SwimCore:
         self._awareness = 0
         self._seq = 0
         self._probe: _Probe | None = None
+        # Members a datagram came from since our last probe tick: alive, so a probe of one of
+        # them this tick would tell us nothing (see _probe_tick). Cleared at every tick.
+        self._heard: set[Addr] = set()
         self._relays: dict[int, _Relay] = {}
         self._suspicions: dict[Addr, Suspicion] = {}
         self._dead_recent: dict[Addr, float] = {}  # dead member -> when, oldest first
@@ -213,6 +219,7 @@ class SwimCore:
             "unreachable": 0,
             "probes": 0,
             "probes_failed": 0,
+            "probes_skipped": 0,  # targets heard from this period: alive, not pinged
             "ping_reqs_sent": 0,
             "refutations": 0,
             "stray_acks": 0,  # acks and nacks from members we did not ask (dropped)
@@ -361,6 +368,7 @@ class SwimCore:
             if tag in (_T_PING, _T_ACK):
                 seq = decode_bare_seq(data)
                 if seq is not None:
+                    self._heard.add(event.src)
                     if tag == _T_PING:
                         self._send_head(event.src, encode_seq_header(_T_ACK, seq))
                     else:
@@ -393,6 +401,7 @@ class SwimCore:
         if stream:
             self._on_push_pull(src, pp, now)
             return
+        self._heard.add(src)  # a well-formed datagram: its sender is up
         members, me = self._members, self.addr
         for r in raw:
             kind, addr, inc, _ = r
@@ -417,6 +426,11 @@ class SwimCore:
             p = self._probe
             if p is not None and p.seq == msg.seq and src in p.helpers:
                 p.nacks += 1
+                if p.nacks == p.expected_nacks and self.config.suspect_on_nacks:
+                    # Every helper has tried the target and heard nothing: the probe has failed
+                    # and waiting out the period adds nothing. Suspect now (the nacks land
+                    # about 0.1 period before the period's end on the LAN preset).
+                    self._finish_probe(now)
             else:
                 self.stats["stray_acks"] += 1
 
@@ -457,14 +471,23 @@ class SwimCore:
     def _probe_tick(self, now: float) -> None:
         self._finish_probe(now)
         self._out.append(SetTimer(_PROBE, now + self._scale(self.config.probe_interval)))
+        heard, self._heard = self._heard, set()
         target = self._next_target(now)
         if target is None:
+            return
+        v = self._members[target]
+        if target in heard and v & 3 == _ALIVE and self.config.skip_heard_probes:
+            # A datagram from the target arrived during our last period: it was alive then,
+            # so a ping now adds nothing; its turn in the round-robin is spent without one
+            # (saving a ping and an ack). A dead member sends nothing, so no member skips it
+            # for more than one period. A suspect is still pinged: the ping carries the
+            # suspicion for it to refute (buddy system). Local health is left as it is.
+            self.stats["probes_skipped"] += 1
             return
         seq = self._next_seq()
         self._probe = _Probe(seq, target)
         self.stats["probes"] += 1
         first: list[bytes] = []
-        v = self._members[target]
         if self.config.buddy_system and v & 3 == _SUSPECT:
             # Buddy system: tell the suspect directly, so it can refute at once.
             first.append(
