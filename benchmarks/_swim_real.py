@@ -102,9 +102,14 @@ async def _our_member(
         keyring=Keyring([key], cluster="swim-bench"),
         epoch=1,
     ) as transport:
+        import dataclasses
         import random
 
-        core = SwimCore(transport.local_addr, Cfg.lan(), random.Random(port), seeds=seeds)
+        # A host running SWIM alone: each push-pull's link is closed once the reply came, as
+        # memberlist closes its push-pull connection (the default keeps links open because a
+        # Node's other cores share them).
+        cfg = dataclasses.replace(Cfg.lan(), close_push_pull_links=True)
+        core = SwimCore(transport.local_addr, cfg, random.Random(port), seeds=seeds)
         async with Host(transport, [core], on_event=on_event):
             await anyio.sleep_forever()
 

@@ -15,18 +15,21 @@ to ping the target on our behalf and relay its ack. No ack by the end of the per
 as every one of the ``k`` has nacked: each tried and heard nothing) makes the target *suspect*.
 Any datagram from a member shows it alive: a target heard from during our last period is not
 pinged when its turn comes (its turn is spent; a departure from SWIM that saves a ping and an
-ack and delays no detection by more than a period, since a crashed member sends nothing). A suspected member that hears of it refutes by raising its *incarnation
-number* and gossiping "alive"; an unrefuted suspicion becomes *dead* after the suspicion timeout.
+ack and delays no detection by more than a period, since a crashed member sends nothing). A
+suspected member that hears of it refutes by raising its *incarnation number* and gossiping
+"alive"; an unrefuted suspicion becomes *dead* after the suspicion timeout.
 
 *Dissemination.* Membership changes are piggybacked on the probe traffic (and sent by dedicated
 gossip to ``gossip_nodes`` members every ``gossip_interval``, as memberlist does), each one
 ``retransmit_mult * ceil(log10(n + 1))`` times, least-sent first, within a datagram byte budget.
 Precedence: alive(i) beats suspect(j) iff i > j; suspect(i) beats alive(j) iff i >= j; dead beats
 both at equal or higher incarnation. A periodic push-pull of the full state over a stream
-(anti-entropy) repairs whatever the lossy piggybacks missed; joining is a push-pull with a seed, and
-seeds that are not alive are re-contacted periodically so the two sides of a healed partition
-merge again; a member that knows no other live member (a seed was down when it started, or it
-was left alone) retries its seeds sooner, with a jittered exponential backoff, until one answers,
+(anti-entropy) repairs whatever the lossy piggybacks missed (a host running SWIM alone may
+close the link once the reply came: ``close_push_pull_links``); joining is a push-pull with a
+seed, and seeds that are not alive are re-contacted periodically so the two sides of a healed
+partition merge again; a member that knows no other live member (a seed was down when it
+started, or it was left alone) retries its seeds sooner, with a jittered exponential backoff,
+until one answers,
 so start order does not matter. Dead and left members are kept as tombstones (so stale state
 cannot bring them back) and reaped ``gossip_to_the_dead_time`` after they died.
 
@@ -62,6 +65,7 @@ from gossip._errors import DecodeError, UsageError
 from gossip._events import (
     Addr,
     CancelTimer,
+    CloseStream,
     Effect,
     Emit,
     Event,
@@ -937,8 +941,13 @@ class SwimCore:
                 # view cannot kill members we hear from; they get the chance to refute.
                 u = Update(UpdateKind.SUSPECT, addr, inc, origin=src)
             self._apply(u, now)
-        if not msg.reply and not self._leaving:
-            self._send_push_pull(src, join=False, reply=True)
+        if not msg.reply:
+            if not self._leaving:
+                self._send_push_pull(src, join=False, reply=True)
+        elif self.config.close_push_pull_links:
+            # The exchange is over (memberlist closes its push-pull connection too): a link left
+            # open would carry keepalives both ways for good, one per member ever exchanged with.
+            self._out.append(CloseStream(src))
 
     # -- random picks ------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import pytest
 
 from gossip import (
     CancelTimer,
+    CloseStream,
     Effect,
     Emit,
     PacketReceived,
@@ -372,6 +373,19 @@ def test_push_pull_merges_and_replies() -> None:
     msg = decode_message(reply.data)
     assert isinstance(msg, PushPull) and msg.reply
     assert ("me", 0, 0, b"") in msg.members and ("s", 3, 0, b"meta") in msg.members
+
+
+def test_the_link_is_closed_once_our_push_pull_is_answered_only_if_asked() -> None:
+    """close_push_pull_links (for a host running SWIM alone): the reply to our push-pull ends
+    the exchange, so the link is closed; a request is answered and its link left to the asker."""
+    reply = encode_push_pull(PushPull(False, True, (("s", 0, 0, b""),)))
+    request = encode_push_pull(PushPull(False, False, (("s", 0, 0, b""),)))
+    core = make(known=(), close_push_pull_links=True)
+    assert CloseStream("s") in core.handle(StreamReceived("s", reply), 1.0)
+    effects = core.handle(StreamReceived("s", request), 2.0)
+    assert [type(e) for e in effects if isinstance(e, SendStream | CloseStream)] == [SendStream]
+    core = make(known=())  # off by default: a Node's other cores share the link
+    assert not any(isinstance(e, CloseStream) for e in core.handle(StreamReceived("s", reply), 1.0))
 
 
 def test_garbage_is_counted_and_dropped() -> None:

@@ -313,3 +313,29 @@ def test_fewer_than_two_datagrams_per_member_at_rest_and_crashes_still_found_fas
         assert max(dead.values()) - min(own) < min_s + 0.1
     assert [ev.addr for _, _, ev in events(sim, MemberDead)] == ["n3"] * 11 + ["n8"] * 10  # type: ignore[attr-defined]
     assert {ev.addr for _, _, ev in events(sim, MemberSuspected)} == {"n3", "n8"}  # type: ignore[attr-defined]
+
+
+def test_push_pull_links_are_closed_after_the_exchange_when_asked() -> None:
+    """A host running SWIM alone closes each push-pull's link once the reply came (memberlist
+    closes its push-pull connection): no link lingers with keepalives, membership is the same."""
+
+    def links(sim: Simulator) -> int:
+        return sum(len(sim.connections(a)) for a in names(8))
+
+    cfg = SwimConfig(push_pull_interval=5.0, close_push_pull_links=True)
+    sim = cluster(8, seed=2, config=cfg)
+    sim.run_for(61.0)  # about 12 exchanges per member
+    assert links(sim) <= 2 * 2  # only exchanges still under way, if any
+    pulls = sum(swim(sim, a).stats["streams_received"] for a in names(8))
+    assert pulls >= 8 * 10
+    sim.crash("n3")
+    sim.run_for(30.0)
+    survivors = [a for a in names(8) if a != "n3"]
+    assert all_see(sim, survivors, survivors)
+    assert events(sim, MemberDead, "n3") and {ev.addr for _, _, ev in events(sim, MemberDead)} == {
+        "n3"
+    }  # type: ignore[attr-defined]
+    # Left open (the default), the links accumulate: one per pair that ever exchanged.
+    sim = cluster(8, seed=2, config=SwimConfig(push_pull_interval=5.0))
+    sim.run_for(61.0)
+    assert links(sim) > 2 * 8
