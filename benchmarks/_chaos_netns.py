@@ -1,5 +1,5 @@
-"""The chaos run's hosts in network namespaces: one namespace per node, joined by veth pairs to a
-bridge, so that the nemesis's network faults are the kernel's, not the transport wrapper's.
+"""Hosts in network namespaces: one namespace per node, joined by veth pairs to a bridge, so that
+the chaos run's network faults are the kernel's, not the transport wrapper's.
 
 - packet loss: nftables in each node's namespace drops that share of what it receives
   (``numgen random mod 1000 < P drop``: UDP and TCP alike, so streams see retransmissions);
@@ -13,6 +13,11 @@ bridge, so that the nemesis's network faults are the kernel's, not the transport
 The bridges live in a namespace of their own (``<tag>hub``), so the machine's own network is
 never touched, and every namespace (with its links and rules) is deleted by :meth:`Hosts.delete`.
 Needs root and the ``ip`` and ``nft`` commands (Debian: ``iproute2``, ``nftables``).
+
+This is the one builder of namespaces, veth pairs and bridges: the namespace test
+(``tests/sync/node/test_namespaces.py``) uses it too. It lives with the benchmarks, which import
+only the library, so that the tests (which may import benchmark code) and the benchmarks share it
+without a benchmark importing test code; the library imports neither.
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ turned read-only (commits fail with SQLITE_READONLY; the node must acknowledge w
 it is writable); and, overlapping any of them half the time, 0-30 % packet loss, 0-10 % packet
 duplication and 0-50 ms latency on every node. Then everything heals, every node is up, and once
 the states stop changing the checker (:mod:`benchmarks._chaos_checker`) reads them all:
-0 violations is the goal.
+0 violations is the goal. The run loop (processes, heal, settle, check) is
+:mod:`benchmarks._chaos_run`'s, shared with :mod:`benchmarks.soak`; this module gives the workload,
+the nemesis and the summary.
 
 Writes the table (faults, operations, violations per run), ``results/chaos.json`` with the goals
 and ``results/chaos.png`` (the first run's timeline and the per-run counts). Also probes an
@@ -26,157 +28,29 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import random
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from benchmarks._chaos_checker import NOT_SEEN, History, Op, Report, check
+from benchmarks._chaos_checker import NOT_SEEN, Op, Report
 from benchmarks._chaos_netns import Hosts
+from benchmarks._chaos_run import NODES, ClusterRun
 from benchmarks._harness import RESULTS_DIR, Bench
 
-ROOT = Path(__file__).resolve().parents[1]
-NODES = 5
 MAP_KEYS = 16  # keys of the map: few, so writes to one key collide across nodes
 IN_FLIGHT = 3  # writes outstanding per node
 # the acknowledgement asked for: WriteLocal, WriteTo(2), WriteMajority, WriteAll
 LEVELS = ("local", "to2", "majority", "all")
 LEVEL_CUM = (0.6, 0.8, 0.9, 1.0)  # cumulative shares: 60 %, 20 %, 10 %, 10 %
-QUIESCE_MAX = 120.0  # s to wait for equal states after the heal
 
 
-class Child:
-    """One node process; replies to commands are matched by id on a reader thread."""
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        bind: str,
-        seeds: Sequence[str],
-        data_dir: Path,
-        key_file: Path,
-        log_dir: Path,
-        fault_seed: int,
-        on_exit: Callable[[Child], None],
-        prefix: Sequence[str] = (),
-    ) -> None:
-        self.name = name
-        self.addr = ""
-        self.replica_id = ""
-        self.killed = False  # by the nemesis (an exit is then expected)
-        self.pending: dict[int, Callable[[dict[str, Any]], None]] = {}
-        self._lock = threading.Lock()
-        self._ready: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._on_exit = on_exit
-        argv = [*prefix, sys.executable, "-m", "benchmarks._chaos_node", "--name", name]
-        argv += ["--bind", bind]
-        argv += ["--data-dir", str(data_dir), "--key-file", str(key_file)]
-        argv += ["--fault-seed", str(fault_seed)]
-        for s in seeds:
-            argv += ["--seed", s]
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
-        self._log: IO[str] = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            bufsize=1,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            if "ready" in msg:
-                self._ready.put(msg)
-                continue
-            with self._lock:
-                cb = self.pending.pop(msg.get("id", -1), None)
-            if cb is not None:
-                cb(msg)
-        self.proc.wait()
-        self._on_exit(self)
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        try:
-            msg = self._ready.get(timeout=timeout)
-        except queue.Empty:
-            raise RuntimeError(f"{self.name} did not start; see {self.log_path}") from None
-        self.addr, self.replica_id = msg["ready"], msg["replica_id"]
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None and not self.killed
-
-    def in_flight(self) -> int:
-        with self._lock:
-            return len(self.pending)
-
-    def send(self, cmd: dict[str, Any], cb: Callable[[dict[str, Any]], None]) -> bool:
-        with self._lock:
-            self.pending[cmd["id"]] = cb
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(json.dumps(cmd) + "\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            with self._lock:
-                self.pending.pop(cmd["id"], None)
-            return False
-        return True
-
-    def call(self, ids: Callable[[], int], cmd: dict[str, Any], timeout: float = 20.0) -> Any:
-        """A control command; its reply (None if the node is gone or silent)."""
-        box: queue.Queue[dict[str, Any]] = queue.Queue()
-        if not self.send({**cmd, "id": ids()}, box.put):
-            return None
-        try:
-            return box.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def kill9(self) -> None:
-        self.killed = True
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        self.killed = True
-        if self.proc.poll() is None:
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.write(json.dumps({"cmd": "quit", "id": 0}) + "\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=15)
-            except (BrokenPipeError, OSError, ValueError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
-
-
-class Run:
-    """One seeded run: the cluster, the workload, the nemesis, the check."""
+class Run(ClusterRun):
+    """One seeded chaos run: the workload at every node, the nemesis of every fault, the check."""
 
     def __init__(
         self,
@@ -187,129 +61,19 @@ class Run:
         log: Any,
         hosts: Hosts | None = None,
     ) -> None:
-        self.seed = seed
-        # in network namespaces: loss and partitions by the kernel (see _chaos_netns)
-        self.hosts = hosts
-        self.seconds = seconds
+        super().__init__(seed, seconds, workdir, log, hosts)
         self.skew = skew
-        self.dir = workdir
-        self.log = log
-        self.rng = random.Random(seed)
-        self.history = History()
-        self.hlock = threading.Lock()
-        self.t0 = time.monotonic()
-        self.names = [f"n{i}" for i in range(NODES)]
-        self.children: dict[str, Child] = {}
-        self.addrs: dict[str, str] = {}
-        self.replica_ids: dict[str, list[str]] = {n: [] for n in self.names}
-        self.identity_errors: list[str] = []
-        self.faults: Counter[str] = Counter()
-        self.spans: list[tuple[str, float, float]] = []  # (fault, start, end) for the plot
         self.acks: list[float] = []  # ack times (s since start)
-        self._id = 0
-        self._idlock = threading.Lock()
-        self.key = self.dir / "cluster.key"
-        self.key.write_text(os.urandom(32).hex() + "\n")
-        self.key.chmod(0o600)
-        self.unbidden: list[str] = []
-        self.cuts: list[tuple[str, list[str], str]] = []  # (from, to, direction) in force
-        self.net: dict[str, Any] | None = None  # the network faults in force
-        self.clock: dict[str, float] = {}  # clock offsets in force (s)
         self.elements: list[str] = []  # set elements added so far
         self.fail_errors: Counter[str] = Counter()
         self.info_errors: Counter[str] = Counter()
         self.levels: Counter[str] = Counter()  # "level:status" (and "level:replicated": >= 2)
         self.disk_faults: list[tuple[str, str, float]] = []  # (node, kind, end of the fault)
 
-    def now(self) -> float:
-        return time.monotonic() - self.t0
-
-    def next_id(self) -> int:
-        with self._idlock:
-            self._id += 1
-            return self._id
-
-    # -- processes -----------------------------------------------------------------------------
-
-    def _exited(self, child: Child) -> None:
-        if not child.killed:
-            self.unbidden.append(child.name)
-            with self.hlock:
-                self.history.crashed(child.name, at=self.now(), by_nemesis=False)
-
-    def start(self, name: str) -> Child:
-        hosts = self.hosts
-        bind = hosts.bind(name) if hosts is not None else self.addrs.get(name, "127.0.0.1:0")
-        seeds = [a for n, a in self.addrs.items() if n != name] or []
-        child = Child(
-            name,
-            bind=bind,
-            seeds=seeds,
-            data_dir=self.dir / name,
-            key_file=self.key,
-            log_dir=self.dir / "logs",
-            fault_seed=self.rng.randrange(2**32),
-            on_exit=self._exited,
-            prefix=hosts.prefix(name) if hosts is not None else (),
-        )
-        child.wait_ready()
-        if name in self.addrs and child.addr != self.addrs[name]:
-            raise RuntimeError(f"{name} came back on {child.addr}, not {self.addrs[name]}")
-        self.addrs[name] = child.addr
-        self.children[name] = child
-        self.replica_ids[name].append(child.replica_id)
-        return child
-
-    def kill(self, name: str, *, wipe: bool) -> None:
-        child = self.children[name]
-        child.kill9()
-        with self.hlock:
-            self.history.crashed(name, at=self.now(), by_nemesis=True)
-            if wipe:
-                self.history.data_lost(name, at=self.now())
-        if wipe:
-            shutil.rmtree(self.dir / name, ignore_errors=True)
-
-    def restart(self, name: str, *, wiped: bool) -> None:
-        before = list(self.replica_ids[name])
-        child = self.start(name)
-        others = {r for n, ids in self.replica_ids.items() if n != name for r in ids}
-        if wiped and child.replica_id in before:
-            self.identity_errors.append(f"{name} reused replica id {child.replica_id} after wipe")
-        if not wiped and child.replica_id != before[-1]:
-            self.identity_errors.append(f"{name} changed replica id on a plain restart")
-        if child.replica_id in others:
-            self.identity_errors.append(f"{name} took another node's replica id")
-        self._reapply(name)
-
-    def control(self, name: str, cmd: dict[str, Any]) -> Any:
-        child = self.children[name]
-        return child.call(self.next_id, cmd) if child.alive else None
-
-    # -- the nemesis's state, re-applied to a restarted node ------------------------------------
-
-    def _reapply(self, name: str) -> None:
-        for cut in self.cuts:
-            src, dsts, direction = cut
-            if src == name:
-                self.control(name, self._partition_cmd(dsts, direction))
-        if self.net is not None:
-            self.control(name, {"cmd": "faults", **self.net})
-        if name in self.clock:
-            self.control(name, {"cmd": "clock", "offset": self.clock[name]})
-
-    def _partition_cmd(self, dsts: Sequence[str], direction: str) -> dict[str, Any]:
-        return {
-            "cmd": "partition",
-            "peers": [self.addrs[d] for d in dsts],
-            "direction": direction,
-        }
-
     # -- the workload ----------------------------------------------------------------------------
 
     def _issue(self, name: str, counter: int) -> None:
         rng = self.rng
-        child = self.children[name]
         r = rng.random()
         level = LEVELS[next(i for i, c in enumerate(LEVEL_CUM) if r < c)]
         kind_r = rng.random()
@@ -332,26 +96,18 @@ class Run:
                 self.elements.append(elem)
                 cmd = {"op": "add", "obj": "s", "key": elem}
         cmd["level"] = level
-        cmd["id"] = self.next_id()
-        with self.hlock:
-            op = self.history.invoke(
-                name, cmd["op"], cmd["obj"], cmd.get("key", ""), cmd.get("value"), at=self.now()
-            )
 
-        def done(reply: dict[str, Any], op: Op = op) -> None:
-            at = self.now()
-            with self.hlock:
-                status = self.history.settle(op, reply, at=at)
-                self.levels[f"{level}:{status}"] += 1
-                if status == "ok":
-                    self.acks.append(at)
-                    if op.replicas >= 2:
-                        self.levels[f"{level}:replicated"] += 1
-                else:  # grouped by message: the run's temporary directory left out
-                    error = str(reply.get("error")).replace(str(self.dir), "<run dir>")[:120]
-                    (self.fail_errors if status == "fail" else self.info_errors)[error] += 1
+        def settled(op: Op, status: str, reply: dict[str, Any], at: float) -> None:
+            self.levels[f"{level}:{status}"] += 1
+            if status == "ok":
+                self.acks.append(at)
+                if op.replicas >= 2:
+                    self.levels[f"{level}:replicated"] += 1
+            else:  # grouped by message: the run's temporary directory left out
+                error = str(reply.get("error")).replace(str(self.dir), "<run dir>")[:120]
+                (self.fail_errors if status == "fail" else self.info_errors)[error] += 1
 
-        child.send(cmd, done)
+        self.submit(name, cmd, settled)
 
     def workload(self, stop: threading.Event) -> None:
         counter = 0
@@ -377,17 +133,14 @@ class Run:
             net_too = action != "net" and rng.random() < 0.5
             hosts = self.hosts
             if net_too or action == "net":
-                self.net = {
-                    "loss": rng.uniform(0.0, 0.3),
-                    "dup": rng.uniform(0.0, 0.1),
-                    "delay": [0.0, rng.uniform(0.0, 0.05)],
-                }
-                if hosts is not None:  # the kernel drops; the wrapper delays and duplicates
-                    hosts.set_loss(self.net["loss"])
-                    self.net["loss"] = 0.0
                 self.faults["net"] += 1
-                for n in self.names:
-                    self.control(n, {"cmd": "faults", **self.net})
+                self.set_net(
+                    {
+                        "loss": rng.uniform(0.0, 0.3),
+                        "dup": rng.uniform(0.0, 0.1),
+                        "delay": [0.0, rng.uniform(0.0, 0.05)],
+                    }
+                )
             victim = rng.choice(self.names)
             undo: Callable[[], None] = lambda: None  # noqa: E731
             if action in ("kill", "wipe"):
@@ -405,29 +158,22 @@ class Run:
                 if action == "partition":
                     k = rng.randint(1, NODES // 2)
                     side_a, side_b = names[:k], names[k:]
-                    self.cuts = [(a, side_b, "both") for a in side_a]
-                    self.cuts += [(b, side_a, "both") for b in side_b]
+                    cuts = [(a, side_b, "both") for a in side_a]
+                    cuts += [(b, side_a, "both") for b in side_b]
                 else:  # one node cannot send to some others (they still reach it)
                     src, dsts = names[0], names[1 : 1 + rng.randint(1, NODES - 1)]
-                    self.cuts = [(src, dsts, "out")]
+                    cuts = [(src, dsts, "out")]
                 if hosts is None:
-                    for src, dsts, direction in self.cuts:
-                        self.control(src, self._partition_cmd(dsts, direction))
-                else:  # the kernel's: a pulled cable, two bridges, an nftables output rule
+                    self.partition(cuts)
+                else:  # the kernel's (they hold across restarts by themselves): a pulled
+                    # cable, two bridges, an nftables output rule
                     if action == "oneway":
                         hosts.one_way(src, dsts)
                     elif len(side_a) == 1:
                         hosts.cut(side_a[0])
                     else:
                         hosts.split(side_a)
-                    self.cuts = []  # they hold across restarts by themselves
-
-                def undo() -> None:
-                    self.cuts = []
-                    if self.hosts is not None:
-                        self.hosts.heal()
-                    for n in self.names:
-                        self.control(n, {"cmd": "heal"})
+                undo = self.heal_partitions
 
             elif action == "clock":
                 self.faults[action] += 1
@@ -452,93 +198,14 @@ class Run:
             stop.wait(hold)
             undo()
             if self.net is not None:
-                self.net = None
-                if hosts is not None:
-                    hosts.set_loss(0.0)
-                for n in self.names:
-                    self.control(n, {"cmd": "faults", "loss": 0.0, "dup": 0.0, "delay": [0, 0]})
+                self.clear_net()
             self.spans.append((action, start, self.now()))
 
     # -- the whole run ---------------------------------------------------------------------------
 
     def go(self) -> dict[str, Any]:
-        try:
-            for n in self.names:
-                self.start(n)
-            self.wait_members()
-            self.t0 = time.monotonic()
-            stop = threading.Event()
-            threads = [
-                threading.Thread(target=self.workload, args=(stop,), daemon=True),
-                threading.Thread(target=self.nemesis, args=(stop,), daemon=True),
-            ]
-            for t in threads:
-                t.start()
-            stop.wait(self.seconds)
-            stop.set()
-            for t in threads:
-                t.join(timeout=60)
-            end_writes = self.now()
-            for n in self.names:  # heal everything, every node up
-                child = self.children[n]
-                if not child.alive and child.killed:
-                    self.restart(n, wiped=False)
-            if self.hosts is not None:
-                self.hosts.heal()
-                self.hosts.set_loss(0.0)
-            for n in self.names:
-                self.control(n, {"cmd": "heal"})
-                self.control(n, {"cmd": "faults", "loss": 0.0, "dup": 0.0, "delay": [0, 0]})
-                self.control(n, {"cmd": "clock", "offset": 0.0})
-                self.control(n, {"cmd": "disk_full", "on": False})
-                self.control(n, {"cmd": "disk_readonly", "on": False})
-            self.drain_writes()
-            finals, quiesce = self.quiesce()
-            with self.hlock:
-                report = check(self.history, finals, tolerance=2 * self.skew + 0.5)
-            return self.summary(report, finals, quiesce, end_writes)
-        finally:
-            for c in self.children.values():
-                c.stop()
-
-    def wait_members(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            states = [self.control(n, {"cmd": "state"}) for n in self.names]
-            if all(s is not None and s["members"] == NODES for s in states):
-                return
-            time.sleep(0.5)
-        raise RuntimeError("the cluster did not form")
-
-    def drain_writes(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(c.in_flight() == 0 for c in self.children.values() if c.alive):
-                return
-            time.sleep(0.2)
-
-    def quiesce(self) -> tuple[dict[str, dict[str, Any]], float]:
-        """Poll the states until all are equal and stable (3 polls a second apart)."""
-        start = time.monotonic()
-        stable = 0
-        last: Any = None
-        finals: dict[str, dict[str, Any]] = {}
-        while time.monotonic() - start < QUIESCE_MAX:
-            finals = {}
-            for n in self.names:
-                s = self.control(n, {"cmd": "state"})
-                if s is not None:
-                    finals[n] = {"m": s["m"], "s": set(s["s"]), "c": s["c"]}
-            snap = json.dumps(
-                {n: [f["m"], sorted(f["s"]), f["c"]] for n, f in finals.items()}, sort_keys=True
-            )
-            same = len(finals) == NODES and all(f == finals[self.names[0]] for f in finals.values())
-            stable = stable + 1 if same and snap == last else 0
-            last = snap
-            if stable >= 2:
-                break
-            time.sleep(1.0)
-        return finals, time.monotonic() - start
+        report, finals, quiesce, end_writes = self.execute(tolerance=2 * self.skew + 0.5)
+        return self.summary(report, finals, quiesce, end_writes)
 
     def unrecovered_disks(self, end_writes: float) -> list[str]:
         """Disk faults after which the node acknowledged no write of its own again (ended at

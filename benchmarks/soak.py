@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._chaos_checker import check
+from benchmarks._chaos_checker import Op
+from benchmarks._chaos_run import NODES, ClusterRun
 from benchmarks._harness import RESULTS_DIR, Bench, percentile
-from benchmarks.chaos import NODES, Run
 
 ELEMENTS = 200
 MAP_KEYS = 64
@@ -62,9 +62,13 @@ def slope_per_hour(xs: Sequence[float], ys: Sequence[float]) -> float:
     )
 
 
-class Soak(Run):
+class Soak(ClusterRun):
+    """The soak's run: a paced load, one fault every ``--fault-every`` s, samples meanwhile."""
+
+    restart_unbidden = True  # at the end: every node up, whatever took it down
+
     def __init__(self, args: Any, workdir: Path, log: Any, minutes: float) -> None:
-        super().__init__(args.first_seed, minutes * 60, 0.0, workdir, log)
+        super().__init__(args.first_seed, minutes * 60, workdir, log)
         self.a = args
         self.samples: list[dict[str, Any]] = []
         self.latencies: list[tuple[float, float]] = []  # (ack time, latency s)
@@ -72,7 +76,6 @@ class Soak(Run):
 
     def _issue_soak(self, name: str, counter: int) -> None:
         rng = self.rng
-        child = self.children[name]
         r = rng.random()
         level = "local" if r < 0.8 else "to2"
         k = rng.random()
@@ -88,21 +91,15 @@ class Soak(Run):
         else:
             elem = f"e{rng.randrange(ELEMENTS)}"
             cmd = {"op": rng.choice(["add", "discard"]), "obj": "s", "key": elem}
-        cmd["level"], cmd["id"] = level, self.next_id()
-        with self.hlock:
-            op = self.history.invoke(
-                name, cmd["op"], cmd["obj"], cmd.get("key", ""), cmd.get("value"), at=self.now()
-            )
+        cmd["level"] = level
 
-        def done(reply: dict[str, Any], op: Any = op) -> None:
-            at = self.now()
-            with self.hlock:
-                if self.history.settle(op, reply, at=at) == "ok":
-                    self.latencies.append((at, at - op.invoked))
+        def settled(op: Op, status: str, reply: dict[str, Any], at: float) -> None:
+            if status == "ok":
+                self.latencies.append((at, at - op.invoked))
 
-        child.send(cmd, done)
+        self.submit(name, cmd, settled)
 
-    def load(self, stop: threading.Event) -> None:
+    def workload(self, stop: threading.Event) -> None:
         counter = 0
         gap = 1.0 / self.a.rate
         nxt = time.monotonic()
@@ -116,7 +113,7 @@ class Soak(Run):
             nxt += gap
             stop.wait(max(0.0, nxt - time.monotonic()))
 
-    def faults_loop(self, stop: threading.Event) -> None:
+    def nemesis(self, stop: threading.Event) -> None:
         i = 0
         while not stop.wait(self.a.fault_every):
             victim = self.rng.choice(self.names)
@@ -129,21 +126,13 @@ class Soak(Run):
                 self.restart(victim, wiped=False)
             elif kind == "isolate":
                 others = [n for n in self.names if n != victim]
-                self.cuts = [(victim, others, "both")] + [(o, [victim], "both") for o in others]
-                for src, dsts, d in self.cuts:
-                    self.control(src, self._partition_cmd(dsts, d))
+                self.partition([(victim, others, "both")] + [(o, [victim], "both") for o in others])
                 stop.wait(5.0)
-                self.cuts = []
-                for n in self.names:
-                    self.control(n, {"cmd": "heal"})
+                self.heal_partitions()
             else:
-                self.net = {"loss": 0.2, "dup": 0.0, "delay": [0.0, 0.0]}
-                for n in self.names:
-                    self.control(n, {"cmd": "faults", **self.net})
+                self.set_net({"loss": 0.2, "dup": 0.0, "delay": [0.0, 0.0]})
                 stop.wait(10.0)
-                self.net = None
-                for n in self.names:
-                    self.control(n, {"cmd": "faults", "loss": 0.0, "dup": 0.0, "delay": [0, 0]})
+                self.clear_net()
             self.faults[kind] += 1
             self.spans.append((kind, start, self.now()))
 
@@ -195,46 +184,23 @@ class Soak(Run):
             "convergence_s": None if conv is None else round(conv, 3),
         }
 
-    def soak(self, bench: Bench) -> dict[str, Any]:
-        try:
-            for n in self.names:
-                self.start(n)
-            self.wait_members()
-            self.t0 = time.monotonic()
-            stop = threading.Event()
-            threads = [
-                threading.Thread(target=self.load, args=(stop,), daemon=True),
-                threading.Thread(target=self.faults_loop, args=(stop,), daemon=True),
-            ]
-            for th in threads:
-                th.start()
-            i = 0
-            while self.now() < self.seconds:
-                time.sleep(max(0.0, (i + 1) * self.a.sample - self.now()))
-                s = self.sample(i)
-                self.samples.append(s)
-                bench.log(
-                    f"t={s['t']}s rss={[v['rss_kib'] // 1024 for v in s['nodes'].values()]} MiB "
-                    f"writes={s['writes']} p99={s['write_p99_ms']} ms conv={s['convergence_s']} s"
-                )
-                i += 1
-            stop.set()
-            for th in threads:
-                th.join(timeout=60)
-            for n in self.names:
-                if not self.children[n].alive:
-                    self.restart(n, wiped=False)
-                self.control(n, {"cmd": "heal"})
-                self.control(n, {"cmd": "faults", "loss": 0.0, "dup": 0.0, "delay": [0, 0]})
-            self.drain_writes()
-            finals, _ = self.quiesce()
-            with self.hlock:
-                report = check(self.history, finals)
-            return {"violations": len(report.violations), "ops": report.ops, "ok": report.ok,
-                    "first": [v.detail for v in report.violations[:5]]}  # fmt: skip
-        finally:
-            for c in self.children.values():
-                c.stop()
+    def during(self, stop: threading.Event) -> None:
+        """Sample every ``--sample`` s until the run's time is up."""
+        i = 0
+        while self.now() < self.seconds:
+            time.sleep(max(0.0, (i + 1) * self.a.sample - self.now()))
+            s = self.sample(i)
+            self.samples.append(s)
+            self.log(
+                f"t={s['t']}s rss={[v['rss_kib'] // 1024 for v in s['nodes'].values()]} MiB "
+                f"writes={s['writes']} p99={s['write_p99_ms']} ms conv={s['convergence_s']} s"
+            )
+            i += 1
+
+    def soak(self) -> dict[str, Any]:
+        report, _, _, _ = self.execute()
+        return {"violations": len(report.violations), "ops": report.ops, "ok": report.ok,
+                "first": [v.detail for v in report.violations[:5]]}  # fmt: skip
 
 
 def _trend(samples: list[dict[str, Any]], pick: Any) -> tuple[float, float]:
@@ -305,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     wd = Path(tempfile.mkdtemp(prefix="soak-"))
     soak = Soak(a, wd, bench.log, minutes)
     random.seed(a.first_seed)
-    end = soak.soak(bench)
+    end = soak.soak()
     samples = soak.samples
     shutil.rmtree(wd, ignore_errors=True)
     series = {

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 source scripts/_venv.sh "test,bench,example"
 echo "[lint] ruff check" >&2
 ruff check .
+# the formatter's style too (Python files and the Python blocks of docs/*.md): run `ruff format`
+echo "[lint] ruff format --check" >&2
+ruff format --check .
 echo "[types] mypy --strict" >&2
 mypy
 # tests/sync/node/test_namespaces.py injects packet loss with nftables (and fails, never skips,

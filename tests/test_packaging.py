@@ -99,9 +99,7 @@ def test_the_sdist_is_the_library_and_nothing_else(tmp_path: Path) -> None:
         "crdts/_speedups.pyi",
     ):
         assert must in names
-    assert not [
-        n for n in names if "__pycache__" in n or n.endswith((".pyc", ".sqlite3", ".so"))
-    ]
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".sqlite3", ".so"))]
     assert "License-Expression: Apache-2.0" in meta and "License-File: LICENSE" in meta
     assert "Classifier: Typing :: Typed" in meta and "Project-URL: Source" in meta
     assert "Provides-Extra: testing" in meta

@@ -153,9 +153,7 @@ class FaultyTransport(TransportWrapper):
         self._lanes_out: dict[Addr, _Lane] = {}
         self._lanes_in: dict[Addr, _Lane] = {}
         self._seq = itertools.count()
-        self._inbox_send, self._inbox_recv = anyio.create_memory_object_stream[Incoming](
-            inbox_size
-        )
+        self._inbox_send, self._inbox_recv = anyio.create_memory_object_stream[Incoming](inbox_size)
         self._tg: anyio.abc.TaskGroup | None = None
         self._closed = False
 
