@@ -11,19 +11,25 @@ probe swaps a uniform pick from the rest of the pass into place; a new member jo
 the pass, so it lands at a random position), which bounds the time to first detection of a
 failure and gives the expected ``T' / (1 - 1/e)``. A probe is a ``Ping`` answered by an
 ``Ack``; if no ack arrives within the probe timeout, ``k`` other members are asked (``PingReq``)
-to ping the target on our behalf and relay its ack. No ack by the end of the period makes the
-target *suspect*. A suspected member that hears of it refutes by raising its *incarnation
-number* and gossiping "alive"; an unrefuted suspicion becomes *dead* after the suspicion timeout.
+to ping the target on our behalf and relay its ack. No ack by the end of the period (or as soon
+as every one of the ``k`` has nacked: each tried and heard nothing) makes the target *suspect*.
+Any datagram from a member shows it alive: a target heard from during our last period is not
+pinged when its turn comes (its turn is spent; a departure from SWIM that saves a ping and an
+ack and delays no detection by more than a period, since a crashed member sends nothing). A
+suspected member that hears of it refutes by raising its *incarnation number* and gossiping
+"alive"; an unrefuted suspicion becomes *dead* after the suspicion timeout.
 
 *Dissemination.* Membership changes are piggybacked on the probe traffic (and sent by dedicated
 gossip to ``gossip_nodes`` members every ``gossip_interval``, as memberlist does), each one
 ``retransmit_mult * ceil(log10(n + 1))`` times, least-sent first, within a datagram byte budget.
 Precedence: alive(i) beats suspect(j) iff i > j; suspect(i) beats alive(j) iff i >= j; dead beats
 both at equal or higher incarnation. A periodic push-pull of the full state over a stream
-(anti-entropy) repairs whatever the lossy piggybacks missed; joining is a push-pull with a seed, and
-seeds that are not alive are re-contacted periodically so the two sides of a healed partition
-merge again; a member that knows no other live member (a seed was down when it started, or it
-was left alone) retries its seeds sooner, with a jittered exponential backoff, until one answers,
+(anti-entropy) repairs whatever the lossy piggybacks missed (a host running SWIM alone may
+close the link once the reply came: ``close_push_pull_links``); joining is a push-pull with a
+seed, and seeds that are not alive are re-contacted periodically so the two sides of a healed
+partition merge again; a member that knows no other live member (a seed was down when it
+started, or it was left alone) retries its seeds sooner, with a jittered exponential backoff,
+until one answers,
 so start order does not matter. Dead and left members are kept as tombstones (so stale state
 cannot bring them back) and reaped ``gossip_to_the_dead_time`` after they died.
 
@@ -59,6 +65,7 @@ from gossip._errors import DecodeError, UsageError
 from gossip._events import (
     Addr,
     CancelTimer,
+    CloseStream,
     Effect,
     Emit,
     Event,
@@ -189,6 +196,9 @@ class SwimCore:
         self._awareness = 0
         self._seq = 0
         self._probe: _Probe | None = None
+        # Members a datagram came from since our last probe tick: alive, so a probe of one of
+        # them this tick would tell us nothing (see _probe_tick). Cleared at every tick.
+        self._heard: set[Addr] = set()
         self._relays: dict[int, _Relay] = {}
         self._suspicions: dict[Addr, Suspicion] = {}
         self._dead_recent: dict[Addr, float] = {}  # dead member -> when, oldest first
@@ -213,6 +223,7 @@ class SwimCore:
             "unreachable": 0,
             "probes": 0,
             "probes_failed": 0,
+            "probes_skipped": 0,  # targets heard from this period: alive, not pinged
             "ping_reqs_sent": 0,
             "refutations": 0,
             "stray_acks": 0,  # acks and nacks from members we did not ask (dropped)
@@ -361,6 +372,7 @@ class SwimCore:
             if tag in (_T_PING, _T_ACK):
                 seq = decode_bare_seq(data)
                 if seq is not None:
+                    self._heard.add(event.src)
                     if tag == _T_PING:
                         self._send_head(event.src, encode_seq_header(_T_ACK, seq))
                     else:
@@ -393,6 +405,7 @@ class SwimCore:
         if stream:
             self._on_push_pull(src, pp, now)
             return
+        self._heard.add(src)  # a well-formed datagram: its sender is up
         members, me = self._members, self.addr
         for r in raw:
             kind, addr, inc, _ = r
@@ -417,6 +430,11 @@ class SwimCore:
             p = self._probe
             if p is not None and p.seq == msg.seq and src in p.helpers:
                 p.nacks += 1
+                if p.nacks == p.expected_nacks and self.config.suspect_on_nacks:
+                    # Every helper has tried the target and heard nothing: the probe has failed
+                    # and waiting out the period adds nothing. Suspect now (the nacks land
+                    # about 0.1 period before the period's end on the LAN preset).
+                    self._finish_probe(now)
             else:
                 self.stats["stray_acks"] += 1
 
@@ -457,14 +475,23 @@ class SwimCore:
     def _probe_tick(self, now: float) -> None:
         self._finish_probe(now)
         self._out.append(SetTimer(_PROBE, now + self._scale(self.config.probe_interval)))
+        heard, self._heard = self._heard, set()
         target = self._next_target(now)
         if target is None:
+            return
+        v = self._members[target]
+        if target in heard and v & 3 == _ALIVE and self.config.skip_heard_probes:
+            # A datagram from the target arrived during our last period: it was alive then,
+            # so a ping now adds nothing; its turn in the round-robin is spent without one
+            # (saving a ping and an ack). A dead member sends nothing, so no member skips it
+            # for more than one period. A suspect is still pinged: the ping carries the
+            # suspicion for it to refute (buddy system). Local health is left as it is.
+            self.stats["probes_skipped"] += 1
             return
         seq = self._next_seq()
         self._probe = _Probe(seq, target)
         self.stats["probes"] += 1
         first: list[bytes] = []
-        v = self._members[target]
         if self.config.buddy_system and v & 3 == _SUSPECT:
             # Buddy system: tell the suspect directly, so it can refute at once.
             first.append(
@@ -914,8 +941,13 @@ class SwimCore:
                 # view cannot kill members we hear from; they get the chance to refute.
                 u = Update(UpdateKind.SUSPECT, addr, inc, origin=src)
             self._apply(u, now)
-        if not msg.reply and not self._leaving:
-            self._send_push_pull(src, join=False, reply=True)
+        if not msg.reply:
+            if not self._leaving:
+                self._send_push_pull(src, join=False, reply=True)
+        elif self.config.close_push_pull_links:
+            # The exchange is over (memberlist closes its push-pull connection too): a link left
+            # open would carry keepalives both ways for good, one per member ever exchanged with.
+            self._out.append(CloseStream(src))
 
     # -- random picks ------------------------------------------------------------------------------
 
