@@ -200,6 +200,8 @@ class SwimCore:
         self._now = 0.0  # the latest time we were given (for timers armed deep inside)
         self._gossip_armed = False
         self._join_attempts = 0  # seed retries since we last knew no live member
+        # members whose join push-pull we answered -> when, oldest first (see leave())
+        self._answered_joins: dict[Addr, float] = {}
         self._gossip_phase = 0.0  # the dedicated-gossip ticker's ticks: phase + k * interval
         self._limit_n = self._limit_v = 0  # retransmit limit cached per member count
         self.stats: dict[str, int] = {
@@ -335,6 +337,16 @@ class SwimCore:
             self._finish_leave(disseminated=True)
         else:
             self._broadcast(Update(UpdateKind.LEFT, self.addr, self._inc))
+            # A member that joined through us may not have read our reply yet (a stream can
+            # take longer than datagrams: a lost SYN costs a second). It drops our "left"
+            # datagrams, news about a member it does not know, then takes us in from the reply
+            # and needs a suspicion timeout to find us gone. Tell it on the reply's stream,
+            # after the reply; to one that already knows, it is a small redundant frame.
+            horizon = now - self._push_pull_period()
+            for a, t in self._answered_joins.items():
+                v = self._members.get(a)
+                if t >= horizon and v is not None and v & 3 <= _SUSPECT:
+                    self._send_leave_state(a)
             self._out.append(SetTimer(_LEAVE, now + self.config.leave_timeout))
             if self.config.gossip_interval <= 0:
                 self._out.append(SetTimer(_GOSSIP, now))
@@ -916,6 +928,22 @@ class SwimCore:
             self._apply(u, now)
         if not msg.reply and not self._leaving:
             self._send_push_pull(src, join=False, reply=True)
+            if msg.join:
+                self._answered_join(src, now)
+
+    def _answered_join(self, src: Addr, now: float) -> None:
+        """Remember that ``src`` joined through us (for a leave). Those answered more than a
+        push-pull period ago are forgotten (their reply is taken as read), which bounds the
+        list by the joins of one period."""
+        joins = self._answered_joins
+        horizon = now - self._push_pull_period()
+        while joins:
+            first = next(iter(joins))
+            if joins[first] >= horizon:
+                break
+            del joins[first]
+        joins.pop(src, None)
+        joins[src] = now
 
     # -- random picks ------------------------------------------------------------------------------
 
