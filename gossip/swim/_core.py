@@ -887,6 +887,20 @@ class SwimCore:
         self.stats["bytes_sent"] += len(data)
         self._out.append(SendStream(dst, data))
 
+    def _answered_join(self, src: Addr, now: float) -> None:
+        """Remember that ``src`` joined through us (for a leave). Those answered more than a
+        push-pull period ago are forgotten (their reply is taken as read), which bounds the
+        list by the joins of one period."""
+        joins = self._answered_joins
+        horizon = now - self._push_pull_period()
+        while joins:
+            first = next(iter(joins))
+            if joins[first] >= horizon:
+                break
+            del joins[first]
+        joins.pop(src, None)
+        joins[src] = now
+
     def _cut_push_pull(self, join: bool, reply: bool, entries: list[Any]) -> bytes:
         """A push-pull that fits ``max_push_pull_bytes`` (a frame over the transport's cap would
         never leave): ourselves first, then live members, then tombstones, as many as fit.
@@ -905,6 +919,8 @@ class SwimCore:
         return encode_push_pull_state(join, reply, kept)
 
     def _on_push_pull(self, src: Addr, msg: PushPull, now: float) -> None:
+        if msg.join and not msg.reply and not self._leaving:
+            self._answered_join(src, now)  # the reply goes out below
         members, me = self._members, self.addr
         for addr, inc, state, meta in msg.members:
             v = members.get(addr)
@@ -928,22 +944,6 @@ class SwimCore:
             self._apply(u, now)
         if not msg.reply and not self._leaving:
             self._send_push_pull(src, join=False, reply=True)
-            if msg.join:
-                self._answered_join(src, now)
-
-    def _answered_join(self, src: Addr, now: float) -> None:
-        """Remember that ``src`` joined through us (for a leave). Those answered more than a
-        push-pull period ago are forgotten (their reply is taken as read), which bounds the
-        list by the joins of one period."""
-        joins = self._answered_joins
-        horizon = now - self._push_pull_period()
-        while joins:
-            first = next(iter(joins))
-            if joins[first] >= horizon:
-                break
-            del joins[first]
-        joins.pop(src, None)
-        joins[src] = now
 
     # -- random picks ------------------------------------------------------------------------------
 
