@@ -32,6 +32,8 @@ chain of such responsibilities follows the delta's path back to its origin, whic
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from gossip._events import Effect
 from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Crdt, EngineBase, Entry, Peer
 from sync._errors import ProtocolViolationError
@@ -42,8 +44,31 @@ __all__ = ["FlowMixin"]
 
 
 class FlowMixin(EngineBase):
-    """The sending side of :class:`~sync.SyncEngine`'s delta-interval stream (see the module
-    docstring)."""
+    """The sending side of :class:`~sync.SyncEngine`: the delta-interval stream (see the module
+    docstring) and, in ``STATE`` mode, the whole keyspace every round."""
+
+    def _state_round(self, out: list[Effect]) -> None:
+        if not self._peers or not self._state:
+            return
+        encoded = [(k, self._encode(x)) for k, x in self._state.items()]
+        for peer in self._peers:
+            for lo, hi in self._chunks([len(k) + len(e) for k, e in encoded]):
+                objs = encoded[lo:hi]
+                self._send(out, peer, Delta(self.epoch, 0, 0, objs), sum(len(e) for _, e in objs))
+                self._count_sent(peer, (self._state[k] for k, _ in objs))
+
+    def _chunks(self, sizes: list[int]) -> Iterator[tuple[int, int]]:
+        """Cut a list of object sizes into index ranges of at most ``max_message_bytes``."""
+        limit = self.config.max_message_bytes - MSG_OVERHEAD
+        lo, acc = 0, 0
+        for i, s in enumerate(sizes):
+            s += OBJ_OVERHEAD
+            if acc and acc + s > limit:
+                yield lo, i
+                lo, acc = i, 0
+            acc += s
+        if lo < len(sizes):
+            yield lo, len(sizes)
 
     def _send_interval(
         self, peer: str, p: Peer, out: list[Effect], budget: int, now: float = 0.0
