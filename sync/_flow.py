@@ -14,7 +14,8 @@ so its ack covers exactly that range) and decides what goes each round:
   neighbour seconds behind was otherwise sent its whole backlog again every
   ``resend_timeout``, which put it further behind. The timeout adapts as TCP's does (RFC 6298:
   smoothed round trip plus four deviations; doubled on each expiry until an ack shows
-  progress; at most ``16 * resend_timeout``), with ``resend_timeout`` as its floor: a receiver
+  progress; at most ``16 * resend_timeout``, ``2 *`` over datagrams, where a silent round trip
+  is most likely a loss), with ``resend_timeout`` as its floor: a receiver
   slowed by load answers late, and a resend would only add to its backlog. Ranges below the
   frontier that are neither in flight nor acknowledged (a Hello's watermark rewound ``A(j)``)
   go at once.
@@ -37,7 +38,7 @@ from collections.abc import Iterator
 from gossip._events import Effect
 from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Crdt, EngineBase, Entry, Peer
 from sync._errors import ProtocolViolationError
-from sync._flight import MAX_RTO
+from sync._flight import MAX_RTO, MAX_RTO_DATAGRAMS
 from sync._messages import Ack, Delta, ObjectEntry
 
 __all__ = ["FlowMixin"]
@@ -87,9 +88,10 @@ class FlowMixin(EngineBase):
         fl.drop_below(start)
         p.sent_hi = max(p.sent_hi, start)
         sent = 0
-        todo, expired = fl.due(start, p.sent_hi, p.ack.pending, now, fl.rto(floor))
+        cap = MAX_RTO_DATAGRAMS if self.config.use_packets else MAX_RTO
+        todo, expired = fl.due(start, p.sent_hi, p.ack.pending, now, fl.rto(floor, cap))
         if expired:
-            fl.backoff = min(2 * fl.backoff, float(MAX_RTO))
+            fl.backoff = min(2 * fl.backoff, float(cap))
         for lo, hi in todo:
             n, _ = self._send_range(out, peer, p, lo, hi, budget - sent, now, resend=True)
             sent += n
