@@ -102,9 +102,14 @@ async def _our_member(
         keyring=Keyring([key], cluster="swim-bench"),
         epoch=1,
     ) as transport:
+        import dataclasses
         import random
 
-        core = SwimCore(transport.local_addr, Cfg.lan(), random.Random(port), seeds=seeds)
+        # A host running SWIM alone: each push-pull's link is closed once the reply came, as
+        # memberlist closes its push-pull connection (the default keeps links open because a
+        # Node's other cores share them).
+        cfg = dataclasses.replace(Cfg.lan(), close_push_pull_links=True)
+        core = SwimCore(transport.local_addr, cfg, random.Random(port), seeds=seeds)
         async with Host(transport, [core], on_event=on_event):
             await anyio.sleep_forever()
 
@@ -492,7 +497,11 @@ def bench_real(bench: Bench, prediction: dict[str, float]) -> dict[str, Any]:
         runs=prediction["samples"],
         result=f"dead at survivors p50 {prediction['dead_p50_s']:.2f} s p99 "
         f"{prediction['dead_p99_s']:.2f} s; first suspicion p50 "
-        f"{prediction['suspect_p50_s']:.2f} s",
+        f"{prediction['suspect_p50_s']:.2f} s; phases (p50): first ping of the victim "
+        f"{prediction['phase_first_ping_p50_s']:.2f} s, probe to own suspicion "
+        f"{prediction['phase_probe_p50_s']:.2f} s, suspicion to first dead "
+        f"{prediction['phase_suspicion_p50_s']:.2f} s, to the last survivor "
+        f"{prediction['phase_spread_p50_s']:.3f} s",
     )
     _goals(bench, out, impls)
     return out

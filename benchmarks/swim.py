@@ -37,6 +37,7 @@ from gossip.swim import (
     SwimConfig,
     SwimCore,
 )
+from gossip.swim._messages import Tag
 
 T_PRIME = 1.0  # s, the LAN protocol period
 FIRST_DETECTION = 1 / (1 - math.exp(-1))  # SWIM: expected periods to first detection
@@ -92,12 +93,14 @@ class Run:
         link: LinkModel | None = None,
         watch: Callable[[EmitRecord], None] | None = None,
         slow: dict[str, float] | None = None,
+        trace: bool = False,
     ) -> None:
         self.events: list[EmitRecord] = []
         self.watch = watch
-        self.sim = Simulator(
-            seed=seed, config=SimConfig.scale(link or LinkModel.lan()), on_emit=self._on_emit
-        )
+        sim_cfg = SimConfig.scale(link or LinkModel.lan())
+        if trace:  # every datagram kept (small runs only): the phases of a detection
+            sim_cfg = SimConfig(link=sim_cfg.link, trace=True, record_emits=False)
+        self.sim = Simulator(seed=seed, config=sim_cfg, on_emit=self._on_emit)
         all_names = names(n)
 
         slow = slow or {}
@@ -439,18 +442,23 @@ def bench_joins_under_loss(bench: Bench, seeds: int) -> dict[str, Any]:
 
 def sim_prediction(n: int, seeds: int) -> dict[str, float]:
     """The simulator's answer for the same scenario: crash one of n; at each survivor the time
-    to its first suspicion and to dead."""
+    to its first suspicion and to dead; and the phases of a detection (medians over crashes):
+    the first ping of the victim after the crash (chance: whose turn comes first), the probe
+    (ping, probe timeout, ping-reqs, nacks) until the first member's own suspicion, the
+    suspicion timeout until the first dead, and the spread of dead to the last survivor."""
     lats: list[float] = []
     sus: list[float] = []
     firsts: list[float] = []
+    phases: dict[str, list[float]] = {"first_ping": [], "probe": [], "suspicion": [], "spread": []}
     for seed in range(seeds):
         t_crash = 20.0 + random.Random(seed).uniform(0, 1)
-        run = Run(n, seed=50_000 + seed, cfg=SwimConfig.lan())
+        run = Run(n, seed=50_000 + seed, cfg=SwimConfig.lan(), trace=True)
         run.sim.run_until(t_crash)
         run.sim.crash("n1")
         run.sim.run_until(t_crash + 90.0)
         dead: dict[str, float] = {}
         suspected: dict[str, float] = {}
+        own: list[float] = []
         for r in run.events:
             if getattr(r.event, "addr", None) != "n1":
                 continue
@@ -458,11 +466,29 @@ def sim_prediction(n: int, seeds: int) -> dict[str, float]:
                 dead.setdefault(r.node, r.time - t_crash)
             elif isinstance(r.event, MemberSuspected):
                 suspected.setdefault(r.node, r.time - t_crash)
+                if r.event.by == r.node:
+                    own.append(r.time - t_crash)
         lats += dead.values()
         sus += suspected.values()
         if suspected:
             firsts.append(min(suspected.values()))
+        ping = bytes([Tag.PING])
+        pings = [
+            ev.time - t_crash
+            for ev in run.sim.trace
+            if ev.kind == "send"
+            and ev.time >= t_crash
+            and ev.detail[:2] == ("packet", "n1")
+            and isinstance(ev.detail[2], bytes)
+            and ev.detail[2][:1] == ping
+        ]
+        if pings and own and dead:
+            phases["first_ping"].append(min(pings))
+            phases["probe"].append(min(own) - min(pings))
+            phases["suspicion"].append(min(dead.values()) - min(own))
+            phases["spread"].append(max(dead.values()) - min(dead.values()))
     return {
+        **{f"phase_{k}_p50_s": median(v) for k, v in phases.items()},
         "dead_p50_s": median(lats),
         "dead_p99_s": percentile(lats, 99),
         "suspect_p50_s": median(sus),

@@ -35,7 +35,21 @@ class SwimConfig:
     eager_gossip: bool = True
     gossip_to_the_dead_time: float = 30.0  # s, dead members still get gossip, then are reaped
     push_pull_interval: float = 30.0  # s, full-state anti-entropy (0 disables it)
+    # Close the link once our push-pull's reply has come (memberlist closes its push-pull
+    # connection). Only for a host that runs SWIM alone: the link to a peer is shared by every
+    # core of a Host (a Node's HyParView keeps its links open on purpose), so it is off by
+    # default. Without it a link stays open, with keepalives, to every member we exchanged with.
+    close_push_pull_links: bool = False
     awareness_max_multiplier: int = 8  # Lifeguard local health: timeouts scale by 1..this
+    # A member a datagram came from during our last probe period is not pinged when its turn
+    # comes: it was just seen alive (a departure from SWIM and memberlist, which always ping;
+    # see docs/swim.md). Saves a ping and an ack per skipped probe; delays a detection by at
+    # most one period, and only for a member that crashed within a period of its last datagram.
+    skip_heard_probes: bool = True
+    # A failed probe makes its target suspect as soon as every helper asked to ping-req it has
+    # nacked (each pinged it and heard nothing), instead of at the end of the period (memberlist
+    # waits for the period's end). Only with nacks; see docs/swim.md.
+    suspect_on_nacks: bool = True
     # Lifeguard refinements (each can be switched off to measure plain SWIM).
     dynamic_suspicion: bool = True  # timeout shrinks from max to min with confirmations
     buddy_system: bool = True  # a ping to a suspect carries the suspicion

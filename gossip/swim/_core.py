@@ -11,19 +11,25 @@ probe swaps a uniform pick from the rest of the pass into place; a new member jo
 the pass, so it lands at a random position), which bounds the time to first detection of a
 failure and gives the expected ``T' / (1 - 1/e)``. A probe is a ``Ping`` answered by an
 ``Ack``; if no ack arrives within the probe timeout, ``k`` other members are asked (``PingReq``)
-to ping the target on our behalf and relay its ack. No ack by the end of the period makes the
-target *suspect*. A suspected member that hears of it refutes by raising its *incarnation
-number* and gossiping "alive"; an unrefuted suspicion becomes *dead* after the suspicion timeout.
+to ping the target on our behalf and relay its ack. No ack by the end of the period (or as soon
+as every one of the ``k`` has nacked: each tried and heard nothing) makes the target *suspect*.
+Any datagram from a member shows it alive: a target heard from during our last period is not
+pinged when its turn comes (its turn is spent; a departure from SWIM that saves a ping and an
+ack and delays no detection by more than a period, since a crashed member sends nothing). A
+suspected member that hears of it refutes by raising its *incarnation number* and gossiping
+"alive"; an unrefuted suspicion becomes *dead* after the suspicion timeout.
 
 *Dissemination.* Membership changes are piggybacked on the probe traffic (and sent by dedicated
 gossip to ``gossip_nodes`` members every ``gossip_interval``, as memberlist does), each one
 ``retransmit_mult * ceil(log10(n + 1))`` times, least-sent first, within a datagram byte budget.
 Precedence: alive(i) beats suspect(j) iff i > j; suspect(i) beats alive(j) iff i >= j; dead beats
 both at equal or higher incarnation. A periodic push-pull of the full state over a stream
-(anti-entropy) repairs whatever the lossy piggybacks missed; joining is a push-pull with a seed, and
-seeds that are not alive are re-contacted periodically so the two sides of a healed partition
-merge again; a member that knows no other live member (a seed was down when it started, or it
-was left alone) retries its seeds sooner, with a jittered exponential backoff, until one answers,
+(anti-entropy) repairs whatever the lossy piggybacks missed (a host running SWIM alone may
+close the link once the reply came: ``close_push_pull_links``); joining is a push-pull with a
+seed, and seeds that are not alive are re-contacted periodically so the two sides of a healed
+partition merge again; a member that knows no other live member (a seed was down when it
+started, or it was left alone) retries its seeds sooner, with a jittered exponential backoff,
+until one answers,
 so start order does not matter. Dead and left members are kept as tombstones (so stale state
 cannot bring them back) and reaped ``gossip_to_the_dead_time`` after they died.
 
@@ -59,6 +65,7 @@ from gossip._errors import DecodeError, UsageError
 from gossip._events import (
     Addr,
     CancelTimer,
+    CloseStream,
     Effect,
     Emit,
     Event,
@@ -189,6 +196,9 @@ class SwimCore:
         self._awareness = 0
         self._seq = 0
         self._probe: _Probe | None = None
+        # Members a datagram came from since our last probe tick: alive, so a probe of one of
+        # them this tick would tell us nothing (see _probe_tick). Cleared at every tick.
+        self._heard: set[Addr] = set()
         self._relays: dict[int, _Relay] = {}
         self._suspicions: dict[Addr, Suspicion] = {}
         self._dead_recent: dict[Addr, float] = {}  # dead member -> when, oldest first
@@ -200,6 +210,8 @@ class SwimCore:
         self._now = 0.0  # the latest time we were given (for timers armed deep inside)
         self._gossip_armed = False
         self._join_attempts = 0  # seed retries since we last knew no live member
+        # members whose join push-pull we answered -> when, oldest first (see leave())
+        self._answered_joins: dict[Addr, float] = {}
         self._gossip_phase = 0.0  # the dedicated-gossip ticker's ticks: phase + k * interval
         self._limit_n = self._limit_v = 0  # retransmit limit cached per member count
         self.stats: dict[str, int] = {
@@ -213,6 +225,7 @@ class SwimCore:
             "unreachable": 0,
             "probes": 0,
             "probes_failed": 0,
+            "probes_skipped": 0,  # targets heard from this period: alive, not pinged
             "ping_reqs_sent": 0,
             "refutations": 0,
             "stray_acks": 0,  # acks and nacks from members we did not ask (dropped)
@@ -335,6 +348,16 @@ class SwimCore:
             self._finish_leave(disseminated=True)
         else:
             self._broadcast(Update(UpdateKind.LEFT, self.addr, self._inc))
+            # A member that joined through us may not have read our reply yet (a stream can
+            # take longer than datagrams: a lost SYN costs a second). It drops our "left"
+            # datagrams, news about a member it does not know, then takes us in from the reply
+            # and needs a suspicion timeout to find us gone. Tell it on the reply's stream,
+            # after the reply; to one that already knows, it is a small redundant frame.
+            horizon = now - self._push_pull_period()
+            for a, t in self._answered_joins.items():
+                v = self._members.get(a)
+                if t >= horizon and v is not None and v & 3 <= _SUSPECT:
+                    self._send_leave_state(a)
             self._out.append(SetTimer(_LEAVE, now + self.config.leave_timeout))
             if self.config.gossip_interval <= 0:
                 self._out.append(SetTimer(_GOSSIP, now))
@@ -361,6 +384,7 @@ class SwimCore:
             if tag in (_T_PING, _T_ACK):
                 seq = decode_bare_seq(data)
                 if seq is not None:
+                    self._heard.add(event.src)
                     if tag == _T_PING:
                         self._send_head(event.src, encode_seq_header(_T_ACK, seq))
                     else:
@@ -393,6 +417,7 @@ class SwimCore:
         if stream:
             self._on_push_pull(src, pp, now)
             return
+        self._heard.add(src)  # a well-formed datagram: its sender is up
         members, me = self._members, self.addr
         for r in raw:
             kind, addr, inc, _ = r
@@ -417,6 +442,11 @@ class SwimCore:
             p = self._probe
             if p is not None and p.seq == msg.seq and src in p.helpers:
                 p.nacks += 1
+                if p.nacks == p.expected_nacks and self.config.suspect_on_nacks:
+                    # Every helper has tried the target and heard nothing: the probe has failed
+                    # and waiting out the period adds nothing. Suspect now (the nacks land
+                    # about 0.1 period before the period's end on the LAN preset).
+                    self._finish_probe(now)
             else:
                 self.stats["stray_acks"] += 1
 
@@ -457,14 +487,23 @@ class SwimCore:
     def _probe_tick(self, now: float) -> None:
         self._finish_probe(now)
         self._out.append(SetTimer(_PROBE, now + self._scale(self.config.probe_interval)))
+        heard, self._heard = self._heard, set()
         target = self._next_target(now)
         if target is None:
+            return
+        v = self._members[target]
+        if target in heard and v & 3 == _ALIVE and self.config.skip_heard_probes:
+            # A datagram from the target arrived during our last period: it was alive then,
+            # so a ping now adds nothing; its turn in the round-robin is spent without one
+            # (saving a ping and an ack). A dead member sends nothing, so no member skips it
+            # for more than one period. A suspect is still pinged: the ping carries the
+            # suspicion for it to refute (buddy system). Local health is left as it is.
+            self.stats["probes_skipped"] += 1
             return
         seq = self._next_seq()
         self._probe = _Probe(seq, target)
         self.stats["probes"] += 1
         first: list[bytes] = []
-        v = self._members[target]
         if self.config.buddy_system and v & 3 == _SUSPECT:
             # Buddy system: tell the suspect directly, so it can refute at once.
             first.append(
@@ -875,6 +914,20 @@ class SwimCore:
         self.stats["bytes_sent"] += len(data)
         self._out.append(SendStream(dst, data))
 
+    def _answered_join(self, src: Addr, now: float) -> None:
+        """Remember that ``src`` joined through us (for a leave). Those answered more than a
+        push-pull period ago are forgotten (their reply is taken as read), which bounds the
+        list by the joins of one period."""
+        joins = self._answered_joins
+        horizon = now - self._push_pull_period()
+        while joins:
+            first = next(iter(joins))
+            if joins[first] >= horizon:
+                break
+            del joins[first]
+        joins.pop(src, None)
+        joins[src] = now
+
     def _cut_push_pull(self, join: bool, reply: bool, entries: list[Any]) -> bytes:
         """A push-pull that fits ``max_push_pull_bytes`` (a frame over the transport's cap would
         never leave): ourselves first, then live members, then tombstones, as many as fit.
@@ -893,6 +946,8 @@ class SwimCore:
         return encode_push_pull_state(join, reply, kept)
 
     def _on_push_pull(self, src: Addr, msg: PushPull, now: float) -> None:
+        if msg.join and not msg.reply and not self._leaving:
+            self._answered_join(src, now)  # the reply goes out below
         members, me = self._members, self.addr
         for addr, inc, state, meta in msg.members:
             v = members.get(addr)
@@ -914,8 +969,13 @@ class SwimCore:
                 # view cannot kill members we hear from; they get the chance to refute.
                 u = Update(UpdateKind.SUSPECT, addr, inc, origin=src)
             self._apply(u, now)
-        if not msg.reply and not self._leaving:
-            self._send_push_pull(src, join=False, reply=True)
+        if not msg.reply:
+            if not self._leaving:
+                self._send_push_pull(src, join=False, reply=True)
+        elif self.config.close_push_pull_links:
+            # The exchange is over (memberlist closes its push-pull connection too): a link left
+            # open would carry keepalives both ways for good, one per member ever exchanged with.
+            self._out.append(CloseStream(src))
 
     # -- random picks ------------------------------------------------------------------------------
 

@@ -600,9 +600,13 @@ def test_resend_timeout_sends_an_unacked_interval_again_only_after_the_timeout()
     out = a.sync_now(1.1)  # k1 is in flight: only the new entry goes
     assert _sent_keys(out) == ["k2"] and [(m.lo, m.hi) for m in _deltas(out)] == [(2, 3)]
     assert _sent_keys(a.sync_now(1.2)) == []  # nothing new, nothing timed out
-    assert _sent_keys(a.sync_now(2.0)) == ["k1", "k2"]  # no ack within 1 s: resent from the mark
-    a.handle(StreamReceived("b", encode_message(Ack(a.epoch, 1, 3))), 2.1)
-    assert _sent_keys(a.sync_now(2.2)) == [] and a.buffer_size == 0
+    # no ack within 1 s: only the chunk in flight that long goes again, not the interval from
+    # the mark (k2 went at 1.1); and the timeout doubles (an ack this late: a slow receiver)
+    assert _sent_keys(a.sync_now(2.0)) == ["k1"]
+    assert _sent_keys(a.sync_now(2.2)) == []
+    assert _sent_keys(a.sync_now(3.1)) == ["k2"]  # 2 s after it went
+    a.handle(StreamReceived("b", encode_message(Ack(a.epoch, 1, 3))), 3.2)
+    assert _sent_keys(a.sync_now(3.3)) == [] and a.buffer_size == 0
 
 
 def test_without_resend_timeout_every_round_resends_the_unacked_interval() -> None:

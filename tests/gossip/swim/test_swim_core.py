@@ -10,6 +10,7 @@ import pytest
 
 from gossip import (
     CancelTimer,
+    CloseStream,
     Effect,
     Emit,
     PacketReceived,
@@ -85,7 +86,7 @@ def test_ping_is_acked_with_the_same_seq() -> None:
 
 def test_bare_pings_and_acks_take_the_short_path_with_the_same_outcome() -> None:
     """A header-only ping or ack is read straight from its bytes: same answers, same rules."""
-    core = make()
+    core = make(skip_heard_probes=False)  # "a" pinged us: it could be skipped as the target
     wide = bytes([Tag.PING, 0x91, 0xCE, 0, 1, 0, 0])  # Ping(65536) with a 32-bit integer
     assert decode_message(wide) == Ping(65536)
     assert sent(core.handle(PacketReceived("a", wide), 1.0)) == [("a", Ack(65536))]
@@ -128,14 +129,15 @@ def test_silent_target_gets_ping_req_then_suspect() -> None:
 
 
 def test_indirect_ack_counts_as_success_and_nacks_spare_awareness() -> None:
-    core = make()
+    core = make(skip_heard_probes=False)  # the next target is a helper we just heard from
     target, ping = probe(core, 0.0)
     out = sent(core.handle(TimerFired(("probe_timeout", ping.seq)), 0.5))
-    for h, _ in out:
-        core.handle(PacketReceived(h, encode_message(Nack(ping.seq))), 0.7)
+    nacked = [
+        emitted(core.handle(PacketReceived(h, encode_message(Nack(ping.seq))), 0.7)) for h, _ in out
+    ]
+    assert MemberSuspected(target, 0, "me") in nacked[-1]  # with the last nack, not at 1.0
     effects = core.handle(TimerFired(("probe",)), 1.0)
     assert core.awareness == 0  # every helper nacked: the target, not us, is the problem
-    assert MemberSuspected(target, 0, "me") in emitted(effects)
     target2, ping2 = next((d, m) for d, m in sent(effects) if isinstance(m, Ping))
     out = sent(core.handle(TimerFired(("probe_timeout", ping2.seq)), 1.5))
     helper = out[0][0]
@@ -144,6 +146,67 @@ def test_indirect_ack_counts_as_success_and_nacks_spare_awareness() -> None:
         isinstance(e, MemberSuspected) for e in emitted(core.handle(TimerFired(("probe",)), 2.0))
     )
     assert core.member(target2).state == MemberState.ALIVE  # type: ignore[union-attr]
+
+
+def test_a_probe_fails_as_soon_as_every_helper_has_nacked() -> None:
+    """Every helper pinged the target and heard nothing: the target is suspected then, not at
+    the period's end (memberlist waits for it); missing nacks still wait for the period."""
+    for last_nack in (True, False):
+        core = make(skip_heard_probes=False)
+        target, ping = probe(core, 0.0)
+        helpers = [h for h, _ in sent(core.handle(TimerFired(("probe_timeout", ping.seq)), 0.5))]
+        nacking = helpers if last_nack else helpers[:-1]
+        early = []
+        for h in nacking:
+            early += emitted(core.handle(PacketReceived(h, encode_message(Nack(ping.seq))), 0.9))
+        suspected = MemberSuspected(target, 0, "me") in early
+        assert suspected == last_nack
+        assert (core.member(target).state == MemberState.SUSPECT) == last_nack  # type: ignore[union-attr]
+        if last_nack:  # a late ack is a stray once the probe has failed (no double failure)
+            stray = core.stats["stray_acks"]
+            core.handle(PacketReceived(target, encode_message(Ack(ping.seq))), 0.95)
+            assert core.stats["stray_acks"] == stray + 1
+        end = emitted(core.handle(TimerFired(("probe",)), 1.0))
+        assert (MemberSuspected(target, 0, "me") in end) == (not last_nack)
+        assert core.stats["probes_failed"] == 1
+        assert core.awareness == (0 if last_nack else 1)  # one nack missing: +1
+    # Switched off: memberlist's behaviour, the suspicion waits for the period's end.
+    core = make(skip_heard_probes=False, suspect_on_nacks=False)
+    target, ping = probe(core, 0.0)
+    for h, _ in sent(core.handle(TimerFired(("probe_timeout", ping.seq)), 0.5)):
+        assert emitted(core.handle(PacketReceived(h, encode_message(Nack(ping.seq))), 0.9)) == []
+    assert MemberSuspected(target, 0, "me") in emitted(core.handle(TimerFired(("probe",)), 1.0))
+
+
+def test_a_member_heard_from_during_the_last_period_is_not_pinged() -> None:
+    """Any datagram from a member shows it alive: when its turn comes within a period of it,
+    the probe is spent without a ping (and so without an ack); a suspect is still pinged."""
+    core = make()
+    core.handle(TimerFired(("probe",)), 0.0)  # a first tick: the period starts
+    # Hear from everyone this period (a ping, an ack-less gossip, a ping-req, a nack...).
+    core.handle(PacketReceived("a", encode_message(Ping(5))), 0.2)
+    core.handle(PacketReceived("b", encode_message(Gossip(()))), 0.3)
+    core.handle(PacketReceived("c", encode_message(PingReq(6, "a", True))), 0.4)
+    core.handle(PacketReceived("d", encode_message(Nack(99))), 0.5)
+    skipped = core.stats["probes_skipped"]
+    pings = [m for _, m in sent(core.handle(TimerFired(("probe",)), 1.0)) if isinstance(m, Ping)]
+    assert pings == [] and core.stats["probes_skipped"] == skipped + 1
+    # Evidence lasts one period: at the next tick nobody was heard from, so the next target is
+    # pinged.
+    pings = [m for _, m in sent(core.handle(TimerFired(("probe",)), 2.0)) if isinstance(m, Ping)]
+    assert len(pings) == 1
+    # A suspect is pinged even if heard from (the ping carries the suspicion: buddy system).
+    core = make(known=("a",))
+    core.handle(gossip("x", Update(UpdateKind.SUSPECT, "a", 0, origin="x")), 0.1)
+    core.handle(PacketReceived("a", encode_message(Nack(1))), 0.2)
+    out = sent(core.handle(TimerFired(("probe",)), 1.0))
+    assert [(d, type(m)) for d, m in out] == [("a", Ping)]
+    # Switched off: every turn is a ping.
+    core = make(known=("a",), skip_heard_probes=False)
+    core.handle(PacketReceived("a", encode_message(Ping(5))), 0.2)
+    assert [
+        d for d, m in sent(core.handle(TimerFired(("probe",)), 1.0)) if isinstance(m, Ping)
+    ] == ["a"]
 
 
 def test_acks_count_only_from_whom_we_asked() -> None:
@@ -310,6 +373,19 @@ def test_push_pull_merges_and_replies() -> None:
     msg = decode_message(reply.data)
     assert isinstance(msg, PushPull) and msg.reply
     assert ("me", 0, 0, b"") in msg.members and ("s", 3, 0, b"meta") in msg.members
+
+
+def test_the_link_is_closed_once_our_push_pull_is_answered_only_if_asked() -> None:
+    """close_push_pull_links (for a host running SWIM alone): the reply to our push-pull ends
+    the exchange, so the link is closed; a request is answered and its link left to the asker."""
+    reply = encode_push_pull(PushPull(False, True, (("s", 0, 0, b""),)))
+    request = encode_push_pull(PushPull(False, False, (("s", 0, 0, b""),)))
+    core = make(known=(), close_push_pull_links=True)
+    assert CloseStream("s") in core.handle(StreamReceived("s", reply), 1.0)
+    effects = core.handle(StreamReceived("s", request), 2.0)
+    assert [type(e) for e in effects if isinstance(e, SendStream | CloseStream)] == [SendStream]
+    core = make(known=())  # off by default: a Node's other cores share the link
+    assert not any(isinstance(e, CloseStream) for e in core.handle(StreamReceived("s", reply), 1.0))
 
 
 def test_garbage_is_counted_and_dropped() -> None:

@@ -7,6 +7,7 @@ scaled-down LAN config so the test takes seconds; every wait is bounded.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -41,16 +42,19 @@ class Node:
     stop: anyio.Event
     stopped: anyio.Event
     dead: list[str]
+    transport: NetTransport
 
 
-async def run_node(i: int, seed_addr: list[str], started: list[Node], ready: anyio.Event) -> None:
+async def run_node(
+    i: int, seed_addr: list[str], started: list[Node], ready: anyio.Event, cfg: SwimConfig = CFG
+) -> None:
     async with NetTransport(
         TransportConfig.local(handshake_timeout=1.0),
         keyring=Keyring([KEY], cluster="swim-test"),
         epoch=1,
     ) as transport:
         addr = transport.local_addr
-        swim = SwimCore(addr, CFG, random.Random(i), seeds=seed_addr[:1])
+        swim = SwimCore(addr, cfg, random.Random(i), seeds=seed_addr[:1])
         dead: list[str] = []
 
         def on_event(ev: object) -> None:
@@ -58,7 +62,7 @@ async def run_node(i: int, seed_addr: list[str], started: list[Node], ready: any
                 dead.append(ev.addr)
 
         async with Host(transport, [swim], on_event=on_event):
-            node = Node(addr, swim, anyio.Event(), anyio.Event(), dead)
+            node = Node(addr, swim, anyio.Event(), anyio.Event(), dead, transport)
             started.append(node)
             seed_addr.append(addr)
             ready.set()
@@ -76,18 +80,25 @@ async def wait_for(pred: object, timeout: float) -> bool:
 
 
 @pytest.mark.anyio
-async def test_five_members_over_udp_detect_a_stopped_one() -> None:
+@pytest.mark.parametrize("close_links", [False, True])
+async def test_five_members_over_udp_detect_a_stopped_one(close_links: bool) -> None:
+    # close_push_pull_links: each push-pull's link is closed once its reply came (the setting
+    # for a host running SWIM alone); membership must come out the same.
+    cfg = dataclasses.replace(CFG, close_push_pull_links=close_links)
     started: list[Node] = []
     seed_addr: list[str] = []
     async with anyio.create_task_group() as tg:
         for i in range(5):
             ready = anyio.Event()
-            tg.start_soon(run_node, i, seed_addr, started, ready)
+            tg.start_soon(run_node, i, seed_addr, started, ready, cfg)
             with anyio.fail_after(5.0):
                 await ready.wait()
         try:
             everyone = {n.addr for n in started}
             assert await wait_for(lambda: all(set(n.swim.alive()) == everyone for n in started), 15)
+            # Every member has had a push-pull answered (join included) by now.
+            closed = sum(n.transport.metrics.connections_closed for n in started)
+            assert (closed > 0) == close_links
             victim, survivors = started[2], [n for n in started if n is not started[2]]
             victim.stop.set()
             with anyio.fail_after(5.0):
@@ -102,6 +113,7 @@ async def test_five_members_over_udp_detect_a_stopped_one() -> None:
             rest = {n.addr for n in survivors}
             assert all(set(n.swim.alive()) == rest for n in survivors)
             assert all(n.swim.stats["decode_errors"] == 0 for n in survivors)
+
         finally:
             for n in started:
                 n.stop.set()

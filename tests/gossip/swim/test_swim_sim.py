@@ -282,3 +282,59 @@ def test_a_suspicion_spreads_within_a_gossip_interval_per_hop() -> None:
         assert len(times) == 19
         spreads.append(times[len(times) // 2] - times[0])
     assert sum(spreads) / len(spreads) < 0.2
+
+
+def test_fewer_than_two_datagrams_per_member_at_rest_and_crashes_still_found_fast() -> None:
+    """A member heard from during the last period is not pinged (its datagram showed it alive):
+    12 members at rest send fewer than SWIM's 2 datagrams per member per second (one ping, one
+    ack), without a false suspicion, and a crash is still dead at every survivor within one
+    period of the suspicion timeout after its first suspicion."""
+    cfg = SwimConfig.lan()
+    sim = cluster(12, seed=5, config=cfg)
+    sim.run_for(40.0)  # the join gossip has drained
+    packets = sum(swim(sim, a).stats["packets_sent"] for a in names(12))
+    sim.run_for(120.0)
+    rate = (sum(swim(sim, a).stats["packets_sent"] for a in names(12)) - packets) / 12 / 120.0
+    assert rate < 1.9  # 2.0 when every turn is a ping
+    assert sum(swim(sim, a).stats["probes_skipped"] for a in names(12)) > 0
+    assert events(sim, MemberSuspected) == [] and events(sim, MemberDead) == []
+    min_s = cfg.suspicion_min(12)
+    for victim in ("n3", "n8"):
+        t0 = sim.now
+        sim.crash(victim)
+        sim.run_for(30.0)
+        own = [t for t, node, ev in events(sim, MemberSuspected, victim) if ev.by == node]  # type: ignore[attr-defined]
+        dead = {node: t for t, node, _ in events(sim, MemberDead, victim)}
+        survivors = [a for a in names(12) if sim.is_alive(a)]
+        assert sorted(dead) == sorted(survivors)
+        # Found within a few periods; dead everywhere at the suspicion timeout (the
+        # confirmations came in time) plus one gossip hop or so.
+        assert min(own) - t0 < 6.0
+        assert max(dead.values()) - min(own) < min_s + 0.1
+    assert [ev.addr for _, _, ev in events(sim, MemberDead)] == ["n3"] * 11 + ["n8"] * 10  # type: ignore[attr-defined]
+    assert {ev.addr for _, _, ev in events(sim, MemberSuspected)} == {"n3", "n8"}  # type: ignore[attr-defined]
+
+
+def test_push_pull_links_are_closed_after_the_exchange_when_asked() -> None:
+    """A host running SWIM alone closes each push-pull's link once the reply came (memberlist
+    closes its push-pull connection): no link lingers with keepalives, membership is the same."""
+
+    def links(sim: Simulator) -> int:
+        return sum(len(sim.connections(a)) for a in names(8))
+
+    cfg = SwimConfig(push_pull_interval=5.0, close_push_pull_links=True)
+    sim = cluster(8, seed=2, config=cfg)
+    sim.run_for(61.0)  # about 12 exchanges per member
+    assert links(sim) <= 2 * 2  # only exchanges still under way, if any
+    pulls = sum(swim(sim, a).stats["streams_received"] for a in names(8))
+    assert pulls >= 8 * 10
+    sim.crash("n3")
+    sim.run_for(30.0)
+    survivors = [a for a in names(8) if a != "n3"]
+    assert all_see(sim, survivors, survivors)
+    dead = [ev for _, _, ev in events(sim, MemberDead)]
+    assert len(dead) == 7 and all(isinstance(ev, MemberDead) and ev.addr == "n3" for ev in dead)
+    # Left open (the default), the links accumulate: one per pair that ever exchanged.
+    sim = cluster(8, seed=2, config=SwimConfig(push_pull_interval=5.0))
+    sim.run_for(61.0)
+    assert links(sim) > 2 * 8

@@ -1,0 +1,117 @@
+"""What of our delta stream is in flight to one neighbour, and its retransmission timeout.
+
+A :class:`Flight` per neighbour (``Peer.flight``) records each chunk ``[lo, hi)`` sent and not
+acknowledged yet: when it went, its size, whether it went more than once. Their total is what
+flow control bounds (``SyncConfig.max_inflight_bytes``); an ack is a round-trip sample; the
+retransmission timeout follows RFC 6298 (smoothed round trip plus four mean deviations, doubled
+on each expiry until an ack shows progress), from ``resend_timeout`` up to ``MAX_RTO`` times it.
+:mod:`sync._flow` decides what to send from it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MAX_RTO", "Flight"]
+
+MAX_RTO = 16  # the retransmission timeout is at most this many times resend_timeout
+
+
+class _Chunk:
+    __slots__ = ("first", "hi", "resent", "size", "t")
+
+    def __init__(self, hi: int, t: float, size: int, first: float | None) -> None:
+        self.hi = hi
+        self.t = t  # when it last went
+        self.size = size
+        self.first = t if first is None else first  # when it first went
+        self.resent = first is not None
+
+
+class Flight:
+    """The chunks of our stream sent to one neighbour and not acknowledged yet, their total size,
+    and the round-trip estimate that sets the retransmission timeout."""
+
+    __slots__ = ("backoff", "bytes", "chunks", "rttvar", "srtt")
+
+    def __init__(self) -> None:
+        self.chunks: dict[int, _Chunk] = {}  # lo -> chunk [lo, hi)
+        self.bytes = 0
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+        self.backoff = 1.0
+
+    def sent(self, lo: int, hi: int, size: int, now: float, *, resent: bool) -> None:
+        """Chunk ``[lo, hi)`` went (``size`` 0: it needed nothing sent and is acknowledged)."""
+        old = self.chunks.pop(lo, None)
+        if old is not None:
+            self.bytes -= old.size
+        if not size:
+            return
+        first = None if not resent else (now if old is None else old.first)
+        self.chunks[lo] = _Chunk(hi, now, size, first)
+        self.bytes += size
+
+    def acked(self, lo: int, hi: int, now: float, *, reliable: bool) -> None:
+        """An ack of ``[lo, hi)``: the chunk sent as that range leaves the flight, and its round
+        trip is a sample. Of a chunk sent more than once, over a ``reliable`` stream (it loses a
+        frame only with its connection) the first copy is what arrived, so the sample runs from
+        the first send; over datagrams it is no sample (Karn: whose ack is it?)."""
+        c = self.chunks.get(lo)
+        if c is None or c.hi > hi:
+            return
+        del self.chunks[lo]
+        self.bytes -= c.size
+        # progress: the neighbour answers, the timeout backs off no further (a lossy link that
+        # gives no sample for a while would otherwise wait out ever longer timeouts)
+        self.backoff = 1.0
+        if c.resent and not reliable:
+            return
+        r = max(0.0, now - c.first)
+        if self.srtt is None:
+            self.srtt, self.rttvar = r, r / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - r)
+            self.srtt = 0.875 * self.srtt + 0.125 * r
+
+    def drop_below(self, mark: int) -> None:
+        """Forget the chunks wholly below ``mark`` (acknowledged, contiguously)."""
+        if not self.chunks:
+            return
+        gone = [lo for lo, c in self.chunks.items() if c.hi <= mark]
+        for lo in gone:
+            self.bytes -= self.chunks.pop(lo).size
+
+    def clear(self) -> None:
+        self.chunks.clear()
+        self.bytes = 0
+
+    def rto(self, floor: float) -> float:
+        """The retransmission timeout: the estimate (at least ``floor``) times the backoff, at
+        most ``MAX_RTO * floor``."""
+        base = floor if self.srtt is None else max(floor, self.srtt + 4 * self.rttvar)
+        return min(base * self.backoff, MAX_RTO * floor)
+
+    def due(
+        self, start: int, frontier: int, acked: dict[int, int], now: float, rto: float
+    ) -> tuple[list[tuple[int, int]], bool]:
+        """The ranges of ``[start, frontier)`` to send again now, in order: chunks in flight
+        longer than ``rto`` and gaps neither in flight nor acknowledged (``acked``: ranges acked
+        beyond ``start``); and whether any chunk expired."""
+        spans = sorted(
+            [(lo, c.hi, now - c.t >= rto) for lo, c in self.chunks.items() if c.hi > start]
+            + [(lo, hi, False) for lo, hi in acked.items() if lo < frontier and hi > start]
+        )
+        todo: list[tuple[int, int]] = []
+        expired = False
+        pos = start
+        for lo, hi, old in spans:
+            if lo > pos:
+                todo.append((pos, min(lo, frontier)))
+            if old:
+                expired = True
+                todo.append((max(lo, pos), hi))
+            pos = max(pos, hi)
+            if pos >= frontier:
+                break
+        if pos < frontier:
+            todo.append((pos, frontier))
+        return [(lo, hi) for lo, hi in todo if lo < hi], expired
