@@ -605,7 +605,18 @@ def decode_one_message(data: bytes, tag: int) -> tuple[dict[Any, Any], CausalCon
     cc = _new_cc(CausalContext)
     cc.vv = vv
     cc.cloud = {}
-    if extra or runs is not None:
+    if (
+        runs is None
+        and len(extra) == 3
+        and extra[1] == 1
+        and 0 <= extra[0] < len(replicas)
+        and 1 <= extra[2] <= _MAX_COUNTER
+    ):
+        # a put that superseded one entry: its extra is that one dot, valid as
+        # _decode_dot_groups reads it (the compiled reader made every item an int)
+        cc.add((rep, c))
+        cc.add((replicas[extra[0]], extra[2]))
+    elif extra or runs is not None:
         r = Reader(replicas)
         _build_context(
             cc,

@@ -60,7 +60,7 @@ def _deltas(seed: int) -> Iterator[AWLWWMap]:
 
 
 def test_one_entry_messages_decode_as_the_general_path_does() -> None:
-    taken = extra = runs = 0
+    taken = extra = runs = one_superseded = 0
     for seed in range(12):
         for d in _deltas(seed):
             data = encode(d)
@@ -76,7 +76,9 @@ def test_one_entry_messages_decode_as_the_general_path_does() -> None:
             taken += 1
             extra += bool(fast[6])
             runs += fast[7] is not None
+            one_superseded += len(fast[6]) == 3 and fast[7] is None  # its own short path
     assert taken > 500 and extra > 50 and runs > 5, (taken, extra, runs)
+    assert one_superseded > 50, one_superseded
 
 
 def test_a_format_2_message_and_a_float32_value_take_it_and_version_4_does_not() -> None:
