@@ -552,29 +552,6 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             if self._count_elements is not None:
                 m.sent_elements += self._count_elements(x)
 
-    def _state_round(self, out: list[Effect]) -> None:
-        if not self._peers or not self._state:
-            return
-        encoded = [(k, self._encode(x)) for k, x in self._state.items()]
-        for peer in self._peers:
-            for lo, hi in self._chunks([len(k) + len(e) for k, e in encoded]):
-                objs = encoded[lo:hi]
-                self._send(out, peer, Delta(self.epoch, 0, 0, objs), sum(len(e) for _, e in objs))
-                self._count_sent(peer, (self._state[k] for k, _ in objs))
-
-    def _chunks(self, sizes: list[int]) -> Iterator[tuple[int, int]]:
-        """Cut a list of object sizes into index ranges of at most ``max_message_bytes``."""
-        limit = self.config.max_message_bytes - MSG_OVERHEAD
-        lo, acc = 0, 0
-        for i, s in enumerate(sizes):
-            s += OBJ_OVERHEAD
-            if acc and acc + s > limit:
-                yield lo, i
-                lo, acc = i, 0
-            acc += s
-        if lo < len(sizes):
-            yield lo, len(sizes)
-
     # -- receiving --------------------------------------------------------------------------------
 
     def _on_data(self, src: str, data: bytes, now: float) -> list[Effect]:

@@ -14,7 +14,8 @@ so its ack covers exactly that range) and decides what goes each round:
   neighbour seconds behind was otherwise sent its whole backlog again every
   ``resend_timeout``, which put it further behind. The timeout adapts as TCP's does (RFC 6298:
   smoothed round trip plus four deviations; doubled on each expiry until an ack shows
-  progress; at most ``16 * resend_timeout``), with ``resend_timeout`` as its floor: a receiver
+  progress; at most ``16 * resend_timeout``, ``2 *`` over datagrams, where a silent round trip
+  is most likely a loss), with ``resend_timeout`` as its floor: a receiver
   slowed by load answers late, and a resend would only add to its backlog. Ranges below the
   frontier that are neither in flight nor acknowledged (a Hello's watermark rewound ``A(j)``)
   go at once.
@@ -32,18 +33,43 @@ chain of such responsibilities follows the delta's path back to its origin, whic
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from gossip._events import Effect
 from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Crdt, EngineBase, Entry, Peer
 from sync._errors import ProtocolViolationError
-from sync._flight import MAX_RTO
+from sync._flight import MAX_RTO, MAX_RTO_DATAGRAMS
 from sync._messages import Ack, Delta, ObjectEntry
 
 __all__ = ["FlowMixin"]
 
 
 class FlowMixin(EngineBase):
-    """The sending side of :class:`~sync.SyncEngine`'s delta-interval stream (see the module
-    docstring)."""
+    """The sending side of :class:`~sync.SyncEngine`: the delta-interval stream (see the module
+    docstring) and, in ``STATE`` mode, the whole keyspace every round."""
+
+    def _state_round(self, out: list[Effect]) -> None:
+        if not self._peers or not self._state:
+            return
+        encoded = [(k, self._encode(x)) for k, x in self._state.items()]
+        for peer in self._peers:
+            for lo, hi in self._chunks([len(k) + len(e) for k, e in encoded]):
+                objs = encoded[lo:hi]
+                self._send(out, peer, Delta(self.epoch, 0, 0, objs), sum(len(e) for _, e in objs))
+                self._count_sent(peer, (self._state[k] for k, _ in objs))
+
+    def _chunks(self, sizes: list[int]) -> Iterator[tuple[int, int]]:
+        """Cut a list of object sizes into index ranges of at most ``max_message_bytes``."""
+        limit = self.config.max_message_bytes - MSG_OVERHEAD
+        lo, acc = 0, 0
+        for i, s in enumerate(sizes):
+            s += OBJ_OVERHEAD
+            if acc and acc + s > limit:
+                yield lo, i
+                lo, acc = i, 0
+            acc += s
+        if lo < len(sizes):
+            yield lo, len(sizes)
 
     def _send_interval(
         self, peer: str, p: Peer, out: list[Effect], budget: int, now: float = 0.0
@@ -62,9 +88,10 @@ class FlowMixin(EngineBase):
         fl.drop_below(start)
         p.sent_hi = max(p.sent_hi, start)
         sent = 0
-        todo, expired = fl.due(start, p.sent_hi, p.ack.pending, now, fl.rto(floor))
+        cap = MAX_RTO_DATAGRAMS if self.config.use_packets else MAX_RTO
+        todo, expired = fl.due(start, p.sent_hi, p.ack.pending, now, fl.rto(floor, cap))
         if expired:
-            fl.backoff = min(2 * fl.backoff, float(MAX_RTO))
+            fl.backoff = min(2 * fl.backoff, float(cap))
         for lo, hi in todo:
             n, _ = self._send_range(out, peer, p, lo, hi, budget - sent, now, resend=True)
             sent += n

@@ -33,7 +33,7 @@ budget = (
 )
 
 TAG = TAGS["AWLWWMap"]
-ACCEL = ("cols", "unfront", "merge_scan", "diff_scan", "dropped_scan", "build_index")
+ACCEL = [name for name in _accel.__all__ if name != "COMPILED"]  # every compiled loop
 speedups: Any = importlib.import_module("crdts._speedups")  # ImportError: not built (a failure)
 # the bytes the format gives meaning to: NUL ends a record, 1..65 is a shared prefix (0..64
 # bytes), 66 one past the limit, then UTF-8 lead and continuation bytes and bytes never valid
