@@ -63,6 +63,7 @@ class SimChaos:
         rate: float,
         faults: bool = True,
         reuse_replica_id: bool = False,  # the bug of issue 10, for the tests: a wiped node keeps it
+        sync_overrides: dict[str, Any] | None = None,  # SyncConfig fields over the Node's preset
     ) -> None:
         self.reuse_replica_id = reuse_replica_id
         self.seed, self.n, self.virtual, self.settle, self.rate = seed, n, virtual, settle, rate
@@ -105,6 +106,9 @@ class SimChaos:
         else:
             self.swim_cfg, self.hv_cfg = SwimConfig.local(), HyParViewConfig.local()
             self.sync_cfg = node_sync
+        if sync_overrides:  # e.g. a tight flow-control window, to run the backlog path
+            self.sync_cfg = replace(self.sync_cfg, **sync_overrides)
+        self.sync_overrides = dict(sync_overrides or {})
         self.check_every = self.hv_cfg.shuffle_interval
         for x in self.names:
             self.sim.add_node(x, self._factory)
@@ -316,14 +320,25 @@ class SimChaos:
             "virtual_s": self.virtual,
             "loss": round(self.link.loss, 3),
             "dup": round(self.link.duplicate, 3),
+            **({"sync": self.sync_overrides} if self.sync_overrides else {}),
         }
 
 
 def run_one(
-    seed: int, n: int, virtual: float, settle: float, rate: float, faults: bool = True
+    seed: int,
+    n: int,
+    virtual: float,
+    settle: float,
+    rate: float,
+    faults: bool = True,
+    sync_overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     t = time.perf_counter()
-    res = SimChaos(seed, n, virtual=virtual, settle=settle, rate=rate, faults=faults).go(faults)
+    sim = SimChaos(
+        seed, n, virtual=virtual, settle=settle, rate=rate, faults=faults,
+        sync_overrides=sync_overrides,
+    )  # fmt: skip
+    res = sim.go(faults)
     res["wall_s"] = round(time.perf_counter() - t, 2)
     return res
 
@@ -343,6 +358,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
         p.add_argument("--first-seed", type=int, default=1)
         p.add_argument(
+            "--max-inflight-bytes",
+            type=int,
+            default=None,
+            help="flow-control window per neighbour (default: the Node preset's)",
+        )
+        p.add_argument(
+            "--max-message-bytes", type=int, default=None, help="default: the Node preset's"
+        )
+        p.add_argument(
             "--merge", type=Path, nargs="+", default=None, help="report these .runs.jsonl files"
         )
 
@@ -356,6 +380,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         plan = [(a.first_seed + i, sizes[i % len(sizes)], a.virtual) for i in range(a.schedules)]
         plan += [(a.first_seed + 1000 + i, a.big, a.big_virtual) for i in range(a.big_schedules)]
     big_rate = a.rate if a.big_rate is None else a.big_rate
+    overrides = {
+        k: v
+        for k, v in (
+            ("max_inflight_bytes", a.max_inflight_bytes),
+            ("max_message_bytes", a.max_message_bytes),
+        )
+        if v is not None
+    }
     results: list[dict[str, Any]] = []
     journal = bench.out.with_suffix(".runs.jsonl")  # a line per finished schedule
     if a.merge:
@@ -365,7 +397,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     else:
         journal.unlink(missing_ok=True)
     for seed, n, virtual in bench.progress(plan, "schedules"):
-        res = run_one(seed, n, virtual, a.settle, big_rate if n > 50 else a.rate)
+        rate = big_rate if n > 50 else a.rate
+        res = run_one(seed, n, virtual, a.settle, rate, sync_overrides=overrides)
         results.append(res)
         with journal.open("a") as f:
             f.write(json.dumps(res) + "\n")
