@@ -480,12 +480,21 @@ class SwimCore:
         if target is None:
             return
         v = self._members[target]
-        if target in heard and v & 3 == _ALIVE and self.config.skip_heard_probes:
+        if (
+            heard
+            and self.config.skip_heard_probes
+            and target in heard
+            and v & 3 == _ALIVE
+            and not self._awareness
+        ):
             # A datagram from the target arrived during our last period: it was alive then,
             # so a ping now adds nothing; its turn in the round-robin is spent without one
             # (saving a ping and an ack). A dead member sends nothing, so no member skips it
             # for more than one period. A suspect is still pinged: the ping carries the
-            # suspicion for it to refute (buddy system). Local health is left as it is.
+            # suspicion for it to refute (buddy system). So is everyone while our local health
+            # score is above 0: then the probe tells us about ourselves (Lifeguard lowers the
+            # score only on answered probes; skipping them kept survivors of a mass failure
+            # probing slowly for longer).
             self.stats["probes_skipped"] += 1
             return
         seq = self._next_seq()
