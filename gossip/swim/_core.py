@@ -14,8 +14,9 @@ failure and gives the expected ``T' / (1 - 1/e)``. A probe is a ``Ping`` answere
 to ping the target on our behalf and relay its ack. No ack by the end of the period (or as soon
 as every one of the ``k`` has nacked: each tried and heard nothing) makes the target *suspect*.
 Any datagram from a member shows it alive: a target heard from during our last period is not
-pinged when its turn comes (its turn is spent; a departure from SWIM that saves a ping and an
-ack and delays no detection by more than a period, since a crashed member sends nothing). A
+pinged when its turn comes, while our local health is good (its turn is spent; a departure
+from SWIM that saves a ping and an ack and delays no detection by more than a period, since a
+crashed member sends nothing). A
 suspected member that hears of it refutes by raising its *incarnation number* and gossiping
 "alive"; an unrefuted suspicion becomes *dead* after the suspicion timeout.
 
