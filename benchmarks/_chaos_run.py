@@ -37,12 +37,35 @@ from typing import IO, Any
 from benchmarks._chaos_checker import History, Op, Report, check
 from benchmarks._chaos_netns import Hosts
 
-__all__ = ["NODES", "QUIESCE_MAX", "Child", "ClusterRun"]
+__all__ = ["NODES", "QUIESCE_MAX", "Child", "ClusterRun", "spawn"]
 
 ROOT = Path(__file__).resolve().parents[1]
 NODES = 5
 QUIESCE_MAX = 120.0  # s to wait for equal states after the heal
 NO_NET_FAULTS: dict[str, Any] = {"cmd": "faults", "loss": 0.0, "dup": 0.0, "delay": [0, 0]}
+
+
+def spawn(
+    module: str, args: Sequence[str], *, name: str, log_dir: Path, prefix: Sequence[str] = ()
+) -> tuple[subprocess.Popen[str], IO[str], Path]:
+    """``python -m module args`` run from the repository (behind ``prefix``, e.g. ``ip netns
+    exec NS``): stdin and stdout piped as text lines, stderr into a log file of its own in
+    ``log_dir``. Returns the process, the open log and its path. The chaos run's node processes
+    and the tests' (``tests/sync/node/_runner.py``) start this way."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
+    log: IO[str] = log_path.open("w")
+    proc = subprocess.Popen(
+        [*prefix, sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        bufsize=1,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    return proc, log, log_path
 
 
 class Child:
@@ -69,24 +92,13 @@ class Child:
         self._lock = threading.Lock()
         self._ready: queue.Queue[dict[str, Any]] = queue.Queue()
         self._on_exit = on_exit
-        argv = [*prefix, sys.executable, "-m", "benchmarks._chaos_node", "--name", name]
-        argv += ["--bind", bind]
-        argv += ["--data-dir", str(data_dir), "--key-file", str(key_file)]
-        argv += ["--fault-seed", str(fault_seed)]
+        args = ["--name", name, "--bind", bind]
+        args += ["--data-dir", str(data_dir), "--key-file", str(key_file)]
+        args += ["--fault-seed", str(fault_seed)]
         for s in seeds:
-            argv += ["--seed", s]
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
-        self._log: IO[str] = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            bufsize=1,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            args += ["--seed", s]
+        self.proc, self._log, self.log_path = spawn(
+            "benchmarks._chaos_node", args, name=name, log_dir=log_dir, prefix=prefix
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -22,7 +22,9 @@ command and one JSON reply a line). Phases:
 5. **Restart** of a node whose data dir holds 1,000,000 small carts (20,000 with --quick): the
    time from process start to ``async with Node(...)`` entered, then to its Merkle root (what a
    first catch-up needs) and of a first read, and its peak RSS. ``--restart-only`` runs this
-   phase alone and merges it into the results file of the last full run.
+   phase alone and merges it into the results file of the last full run; ``--skip-restart``
+   runs the others and keeps that file's restart figures (``restart.command`` says which run
+   measured them).
 6. **Profile**: a shorter saturation run with cProfile on one node; its top functions by own time.
 """
 
@@ -649,6 +651,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if not skip_restart:
         restart_goal(bench, extra["restart"], restart_n)
+    elif bench.args.store != "memory":
+        keep_restart(bench, extra)
     plot(
         extra,
         (bench.out.parent if bench.args.out else RESULTS_DIR)
@@ -707,6 +711,23 @@ def restart_goal(bench: Any, restart: dict[str, Any], restart_n: int) -> None:
     )
 
 
+def keep_restart(bench: Any, extra: dict[str, Any]) -> None:
+    """``--skip-restart``: the restart figures of the results file this run replaces are kept
+    (row, goal and ``restart``, which says which run measured them), so that a run of the other
+    phases does not drop them."""
+    if not bench.out.exists():
+        return
+    prev = json.loads(bench.out.read_text())
+    if "restart" not in prev or bench.quick != prev.get("quick"):
+        return
+    restart = dict(prev["restart"])
+    restart.setdefault("command", prev.get("command"))
+    extra["restart"] = restart
+    bench.rows += [r for r in prev.get("rows", []) if r.get("phase") == "restart"]
+    if "restart_1m_s" in prev.get("goals", {}):
+        bench.goals["restart_1m_s"] = prev["goals"]["restart_1m_s"]
+
+
 def restart_only(bench: Any, restart_n: int) -> None:
     """``--restart-only``: phase 5 alone, merged into the results file of the last full run
     (its restart figures, row and goal replaced; ``restart.command`` says how they were made)."""
@@ -736,7 +757,11 @@ def _arguments(parser: Any) -> None:
         default="sqlite",
         help="the nodes' store (memory: only to compare, the goals are for sqlite)",
     )
-    parser.add_argument("--skip-restart", action="store_true", help="skip the restart phase")
+    parser.add_argument(
+        "--skip-restart",
+        action="store_true",
+        help="skip the restart phase (the results file's restart figures are kept)",
+    )
     parser.add_argument(
         "--restart-only",
         action="store_true",

@@ -12,7 +12,17 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["COMPILED", "build_index", "cols", "diff_scan", "dropped_scan", "merge_scan", "unfront"]
+__all__ = [
+    "COMPILED",
+    "build_index",
+    "canonical",
+    "cols",
+    "decode_one",
+    "diff_scan",
+    "dropped_scan",
+    "merge_scan",
+    "unfront",
+]
 
 cols: Callable[[dict[Any, Any], bool, bool, bool, int], tuple[Any, ...] | None] | None = None
 unfront: Callable[[bytes, int], list[str]] | None = None
@@ -44,6 +54,10 @@ dropped_scan: (
     | None
 ) = None
 build_index: Callable[[dict[Any, Any]], tuple[dict[str, dict[int, Any]], int]] | None = None
+decode_one: Callable[[bytes, int, int], tuple[Any, ...] | None] | None = None
+canonical: (
+    Callable[[dict[Any, Any], dict[str, int], dict[str, Any], int, int], bytes | None] | None
+) = None
 
 if os.environ.get("DELTAMESH_PURE", "") in {"", "0"}:
     try:
@@ -57,6 +71,8 @@ if os.environ.get("DELTAMESH_PURE", "") in {"", "0"}:
         diff_scan = _speedups.diff_scan
         dropped_scan = _speedups.dropped_scan
         build_index = _speedups.build_index
+        canonical = _speedups.canonical
+        decode_one = _speedups.decode_one
 
 COMPILED = cols is not None
 """Whether this process encodes and decodes with the compiled loops."""

@@ -41,7 +41,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TypeAlias, cast
 
 from crdts import _accel
-from crdts._awlwwmap_codec import VERSION, decode_parts, encode_parts, rec_ts
+from crdts._awlwwmap_codec import (
+    VERSION,
+    decode_one_message,
+    decode_parts,
+    encode_parts,
+    rec_ts,
+)
 from crdts._causal import CausalContext, Counters, Dot
 from crdts._codec import TAGS, Reader, Writer, check_replica, check_ts, check_value, register
 from crdts._hlc import HLCTimestamp
@@ -58,6 +64,7 @@ _MIN_I64 = -(1 << 63)
 _MAX_U64 = (1 << 64) - 1
 _MISSING: Any = object()
 _new = object.__new__
+_TAG = TAGS["AWLWWMap"]
 
 
 def _recs(v: Any) -> tuple[Rec, ...]:
@@ -151,6 +158,35 @@ def _cc_merge(cc: CausalContext, other: CausalContext) -> None:
     deltas must not scan its whole cloud): ``CausalContext.merge`` inserts a few runs into many
     one by one, O(log runs) each."""
     cc.merge(other)
+
+
+def _one_dot(m: AWLWWMap) -> Rec | None:
+    """The record of ``m`` when ``m`` is one record whose context is exactly its dot (the delta
+    of a put that superseded nothing: what a node receives most), else ``None``. Joining,
+    comparing or diffing such a delta needs one dot lookup (a dot names one put of one key),
+    not the general scans and context arithmetic (the receive path's biggest cost after the
+    decode). Only the cheap shape checks here; anything else takes the general code."""
+    store = m._store
+    if len(store) != 1:
+        return None
+    for rec in store.values():
+        r = rec[0]
+        if r.__class__ is not str:
+            return None  # concurrent entries
+        c = rec[1]
+        cc = m._cc
+        cloud = cc.cloud
+        if cloud:
+            if cc.vv or len(cloud) != 1:
+                return None
+            s = cloud.get(r)
+            # Counters keeps short run lists as a list: [c, c + 1) is the one dot
+            if s is None or s._b != [c, c + 1]:
+                return None
+        elif c != 1 or cc.vv != {r: 1}:
+            return None
+        return cast(Rec, rec)
+    return None
 
 
 class AWLWWMap(Lattice):
@@ -332,6 +368,10 @@ class AWLWWMap(Lattice):
         self._merge(other)
 
     def _merge(self, other: AWLWWMap) -> None:
+        yrec = _one_dot(other)
+        if yrec is not None and other is not self:
+            self._merge_one(other, yrec)
+            return
         xs, xc = self._store, self._cc
         ys, yc = other._store, other._cc
         xvv, xcloud = xc.vv, xc.cloud
@@ -423,6 +463,30 @@ class AWLWWMap(Lattice):
                 else:
                     self._set_slot(key, [r for r in xv if not _cc_has(yc, r[0], r[1])])
         _cc_merge(xc, yc)
+
+    def _merge_one(self, other: AWLWWMap, yv: Rec) -> None:
+        """:meth:`_merge` of a one-dot delta (see :func:`_one_dot`): a dot seen here is held
+        or was superseded (nothing to do); an unseen one joins its key's entries (they are
+        concurrent with it: the delta saw nothing else)."""
+        r, c = yv[0], yv[1]
+        xc = self._cc
+        if _cc_has(xc, r, c):
+            return
+        xs = self._store
+        ((key, _),) = other._store.items()
+        xv = xs.get(key)
+        if xv is None:
+            xs[key] = yv
+        elif xv[0].__class__ is str:
+            xs[key] = (xv, yv) if (xv[0], xv[1]) < (r, c) else (yv, xv)
+        else:
+            self._set_slot(key, [*xv, yv])
+            xc.add((r, c))
+            return
+        dix = self._dix
+        if dix is not None:
+            self._index_add(dix, yv, key)
+        xc.add((r, c))
 
     def _merge_key(self, key: Any, xv: Any, yv: Any, xc: CausalContext, yc: CausalContext) -> None:
         """The general join of one key's entries (either side may hold several)."""
@@ -522,6 +586,9 @@ class AWLWWMap(Lattice):
     def leq(self, other: AWLWWMap) -> bool:
         """``self ⊑ other``: other has seen every dot of self, and holds none that self saw
         and dropped."""
+        one = _one_dot(self)
+        if one is not None:  # other holds that dot, or superseded it
+            return _cc_has(other._cc, one[0], one[1])
         xc = self._cc
         if not xc.leq(other._cc):
             return False
@@ -565,6 +632,11 @@ class AWLWWMap(Lattice):
     def diff(self, other: AWLWWMap) -> AWLWWMap:
         """The minimal delta ``Δ(self, other)``: the entries whose dots ``other`` has not
         seen, and the removals ``other`` has not applied; ``other ⊔ Δ == self ⊔ other``."""
+        one = _one_dot(self)
+        if one is not None:  # all of self, or nothing
+            if _cc_has(other._cc, one[0], one[1]):
+                return AWLWWMap()
+            return AWLWWMap._make(dict(self._store), self._cc.copy())
         xc, yc = self._cc, other._cc
         xs = self._store
         store: dict[Any, Any] = {}
@@ -601,6 +673,21 @@ class AWLWWMap(Lattice):
     def _encode_body(self, w: Writer) -> Any:
         return encode_parts(self._store, self._cc, w)
 
+    def _canonical_bytes(self) -> bytes | None:
+        # the compiled one-pass canonical encoding of a small map (None: the codec's two passes)
+        fast = _accel.canonical
+        if fast is None:
+            return None
+        cc = self._cc
+        return fast(self._store, cc.vv, cc.cloud, _TAG, VERSION)
+
+    @classmethod
+    def _decode_fast(cls, data: bytes) -> AWLWWMap | None:
+        # a one-entry message (a put's delta), parsed by the compiled module (None: the
+        # general path)
+        got = decode_one_message(data, _TAG)
+        return None if got is None else cls._make(*got)
+
     @classmethod
     def _decode_body(cls, body: Any, r: Reader, version: int) -> AWLWWMap:
         store, cc = decode_parts(body, r, version)
@@ -613,4 +700,6 @@ register(
     version=VERSION,
     encode=AWLWWMap._encode_body,
     decode=AWLWWMap._decode_body,
+    canonical=AWLWWMap._canonical_bytes,
+    decode_fast=AWLWWMap._decode_fast,
 )

@@ -81,6 +81,7 @@ __all__ = [
     "MAX_INFLATE_RATIO",
     "MAX_SHARED_PREFIX",
     "VERSION",
+    "decode_one_message",
     "decode_parts",
     "encode_parts",
     "make_rec",
@@ -117,6 +118,7 @@ _KEYS_FRONT = 1
 
 
 _new_hlc = partial(tuple.__new__, HLCTimestamp)
+_new_cc = object.__new__
 _get0, _get1, _get2, _get3, _get4 = map(itemgetter, range(5))
 
 
@@ -585,6 +587,50 @@ def _decode_one(parts: tuple[Any, ...], r: Reader) -> tuple[dict[Any, Any], Caus
     else:
         cc.add((rep, c))
     return {keys_in[0]: rec}, cc
+
+
+def decode_one_message(data: bytes, tag: int) -> tuple[dict[Any, Any], CausalContext] | None:
+    """A whole message of a one-entry body (a put's delta), parsed by the compiled module
+    (``decode_one`` in ``crdts/_speedups_pack.c``: what ``msgpack.unpackb`` and
+    :func:`_decode_one` accept and build for that shape), its extra dots and runs validated
+    here as :func:`_decode_one` does; ``None`` for anything else (and without the module):
+    the general path decodes it, or rejects it."""
+    fast = _accel.decode_one
+    if fast is None:
+        return None
+    got = fast(data, tag, VERSION)
+    if got is None:
+        return None
+    replicas, key, rec, vv, rep, c, extra, runs = got
+    cc = _new_cc(CausalContext)
+    cc.vv = vv
+    cc.cloud = {}
+    if (
+        runs is None
+        and len(extra) == 3
+        and extra[1] == 1
+        and 0 <= extra[0] < len(replicas)
+        and 1 <= extra[2] <= _MAX_COUNTER
+    ):
+        # a put that superseded one entry: its extra is that one dot, valid as
+        # _decode_dot_groups reads it (the compiled reader made every item an int)
+        cc.add((rep, c))
+        cc.add((replicas[extra[0]], extra[2]))
+    elif extra or runs is not None:
+        r = Reader(replicas)
+        _build_context(
+            cc,
+            [(rep, [c])],
+            _decode_dot_groups(extra, r),
+            [] if runs is None else _runs((runs,), 0, r),
+        )
+    else:  # cc.add((rep, c)) into an empty cloud
+        n = vv.get(rep, 0)
+        if c == n + 1:
+            vv[rep] = c
+        elif c > n:
+            cc.cloud[rep] = Counters.run(c, c + 1)
+    return {key: rec}, cc
 
 
 def _decode_v1(body: Any, r: Reader) -> tuple[dict[Any, Any], CausalContext]:

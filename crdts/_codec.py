@@ -485,10 +485,13 @@ class _Entry:
     version: int
     encode: Callable[[Any, Writer], Any]
     decode: Callable[[Any, Reader, int], Any]
+    canonical: Callable[[Any], bytes | None] | None = None
 
 
 _BY_CLASS: dict[type[Any], _Entry] = {}
 _BY_TAG: dict[int, _Entry] = {}
+# decoders of whole messages of a common shape, tried before the general path (see register)
+_FAST_DECODERS: dict[int, Callable[[bytes], Any]] = {}
 
 
 def register(
@@ -498,12 +501,20 @@ def register(
     version: int,
     encode: Callable[[T, Writer], Any],
     decode: Callable[[Any, Reader, int], T],
+    canonical: Callable[[T], bytes | None] | None = None,
+    decode_fast: Callable[[bytes], T | None] | None = None,
 ) -> None:
     """Register ``cls`` with its wire ``tag`` (``1..65535``), its current body ``version``
     (``>= 1``), its body encoder ``encode(x, writer) -> body`` and its body decoder
     ``decode(body, reader, version) -> x`` (called for ``1 <= version <= current``; it must
     validate through the reader, and may raise anything: :func:`decode` converts).
-    Registering the same class again with the same tag replaces the entry (module reloads)."""
+    ``canonical(x) -> bytes | None`` (optional): a faster way to the whole message
+    ``encode(x, canonical=True)`` returns, byte for byte, or ``None`` to let the two passes
+    of ``encode`` do it; :func:`encode` uses it for the plain encoding too.
+    ``decode_fast(data) -> x | None`` (optional): tried on every message before the general
+    path; it returns what :func:`decode` would for the messages of the shape it knows (it
+    must check the tag and version itself, and raise only what the body decoder would raise
+    for the same bytes), ``None`` for any other."""
     if type(tag) is not int or not 1 <= tag <= 0xFFFF:
         raise RegistrationError(f"tag must be an int in 1..65535, not {tag!r}")
     if type(version) is not int or version < 1:
@@ -514,11 +525,14 @@ def register(
     old = _BY_CLASS.get(cls)
     if old is not None and old.tag != tag:
         raise RegistrationError(f"{cls.__qualname__} is already registered with tag {old.tag}")
-    entry = _Entry(cls, tag, version, encode, decode)
+    entry = _Entry(cls, tag, version, encode, decode, canonical)
     if other is not None:
         _BY_CLASS.pop(other.cls, None)
     _BY_CLASS[cls] = entry
     _BY_TAG[tag] = entry
+    _FAST_DECODERS.pop(tag, None)
+    if decode_fast is not None:
+        _FAST_DECODERS[tag] = decode_fast
 
 
 def encode(x: object, *, canonical: bool = False) -> bytes:
@@ -530,6 +544,12 @@ def encode(x: object, *, canonical: bool = False) -> bytes:
     entry = _BY_CLASS.get(type(x))
     if entry is None:
         raise EncodeError(f"no codec registered for {type(x).__name__}")
+    if entry.canonical is not None:
+        # the canonical encoding is a valid plain one too: where a fast way to it exists, it
+        # serves both (and copies of one delta relayed by different nodes are byte-identical)
+        data = entry.canonical(x)
+        if data is not None:
+            return data
     w = Writer()
     body = entry.encode(x, w)
     if canonical:
@@ -568,6 +588,11 @@ def _decode(data: bytes | bytearray | memoryview) -> Any:
         raise DecodeError("empty input")
     if n > MAX_MESSAGE_BYTES:
         raise DecodeError(f"message of {n} bytes exceeds {MAX_MESSAGE_BYTES}")
+    if _FAST_DECODERS and type(data) is bytes:
+        for fast in _FAST_DECODERS.values():
+            x = fast(data)
+            if x is not None:
+                return x
     obj = msgpack.unpackb(
         data,
         use_list=False,

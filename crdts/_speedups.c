@@ -29,6 +29,12 @@
  * build_index(store) -> (dix, n)
  *     AWLWWMap's dot -> key index ({replica: {counter: key}}) and the number of dots in it.
  *
+ * canonical(store, vv, cloud, tag, version) -> bytes | None
+ *     crdts.encode(x, canonical=True) of a small AWLWWMap in one pass (in _speedups_pack.c).
+ * decode_one(data, tag, max_version) -> tuple | None
+ *     The parts of a message holding a one-entry AWLWWMap (a put's delta), read straight
+ *     from peer bytes (in _speedups_pack.c).
+ *
  * unfront(raw, n) -> list[str]
  *     The inverse of the front-coded key bytes; ValueError on anything malformed.
  *
@@ -764,7 +770,13 @@ error:
     return NULL;
 }
 
+/* in _speedups_pack.c */
+PyObject *dm_canonical(PyObject *self, PyObject *args);
+PyObject *dm_decode_one(PyObject *self, PyObject *args);
+
 static PyMethodDef methods[] = {
+    {"canonical", dm_canonical, METH_VARARGS, "A small AWLWWMap's canonical encoding (or None)."},
+    {"decode_one", dm_decode_one, METH_VARARGS, "A one-entry AWLWWMap message's parts (or None)."},
     {"cols", cols, METH_VARARGS, "The columns of a big AWLWWMap store (or None)."},
     {"unfront", unfront, METH_VARARGS, "Front-coded key bytes -> list of str."},
     {"merge_scan", merge_scan, METH_VARARGS, "The scans of AWLWWMap._merge (see _awlwwmap.py)."},

@@ -28,5 +28,6 @@ if [ "$#" -eq 0 ]; then
   echo "[tests] pytest, pure-Python path (DELTAMESH_PURE=1)" >&2
   DELTAMESH_PURE=1 python -m pytest -n "${PYTEST_WORKERS:-2}" -q \
     tests/crdts/test_laws.py tests/crdts/test_awlwwmap.py tests/crdts/test_awlwwmap_codec.py \
-    tests/crdts/test_speedups.py
+    tests/crdts/test_speedups.py tests/crdts/test_speedups_canonical.py \
+    tests/crdts/test_speedups_decode.py tests/crdts/test_awlwwmap_one_dot.py
 fi

@@ -1,11 +1,12 @@
-"""What the parts of the sync engine share: the per-neighbour state, message-size constants, and
-the engine attributes and methods the catch-up parts (:mod:`sync._catchup`, :mod:`sync._digest`)
-rely on.
+"""What the parts of the sync engine share: the per-neighbour state, buffer entries,
+message-size constants, and the engine attributes and methods the parts rely on.
 
-:class:`~sync.SyncEngine` is assembled from three files, one protocol each: the delta-interval
-stream (:mod:`sync._engine`), the catch-up of a new or long-absent neighbour (Hello, watermark,
-object shipping: :mod:`sync._catchup`) and its Merkle digest descent (:mod:`sync._digest`). They
-share one object's state; :class:`EngineBase` declares it once so each part type-checks alone.
+:class:`~sync.SyncEngine` is assembled from five files, one protocol each: the delta buffer and
+receive path (:mod:`sync._engine`), sending the delta-interval (:mod:`sync._flow`), the relay
+hold (:mod:`sync._relay`), the catch-up of a new or long-absent neighbour (Hello, watermark,
+object shipping: :mod:`sync._catchup`) and its Merkle digest descent (:mod:`sync._digest`).
+They share one object's state; :class:`EngineBase` declares it once so each part type-checks
+alone.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from sync._config import SyncConfig, SyncMode
+from sync._flight import Flight
 from sync._merkle import MerkleIndex
 from sync._metrics import PeerMetrics, SyncMetrics
 from sync._ranges import RangeTracker
@@ -23,11 +25,11 @@ from sync._ranges import RangeTracker
 if TYPE_CHECKING:
     from gossip._events import Effect
     from sync._catchup import Catchup
-    from sync._engine import Entry
     from sync._messages import Hello, Message
+    from sync._relay import Held
     from sync._subscriptions import Subscriptions
 
-__all__ = ["MSG_OVERHEAD", "OBJ_OVERHEAD", "Codec", "Crdt", "EngineBase", "Peer"]
+__all__ = ["MSG_OVERHEAD", "OBJ_OVERHEAD", "Codec", "Crdt", "EngineBase", "Entry", "Peer"]
 
 Crdt = Any  # any type following the crdts contract (join/merge/leq/copy/diff/decompose/value)
 Codec = tuple[Callable[[Any], bytes], Callable[[bytes], Any]]
@@ -36,11 +38,30 @@ OBJ_OVERHEAD = 8  # bytes of msgpack framing per (key, bytes) entry, for the siz
 MSG_OVERHEAD = 48  # bytes of a message besides its objects
 
 
+class Entry:
+    """One delta of the buffer: sequence number, origin (``None``: local), object key; ``skip``:
+    neighbours that hold it already or get it another way (relay_hold), never sent it; ``src``:
+    for a received delta (relay_hold), the source's epoch and the end of the source's interval it
+    came in (a neighbour reporting that stream held that far is not sent it, see sync._flow)."""
+
+    __slots__ = ("delta", "enc", "key", "origin", "seq", "skip", "src")
+
+    def __init__(self, seq: int, origin: str | None, key: str, delta: Crdt) -> None:
+        self.seq = seq
+        self.origin = origin
+        self.key = key
+        self.delta = delta
+        self.enc: bytes | None = None
+        self.skip: frozenset[str] | None = None
+        self.src: tuple[int, int] | None = None
+
+
 class Peer:
     __slots__ = (
         "ack",
         "catchup",
         "deferred",
+        "flight",
         "got_hello",
         "have",
         "have_acked",
@@ -49,7 +70,6 @@ class Peer:
         "known_own",
         "metrics",
         "peer_activity",
-        "sent_at",
         "sent_hi",
     )
 
@@ -67,10 +87,10 @@ class Peer:
         # knew nothing of the other: one descent at a time, see _on_hello); since when.
         self.deferred: float | None = None
         self.peer_activity = 0.0  # last time this neighbour's catch-up of us made progress
-        # In flight: entries below sent_hi were sent at sent_at or later and await their ack;
-        # they are sent again only once resend_timeout has passed (see _send_interval).
+        # With resend_timeout: entries below sent_hi were sent (or need not be); the chunks not
+        # acknowledged yet, when and how big (sync._flow).
         self.sent_hi = mark
-        self.sent_at = float("-inf")
+        self.flight = Flight()
         # Its last Have report (relay_hold): its neighbours -> (epoch, watermark of their stream
         # it holds). The keys are its neighbour set.
         self.have: dict[str, tuple[int, int]] = {}
@@ -103,6 +123,10 @@ class EngineBase:
     _merkle: MerkleIndex
     _session: int
     _recovering: bool
+    _relay: dict[str, deque[Held]]
+    _released: dict[str, set[str]]
+    _have_marks: list[tuple[str, int, int]]
+    _joined: dict[tuple[Any, ...], tuple[Crdt, bytes]]
 
     if TYPE_CHECKING:
 
@@ -115,3 +139,14 @@ class EngineBase:
         def _split(self, x: Crdt) -> list[tuple[Crdt, bytes]]: ...
 
         def _recv_tracker(self, src: str, epoch: int) -> RangeTracker: ...
+
+        def _touch_mod(self, key: str) -> None: ...
+
+        def _append(
+            self,
+            key: str,
+            delta: Crdt,
+            origin: str | None,
+            skip: frozenset[str] | None,
+            src: tuple[int, int] | None = None,
+        ) -> None: ...

@@ -88,6 +88,11 @@ class SyncConfig:
     # crashed before reaching a neighbour still has its deltas relayed. Neighbours that are not
     # the source's get it at once, as before.
     relay_hold: float = 0.0
+    # bytes of our stream in flight (sent, not acknowledged) to one neighbour at most; while
+    # that much is, new entries wait in the buffer, where the entries of one object join into
+    # one delta (0: no bound, as in the paper). Needs resend_timeout > 0 (which also makes a
+    # chunk go again only once it has been in flight longer than the adaptive timeout).
+    max_inflight_bytes: int = 0
 
     def __post_init__(self) -> None:
         if not self.sync_interval > 0:
@@ -120,6 +125,12 @@ class SyncConfig:
             raise ConfigError(f"resend_timeout must be >= 0 s, got {self.resend_timeout!r}")
         if not self.relay_hold >= 0:
             raise ConfigError(f"relay_hold must be >= 0 s, got {self.relay_hold!r}")
+        if self.max_inflight_bytes < 0:
+            raise ConfigError(f"max_inflight_bytes must be >= 0, got {self.max_inflight_bytes}")
+        if self.max_inflight_bytes and not self.resend_timeout:
+            raise ConfigError(
+                "max_inflight_bytes needs resend_timeout > 0 (flight is tracked then)"
+            )
         if not isinstance(self.mode, SyncMode):
             raise ConfigError(f"mode must be a SyncMode, got {self.mode!r}")
 

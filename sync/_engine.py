@@ -10,10 +10,10 @@ per object) a neighbour ``j`` is sent the *delta-interval* ``[A(j), c)``: the bu
 has not acknowledged, joined per object. ``j`` joins what it receives and acknowledges the interval;
 ``A(j)`` advances only over acknowledged intervals, contiguously (:class:`RangeTracker`). Unacked
 intervals are simply sent again next round (retransmission), so loss, duplication and reordering
-are harmless: everything is a lattice join. With ``resend_timeout`` set, an interval already sent
-and not yet acknowledged waits that long before it is sent again (new entries still go every
-round): acks slower than a round would otherwise have every round resend it whole. Buffer
-entries are garbage-collected only once **every current neighbour** has acknowledged them.
+are harmless: everything is a lattice join. With ``resend_timeout`` set, a chunk already sent
+and not yet acknowledged goes again only after an adaptive timeout, and what is in flight can
+be bounded (:mod:`sync._flow`). Buffer entries are garbage-collected only once **every current
+neighbour** has acknowledged them.
 
 Enes, Almeida, Baquero, Leitão, "Efficient Synchronization of State-based CRDTs" (ICDE 2019), two
 optimisations (each selectable, see :class:`SyncMode`):
@@ -35,8 +35,9 @@ entry in the interval is in ``[lo, hi)``, joined over the *whole* interval, so a
 
 Catch-up: a new neighbour starts at ``A(j) = c``; everything older is delivered by a catch-up
 (:mod:`sync._catchup`: Hello, watermark, object shipping; :mod:`sync._digest`: the Merkle digest
-descent), whose traffic grows with the difference, not the keyspace. This module is the
-delta-interval stream and the receive path both protocols share.
+descent), whose traffic grows with the difference, not the keyspace. This module is the delta
+buffer and the receive path both protocols share; sending the interval (chunks, resends, flow
+control) is :mod:`sync._flow`, the relay hold :mod:`sync._relay`.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from gossip._events import (
     StreamReceived,
     TimerFired,
 )
-from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Codec, Crdt, Peer
+from sync._base import MSG_OVERHEAD, OBJ_OVERHEAD, Codec, Crdt, Entry, Peer
 from sync._catchup import CatchupCompleted, CatchupMixin
 from sync._config import SyncConfig
 from sync._errors import (
@@ -66,10 +67,10 @@ from sync._errors import (
     NotACrdtError,
     ObjectTooLargeError,
     PeerError,
-    ProtocolViolationError,
     TypeMismatchError,
     UsageError,
 )
+from sync._flow import FlowMixin
 from sync._lazy import LazyState
 from sync._merkle import MerkleIndex
 from sync._messages import (
@@ -88,6 +89,7 @@ from sync._messages import (
 )
 from sync._metrics import SyncMetrics
 from sync._ranges import RangeTracker
+from sync._relay import Held, RelayMixin
 from sync._subscriptions import _MISSING, Change, Subscription, Subscriptions, describe_change
 
 __all__ = ["CatchupCompleted", "Entry", "SyncEngine"]
@@ -121,40 +123,7 @@ def _recent_cost(key: str, data: bytes) -> int:
     return _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(key) + len(data))
 
 
-class Entry:
-    """One delta of the buffer: sequence number, origin (``None``: local), object key; ``skip``:
-    neighbours that hold it already or get it another way (relay_hold), never sent it."""
-
-    __slots__ = ("delta", "enc", "key", "origin", "seq", "skip")
-
-    def __init__(self, seq: int, origin: str | None, key: str, delta: Crdt) -> None:
-        self.seq = seq
-        self.origin = origin
-        self.key = key
-        self.delta = delta
-        self.enc: bytes | None = None
-        self.skip: frozenset[str] | None = None
-
-
-class _Held:
-    """A received delta whose relay waits (relay_hold): when it came, its key and delta, the
-    source's epoch and the end of the source's interval it came in, and the neighbours it is
-    held for (neighbours of the source, which should get it from there)."""
-
-    __slots__ = ("delta", "epoch", "hi", "key", "later", "t")
-
-    def __init__(  # noqa: PLR0917
-        self, t: float, key: str, delta: Crdt, epoch: int, hi: int, later: set[str]
-    ) -> None:
-        self.t = t
-        self.key = key
-        self.delta = delta
-        self.epoch = epoch
-        self.hi = hi
-        self.later = later
-
-
-class SyncEngine(CatchupMixin):
+class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
     """A replica's keyspace of CRDT objects and the sync protocol with its neighbours.
 
     Drive it like every core: ``start(now)``, then ``handle(event, now)`` for sync payloads, its
@@ -233,7 +202,7 @@ class SyncEngine(CatchupMixin):
         # relay_hold: the Delta being received ((epoch, hi, now) of its source's stream), the
         # received deltas waiting to be relayed, and the last Have report sent
         self._rx: tuple[int, int, float] | None = None
-        self._relay: dict[str, deque[_Held]] = {}  # per source, in arrival order
+        self._relay: dict[str, deque[Held]] = {}  # per source, in arrival order
         # per source: the neighbours its held relays were already released to at once (the
         # source or the link between them went away), so each change is acted on once
         self._released: dict[str, set[str]] = {}
@@ -406,12 +375,14 @@ class SyncEngine(CatchupMixin):
             self._gc()
             return
         skip: frozenset[str] | None = None
+        src: tuple[int, int] | None = None
         if self._rx is not None and origin is not None:
+            src = self._rx[:2]
             skip = self._hold_relay(key, delta, origin, self._rx)
             if skip is not None and len(skip) >= len(self._peers):
                 self._touch_mod(key)  # every neighbour waits: nothing to send now
                 return
-        self._append(key, delta, origin, skip)
+        self._append(key, delta, origin, skip, src)
 
     def _touch_mod(self, key: str) -> None:
         """Index a change not (yet) in the buffer at ``c``: a neighbour's watermark is at most
@@ -419,89 +390,13 @@ class SyncEngine(CatchupMixin):
         self._mod.pop(key, None)
         self._mod[key] = self._c
 
-    def _hold_relay(
-        self, key: str, delta: Crdt, origin: str, rx: tuple[int, int, float]
-    ) -> frozenset[str] | None:
-        """relay_hold: the neighbours (plus ``origin``) that should get ``delta`` from
-        ``origin`` directly (each lists the other as a neighbour in its last Have); its relay to
-        them is held. ``None``: relay to every other neighbour now."""
-        peers = self._peers
-        src = peers.get(origin)
-        if src is None or not src.have:
-            return None
-        theirs = src.have
-        later = {w for w, p in peers.items() if w != origin and w in theirs and origin in p.have}
-        if not later:
-            return None
-        epoch, hi, now = rx
-        q = self._relay.get(origin)
-        if q is None:
-            q = self._relay[origin] = deque()
-        q.append(_Held(now, key, delta, epoch, hi, later))
-        self.metrics.relays_held += len(later)
-        return frozenset(later) | {origin}
-
-    def _has(self, peer: str, origin: str, h: _Held) -> bool:
-        """Whether ``peer``'s last Have shows it holds ``origin``'s stream up to ``h.hi``."""
-        p = self._peers.get(peer)
-        if p is None:
-            return True  # no longer a neighbour: nothing to relay to it
-        m = p.have.get(origin)
-        return m is not None and m[0] == h.epoch and m[1] >= h.hi
-
-    def _relay_due(self, now: float) -> None:
-        """Decide the held relays: a neighbour that reported holding one is dropped from it; one
-        whose source, or link to the source, went away (the source left our neighbours, or
-        either one's Have no longer lists the other) gets every held relay from that source at
-        once; and what is still unreported after ``relay_hold`` is relayed anyway (a silent link,
-        a neighbour far behind)."""
-        peers = self._peers
-        hold = self.config.relay_hold
-        for origin in list(self._relay):
-            q = self._relay[origin]
-            src = peers.get(origin)
-            cut = {
-                w
-                for w, p in peers.items()
-                if w != origin and (src is None or w not in src.have or origin not in p.have)
-            }
-            done = self._released.get(origin, set())
-            new = cut - done
-            if new:
-                for h in q:
-                    ws = h.later & new
-                    if ws:
-                        h.later -= ws
-                        self._release(origin, h, ws, late=False)
-            self._released[origin] = cut
-            while q:
-                h = q[0]
-                h.later = {w for w in h.later if not self._has(w, origin, h)}
-                if h.later and now - h.t < hold:
-                    break  # the ones behind it came later
-                q.popleft()
-                if h.later:
-                    self._release(origin, h, h.later, late=True)
-                else:
-                    self._touch_mod(h.key)
-            if not q:
-                del self._relay[origin]
-                self._released.pop(origin, None)
-
-    def _release(self, origin: str, h: _Held, ws: set[str], *, late: bool) -> None:
-        """Relay ``h`` to those of ``ws`` that have not reported holding it."""
-        need = [w for w in ws if not self._has(w, origin, h)]
-        if not need:
-            self._touch_mod(h.key)
-            return
-        if late:
-            self.metrics.relays_late += len(need)
-        else:
-            self.metrics.relays_released += len(need)
-        self._append(h.key, h.delta, origin, frozenset(self._peers).difference(need))
-
     def _append(
-        self, key: str, delta: Crdt, origin: str | None, skip: frozenset[str] | None
+        self,
+        key: str,
+        delta: Crdt,
+        origin: str | None,
+        skip: frozenset[str] | None,
+        src: tuple[int, int] | None = None,
     ) -> None:
         enc = self._encode(delta)
         parts = (
@@ -513,6 +408,7 @@ class SyncEngine(CatchupMixin):
             entry = Entry(self._c, origin, key, d)
             entry.enc = e
             entry.skip = skip
+            entry.src = src
             self._buf.append(entry)
             self._c += 1
         self._mod.pop(key, None)
@@ -639,21 +535,6 @@ class SyncEngine(CatchupMixin):
         self._gc()
         return out
 
-    def _report_have(self, out: list[Effect]) -> None:
-        """Tell every neighbour our neighbours, how far we hold each one's stream, and how far
-        ours counts as delivered to it (when any of that changed since our last report)."""
-        recv = self._recv
-        marks: list[tuple[str, int, int]] = []
-        for a in self._peers:
-            r = recv.get(a)
-            marks.append((a, 0, 0) if r is None else (a, r[0], r[1].mark))
-        changed = marks != self._have_marks
-        self._have_marks = marks
-        for peer, p in self._peers.items():
-            if changed or p.ack.mark != p.have_acked:
-                p.have_acked = p.ack.mark
-                self._send(out, peer, Have(marks, self.epoch, p.ack.mark))
-
     # -- sending ----------------------------------------------------------------------------------
 
     def _send(self, out: list[Effect], peer: str, msg: Message, payload: int = 0) -> None:
@@ -670,141 +551,6 @@ class SyncEngine(CatchupMixin):
             m.sent_objects += 1
             if self._count_elements is not None:
                 m.sent_elements += self._count_elements(x)
-
-    def _state_round(self, out: list[Effect]) -> None:
-        if not self._peers or not self._state:
-            return
-        encoded = [(k, self._encode(x)) for k, x in self._state.items()]
-        for peer in self._peers:
-            for lo, hi in self._chunks([len(k) + len(e) for k, e in encoded]):
-                objs = encoded[lo:hi]
-                self._send(out, peer, Delta(self.epoch, 0, 0, objs), sum(len(e) for _, e in objs))
-                self._count_sent(peer, (self._state[k] for k, _ in objs))
-
-    def _chunks(self, sizes: list[int]) -> Iterator[tuple[int, int]]:
-        """Cut a list of object sizes into index ranges of at most ``max_message_bytes``."""
-        limit = self.config.max_message_bytes - MSG_OVERHEAD
-        lo, acc = 0, 0
-        for i, s in enumerate(sizes):
-            s += OBJ_OVERHEAD
-            if acc and acc + s > limit:
-                yield lo, i
-                lo, acc = i, 0
-            acc += s
-        if lo < len(sizes):
-            yield lo, len(sizes)
-
-    def _send_interval(
-        self, peer: str, p: Peer, out: list[Effect], budget: int, now: float = 0.0
-    ) -> int:
-        """Send the delta-interval ``[A(peer), c)`` in chunks; returns the messages sent.
-
-        Chunk ``[lo, hi)`` joins, per object, exactly the entries with ``lo <= seq < hi`` (BP:
-        minus those from ``peer``), so its ack covers exactly that range whatever else is lost.
-        """
-        start = max(p.ack.mark, self._base)
-        if start >= self._c:
-            return 0
-        if p.sent_hi > start and now - p.sent_at < self.config.resend_timeout:
-            start = p.sent_hi  # [mark, sent_hi) is in flight: only what is new
-            if start >= self._c:
-                return 0
-        else:
-            p.sent_at = now  # (re)send everything unacknowledged
-        bp = self._mode.bp
-        limit = self.config.max_message_bytes - MSG_OVERHEAD
-        encode = self._encode
-        buf = self._buf
-        groups: dict[str, list[Entry]] = {}
-        acc = 0
-        sent = 0
-        lo = start
-        for i in range(start - self._base, len(buf)):
-            e = buf[i]
-            if (bp and e.origin == peer) or (e.skip is not None and peer in e.skip):
-                continue
-            if e.enc is None:
-                e.enc = encode(e.delta)
-            size = len(e.key) + len(e.enc) + OBJ_OVERHEAD
-            if groups and acc + size > limit:
-                self._send_chunk(out, p, peer, lo, e.seq, groups)
-                p.sent_hi = e.seq
-                sent += 1
-                if sent >= budget:
-                    return sent
-                lo, groups, acc = e.seq, {}, 0
-            g = groups.get(e.key)
-            if g is None:
-                groups[e.key] = [e]
-            else:
-                g.append(e)
-            acc += size
-        p.sent_hi = self._c
-        if groups:
-            self._send_chunk(out, p, peer, lo, self._c, groups)
-            sent += 1
-        else:
-            # Everything left came from this neighbour (BP): it has it already.
-            p.ack.add(lo, self._c)
-        return sent
-
-    def _send_chunk(  # noqa: PLR0917
-        self,
-        out: list[Effect],
-        p: Peer,
-        peer: str,
-        lo: int,
-        hi: int,
-        groups: dict[str, list[Entry]],
-    ) -> None:
-        objs: list[ObjectEntry] = []
-        deltas: list[Crdt] = []
-        known = p.known
-        for key, entries in groups.items():
-            kn = known.get(key)
-            if len(entries) == 1:
-                e = entries[0]
-                d = e.delta
-                enc = e.enc
-            else:
-                # the same entries joined for several neighbours in one round: join and encode
-                # them once (the cache lives for one round; the joined delta is never mutated)
-                tag = (key, *(e.seq for e in entries))
-                hit = self._joined.get(tag)
-                if hit is None:
-                    d = entries[0].delta.copy()
-                    for e in entries[1:]:
-                        d.merge(e.delta)
-                    enc = None
-                    if kn is None:
-                        enc = self._encode(d)
-                        self._joined[tag] = (d, enc)
-                else:
-                    d, enc = hit
-            if kn is not None:
-                if d.leq(kn):
-                    continue  # the neighbour sent us all of it: it has it
-                d = d.diff(kn)
-                enc = None
-            if enc is None:
-                enc = self._encode(d)
-            objs.append((key, enc))
-            deltas.append(d)
-        if not objs:
-            p.ack.add(lo, hi)  # everything in [lo, hi) is known to the neighbour already
-            return
-        self._send(out, peer, Delta(self.epoch, lo, hi, objs), sum(len(e) for _, e in objs))
-        self._count_sent(peer, deltas)
-
-    def _gc(self) -> None:
-        """Drop buffer entries every current neighbour has acknowledged (all, with none)."""
-        new_base = min((p.ack.mark for p in self._peers.values()), default=self._c)
-        buf = self._buf
-        while self._base < new_base and buf:
-            buf.popleft()
-            self._base += 1
-        if not buf:
-            self._base = self._c
 
     # -- receiving --------------------------------------------------------------------------------
 
@@ -825,7 +571,7 @@ class SyncEngine(CatchupMixin):
             if isinstance(msg, Delta):
                 self._on_delta(src, msg, out, now)
             elif isinstance(msg, Ack):
-                self._on_ack(src, msg)
+                self._on_ack(src, msg, now)
             elif isinstance(msg, Hello):
                 self._on_hello(src, msg, now, out)
             elif isinstance(msg, Digest):
@@ -862,18 +608,6 @@ class SyncEngine(CatchupMixin):
         self._recv_tracker(src, msg.epoch).add(msg.lo, msg.hi)
         self._send(out, src, Ack(msg.epoch, msg.lo, msg.hi))
 
-    def _on_have(self, src: str, msg: Have) -> None:
-        p = self._peers.get(src)
-        if p is None:
-            return
-        p.have = {a: (e, m) for a, e, m in msg.marks}
-        r = self._recv.get(src)
-        if r is not None and r[0] == msg.epoch and r[1].mark > 0:
-            # Only once a catch-up (or a kept watermark) has made the tracker vouch for the
-            # stream's start: A(us) begins at the sender's c when we became neighbours, and what
-            # is older reaches us by catch-up, not by this stream.
-            r[1].raise_to(msg.acked)
-
     def _recv_tracker(self, src: str, epoch: int) -> RangeTracker:
         entry = self._recv.get(src)
         if entry is None or entry[0] != epoch:
@@ -885,21 +619,27 @@ class SyncEngine(CatchupMixin):
         return entry[1]
 
     def _receive_objects(self, src: str, objs: list[ObjectEntry]) -> None:
+        # The hot loop of a node under write load (every object of every Delta): locals for
+        # what it calls per object, and each object's current state looked up once (a
+        # LazyState lookup is a Python call) and carried to the join below.
         m = self.metrics.peer(src)
-        decoded: list[tuple[str, Crdt]] = []
+        decoded: list[tuple[str, Crdt, Crdt | None]] = []
         cap = self.config.max_object_bytes
         seen: list[tuple[str, Crdt]] = []  # byte-identical to one joined before: skip the join
         recent = self._recent
+        decode = self._decode
+        state_get = self._state.get
+        crdt_types = self._crdt_types
+        count_error = self.metrics.count_error
         # only with RR, where a delta the state already holds is dropped anyway (classic delta
         # buffers every delta it receives, repeats included, and that is what it is measured on)
         dedup = self._mode.rr and self._mode.delta
         for key, data in objs:
-            if len(data) > cap:
-                self.metrics.count_error(
-                    src, ObjectTooLargeError(f"{key!r}: {len(data)} bytes > {cap}")
-                )
+            n = len(data)
+            if n > cap:
+                count_error(src, ObjectTooLargeError(f"{key!r}: {n} bytes > {cap}"))
                 continue
-            tag = (key, data) if dedup and len(data) <= _RECENT_MAX_BYTES else None
+            tag = (key, data) if dedup and n <= _RECENT_MAX_BYTES else None
             if tag is not None:
                 hit = recent.get(tag)
                 if hit is not None:
@@ -907,29 +647,26 @@ class SyncEngine(CatchupMixin):
                     seen.append((key, hit))
                     continue
             try:
-                d = self._decode(data)
+                d = decode(data)
             except Exception as exc:  # the CRDT codec's DecodeError (or worse): count, skip
-                self.metrics.count_error(src, DecodeError(f"object {key!r}: {exc}"))
+                count_error(src, DecodeError(f"object {key!r}: {exc}"))
                 continue
-            if not self._is_crdt_type(type(d)):
-                self.metrics.count_error(
-                    src, NotACrdtError(f"{key!r}: a {type(d).__name__} is not a CRDT")
-                )
+            t = type(d)
+            if not (crdt_types.get(t) or self._is_crdt_type(t)):
+                count_error(src, NotACrdtError(f"{key!r}: a {t.__name__} is not a CRDT"))
                 continue
             try:
-                x = self._state.get(key)
+                x = state_get(key)
             except CorruptRecordError as exc:  # our stored state of it does not decode: skip
-                self.metrics.count_error(src, exc)
+                count_error(src, exc)
                 continue
-            if x is not None and type(x) is not type(d):
-                self.metrics.count_error(
-                    src, TypeMismatchError(f"{key!r}: {type(d).__name__} for {type(x).__name__}")
-                )
+            if x is not None and type(x) is not t:
+                count_error(src, TypeMismatchError(f"{key!r}: {t.__name__} for {type(x).__name__}"))
                 continue
-            decoded.append((key, d))
+            decoded.append((key, d, x))
             if tag is not None:  # joined just below (states only grow: a repeat adds nothing)
                 recent[tag] = d
-                self._recent_cost += _recent_cost(key, data)
+                self._recent_cost += _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(key) + n)
                 while self._recent_cost > _RECENT_BUDGET:
                     (old_key, old_data), _ = recent.popitem(last=False)
                     self._recent_cost -= _recent_cost(old_key, old_data)
@@ -939,7 +676,7 @@ class SyncEngine(CatchupMixin):
             if p is not None:
                 known = p.known
                 own = p.known_own
-                for key, d in decoded + seen:
+                for key, d in [*((key, d) for key, d, _ in decoded), *seen]:
                     k = known.get(key)
                     if k is None:
                         known[key] = d  # shared: a received delta is never mutated
@@ -950,10 +687,12 @@ class SyncEngine(CatchupMixin):
                         k.merge(d)
         mode = self._mode
         subs = self.subscriptions
+        any_subs = bool(subs)  # no subscription: no callback runs here to add one
         if mode.rr or not mode.delta:
-            for key, d in decoded:
-                x = self._state.get(key)
-                watch = bool(subs) and subs.wants(key)
+            for key, d, x in decoded:
+                if x is None:  # an earlier object of this message may have created it
+                    x = state_get(key)
+                watch = any_subs and subs.wants(key)
                 if x is None:
                     if mode.delta:
                         self._state[key] = d.copy()
@@ -983,7 +722,7 @@ class SyncEngine(CatchupMixin):
             return
         # Classic delta / BP without RR: a delta-group that inflates X is buffered whole.
         inflating: list[tuple[str, Crdt, Any, Crdt | None]] = []
-        for key, d in decoded:
+        for key, d, _ in decoded:
             x = self._state.get(key)
             if x is None or not d.leq(x):
                 watch = bool(subs) and subs.wants(key)
@@ -992,11 +731,13 @@ class SyncEngine(CatchupMixin):
         if not inflating:
             return
         for key, d, _old, x in inflating:
+            if x is None:  # an earlier object of this message may have created it
+                x = self._state.get(key)
             if x is None:
                 self._state[key] = d.copy()
             else:
                 x.merge(d)
-        for key, d in decoded:
+        for key, d, _ in decoded:
             self._record(key, d, src)
         if subs:
             for key, _, old, _x in inflating:
@@ -1009,17 +750,6 @@ class SyncEngine(CatchupMixin):
         if ok is None:
             ok = self._crdt_types[t] = all(hasattr(t, name) for name in _CONTRACT)
         return ok
-
-    def _on_ack(self, src: str, msg: Ack) -> None:
-        if msg.epoch != self.epoch:
-            return  # an ack for a previous incarnation of this replica: meaningless now
-        if msg.hi > self._c:
-            raise ProtocolViolationError(f"ack up to {msg.hi} but only {self._c} entries exist")
-        p = self._peers.get(src)
-        if p is None:
-            return  # no longer a neighbour: its ack no longer holds the buffer
-        if p.ack.add(msg.lo, msg.hi):
-            self._gc()
 
     # -- introspection ----------------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ class SyncMetrics:
     relays_held: int = 0
     relays_released: int = 0
     relays_late: int = 0
+    relays_dropped: int = 0
 
     def peer(self, addr: str, *, own: bool = False) -> PeerMetrics:
         """The counters of ``addr``; a sender beyond ``max_peers`` shares :data:`OTHERS`'
@@ -110,4 +111,5 @@ class SyncMetrics:
             "relays_held": self.relays_held,
             "relays_released": self.relays_released,
             "relays_late": self.relays_late,
+            "relays_dropped": self.relays_dropped,
         }

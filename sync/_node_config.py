@@ -174,9 +174,16 @@ class NodeConfig:
             "hyparview": HyParViewConfig(),
             "transport": TransportConfig.lan(),
             # the Node's frames travel over streams (nothing lost short of a broken connection)
-            # and each ack waits for the receiver's commit: resend what is unacked after 1 s,
-            # not every round (see SyncConfig.resend_timeout)
-            "sync": replace(SyncConfig.lan(), resend_timeout=1.0, relay_hold=3.0),
+            # and each ack waits for the receiver's commit: resend what is unacked after 1 s
+            # (adaptive), not every round (see SyncConfig.resend_timeout); at most one message's
+            # worth in flight per neighbour (max_inflight_bytes): a backlog then waits, and
+            # joins, in the sender's buffer
+            "sync": replace(
+                SyncConfig.lan(),
+                resend_timeout=1.0,
+                relay_hold=3.0,
+                max_inflight_bytes=256 * 1024,
+            ),
         }
         values.update(overrides)
         return cls(name=name, **values)
@@ -194,7 +201,12 @@ class NodeConfig:
                 shuffle_interval=30.0, neighbor_timeout=10.0, join_timeout=10.0
             ),
             "transport": TransportConfig.wan(),
-            "sync": replace(SyncConfig.wan(), resend_timeout=5.0, relay_hold=15.0),
+            "sync": replace(
+                SyncConfig.wan(),
+                resend_timeout=5.0,
+                relay_hold=15.0,
+                max_inflight_bytes=256 * 1024,
+            ),
         }
         values.update(overrides)
         return cls(name=name, **values)
@@ -222,6 +234,7 @@ class NodeConfig:
                 catchup_timeout=1.0,
                 resend_timeout=1.0,
                 relay_hold=3.0,
+                max_inflight_bytes=64 * 1024,
             ),
             "leave_timeout": 1.0,
         }

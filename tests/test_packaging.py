@@ -96,6 +96,7 @@ def test_the_sdist_is_the_library_and_nothing_else(tmp_path: Path) -> None:
         "crdts/testing/__init__.py",
         "sync/storage/__init__.py",
         "crdts/_speedups.c",
+        "crdts/_speedups_pack.c",
         "crdts/_speedups.pyi",
     ):
         assert must in names

@@ -211,6 +211,8 @@ class SwimCore:
         self._now = 0.0  # the latest time we were given (for timers armed deep inside)
         self._gossip_armed = False
         self._join_attempts = 0  # seed retries since we last knew no live member
+        # members whose join push-pull we answered -> when, oldest first (see leave())
+        self._answered_joins: dict[Addr, float] = {}
         self._gossip_phase = 0.0  # the dedicated-gossip ticker's ticks: phase + k * interval
         self._limit_n = self._limit_v = 0  # retransmit limit cached per member count
         self.stats: dict[str, int] = {
@@ -347,6 +349,16 @@ class SwimCore:
             self._finish_leave(disseminated=True)
         else:
             self._broadcast(Update(UpdateKind.LEFT, self.addr, self._inc))
+            # A member that joined through us may not have read our reply yet (a stream can
+            # take longer than datagrams: a lost SYN costs a second). It drops our "left"
+            # datagrams, news about a member it does not know, then takes us in from the reply
+            # and needs a suspicion timeout to find us gone. Tell it on the reply's stream,
+            # after the reply; to one that already knows, it is a small redundant frame.
+            horizon = now - self._push_pull_period()
+            for a, t in self._answered_joins.items():
+                v = self._members.get(a)
+                if t >= horizon and v is not None and v & 3 <= _SUSPECT:
+                    self._send_leave_state(a)
             self._out.append(SetTimer(_LEAVE, now + self.config.leave_timeout))
             if self.config.gossip_interval <= 0:
                 self._out.append(SetTimer(_GOSSIP, now))
@@ -912,6 +924,20 @@ class SwimCore:
         self.stats["bytes_sent"] += len(data)
         self._out.append(SendStream(dst, data))
 
+    def _answered_join(self, src: Addr, now: float) -> None:
+        """Remember that ``src`` joined through us (for a leave). Those answered more than a
+        push-pull period ago are forgotten (their reply is taken as read), which bounds the
+        list by the joins of one period."""
+        joins = self._answered_joins
+        horizon = now - self._push_pull_period()
+        while joins:
+            first = next(iter(joins))
+            if joins[first] >= horizon:
+                break
+            del joins[first]
+        joins.pop(src, None)
+        joins[src] = now
+
     def _cut_push_pull(self, join: bool, reply: bool, entries: list[Any]) -> bytes:
         """A push-pull that fits ``max_push_pull_bytes`` (a frame over the transport's cap would
         never leave): ourselves first, then live members, then tombstones, as many as fit.
@@ -930,6 +956,8 @@ class SwimCore:
         return encode_push_pull_state(join, reply, kept)
 
     def _on_push_pull(self, src: Addr, msg: PushPull, now: float) -> None:
+        if msg.join and not msg.reply and not self._leaving:
+            self._answered_join(src, now)  # the reply goes out below
         members, me = self._members, self.addr
         for addr, inc, state, meta in msg.members:
             v = members.get(addr)

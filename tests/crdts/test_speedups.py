@@ -34,6 +34,16 @@ def test_the_library_runs_the_path_the_environment_asks_for() -> None:
     assert (_accel.cols is None) is PURE
 
 
+_COMPILED_NAMES = (
+    "merge_scan",
+    "diff_scan",
+    "dropped_scan",
+    "build_index",
+    "canonical",
+    "decode_one",
+)
+
+
 @pytest.fixture
 def pure(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Any]:
     """A switch to the pure-Python path for the rest of the test."""
@@ -41,13 +51,13 @@ def pure(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Any]:
     def go() -> None:
         monkeypatch.setattr(_accel, "cols", None)
         monkeypatch.setattr(_accel, "unfront", None)
-        for name in ("merge_scan", "diff_scan", "dropped_scan", "build_index"):
+        for name in _COMPILED_NAMES:
             monkeypatch.setattr(_accel, name, None)
 
     monkeypatch.setattr(_accel, "cols", speedups.cols)
     monkeypatch.setattr(_accel, "unfront", speedups.unfront)
     monkeypatch.setattr(_accel, "merge_scan", speedups.merge_scan)
-    for name in ("diff_scan", "dropped_scan", "build_index"):
+    for name in _COMPILED_NAMES[1:]:
         monkeypatch.setattr(_accel, name, getattr(speedups, name))
     return go
 

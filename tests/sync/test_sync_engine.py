@@ -137,6 +137,20 @@ def test_bad_object_in_a_delta_is_dropped_alone() -> None:
     assert a.metrics.peer_errors == {"DecodeError": 1, "TypeMismatchError": 1}
 
 
+@pytest.mark.parametrize("mode", list(SyncMode))
+def test_one_key_twice_in_a_message_joins_both(mode: SyncMode) -> None:
+    # the receive loop looks each object's state up once and carries it to the join: the
+    # second object of a key the first one created must join into what the first made
+    a = SyncEngine("a", SyncConfig(mode=mode))
+    a.neighbor_up("c", 0.0)
+    x, y = crdts.GSet(), crdts.GSet()
+    x.add("x")
+    y.add("y")
+    objs = [("new", crdts.encode(x)), ("new", crdts.encode(y)), ("new", crdts.encode(x))]
+    a.handle(StreamReceived("b", encode_message(Delta(5, 0, 1, objs))), 0.0)
+    assert a.value("new") == frozenset({"x", "y"})
+
+
 def test_bp_never_sends_a_delta_back_to_its_origin() -> None:
     for mode, expect_back in [(SyncMode.DELTA, True), (SyncMode.DELTA_BP, False)]:
         net = Net(["a", "b"], SyncConfig(mode=mode))
@@ -586,9 +600,13 @@ def test_resend_timeout_sends_an_unacked_interval_again_only_after_the_timeout()
     out = a.sync_now(1.1)  # k1 is in flight: only the new entry goes
     assert _sent_keys(out) == ["k2"] and [(m.lo, m.hi) for m in _deltas(out)] == [(2, 3)]
     assert _sent_keys(a.sync_now(1.2)) == []  # nothing new, nothing timed out
-    assert _sent_keys(a.sync_now(2.0)) == ["k1", "k2"]  # no ack within 1 s: resent from the mark
-    a.handle(StreamReceived("b", encode_message(Ack(a.epoch, 1, 3))), 2.1)
-    assert _sent_keys(a.sync_now(2.2)) == [] and a.buffer_size == 0
+    # no ack within 1 s: only the chunk in flight that long goes again, not the interval from
+    # the mark (k2 went at 1.1); and the timeout doubles (an ack this late: a slow receiver)
+    assert _sent_keys(a.sync_now(2.0)) == ["k1"]
+    assert _sent_keys(a.sync_now(2.2)) == []
+    assert _sent_keys(a.sync_now(3.1)) == ["k2"]  # 2 s after it went
+    a.handle(StreamReceived("b", encode_message(Ack(a.epoch, 1, 3))), 3.2)
+    assert _sent_keys(a.sync_now(3.3)) == [] and a.buffer_size == 0
 
 
 def test_without_resend_timeout_every_round_resends_the_unacked_interval() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync._merkle import DEPTH, MerkleIndex
+from sync._merkle import DEPTH, MerkleIndex, item_hash
 
 
 def build(states: dict[str, bytes]) -> MerkleIndex:
@@ -119,3 +121,31 @@ def test_a_bulk_load_of_known_item_hashes_equals_hashing_every_state(
         loaded.set_item(k, item_hash(k, b"new" + later[k]))  # a caller that just encoded it
         states2[k] = b"new" + later[k]
     assert _shape(loaded) == _shape(build(states2))
+
+
+def test_a_batched_flush_builds_the_index_one_set_item_per_key_builds() -> None:
+    # flush hashes and places a whole round's dirty keys in one pass (inlined); the index it
+    # builds is the one set_item builds key by key, through adds, changes and unchanged states
+    rng = random.Random(4)
+    states: dict[str, bytes] = {}
+    batched, one_by_one = MerkleIndex(), MerkleIndex()
+    for _ in range(30):
+        changed = set()
+        for _ in range(rng.randrange(1, 80)):
+            key = f"k{rng.randrange(300)}" if rng.random() < 0.9 else f"ü{rng.randrange(9)}"
+            states[key] = bytes([rng.randrange(4)])  # often the same state again
+            changed.add(key)
+            batched.touch(key)
+        batched.flush(states.__getitem__, limit=rng.choice([None, 5, 1000]))
+        batched.flush(states.__getitem__)
+        for key in changed:
+            one_by_one.set_item(key, item_hash(key, states[key]))
+        assert batched.levels == one_by_one.levels
+        assert _leaves(batched) == _leaves(one_by_one)
+        assert batched._items == one_by_one._items
+        assert batched._item_count == one_by_one._item_count
+        assert batched.dirty == 0
+
+
+def _leaves(m: MerkleIndex) -> dict[int, list[str]]:
+    return {p: sorted([b] if isinstance(b, str) else b) for p, b in m.leaf_keys.items()}

@@ -9,6 +9,7 @@ import dataclasses
 
 import pytest
 
+import crdts
 from gossip.sim import LinkModel, Uniform
 from sync import DecodeError, SyncConfig
 from sync._messages import Have, decode_message, encode_message
@@ -155,3 +156,26 @@ def test_have_round_trips_and_bad_ones_are_decode_errors() -> None:
     ):
         with pytest.raises(DecodeError):
             decode_message(bad)
+
+
+def test_a_relinked_neighbour_is_not_told_it_holds_what_it_missed_meanwhile() -> None:
+    # b's stream moved on while a was not its neighbour; relinked, b's Peer for a starts at
+    # A(a) = c (what is older reaches a through its Hello's watermark: a resend or a catch-up).
+    # b's Have said A(you) = c at once, so a (whose watermark of b's stream already vouched for
+    # its start) raised it to c before its Hello went (or was resent): the Hello then claimed
+    # b's stream held up to c, b resent nothing, and a never got b's write (its other
+    # neighbours, holding b's delta for a, dropped it too). The convergence property with
+    # window and hold found it (lossy links, a Hello lost).
+    from sync._messages import T_HELLO
+    from tests.sync._net import Net
+
+    net = Net(["a", "b"], dataclasses.replace(CONFIG, relay_hold=1.0))
+    net.link("a", "b")
+    net.settle(5)
+    assert net.engines["a"]._recv["b"][1].mark > 0  # a vouches for b's stream from its start
+    net.unlink("a", "b")
+    net.do("b", lambda e, now: [e.update("k", lambda s: s.add("x"), create=crdts.GSet)][:0])
+    net.link("a", "b")
+    net.round(drop=lambda m: m[2][0] == T_HELLO)  # the first Hellos are lost
+    net.settle(10)
+    assert net.engines["a"].value("k") == frozenset({"x"})

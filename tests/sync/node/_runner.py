@@ -32,9 +32,10 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[3]  # the repository: the child runs from there
+from benchmarks._chaos_run import spawn
+
 MAP = "shared"
 
 
@@ -170,23 +171,13 @@ class NodeProcess:
         self._replies: queue.Queue[str] = queue.Queue()
         self._addr: queue.Queue[str] = queue.Queue()
         self.addr = ""
-        argv = [*prefix, sys.executable, "-m", "tests.sync.node._runner", "--name", name]
-        argv += ["--bind", bind, "--data-dir", str(data_dir), "--key-file", str(key_file)]
+        args = ["--name", name, "--bind", bind, "--data-dir", str(data_dir)]
+        args += ["--key-file", str(key_file)]
         for s in seeds:
-            argv += ["--seed", s]
-        argv += list(extra)
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
-        self._log: IO[str] = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            bufsize=1,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            args += ["--seed", s]
+        args += list(extra)
+        self.proc, self._log, self.log_path = spawn(
+            "tests.sync.node._runner", args, name=name, log_dir=log_dir, prefix=prefix
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
