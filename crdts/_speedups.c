@@ -18,7 +18,8 @@
  *     (concurrent entries, dots in a cloud) is deferred to the Python code. With scan, the keys
  *     only xs holds whose dot yvv covers are deleted, and those that need ycloud or hold
  *     concurrent entries are returned as candidates; the scan is skipped when a count shows
- *     that no such key exists.
+ *     that no such key exists. Each replica's version-vector entry and cloud membership is
+ *     looked up once per call (RepCache), not once per record.
  *
  * diff_scan(xs, yvv, ycloud) -> (store, deferred)
  *     AWLWWMap.diff's first scan: the single records of xs whose dot yvv does not cover and
@@ -465,6 +466,19 @@ static long long rec_counter(PyObject *v) {
     if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(v, 0))) return -1;
     PyObject *c = PyTuple_GET_ITEM(v, 1);
     if (!PyLong_CheckExact(c)) return -1;
+    /* a counter is almost always a small int: read it without the general conversion (a
+     * tenth of a big merge's instructions went there) */
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyUnstable_Long_IsCompact((PyLongObject *)c)) {
+        Py_ssize_t n = PyUnstable_Long_CompactValue((PyLongObject *)c);
+        return n < 1 ? -1 : (long long)n;
+    }
+#else
+    if (Py_SIZE(c) == 1) {
+        long long n = (long long)((PyLongObject *)c)->ob_digit[0];
+        return n < 1 ? -1 : n;
+    }
+#endif
     int overflow;
     long long n = PyLong_AsLongLongAndOverflow(c, &overflow);
     if (overflow || n < 1) return -1;
@@ -479,6 +493,69 @@ static long long vv_get(PyObject *vv, PyObject *rep) {
     int overflow;
     long long t = PyLong_AsLongLongAndOverflow(top, &overflow);
     return (overflow || t < 0) ? -2 : t;
+}
+
+/* A replica's entry in one side's context, looked up once per scan: a big state names a
+ * few replicas, so the per-record dict lookups of its version vector and cloud (most of a big
+ * merge's lookups) become a pointer comparison. Replica strings are held (a reference each)
+ * while cached, so a pointer cannot be reused by another string during the scan; an unseen
+ * replica past REP_CACHE slots takes the dict lookups as before. */
+#define REP_CACHE 8
+
+typedef struct {
+    PyObject *vv, *cloud;
+    int n;
+    PyObject *rep[REP_CACHE];
+    long long top[REP_CACHE]; /* vv_get's result: >= 0, or -2 (not an int) */
+    int in_cloud[REP_CACHE];
+} RepCache;
+
+static void rep_cache_init(RepCache *rc, PyObject *vv, PyObject *cloud) {
+    rc->vv = vv;
+    rc->cloud = cloud;
+    rc->n = 0;
+}
+
+static void rep_cache_clear(RepCache *rc) {
+    for (int i = 0; i < rc->n; i++) Py_DECREF(rc->rep[i]);
+    rc->n = 0;
+}
+
+/* the slot of rep (its top and cloud membership), or -1 with an exception; -2: not cached
+ * (cache full), *top and *in_cloud set from the dicts */
+static int rep_lookup(RepCache *rc, PyObject *rep, long long *top, int *in_cloud) {
+    for (int i = 0; i < rc->n; i++)
+        if (rc->rep[i] == rep) {
+            *top = rc->top[i];
+            *in_cloud = rc->in_cloud[i];
+            return i;
+        }
+    long long t = vv_get(rc->vv, rep);
+    if (t == -1) return -1;
+    int c = PyDict_GET_SIZE(rc->cloud) == 0 ? 0 : PyDict_Contains(rc->cloud, rep);
+    if (c < 0) return -1;
+    *top = t;
+    *in_cloud = c;
+    if (rc->n == REP_CACHE) return -2;
+    Py_INCREF(rep);
+    rc->rep[rc->n] = rep;
+    rc->top[rc->n] = t;
+    rc->in_cloud[rc->n] = c;
+    return rc->n++;
+}
+
+/* vv.get(rep, 0) through the cache: as vv_get */
+static long long rep_top(RepCache *rc, PyObject *rep) {
+    long long t;
+    int c;
+    return rep_lookup(rc, rep, &t, &c) == -1 ? -1 : t;
+}
+
+/* rep in cloud through the cache: 1, 0, or -1 with an exception */
+static int rep_in_cloud(RepCache *rc, PyObject *rep) {
+    long long t;
+    int c;
+    return rep_lookup(rc, rep, &t, &c) == -1 ? -1 : c;
 }
 
 static int same_rep(PyObject *a, PyObject *b) {
@@ -503,6 +580,9 @@ static PyObject *merge_scan(PyObject *self, PyObject *args) {
     PyObject *dead1 = PyList_New(0);
     PyObject *added = want_added ? PyList_New(0) : Py_None;
     PyObject *result = NULL;
+    RepCache xrc, yrc;
+    rep_cache_init(&xrc, xvv, xcloud);
+    rep_cache_init(&yrc, yvv_all, ycloud_all);
     if (added == Py_None) Py_INCREF(Py_None);
     if (!deferred || !cand || !dead || !dead1 || !added) goto done;
 
@@ -524,7 +604,7 @@ static PyObject *merge_scan(PyObject *self, PyObject *args) {
                 count_ok = 0;
                 break;
             }
-            long long top = vv_get(yvv, PyTuple_GET_ITEM(xv, 0));
+            long long top = rep_top(&yrc, PyTuple_GET_ITEM(xv, 0));
             if (top == -1) goto done;
             if (top == -2) {
                 count_ok = 0;
@@ -539,12 +619,12 @@ static PyObject *merge_scan(PyObject *self, PyObject *args) {
     while (PyDict_Next(ys, &pos, &key, &yv)) {
         PyObject *xv = PyDict_GetItemWithError(xs, key);
         if (xv == NULL && PyErr_Occurred()) goto done;
+        long long xn = xv == NULL ? -1 : rec_counter(xv);
         if (count_ok && xv != NULL) {
-            long long xn = rec_counter(xv);
             if (xn < 0) {
                 count_ok = 0;
             } else {
-                long long top = vv_get(yvv, PyTuple_GET_ITEM(xv, 0));
+                long long top = rep_top(&yrc, PyTuple_GET_ITEM(xv, 0));
                 if (top == -1) goto done;
                 if (top == -2) count_ok = 0;
                 else if (xn <= top) seen_held++;
@@ -554,11 +634,11 @@ static PyObject *merge_scan(PyObject *self, PyObject *args) {
         if (yn < 0) goto defer;
         if (xv == NULL) {
             PyObject *yr = PyTuple_GET_ITEM(yv, 0);
-            long long top = vv_get(xvv, yr);
+            long long top = rep_top(&xrc, yr);
             if (top == -1) goto done;
             if (top == -2) goto defer;
             if (yn <= top) continue; /* seen here and dropped */
-            int in_cloud = PyDict_Contains(xcloud, yr);
+            int in_cloud = rep_in_cloud(&xrc, yr);
             if (in_cloud < 0) goto done;
             if (in_cloud) goto defer;
             if (PyDict_SetItem(xs, key, yv) < 0) goto done;
@@ -566,7 +646,6 @@ static PyObject *merge_scan(PyObject *self, PyObject *args) {
             continue;
         }
         if (xv == yv) continue;
-        long long xn = rec_counter(xv);
         if (xn < 0) goto defer;
         PyObject *xr = PyTuple_GET_ITEM(xv, 0), *yr = PyTuple_GET_ITEM(yv, 0);
         if (xn == yn && same_rep(xr, yr)) continue;
@@ -575,13 +654,13 @@ static PyObject *merge_scan(PyObject *self, PyObject *args) {
          * saw it and y saw x's; x's goes when both saw each other's; x's stays when y's was seen
          * here and y never saw x's; concurrent (neither saw the other): deferred */
         {
-            int xc_in = PyDict_Contains(xcloud, yr);
+            int xc_in = rep_in_cloud(&xrc, yr);
             if (xc_in < 0) goto done;
             if (xc_in) goto defer;
-            int yc_in = PyDict_Contains(ycloud_all, xr);
+            int yc_in = rep_in_cloud(&yrc, xr);
             if (yc_in < 0) goto done;
             if (yc_in) goto defer;
-            long long xtop = vv_get(xvv, yr), ytop = vv_get(yvv_all, xr);
+            long long xtop = rep_top(&xrc, yr), ytop = rep_top(&yrc, xr);
             if (xtop == -1 || ytop == -1) goto done;
             if (xtop == -2 || ytop == -2) goto defer;
             int keep_y = yn > xtop;  /* x never saw y's entry */
@@ -620,13 +699,13 @@ static PyObject *merge_scan(PyObject *self, PyObject *args) {
                 continue;
             }
             PyObject *xr = PyTuple_GET_ITEM(xv, 0);
-            long long top = vv_get(yvv, xr);
+            long long top = rep_top(&yrc, xr);
             if (top == -1) goto done;
             if (top != -2 && xn <= top) {
                 if (PyList_Append(dead, key) < 0) goto done;
                 continue;
             }
-            int in_cloud = top == -2 ? 1 : PyDict_Contains(ycloud, xr);
+            int in_cloud = top == -2 ? 1 : rep_in_cloud(&yrc, xr);
             if (in_cloud < 0) goto done;
             if (in_cloud && PyList_Append(cand, key) < 0) goto done;
         }
@@ -636,6 +715,8 @@ static PyObject *merge_scan(PyObject *self, PyObject *args) {
     }
     result = PyTuple_Pack(3, deferred, cand, added);
 done:
+    rep_cache_clear(&xrc);
+    rep_cache_clear(&yrc);
     Py_XDECREF(deferred);
     Py_XDECREF(cand);
     Py_XDECREF(dead);

@@ -65,6 +65,7 @@ class Peer:
         "got_hello",
         "have",
         "have_acked",
+        "have_moved",
         "hello_epoch",
         "known",
         "known_own",
@@ -95,6 +96,8 @@ class Peer:
         # it holds). The keys are its neighbour set.
         self.have: dict[str, tuple[int, int]] = {}
         self.have_acked = -1  # our ack mark for it in our last Have to it
+        # per stream in its Have: when its watermark of that stream last moved (same epoch)
+        self.have_moved: dict[str, float] = {}
 
 
 class EngineBase:

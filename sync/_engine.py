@@ -586,7 +586,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             elif isinstance(msg, ObjectsAck):
                 self._on_objects_ack(src, msg, now, out)
             elif isinstance(msg, Have):
-                self._on_have(src, msg)
+                self._on_have(src, msg, now)
             else:
                 self._on_catchup_done(src, msg, now, out)
         except PeerError as exc:

@@ -95,27 +95,25 @@ class Flight:
         return min(base * self.backoff, cap * floor)
 
     def due(
-        self, start: int, frontier: int, acked: dict[int, int], now: float, rto: float
+        self, start: int, frontier: int, first_acked: int | None, now: float, rto: float
     ) -> tuple[list[tuple[int, int]], bool]:
-        """The ranges of ``[start, frontier)`` to send again now, in order: chunks in flight
-        longer than ``rto`` and gaps neither in flight nor acknowledged (``acked``: ranges acked
-        beyond ``start``); and whether any chunk expired."""
-        spans = sorted(
-            [(lo, c.hi, now - c.t >= rto) for lo, c in self.chunks.items() if c.hi > start]
-            + [(lo, hi, False) for lo, hi in acked.items() if lo < frontier and hi > start]
-        )
+        """The ranges to send again now, in order, and whether any chunk expired: the chunks in
+        flight longer than ``rto``, and the range from ``start`` (the ack mark) that is neither
+        in flight nor acknowledged (``first_acked``: the start of the first range acked beyond
+        a gap), up to ``frontier`` at most: a Hello rewound the mark, or an ack was not recorded.
+        A gap further on becomes that one once the mark reaches it (the mark moves only
+        contiguously), so the work per round does not grow with the ranges acked beyond a gap."""
         todo: list[tuple[int, int]] = []
         expired = False
-        pos = start
-        for lo, hi, old in spans:
-            if lo > pos:
-                todo.append((pos, min(lo, frontier)))
-            if old:
+        front = frontier if first_acked is None else min(frontier, first_acked)
+        for lo, c in self.chunks.items():
+            if c.hi <= start:
+                continue
+            front = min(front, lo)
+            if now - c.t >= rto:
                 expired = True
-                todo.append((max(lo, pos), hi))
-            pos = max(pos, hi)
-            if pos >= frontier:
-                break
-        if pos < frontier:
-            todo.append((pos, frontier))
-        return [(lo, hi) for lo, hi in todo if lo < hi], expired
+                todo.append((max(lo, start), c.hi))
+        todo.sort()
+        if start < front:
+            todo.insert(0, (start, front))
+        return todo, expired

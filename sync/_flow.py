@@ -89,7 +89,7 @@ class FlowMixin(EngineBase):
         p.sent_hi = max(p.sent_hi, start)
         sent = 0
         cap = MAX_RTO_DATAGRAMS if self.config.use_packets else MAX_RTO
-        todo, expired = fl.due(start, p.sent_hi, p.ack.pending, now, fl.rto(floor, cap))
+        todo, expired = fl.due(start, p.sent_hi, p.ack.first_pending, now, fl.rto(floor, cap))
         if expired:
             fl.backoff = min(2 * fl.backoff, float(cap))
         for lo, hi in todo:

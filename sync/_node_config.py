@@ -175,9 +175,9 @@ class NodeConfig:
             "transport": TransportConfig.lan(),
             # the Node's frames travel over streams (nothing lost short of a broken connection)
             # and each ack waits for the receiver's commit: resend what is unacked after 1 s
-            # (adaptive), not every round (see SyncConfig.resend_timeout); at most one message
-            # in flight per neighbour beyond what is acked (max_inflight_bytes): a backlog then
-            # waits, and joins, in the sender's buffer
+            # (adaptive), not every round (see SyncConfig.resend_timeout); at most one message's
+            # worth in flight per neighbour (max_inflight_bytes): a backlog then waits, and
+            # joins, in the sender's buffer
             "sync": replace(
                 SyncConfig.lan(),
                 resend_timeout=1.0,

@@ -55,6 +55,11 @@ class RangeTracker:
         self._absorb()
         return True
 
+    @property
+    def first_pending(self) -> int | None:
+        """The start of the first range covered beyond the gap at ``mark`` (``None``: none)."""
+        return self._starts[0] if self._starts else None
+
     def raise_to(self, mark: int) -> None:
         """Everything below ``mark`` is covered (e.g. after a completed catch-up)."""
         if mark > self.mark:

@@ -12,7 +12,10 @@ should get it from the source directly. Each round, a node tells each neighbour 
 because you hold them or get them from their source). A held relay is dropped for a neighbour
 that reports holding the source's stream up to the delta's interval end; released at once when
 the source leaves our neighbours or either side's Have stops listing the other; and relayed
-anyway after ``relay_hold`` (a silent link, a neighbour far behind).
+anyway after ``relay_hold`` (a silent link, a neighbour far behind), unless every neighbour it
+waits for reported progress on the source's stream within the last ``relay_hold``: it is only
+behind, the delta is on its way from the source, and a relay would add to its backlog (the
+positive feedback of an overloaded cluster); then it waits up to ``4 * relay_hold``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from sync._base import Crdt, EngineBase
 from sync._messages import Have
 
 __all__ = ["Held", "RelayMixin"]
+
+# A held relay waits at most this many relay_holds while the neighbours it waits for are only
+# behind on the source's stream (their reports of it still move): then it goes anyway.
+_MAX_HOLDS = 4
 
 
 class Held:
@@ -105,7 +112,10 @@ class RelayMixin(EngineBase):
             while q:
                 h = q[0]
                 h.later = {w for w in h.later if not self._has(w, origin, h)}
-                if h.later and now - h.t < hold:
+                if h.later and (
+                    now - h.t < hold
+                    or (now - h.t < _MAX_HOLDS * hold and self._catching_up(h, origin, now))
+                ):
                     break  # the ones behind it came later
                 q.popleft()
                 if h.later:
@@ -115,6 +125,20 @@ class RelayMixin(EngineBase):
             if not q:
                 del self._relay[origin]
                 self._released.pop(origin, None)
+
+    def _catching_up(self, h: Held, origin: str, now: float) -> bool:
+        """Whether every neighbour ``h`` waits for is only behind on ``origin``'s stream: its
+        reports of that stream (the same epoch as ``h``'s) moved within the last ``relay_hold``.
+        The link works and the delta is on its way; a relay now would add to its backlog."""
+        hold = self.config.relay_hold
+        for w in h.later:
+            p = self._peers.get(w)
+            if p is None:
+                return False
+            m = p.have.get(origin)
+            if m is None or m[0] != h.epoch or now - p.have_moved.get(origin, -hold) >= hold:
+                return False
+        return True
 
     def _release(self, origin: str, h: Held, ws: set[str], *, late: bool) -> None:
         """Relay ``h`` to those of ``ws`` that have not reported holding it."""
@@ -152,11 +176,19 @@ class RelayMixin(EngineBase):
                 p.have_acked = acked
                 self._send(out, peer, Have(marks, self.epoch, acked))
 
-    def _on_have(self, src: str, msg: Have) -> None:
+    def _on_have(self, src: str, msg: Have, now: float = 0.0) -> None:
         p = self._peers.get(src)
         if p is None:
             return
+        old = p.have
         p.have = {a: (e, m) for a, e, m in msg.marks}
+        moved = p.have_moved
+        for a, (e, m) in p.have.items():
+            was = old.get(a)
+            if was is not None and was[0] == e and m > was[1]:
+                moved[a] = now  # its hold on that stream progresses (see _catching_up)
+        for a in [a for a in moved if a not in p.have]:
+            del moved[a]
         r = self._recv.get(src)
         if r is not None and r[0] == msg.epoch and r[1].mark > 0:
             # Only once a catch-up (or a kept watermark) has made the tracker vouch for the

@@ -45,6 +45,7 @@ class SwimConfig:
     # comes: it was just seen alive (a departure from SWIM and memberlist, which always ping;
     # see docs/swim.md). Saves a ping and an ack per skipped probe; delays a detection by at
     # most one period, and only for a member that crashed within a period of its last datagram.
+    # Only while our local health score is 0 (an answered probe is what lowers it).
     skip_heard_probes: bool = True
     # A failed probe makes its target suspect as soon as every helper asked to ping-req it has
     # nacked (each pinged it and heard nothing), instead of at the end of the period (memberlist

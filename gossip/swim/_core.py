@@ -14,8 +14,9 @@ failure and gives the expected ``T' / (1 - 1/e)``. A probe is a ``Ping`` answere
 to ping the target on our behalf and relay its ack. No ack by the end of the period (or as soon
 as every one of the ``k`` has nacked: each tried and heard nothing) makes the target *suspect*.
 Any datagram from a member shows it alive: a target heard from during our last period is not
-pinged when its turn comes (its turn is spent; a departure from SWIM that saves a ping and an
-ack and delays no detection by more than a period, since a crashed member sends nothing). A
+pinged when its turn comes, while our local health is good (its turn is spent; a departure
+from SWIM that saves a ping and an ack and delays no detection by more than a period, since a
+crashed member sends nothing). A
 suspected member that hears of it refutes by raising its *incarnation number* and gossiping
 "alive"; an unrefuted suspicion becomes *dead* after the suspicion timeout.
 
@@ -492,12 +493,21 @@ class SwimCore:
         if target is None:
             return
         v = self._members[target]
-        if target in heard and v & 3 == _ALIVE and self.config.skip_heard_probes:
+        if (
+            heard
+            and self.config.skip_heard_probes
+            and target in heard
+            and v & 3 == _ALIVE
+            and not self._awareness
+        ):
             # A datagram from the target arrived during our last period: it was alive then,
             # so a ping now adds nothing; its turn in the round-robin is spent without one
             # (saving a ping and an ack). A dead member sends nothing, so no member skips it
             # for more than one period. A suspect is still pinged: the ping carries the
-            # suspicion for it to refute (buddy system). Local health is left as it is.
+            # suspicion for it to refute (buddy system). So is everyone while our local health
+            # score is above 0: then the probe tells us about ourselves (Lifeguard lowers the
+            # score only on answered probes; skipping them kept survivors of a mass failure
+            # probing slowly for longer).
             self.stats["probes_skipped"] += 1
             return
         seq = self._next_seq()

@@ -108,3 +108,18 @@ def test_a_relay_waiting_for_the_window_is_dropped_once_the_neighbour_reports_it
 
 def _stream(src: str, msg: Message) -> StreamReceived:
     return StreamReceived(src, encode_message(msg))
+
+
+def test_only_what_is_neither_in_flight_nor_acked_at_the_mark_goes_at_once() -> None:
+    from sync._flight import Flight
+
+    fl = Flight()
+    fl.sent(8, 12, 100, 0.0, resent=False)  # in flight since 0
+    fl.sent(20, 30, 100, 0.5, resent=False)
+    # mark 5 (a Hello rewound it), [12, 20) acked beyond the gap: [5, 8) goes now, nothing else
+    assert fl.due(5, 30, 12, 0.6, 1.0) == ([(5, 8)], False)
+    # later, [8, 12) has been in flight longer than the timeout: it goes again too
+    assert fl.due(5, 30, 12, 1.2, 1.0) == ([(5, 8), (8, 12)], True)
+    assert fl.due(20, 30, None, 1.2, 1.0) == ([], False)  # the mark past [12, 20): all in flight
+    fl.acked(8, 12, 1.3, reliable=True)
+    assert fl.bytes == 100 and fl.srtt == 1.3  # a stream: the sample runs from the first send
