@@ -7,7 +7,10 @@ logic. Inside ``async with Host(transport, cores)`` it
 
 1. calls every core's ``start(now)`` and carries out the effects;
 2. reads the transport: a payload goes to the core whose ``TAG_RANGES`` entry holds its first byte
-   (``protocol_of``); a :class:`~gossip.PeerUnreachable` goes to every core;
+   (``protocol_of``); a :class:`~gossip.PeerUnreachable` goes to every core. A transport offering
+   :class:`~gossip.transport.DirectFrames` (``NetTransport``) hands each frame over from the task
+   that read and opened it, so the frame reaches its core in the same step of the event loop
+   (no queue, no second task woken per frame); anything else is read from ``receive()``;
 3. keeps the timers: ``SetTimer`` arms (or re-arms) ``(core, key)`` at an absolute deadline on
    anyio's clock (``anyio.current_time()``, the ``now`` every core sees), ``CancelTimer`` disarms
    it; a due timer is disarmed and delivered as :class:`~gossip.TimerFired`;
@@ -87,7 +90,7 @@ from gossip.runtime._alarm import Alarm
 from gossip.runtime._backoff import Backoff
 from gossip.runtime._config import HostConfig, HostMetrics
 from gossip.runtime._timers import TimerTable
-from gossip.transport._interface import DirectPackets, Transport
+from gossip.transport._interface import DirectFrames, DirectPackets, StreamIncoming, Transport
 
 __all__ = ["Host"]
 
@@ -144,6 +147,7 @@ class Host:
             self._by_protocol[protocol] = index
         self._timers = TimerTable()
         self._direct = transport if isinstance(transport, DirectPackets) else None
+        self._direct_frames = transport if isinstance(transport, DirectFrames) else None
         self._packets: deque[SendPacket] = deque()  # without a direct path: the packet queue
         self._packets_wake = anyio.Event()
         self._alarm: Alarm | None = None  # made on entry: it needs the running event loop
@@ -180,6 +184,8 @@ class Host:
             raise
         if self._direct is not None:
             self._direct.deliver_packets_to(self._on_packet)
+        if self._direct_frames is not None:
+            self._direct_frames.deliver_frames_to(self._on_stream)
         tg.start_soon(self._receive_loop)
         tg.start_soon(self._alarm.run)
         return self
@@ -201,6 +207,8 @@ class Host:
         self._running = False
         if self._direct is not None:
             self._direct.deliver_packets_to(None)
+        if self._direct_frames is not None:
+            self._direct_frames.deliver_frames_to(None)
         self._tg.cancel_scope.cancel()
         try:
             # The body's own exception is not handed to the task group, which would wrap it in
@@ -472,22 +480,31 @@ class Host:
             return
         self._deliver(index, event)
 
+    def _on_stream(self, item: StreamIncoming) -> None:
+        """A frame or a broken link from a :class:`DirectFrames` transport, in its read loop."""
+        if self._running:
+            self._dispatch(item)
+
+    def _dispatch(self, item: PacketReceived | StreamIncoming) -> None:
+        if isinstance(item, PeerUnreachable):
+            self._unreachable(item)
+            return
+        if isinstance(item, StreamReceived):
+            self._heard_from(item.src)
+        index = self._by_protocol.get(protocol_of(item.data) or "")
+        if index is None:
+            self.metrics.unrouted += 1
+            return
+        self._deliver(index, item)
+
     async def _receive_loop(self) -> None:
+        """What the transport queues: everything, or what it cannot hand over directly."""
         while True:
             try:
                 item = await self.transport.receive()
             except TransportError:
                 return  # the transport was closed
-            if isinstance(item, PeerUnreachable):
-                self._unreachable(item)
-                continue
-            if isinstance(item, StreamReceived):
-                self._heard_from(item.src)
-            index = self._by_protocol.get(protocol_of(item.data) or "")
-            if index is None:
-                self.metrics.unrouted += 1
-                continue
-            self._deliver(index, item)
+            self._dispatch(item)
 
     def _on_alarm(self) -> None:
         """The alarm rang: deliver every due timer, then re-arm for the next deadline."""
