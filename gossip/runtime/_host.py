@@ -153,6 +153,9 @@ class Host:
         self._alarm: Alarm | None = None  # made on entry: it needs the running event loop
         self._firing = False  # handling due timers (re-arming happens once they are done)
         self._outq: dict[Addr, deque[bytes | _Close]] = {}
+        # Senders with an empty queue, waiting for the next frame to their peer: waking one
+        # costs a third of starting a task per burst of frames (they end when the link does).
+        self._idle: dict[Addr, anyio.Event] = {}
         self._events_send, self._events_recv = anyio.create_memory_object_stream[object](
             self.config.event_buffer
         )
@@ -202,7 +205,9 @@ class Host:
             # wire before the senders are cancelled, for at most drain_timeout seconds.
             # Queues waiting out a reconnect backoff are to peers that are down: not waited for.
             with anyio.move_on_after(self.config.drain_timeout):
-                while self._packets or any(dst not in self._gates for dst in self._outq):
+                while self._packets or any(
+                    dst not in self._gates and dst not in self._idle for dst in self._outq
+                ):
                     await anyio.sleep(0.005)
         self._running = False
         if self._direct is not None:
@@ -366,9 +371,16 @@ class Host:
             self.metrics.queue_overflows += 1
             queue.clear()
             queue.append(_CLOSE)
+            self._wake_sender(dst)
             self.transport_failed(dst, "send queue overflow")
             return
         queue.append(item)
+        self._wake_sender(dst)
+
+    def _wake_sender(self, dst: Addr) -> None:
+        idle = self._idle.pop(dst, None)
+        if idle is not None:
+            idle.set()
 
     def transport_failed(self, peer: Addr, reason: str) -> None:
         """Feed ``PeerUnreachable(peer)`` to every core (soon, from the host's task group)."""
@@ -401,54 +413,73 @@ class Host:
                 gate.set()
 
     async def _sender(self, dst: Addr, queue: deque[bytes | _Close]) -> None:
+        """Writes ``dst``'s queue in order. Between bursts it waits to be woken (``_idle``): a
+        task started per burst cost three times a wake-up. It ends with the link: after a close
+        or a failed send, or once woken with nothing to send (``PeerUnreachable(dst)``)."""
         try:
-            while queue:
-                if not isinstance(queue[0], _Close):
-                    await self._wait_backoff(dst)
-                    if not queue:
-                        break
-                item = queue.popleft()
-                batch: list[bytes] = []
-                try:
-                    if isinstance(item, _Close):
-                        await self.transport.close_stream(dst)
-                        continue
-                    # Frames queued behind this one go out in the same write (up to a bound).
-                    batch.append(item)
-                    size = len(item)
-                    while (
-                        queue
-                        and not isinstance(queue[0], _Close)
-                        and len(batch) < _BATCH_FRAMES
-                        and size < _BATCH_BYTES
-                    ):
-                        frame = queue.popleft()
-                        assert not isinstance(frame, _Close)
-                        batch.append(frame)
-                        size += len(frame)
-                    await self.transport.send_frames(dst, batch)
-                    self.backoff.succeeded(dst)
-                except UnreachableError as exc:
-                    lost = len(batch) + sum(not isinstance(i, _Close) for i in queue)
-                    self.metrics.send_failures += lost
-                    queue.clear()
-                    self.backoff.failed(dst, self.now())
-                    self._unreachable(PeerUnreachable(dst, str(exc)))
-                except MessageTooLargeError as exc:  # screened at enqueue; the cap changed?
-                    self.metrics.oversize_sends += len(batch)
-                    log.error("frames to %s dropped: %s", dst, exc)
-                except TransportError:
-                    queue.clear()  # the transport is closed
-                except Exception as exc:  # unexpected: treat the link as failed, stay up
-                    log.exception("sending to %s failed", dst)
-                    self.metrics.send_failures += len(batch)
-                    queue.clear()
-                    self.backoff.failed(dst, self.now())
-                    self._unreachable(PeerUnreachable(dst, f"send failed: {exc!r}"))
+            while await self._send_queued(dst, queue):
+                idle = self._idle[dst] = anyio.Event()
+                await idle.wait()
+                if not queue:
+                    break
         finally:
             # No await between the emptiness check and here: nothing can have been queued since.
             if self._outq.get(dst) is queue:
                 del self._outq[dst]
+            self._idle.pop(dst, None)  # (only this task waits there for dst)
+
+    async def _send_queued(self, dst: Addr, queue: deque[bytes | _Close]) -> bool:
+        """Write what is queued (until the queue is empty); whether the link is still up."""
+        up = True
+        while queue:
+            if not isinstance(queue[0], _Close):
+                await self._wait_backoff(dst)
+                if not queue:
+                    break
+            item = queue.popleft()
+            batch: list[bytes] = []
+            try:
+                if isinstance(item, _Close):
+                    await self.transport.close_stream(dst)
+                    up = False
+                    continue
+                # Frames queued behind this one go out in the same write (up to a bound).
+                batch.append(item)
+                size = len(item)
+                while (
+                    queue
+                    and not isinstance(queue[0], _Close)
+                    and len(batch) < _BATCH_FRAMES
+                    and size < _BATCH_BYTES
+                ):
+                    frame = queue.popleft()
+                    assert not isinstance(frame, _Close)
+                    batch.append(frame)
+                    size += len(frame)
+                await self.transport.send_frames(dst, batch)
+                self.backoff.succeeded(dst)
+                up = True
+            except UnreachableError as exc:
+                lost = len(batch) + sum(not isinstance(i, _Close) for i in queue)
+                self.metrics.send_failures += lost
+                queue.clear()
+                self.backoff.failed(dst, self.now())
+                up = False
+                self._unreachable(PeerUnreachable(dst, str(exc)))  # may queue new frames
+            except MessageTooLargeError as exc:  # screened at enqueue; the cap changed?
+                self.metrics.oversize_sends += len(batch)
+                log.error("frames to %s dropped: %s", dst, exc)
+            except TransportError:
+                queue.clear()  # the transport is closed
+                up = False
+            except Exception as exc:  # unexpected: treat the link as failed, stay up
+                log.exception("sending to %s failed", dst)
+                self.metrics.send_failures += len(batch)
+                queue.clear()
+                self.backoff.failed(dst, self.now())
+                up = False
+                self._unreachable(PeerUnreachable(dst, f"send failed: {exc!r}"))
+        return up
 
     # -- feeding events to cores -----------------------------------------------------------
 
@@ -467,6 +498,7 @@ class Host:
 
     def _unreachable(self, event: PeerUnreachable) -> None:
         self.metrics.unreachable += 1
+        self._wake_sender(event.peer)  # an idle sender to that peer ends (if nothing is queued)
         for index in range(len(self.cores)):
             self._deliver(index, event)
 

@@ -525,3 +525,33 @@ async def test_frames_reach_their_core_from_the_task_that_read_them() -> None:
         await ha.call(a_core, lambda now: [SendStream(tb.local_addr, b"\x70two")])
         item = await recv_peer(tb)  # no host: queued for receive() again
         assert isinstance(item, StreamReceived) and item.data == b"\x70two"
+
+
+async def test_a_peers_sender_waits_between_bursts_and_ends_with_the_link() -> None:
+    """One sender task per peer serves every burst (no task started per burst), and it ends when
+    the link does: a reported ``PeerUnreachable`` leaves no idle task behind."""
+    app = RecordingCore()
+    async with pair(app) as (host, peer):
+        await next_event(host)
+        for burst in (b"\x701", b"\x702"):
+            effects: list[Effect] = [SendStream("b", burst)]
+
+            def send(now: float, effects: list[Effect] = effects) -> list[Effect]:
+                return effects
+
+            await host.call(app, send)
+            assert await recv_peer(peer) == StreamReceived("a", burst)
+            with anyio.fail_after(5):
+                while "b" not in host._idle:  # the sender went idle, waiting for more
+                    await anyio.sleep(0.001)
+        assert list(host._outq) == ["b"]
+        await peer.close_stream("a")
+        assert await next_event(host) == ("app", "unreachable", "b")
+        with anyio.fail_after(5):
+            while host._outq or host._idle:
+                await anyio.sleep(0.001)
+        # A new frame starts a new sender.
+        await host.call(app, lambda now: [SendStream("b", b"\x703")])
+        with anyio.fail_after(5):
+            while "b" not in host._idle:
+                await anyio.sleep(0.001)
