@@ -133,6 +133,7 @@ class EngineBase:
     _early_hello: dict[str, Hello]
     _mod: dict[str, int]
     _merkle: MerkleIndex
+    _state_bytes: OrderedDict[str, bytes]  # key -> its current state's canonical encoding
     _session: int
     _recovering: bool
     _relay: dict[str, deque[Held]]

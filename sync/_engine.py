@@ -570,7 +570,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             return out
         prehash = self.config.merkle_prehash_per_round
         if prehash and self._merkle.dirty:  # bounded: the index is ready before it is needed
-            self._merkle.flush(self._encoded_state, prehash)
+            self._flush_merkle(prehash)
         if self.config.relay_hold:
             self._relay_due(now)
             if self._peers:
