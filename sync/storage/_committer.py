@@ -101,6 +101,7 @@ class GroupCommitter:
         self._open: _Batch | None = None
         self._inflight: _Batch | None = None
         self._wake: anyio.Event | None = None
+        self._idle = False  # run() waits on _wake for a mark
         self._closing = False
         self._closed = False
         self._running = False
@@ -125,7 +126,9 @@ class GroupCommitter:
         if self._open is None:
             self._gen += 1
             self._open = _Batch(self._gen, self._loop)
-        if self._wake is not None:
+        if self._idle:  # wake the loop once, not on every mark (this runs per changed object)
+            self._idle = False
+            assert self._wake is not None
             self._wake.set()
 
     @property
@@ -173,7 +176,9 @@ class GroupCommitter:
                 if not self._dirty:
                     if self._closing:
                         return
+                    self._idle = True  # the next mark sets _wake
                     await self._wake.wait()
+                    self._idle = False
                     self._wake = anyio.Event()
                     continue
                 if backoff and not self._closing:
@@ -188,6 +193,7 @@ class GroupCommitter:
                         return
         finally:
             self._running = False
+            self._idle = False
             self._fail_pending(
                 StorageError(f"the group committer stopped before committing: {self.last_error}")
             )
