@@ -345,7 +345,9 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
                 b = lazy.raw.get(key)
                 if b is not None and key not in lazy.failed:
                     return b
-            x = self._state.get(key)
+                x = self._state.get(key)
+            else:  # nothing left to decode: the dict itself (no LazyState.get call)
+                x = dict.get(self._state, key)
             if x is None:
                 return None
             b = (self._canonical or self._encode)(x)
@@ -680,7 +682,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         seen: list[tuple[str, Crdt]] = []  # byte-identical to one joined before: skip the join
         recent = self._recent
         decode = self._decode
-        state_get = self._state.get
+        state_get = self._state_getter()
         crdt_types = self._crdt_types
         count_error = self.metrics.count_error
         # only with RR, where a delta the state already holds is dropped anyway (classic delta
@@ -752,6 +754,15 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         else:
             self._join_classic(src, decoded)
 
+    def _state_getter(self) -> Callable[[str], Crdt | None]:
+        """``state.get`` for one message's objects: ``dict.get`` itself (a C call) once a
+        :class:`LazyState` has nothing left to decode (its ``raw`` only ever shrinks), or
+        when the state is a plain dict; else the LazyState's own (a Python call)."""
+        lazy = self._lazy
+        if lazy is not None and not lazy.raw:
+            return dict.get.__get__(lazy)  # type: ignore[no-any-return]
+        return self._state.get
+
     def _join_rr(self, src: str, decoded: list[tuple[str, Crdt, Crdt | None, bytes]]) -> None:
         """RR: join what each received delta adds (``x.absorb(d)``: ``Δ(d, x)``, joined in
         place) and record only that. When all of ``d`` was new, ``absorb`` returns ``d``
@@ -759,7 +770,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         not encoded again). A received delta is never mutated (the known filter and the
         repeat cache share it): the state takes a copy, absorb only reads it."""
         state = self._state
-        state_get = state.get
+        state_get = self._state_getter()
         subs = self.subscriptions
         any_subs = bool(subs)  # no subscription: no callback runs here to add one
         absorbs = self._absorbs
