@@ -31,6 +31,9 @@ class HLCTimestamp(NamedTuple):
     replica: str
 
 
+_new = tuple.__new__
+
+
 class HLC:
     """A hybrid logical clock for one replica.
 
@@ -70,10 +73,14 @@ class HLC:
         if type(wall) is not int:
             raise UsageError(f"wall must be an int, not {type(wall).__name__}")
         if wall > self._wall:
-            self._wall, self._logical = wall, 0
+            self._wall = wall
+            self._logical = logical = 0
         else:
-            self._logical += 1
-        return HLCTimestamp(self._wall, self._logical, self.replica)
+            wall = self._wall
+            self._logical = logical = self._logical + 1
+        # tuple.__new__ directly: the NamedTuple constructor is a Python-level call, and this
+        # runs once per local write
+        return _new(HLCTimestamp, (wall, logical, self.replica))
 
     def update(self, received_ts: HLCTimestamp, wall: int) -> HLCTimestamp:
         """Observe ``received_ts`` at physical time ``wall``; returns a timestamp larger than

@@ -135,8 +135,14 @@ class MapHandle(Handle[AWLWWMap]):
         timeout: float | None = None,
     ) -> None:
         node = self._node
-        await self._mutate(
-            lambda m: m.put(node.replica_id, key, value, node._timestamp()), consistency, timeout
+        # the hot path: straight to _write (what _mutate does, one coroutine frame fewer)
+        await node._write(
+            self.name,
+            self.type,
+            lambda m: m.put(node._replica_id, key, value, node._timestamp()),
+            consistency,
+            timeout,
+            copy=False,
         )
 
     async def remove(

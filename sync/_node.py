@@ -53,6 +53,7 @@ from sync._direct import DirectCore, StatusRequested, WriteAcked, WriteRequested
 from sync._engine import CatchupCompleted, SyncEngine
 from sync._errors import ClockError, UsageError
 from sync._gate import LinkGate, link_gate
+from sync._handles import Handle
 from sync._lazy import LazyState
 from sync._membership import MemberInfo, MembershipEvent, encode_meta, membership_event
 from sync._node_config import NodeConfig
@@ -83,6 +84,7 @@ class Node(NodeStore, NodeObjects, NodeObserve):
         self._closing = False
         self._leaving = False
         self._types: dict[str, type[Any]] = {}
+        self._handles: dict[str, Handle[Any]] = {}  # get()'s cache, by name
         self._hlc: HLC | None = None
         self._host: Host | None = None
         self._net: NetTransport | None = None
@@ -188,7 +190,9 @@ class Node(NodeStore, NodeObjects, NodeObserve):
             item_hashes=state[1],
         )
         assert self._store is not None
-        gc = GroupCommitter(self._store, self._encode_state, self._meta)
+        # the engine's canonical bytes (format 2), shared with its Merkle index and catch-up
+        # (one encode per change); the bound method itself, once per committed key
+        gc = GroupCommitter(self._store, engine.state_bytes, self._meta)
         await gc.__aenter__()
         self._committer = gc
         engine.on_record = gc.mark

@@ -29,6 +29,7 @@ from sync._direct import DirectCore
 from sync._engine import SyncEngine
 from sync._errors import UsageError
 from sync._gate import LinkGate
+from sync._handles import Handle
 from sync._membership import MembershipEvent
 from sync._node_config import NodeConfig
 from sync._replication import Replication
@@ -53,6 +54,7 @@ class NodeBase:
     _closing: bool
     _leaving: bool
     _types: dict[str, type[Any]]
+    _handles: dict[str, Handle[Any]]
     _hlc: HLC | None
     _host: Host | None
     _net: NetTransport | None

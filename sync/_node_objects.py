@@ -50,6 +50,7 @@ T = TypeVar("T")
 _CRDT_METHODS = ("join", "merge", "leq", "diff", "decompose", "copy")
 _DEFAULT_TIMEOUT = 5.0  # s, a consistency level's wait when no timeout is given
 _FLUSH_CHUNK_BYTES = 1 << 20  # bytes of object states per flush message
+_HANDLE_CACHE = 1 << 16  # handles kept by get() (cleared whole when full)
 
 
 class NodeObjects(NodeBase):
@@ -76,6 +77,13 @@ class NodeObjects(NodeBase):
     def get(self, name: str, kind: type[Any]) -> Handle[Any]:
         """A typed handle to object ``name`` (created by its first write). A name that holds,
         or was asked for as, another type raises :class:`TypeMismatchError`."""
+        # Hot path (apps fetch a handle per write): a handle made before for this name and type
+        # was validated then; only what can change since is checked again (open, held type).
+        h = self._handles.get(name)
+        if h is not None and h.type is kind and self._open:
+            x = self._engine.get(name)  # type: ignore[union-attr]  # set while open
+            if x is None or type(x) is kind:
+                return h
         self._check_open()
         if not isinstance(name, str) or not name:
             raise UsageError(f"object names are non-empty str, got {name!r}")
@@ -85,7 +93,12 @@ class NodeObjects(NodeBase):
             raise UsageError(f"{kind!r} is not a CRDT type (join, merge, diff, decompose, copy)")
         self._object(name, kind)  # raises on a mismatch
         self._types[name] = kind
-        return handle_class(kind)(cast("Node", self), name, kind)  # NodeObjects is a Node part
+        h = handle_class(kind)(cast("Node", self), name, kind)  # NodeObjects is a Node part
+        handles = self._handles
+        if len(handles) >= _HANDLE_CACHE:
+            handles.clear()  # bounded; a dropped handle is simply made (and validated) again
+        handles[name] = h
+        return h
 
     def _object(self, name: str, kind: type[Any]) -> Any:
         """The live object under ``name`` (None if absent), checked to be a ``kind``."""
@@ -117,10 +130,22 @@ class NodeObjects(NodeBase):
         *,
         copy: bool,
     ) -> None:
-        self._check_open()
-        level = _check_level(consistency, timeout)
-        engine = self.engine
-        x = self._object(name, kind)
+        if not self._open:
+            self._check_open()  # raises
+        # the common case (no level, no timeout) needs no validation
+        level = (
+            None if consistency is None and timeout is None else _check_level(consistency, timeout)
+        )
+        engine = self._engine
+        assert engine is not None  # set while open
+        x = engine.get(name)
+        if x is not None:
+            if type(x) is not kind:
+                raise TypeMismatchError(
+                    f"{name!r} holds a {type(x).__name__}, not a {kind.__name__}"
+                )
+        else:
+            self._object(name, kind)  # raises if the name was asked for as another type
         try:
             if copy:
                 base = kind() if x is None else x.copy()
@@ -139,8 +164,10 @@ class NodeObjects(NodeBase):
             raise UsageError(f"write to {name!r} rejected, nothing changed: {exc}") from exc
         self._types[name] = kind
         self._written.add(name)
-        await self._durable()
-        if not isinstance(level, WriteLocal):
+        gc = self._committer
+        assert gc is not None  # set while open
+        await gc.wait_durable()  # the batch holding this change is committed (or raises)
+        if level is not None and not isinstance(level, WriteLocal):
             assert self._replication is not None
             await self._replication.replicate(
                 [(name, crdts.encode(delta))],

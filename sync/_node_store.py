@@ -100,11 +100,6 @@ class NodeStore(NodeBase):
         self._hlc = HLC(rid, last=last)
         return LazyState(loaded.objects, crdts.decode), items
 
-    def _encode_state(self, key: str) -> bytes | None:
-        # the engine's canonical bytes (format 2), shared with its Merkle index and catch-up
-        # (one encode per change)
-        return self.engine.state_bytes(key)
-
     def _meta(self) -> dict[str, bytes]:
         assert self._hlc is not None
         last = self._hlc.last

@@ -141,7 +141,7 @@ class Subscriptions:
             return False
         if key in self._by_key:
             return True
-        return any(key.startswith(p) for p in self._by_prefix)
+        return key.startswith(tuple(self._by_prefix))  # all in C: on every write's path
 
     def notify(self, change: Change) -> None:
         callbacks = list(self._by_key.get(change.key, {}).values())

@@ -24,6 +24,7 @@ the outcome of their own batch.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -31,6 +32,7 @@ from typing import Self
 
 import anyio
 import anyio.abc
+import sniffio
 from anyio import TASK_STATUS_IGNORED
 
 from sync._errors import StorageError, UsageError
@@ -42,12 +44,31 @@ _ENCODE_SLICE = 256  # keys encoded between two yields to the event loop
 
 
 class _Batch:
-    __slots__ = ("done", "error", "gen")
+    """One transaction's outcome, awaited by every writer whose change it holds.
 
-    def __init__(self, gen: int) -> None:
+    This is on every write's path, so on asyncio each waiter parks on a bare future (what
+    ``asyncio.Event.wait`` does, without the two wrapper layers of ``anyio.Event``); a cancelled
+    waiter cancels only its own future. Other backends (trio) wait on an ``anyio.Event``."""
+
+    __slots__ = ("done", "error", "event", "futures", "gen", "loop")
+
+    def __init__(self, gen: int, loop: asyncio.AbstractEventLoop | None) -> None:
         self.gen = gen
-        self.done = anyio.Event()
+        self.done = False
         self.error: StorageError | None = None
+        self.loop = loop
+        self.futures: list[asyncio.Future[None]] = []
+        self.event: anyio.Event | None = None if loop is not None else anyio.Event()
+
+    def set(self) -> None:
+        """The outcome (``error``) is known: wake every waiter."""
+        self.done = True
+        if self.event is not None:
+            self.event.set()
+        futures, self.futures = self.futures, []
+        for fut in futures:
+            if not fut.done():  # a cancelled waiter's future is done already
+                fut.set_result(None)
 
 
 class GroupCommitter:
@@ -80,11 +101,13 @@ class GroupCommitter:
         self._open: _Batch | None = None
         self._inflight: _Batch | None = None
         self._wake: anyio.Event | None = None
+        self._idle = False  # run() waits on _wake for a mark
         self._closing = False
         self._closed = False
         self._running = False
         self._stopped: anyio.Event | None = None
         self._tg: anyio.abc.TaskGroup | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by run() on asyncio
         # metrics
         self.commits = 0  # successful transactions
         self.keys_committed = 0  # object rows written, summed over commits
@@ -102,8 +125,10 @@ class GroupCommitter:
         self._dirty[key] = None
         if self._open is None:
             self._gen += 1
-            self._open = _Batch(self._gen)
-        if self._wake is not None:
+            self._open = _Batch(self._gen, self._loop)
+        if self._idle:  # wake the loop once, not on every mark (this runs per changed object)
+            self._idle = False
+            assert self._wake is not None
             self._wake.set()
 
     @property
@@ -114,12 +139,20 @@ class GroupCommitter:
     async def wait_durable(self) -> None:
         """Return once everything marked before this call is committed; raise
         :class:`~sync.StorageError` if the batch holding it failed."""
-        batch = self._open if self._open is not None else self._inflight
+        batch = self._open or self._inflight
         if batch is None:
             return  # nothing marked that is not durable yet
-        if not self._running and not batch.done.is_set():
-            raise UsageError("the group committer is not running (use async with, or run())")
-        await batch.done.wait()
+        if not batch.done:
+            if not self._running:
+                raise UsageError("the group committer is not running (use async with, or run())")
+            loop = batch.loop
+            if loop is not None:
+                fut: asyncio.Future[None] = loop.create_future()
+                batch.futures.append(fut)
+                await fut
+            else:
+                assert batch.event is not None
+                await batch.event.wait()
         if batch.error is not None:
             raise batch.error
 
@@ -131,6 +164,8 @@ class GroupCommitter:
         if self._running:
             raise UsageError("the group committer is already running")
         self._running = True
+        asyncio_ = sniffio.current_async_library() == "asyncio"
+        self._loop = asyncio.get_running_loop() if asyncio_ else None
         self._wake = anyio.Event()
         self._stopped = anyio.Event()
         task_status.started()
@@ -141,7 +176,9 @@ class GroupCommitter:
                 if not self._dirty:
                     if self._closing:
                         return
+                    self._idle = True  # the next mark sets _wake
                     await self._wake.wait()
+                    self._idle = False
                     self._wake = anyio.Event()
                     continue
                 if backoff and not self._closing:
@@ -156,6 +193,7 @@ class GroupCommitter:
                         return
         finally:
             self._running = False
+            self._idle = False
             self._fail_pending(
                 StorageError(f"the group committer stopped before committing: {self.last_error}")
             )
@@ -216,9 +254,9 @@ class GroupCommitter:
             self._dirty = dict.fromkeys(keys) | self._dirty
             if self._open is None:
                 self._gen += 1
-                self._open = _Batch(self._gen)
+                self._open = _Batch(self._gen, self._loop)
             self._inflight = None
-            batch.done.set()
+            batch.set()
             return False
         self.commits += 1
         self.keys_committed += len(objects)
@@ -229,14 +267,14 @@ class GroupCommitter:
                 f"{len(bad)} objects could not be encoded and were not stored"
                 f" (first: {bad[0]!r}): {self.last_error}"
             )
-        batch.done.set()
+        batch.set()
         return True
 
     def _fail_pending(self, err: StorageError) -> None:
         for batch in (self._inflight, self._open):
-            if batch is not None and not batch.done.is_set():
+            if batch is not None and not batch.done:
                 batch.error = err
-                batch.done.set()
+                batch.set()
         self._open = None
 
     async def aclose(self) -> None:

@@ -43,10 +43,10 @@ import os
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from sync._errors import CorruptRecordError, DataDirFormatError, StorageError
+from sync._errors import CorruptRecordError, DataDirFormatError, StorageError, UsageError
 from sync.storage._interface import (
     FORMAT_VERSION,
     META_CLEAN,
@@ -71,6 +71,26 @@ _SCHEMA = (
 def checksum(key: str, value: bytes) -> int:
     """The per-row checksum: crc32 over the key's utf-8 bytes, then the value."""
     return zlib.crc32(value, zlib.crc32(key.encode()))
+
+
+def _rows(objects: Mapping[str, bytes]) -> list[tuple[str, bytes, int]]:
+    """``(key, value, checksum)`` rows in key order, every object checked as ``_validate``
+    checks it (one pass: this runs in every commit, for every row)."""
+    crc32 = zlib.crc32
+    rows: list[tuple[str, bytes, int]] = []
+    items: Iterable[tuple[object, object]] = objects.items()  # checked, not trusted
+    for key, value in items:
+        if type(key) is not str:
+            raise UsageError(f"object keys are str, got {type(key).__name__}")
+        try:
+            kb = key.encode()
+        except UnicodeEncodeError:
+            raise UsageError(f"object key {key!r} is not valid unicode (lone surrogate)") from None
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise UsageError(f"object {key!r}: values are bytes, got {type(value).__name__}")
+        rows.append((key, value, crc32(value, crc32(kb))))  # type: ignore[arg-type]
+    rows.sort()  # keys are unique: compared by key alone; in key order, the B-tree is walked once
+    return rows
 
 
 def prefix_end(prefix: str) -> str | None:
@@ -290,10 +310,10 @@ class SQLiteStore:
         return {k: bytes(v) for k, v in rows}
 
     def commit(self, objects: Mapping[str, bytes], meta: Mapping[str, bytes]) -> None:
-        _validate(objects, meta)
+        rows = _rows(objects)
+        _validate({}, meta)
         if self.readonly:
             raise StorageError(f"the store of {self.path} was opened read-only")
-        rows = [(k, v, checksum(k, v)) for k, v in sorted(objects.items())]
         with self._mutex:
             conn = self._db()
             try:

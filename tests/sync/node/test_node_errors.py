@@ -134,3 +134,27 @@ def test_presets_resend_an_unacked_interval_after_a_timeout_not_every_round() ->
     ):
         assert cfg.sync.resend_timeout > cfg.sync.sync_interval
     assert NodeConfig(name="a").sync == NodeConfig.lan(name="a").sync
+
+
+async def test_get_hands_back_its_handle_and_still_checks_the_type() -> None:
+    async with Node(config("a")) as a:
+        cart = a.get("cart", AWLWWMap)
+        assert a.get("cart", AWLWWMap) is cart  # cached: no validation per write
+        tags = a.get("tags", ORSet)
+        assert a.get("tags", ORSet) is tags
+        # a peer's object of another type lands under the name the cached handle has
+        other = AWLWWMap()
+        other.put("peer", "k", 1, 1)
+        a.engine.apply("tags", other)
+        with pytest.raises(TypeMismatchError):
+            a.get("tags", ORSet)
+        with pytest.raises(TypeMismatchError):
+            await tags.add("x")  # nothing changed
+        assert a.get("tags", AWLWWMap).value == {"k": 1}
+        with pytest.raises(TypeMismatchError):
+            a.get("cart", ORSet)
+        await cart.put("apple", 1)
+    with pytest.raises(UsageError):
+        a.get("cart", AWLWWMap)  # closed: refused, cached or not
+    with pytest.raises(UsageError):
+        await cart.put("pear", 2)

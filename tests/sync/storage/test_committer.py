@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -182,3 +183,92 @@ async def test_a_key_that_cannot_be_stored_does_not_sink_later_batches() -> None
         gc.mark("ok")
         await gc.wait_durable()  # the bad keys were dropped, not retried forever
     assert store.get("ok") == b"2"
+
+
+class GatedStore(MemoryStore):
+    """A MemoryStore whose commits wait (in the worker thread) until the test opens the gate,
+    and fail while ``fail`` holds; ``started`` is set when a commit is in the thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.started = threading.Event()
+        self.fail = False
+        self.batches: list[set[str]] = []
+
+    def commit(self, objects: Mapping[str, bytes], meta: Mapping[str, bytes]) -> None:
+        self.started.set()
+        assert self.gate.wait(10)
+        self.gate.clear()
+        self.batches.append(set(objects))
+        if self.fail:
+            self.fail = False
+            raise StorageError("I/O error (simulated)")
+        super().commit(objects, meta)
+
+
+async def _until(flag: threading.Event) -> None:
+    with anyio.fail_after(5):
+        while not flag.is_set():
+            await anyio.sleep(0.001)
+
+
+async def test_a_failing_commit_fails_exactly_the_writes_of_its_batch() -> None:
+    states = {"a": b"1", "b": b"1", "c": b"1"}
+    store = GatedStore()
+    outcome: dict[str, str] = {}
+    async with GroupCommitter(store, states.get, retry_min=0.01, retry_max=0.01) as gc:
+
+        async def writer(key: str) -> None:
+            gc.mark(key)
+            try:
+                await gc.wait_durable()
+            except StorageError as exc:
+                outcome[key] = f"error: {exc}"
+            else:
+                outcome[key] = "ok"
+
+        async with anyio.create_task_group() as tg:
+            store.fail = True  # the first transaction fails
+            tg.start_soon(writer, "a")
+            await _until(store.started)  # "a" is in flight ...
+            store.started.clear()
+            tg.start_soon(writer, "b")  # ... so "b" and "c" wait for the next batch
+            tg.start_soon(writer, "c")
+            await anyio.sleep(0.01)
+            assert outcome == {}
+            store.gate.set()  # the first commit fails: only its writer hears of it
+            with anyio.fail_after(5):
+                while "a" not in outcome:
+                    await anyio.sleep(0.001)
+            assert outcome == {"a": "error: I/O error (simulated)"}
+            await _until(store.started)
+            store.gate.set()  # the retry (a, b, c together) succeeds
+    assert outcome == {"a": "error: I/O error (simulated)", "b": "ok", "c": "ok"}
+    assert store.batches == [{"a"}, {"a", "b", "c"}]  # the failed key was retried with them
+    assert gc.failures == 1 and store.count() == 3
+
+
+async def test_a_cancelled_waiter_leaves_the_others_of_its_batch_waiting() -> None:
+    states = {"a": b"1", "b": b"1"}
+    store = GatedStore()
+    async with GroupCommitter(store, states.get) as gc:
+        acked: list[str] = []
+        gc.mark("a")
+        gc.mark("b")
+
+        async def waiter(key: str) -> None:
+            await gc.wait_durable()
+            acked.append(key)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter, "b")
+            with anyio.move_on_after(0.05) as scope:  # cancelled while its batch is in flight
+                await waiter("a")
+            assert scope.cancelled_caught and acked == []
+            store.gate.set()
+        assert acked == ["b"]  # the same batch's other waiter was woken, once
+        gc.mark("a")
+        store.gate.set()
+        await gc.wait_durable()  # and the committer goes on
+    assert store.count() == 2 and len(store.batches) == 2
