@@ -18,8 +18,9 @@ logic. Inside ``async with Host(transport, cores)`` it
    the transport offers :class:`~gossip.transport.DirectPackets`, else through one packet queue
    and sender task); ``SendStream`` and ``CloseStream``
    through one FIFO queue and one sender task per peer, so frames to a peer keep their order and a
-   slow or dead peer never blocks the others. A failed connect or send empties that queue and
-   feeds ``PeerUnreachable(peer)`` to every core, and the peer's reconnect backoff
+   slow or dead peer never blocks the others (the sender idles between bursts and ends with the
+   link: waking a task costs a third of starting one). A failed connect or send empties that
+   queue and feeds ``PeerUnreachable(peer)`` to every core, and the peer's reconnect backoff
    (``_backoff.py``) holds later frames to it until its wait is over: every core sending to a
    dead peer no longer makes the host dial it again at once. A frame received from the peer
    lifts the backoff;
