@@ -197,6 +197,9 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         # Modification index: key -> seq of its last change, ordered by seq (move to end). Keys
         # unchanged since construction (seq 0) are left out: a watermark >= 1 covers them.
         self._mod: dict[str, int] = {}
+        # c when a change was last indexed without a buffer entry (_index_unbuffered): a
+        # watermark at or below it does not cover everything since it, the buffer does not hold it
+        self._unbuffered = 0
         # relay_hold: the Delta being received ((epoch, hi, now) of its source's stream), the
         # received deltas waiting to be relayed, and the last Have report sent
         self._rx: tuple[int, int, float] | None = None
@@ -410,19 +413,23 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             return
         skip: frozenset[str] | None = None
         src: tuple[int, int] | None = None
+        peers = self._peers
+        # neighbours that will never be sent these changes: the origin (BP), and those the
+        # relay hold makes wait for it
+        covered = 1 if self._mode.bp and origin in peers else 0
         rx = self._rx
         if rx is not None:
             src = rx[:2]
             later = self._hold_relay(origin)
             if later is not None:
                 self._hold(origin, changes, later, rx)
-                if len(later) + 1 >= len(self._peers):  # every neighbour waits: nothing now
-                    c = self._c
-                    for key, _, _ in changes:
-                        mod.pop(key, None)
-                        mod[key] = c  # see _touch_mod
-                    return
                 skip = frozenset(later).union((origin,))
+                covered = len(later) + 1
+        if covered >= len(peers):
+            # Nobody to send them to now (a buffer entry would only be acknowledged unsent and
+            # collected): indexed at c like a held relay, for a catch-up by index.
+            self._index_unbuffered(keys)
+            return
         # _append inlined for the usual case (a delta under the message cap)
         buf = self._buf
         limit = self.config.max_message_bytes - OBJ_OVERHEAD - MSG_OVERHEAD
@@ -439,11 +446,17 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             mod.pop(key, None)
             mod[key] = c
 
-    def _touch_mod(self, key: str) -> None:
-        """Index a change not (yet) in the buffer at ``c``: a neighbour's watermark is at most
-        ``c``, so a catch-up by index ships the key (see _on_hello)."""
-        self._mod.pop(key, None)
-        self._mod[key] = self._c
+    def _index_unbuffered(self, keys: Iterable[str]) -> None:
+        """Index changes that are not (yet) in the buffer (relays held or dropped, changes no
+        neighbour is to be sent) at ``c``: a neighbour's watermark of our stream says nothing
+        about them, so one at or below ``c`` that comes back is caught up by index (which ships
+        these keys), not by resending the buffer (see _on_hello)."""
+        mod = self._mod
+        c = self._c
+        for key in keys:
+            mod.pop(key, None)
+            mod[key] = c
+        self._unbuffered = c
 
     def _append(  # noqa: PLR0917
         self,
