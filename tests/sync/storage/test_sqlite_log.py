@@ -55,7 +55,7 @@ def test_reads_merge_the_log_and_objects_whatever_the_fold_point(
     tmp_path: Path, log_rows: int
 ) -> None:
     rng = random.Random(log_rows)
-    store = SQLiteStore(tmp_path / "d", batch=2, log_rows=log_rows)
+    store = SQLiteStore(tmp_path / "d", batch=2, log_rows=log_rows, log_pages=1 << 20)
     ro = SQLiteStore(tmp_path / "d", readonly=True)  # a reader beside the writer merges too
     model: dict[str, bytes] = {}
     try:
@@ -145,6 +145,43 @@ def test_a_format_2_dir_is_upgraded_without_recoding(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(DataDirFormatError, match="format 4"):
         SQLiteStore(path)  # what an older version does with a newer format, seen from here
+
+
+def test_a_database_past_log_pages_commits_in_place(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "d", log_rows=8, log_pages=20)
+    try:
+        store.commit({"a": b"1"}, {})
+        assert store._log_on and _rows(tmp_path / "d", "log") == 1
+        big = {f"k{i:04}": bytes(300) for i in range(200)}  # ~15 pages of objects, once folded
+        store.commit(big, {})  # past log_rows: folded, and the database is now past log_pages
+        assert not store._log_on and _rows(tmp_path / "d", "log") == 0
+        store.commit({"a": b"2"}, {})
+        assert _rows(tmp_path / "d", "log") == 0 and store.get("a") == b"2"
+        assert store.count() == 201
+    finally:
+        store.close()
+    store = SQLiteStore(tmp_path / "d", log_rows=8, log_pages=20)
+    try:
+        assert not store._log_on  # decided again at open
+    finally:
+        store.close()
+
+
+def test_the_log_turned_off_holding_rows_is_folded_before_rows_go_in_place(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "d", log_rows=100)
+    try:
+        store.commit({"a": b"1", "b": b"1"}, {})
+        store.commit({}, {META_FORMAT: b"2"})  # (as a downgrade would) the log is off now
+        assert not store._log_on and store._logged == 2
+        assert store.get("a") == b"1"  # still read through the log
+        store.commit({"a": b"2"}, {})  # in place, after the log's rows
+        assert store.get("a") == b"2" and store.get("b") == b"1"
+        assert _rows(tmp_path / "d", "log") == 0
+        assert list(store.scan()) == [("a", b"2"), ("b", b"1")]
+    finally:
+        store.close()
 
 
 def test_log_rows_is_validated(tmp_path: Path) -> None:
