@@ -6,9 +6,11 @@ Every type follows one contract: ``T()`` is bottom; ``join`` (pure), ``merge`` (
 ``leq``, ``==``, ``copy()``, ``value``, ``decompose()``, ``diff(other)``; mutators apply in place
 and return their delta. ``encode``/``decode`` serialise any of them. See ``docs/crdts.md``.
 
-For type authors: :class:`CausalContext` and :data:`Dot`, the codec registry
-:func:`register`/:data:`TAGS` with the :class:`Writer`/:class:`Reader` helpers (your tags start
-at 128), :func:`check_value` and the error classes; ``crdts.testing`` checks your type against
+For type authors: the :class:`Lattice` mixin (``bottom``, ``<=``, a default ``join`` and
+``absorb`` from your ``copy``/``merge``/``leq``/``diff``), :class:`CausalContext` and
+:data:`Dot`, the codec registry :func:`register`/:data:`TAGS` with the
+:class:`Writer`/:class:`Reader` helpers (your tags start at 128), :func:`check_value` and the
+error classes; ``crdts.testing`` checks your type against
 the same law suite (``docs/testing.md``).
 """
 
@@ -24,6 +26,7 @@ from crdts._errors import CrdtError, DecodeError, EncodeError, RegistrationError
 from crdts._gcounter import GCounter
 from crdts._gset import GSet
 from crdts._hlc import HLC, HLCTimestamp
+from crdts._lattice import Lattice
 from crdts._lwwregister import LWWRegister
 from crdts._mvregister import MVRegister
 from crdts._ormap import ORMap
@@ -45,6 +48,7 @@ __all__ = [
     "GSet",
     "HLCTimestamp",
     "LWWRegister",
+    "Lattice",
     "MVRegister",
     "ORMap",
     "ORSet",

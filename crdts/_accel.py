@@ -55,6 +55,23 @@ dropped_scan: (
 ) = None
 build_index: Callable[[dict[Any, Any]], tuple[dict[str, dict[int, Any]], int]] | None = None
 decode_one: Callable[[bytes, int, int], tuple[Any, ...] | None] | None = None
+# AWLWWMap.absorb's fused put-delta path (compiled: not yet; the pure code in
+# _awlwwmap_absorb.py runs)
+absorb_put: (
+    Callable[
+        [
+            dict[Any, Any],
+            dict[str, int],
+            dict[str, Any],
+            dict[str, dict[int, Any]] | None,
+            dict[Any, Any],
+            dict[str, int],
+            dict[str, Any],
+        ],
+        Any,
+    ]
+    | None
+) = None
 canonical: (
     Callable[[dict[Any, Any], dict[str, int], dict[str, Any], int, int], bytes | None] | None
 ) = None

@@ -41,6 +41,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TypeAlias, cast
 
 from crdts import _accel
+from crdts._awlwwmap_absorb import NOT_MINE, absorb_put
 from crdts._awlwwmap_codec import (
     VERSION,
     decode_one_message,
@@ -366,6 +367,27 @@ class AWLWWMap(Lattice):
         if not isinstance(other, AWLWWMap):
             raise TypeError(f"cannot merge {type(other).__name__} into AWLWWMap")
         self._merge(other)
+
+    def absorb(self, d: AWLWWMap) -> AWLWWMap | None:
+        """In place: ``self := self ⊔ d``; returns what ``self`` lacked (``d.diff(old self)`` in
+        value, ``d`` itself when all of it was new) or ``None`` when ``d <= self`` (see
+        :meth:`Lattice.absorb`). A put's delta (one record, its dot and the few dots it
+        superseded: what a node receives most) takes one fused pass (``_awlwwmap_absorb.py``,
+        compiled when built); anything else ``leq``, ``diff`` and ``merge``."""
+        if not isinstance(d, AWLWWMap):
+            raise TypeError(f"cannot absorb {type(d).__name__} into AWLWWMap")
+        if d is self:
+            return None
+        rec = _one_dot(d)
+        if rec is not None:  # the commonest delta: one dot lookup decides
+            if _cc_has(self._cc, rec[0], rec[1]):
+                return None
+            self._merge_one(d, rec)
+            return d
+        got = absorb_put(self, d)
+        if got is not NOT_MINE:
+            return cast(AWLWWMap | None, got)
+        return Lattice.absorb(self, d)
 
     def _merge(self, other: AWLWWMap) -> None:
         yrec = _one_dot(other)

@@ -29,5 +29,6 @@ if [ "$#" -eq 0 ]; then
   DELTAMESH_PURE=1 python -m pytest -n "${PYTEST_WORKERS:-2}" -q \
     tests/crdts/test_laws.py tests/crdts/test_awlwwmap.py tests/crdts/test_awlwwmap_codec.py \
     tests/crdts/test_speedups.py tests/crdts/test_speedups_canonical.py \
-    tests/crdts/test_speedups_decode.py tests/crdts/test_awlwwmap_one_dot.py
+    tests/crdts/test_speedups_decode.py tests/crdts/test_awlwwmap_one_dot.py \
+    tests/crdts/test_awlwwmap_absorb.py
 fi

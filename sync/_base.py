@@ -46,14 +46,23 @@ class Entry:
 
     __slots__ = ("delta", "enc", "key", "origin", "seq", "skip", "src")
 
-    def __init__(self, seq: int, origin: str | None, key: str, delta: Crdt) -> None:
+    def __init__(  # noqa: PLR0917
+        self,
+        seq: int,
+        origin: str | None,
+        key: str,
+        delta: Crdt,
+        enc: bytes | None = None,
+        skip: frozenset[str] | None = None,
+        src: tuple[int, int] | None = None,
+    ) -> None:
         self.seq = seq
         self.origin = origin
         self.key = key
         self.delta = delta
-        self.enc: bytes | None = None
-        self.skip: frozenset[str] | None = None
-        self.src: tuple[int, int] | None = None
+        self.enc = enc
+        self.skip = skip
+        self.src = src
 
 
 class Peer:
@@ -124,6 +133,7 @@ class EngineBase:
     _early_hello: dict[str, Hello]
     _mod: dict[str, int]
     _merkle: MerkleIndex
+    _state_bytes: OrderedDict[str, bytes]  # key -> its current state's canonical encoding
     _session: int
     _recovering: bool
     _relay: dict[str, deque[Held]]
@@ -145,11 +155,12 @@ class EngineBase:
 
         def _touch_mod(self, key: str) -> None: ...
 
-        def _append(
+        def _append(  # noqa: PLR0917
             self,
             key: str,
             delta: Crdt,
             origin: str | None,
             skip: frozenset[str] | None,
             src: tuple[int, int] | None = None,
+            enc: bytes | None = None,
         ) -> None: ...

@@ -69,8 +69,15 @@ class DigestMixin(EngineBase):
             total += mmh3.hash64(self._encode(z), signed=False)[0]
         return (total & _MASK64).to_bytes(8, "big")
 
+    def _flush_merkle(self, limit: int | None = None) -> None:
+        """Rehash the keys changed since the last flush (at most ``limit``): their canonical
+        bytes straight from the state_bytes cache when there (the committer or the previous
+        reader encoded them), else through :meth:`_encoded_state`."""
+        cached = self._state_bytes if self._canonical is not None else None
+        self._merkle.flush(self._encoded_state, limit, cached)
+
     def _merkle_start(self, cu: Catchup) -> None:
-        self._merkle.flush(self._encoded_state)
+        self._flush_merkle()
         h, count = self._merkle.node(0, 0)
         cu.digest_done = False
         if count == 0:
@@ -132,7 +139,7 @@ class DigestMixin(EngineBase):
     def _on_digest(self, src: str, msg: Digest, out: list[Effect]) -> None:
         """Answer a probe, one bit per hash: a subtree that differs from ours, an item (or a
         one-object subtree) we do not hold."""
-        self._merkle.flush(self._encoded_state)
+        self._flush_merkle()
         node = self._merkle.node
         holds = self._merkle.holds
         bits = bytearray((msg.entries() + 7) // 8)
@@ -172,7 +179,7 @@ class DigestMixin(EngineBase):
             cu.outstanding[msg.req] = probe
             raise ProtocolViolationError(f"{len(bits)} bytes of bits for {len(entries)} hashes")
         cu.last_progress = now
-        self._merkle.flush(self._encoded_state)
+        self._flush_merkle()
         threshold = self.config.merkle_leaf_threshold
         ship: list[str] = []
         for n, e in enumerate(entries):

@@ -192,6 +192,8 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         self._recv: OrderedDict[str, tuple[int, RangeTracker]] = OrderedDict()
         self._early_hello: dict[str, Hello] = {}
         self._crdt_types: dict[type, bool] = {}
+        # per CRDT type received: its absorb (``None``: leq, diff and merge instead)
+        self._absorbs: dict[type, Callable[[Crdt, Crdt], Crdt | None] | None] = {}
         self._recent: OrderedDict[tuple[str, bytes], Crdt] = OrderedDict()
         self._recent_cost = 0  # bytes charged for _recent's entries (see _RECENT_BUDGET)
         # this round's joins of several buffer entries of one object: (key, *seqs) -> (delta, enc)
@@ -362,7 +364,13 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         self._merkle.touch(key)
         self._state_bytes.pop(key, None)
 
-    def _record(self, key: str, delta: Crdt, origin: str | None) -> None:
+    def _record(self, key: str, delta: Crdt, origin: str | None, enc: bytes | None = None) -> None:
+        """Record one change of object ``key`` (``delta``, encoded as ``enc`` when known) from
+        ``origin`` (``None``: local); the receive path records a message's changes at once
+        (:meth:`_record_received`)."""
+        if origin is not None:
+            self._record_received([(key, delta, enc)], origin)
+            return
         self._touch(key)
         if self.on_record is not None:
             self.on_record(key)
@@ -374,15 +382,62 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             self._mod[key] = self._c - 1
             self._gc()
             return
+        self._append(key, delta, None, None, None, enc)
+
+    def _record_received(self, changes: list[tuple[str, Crdt, bytes | None]], origin: str) -> None:
+        """Record the changes one message from ``origin`` made, in order: ``(key, delta, enc)``,
+        ``enc`` the delta's encoding when known (the received bytes, when all of a received
+        delta was new), else ``None`` (encoded here). What is the same for every object of a
+        message is decided once: the relay hold (one :class:`Held` per message) and the buffer
+        entries' ``skip`` and ``src``. ``changes`` is kept (by a hold): not reused by callers."""
+        touch = self._merkle.touch
+        cached = self._state_bytes.pop
+        on_record = self.on_record
+        for key, _, _ in changes:
+            touch(key)
+            cached(key, None)
+            if on_record is not None:
+                on_record(key)
+        if not self._mode.delta:
+            return
+        mod = self._mod
+        if not self._peers:  # nobody to deliver to: a future neighbour gets a catch-up instead
+            for key, _, _ in changes:
+                self._c += 1
+                mod.pop(key, None)
+                mod[key] = self._c - 1
+            self._gc()
+            return
         skip: frozenset[str] | None = None
         src: tuple[int, int] | None = None
-        if self._rx is not None and origin is not None:
-            src = self._rx[:2]
-            skip = self._hold_relay(key, delta, origin, self._rx)
-            if skip is not None and len(skip) >= len(self._peers):
-                self._touch_mod(key)  # every neighbour waits: nothing to send now
-                return
-        self._append(key, delta, origin, skip, src)
+        rx = self._rx
+        if rx is not None:
+            src = rx[:2]
+            later = self._hold_relay(origin)
+            if later is not None:
+                self._hold(origin, changes, later, rx)
+                if len(later) + 1 >= len(self._peers):  # every neighbour waits: nothing now
+                    c = self._c
+                    for key, _, _ in changes:
+                        mod.pop(key, None)
+                        mod[key] = c  # see _touch_mod
+                    return
+                skip = frozenset(later).union((origin,))
+        # _append inlined for the usual case (a delta under the message cap)
+        buf = self._buf
+        limit = self.config.max_message_bytes - OBJ_OVERHEAD - MSG_OVERHEAD
+        encode = self._encode
+        for key, delta, enc in changes:
+            if enc is None:
+                enc = encode(delta)
+            if len(enc) + len(key) > limit:
+                self._append(key, delta, origin, skip, src, enc)
+                continue
+            c = self._c
+            buf.append(Entry(c, origin, key, delta, enc, skip, src))
+            self._c = c + 1
+            mod.pop(key, None)
+            mod[key] = c
 
     def _touch_mod(self, key: str) -> None:
         """Index a change not (yet) in the buffer at ``c``: a neighbour's watermark is at most
@@ -390,26 +445,25 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         self._mod.pop(key, None)
         self._mod[key] = self._c
 
-    def _append(
+    def _append(  # noqa: PLR0917
         self,
         key: str,
         delta: Crdt,
         origin: str | None,
         skip: frozenset[str] | None,
         src: tuple[int, int] | None = None,
+        enc: bytes | None = None,
     ) -> None:
-        enc = self._encode(delta)
+        """Buffer ``delta`` (encoded as ``enc``, or here) under the next sequence number(s)."""
+        if enc is None:
+            enc = self._encode(delta)
         parts = (
             self._split(delta)
             if len(enc) + len(key) + OBJ_OVERHEAD + MSG_OVERHEAD > self.config.max_message_bytes
             else [(delta, enc)]
         )
         for d, e in parts:  # an oversized delta becomes several entries, each under the cap
-            entry = Entry(self._c, origin, key, d)
-            entry.enc = e
-            entry.skip = skip
-            entry.src = src
-            self._buf.append(entry)
+            self._buf.append(Entry(self._c, origin, key, d, e, skip, src))
             self._c += 1
         self._mod.pop(key, None)
         self._mod[key] = self._c - 1
@@ -516,7 +570,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             return out
         prehash = self.config.merkle_prehash_per_round
         if prehash and self._merkle.dirty:  # bounded: the index is ready before it is needed
-            self._merkle.flush(self._encoded_state, prehash)
+            self._flush_merkle(prehash)
         if self.config.relay_hold:
             self._relay_due(now)
             if self._peers:
@@ -623,7 +677,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         # what it calls per object, and each object's current state looked up once (a
         # LazyState lookup is a Python call) and carried to the join below.
         m = self.metrics.peer(src)
-        decoded: list[tuple[str, Crdt, Crdt | None]] = []
+        decoded: list[tuple[str, Crdt, Crdt | None, bytes]] = []
         cap = self.config.max_object_bytes
         seen: list[tuple[str, Crdt]] = []  # byte-identical to one joined before: skip the join
         recent = self._recent
@@ -663,7 +717,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             if x is not None and type(x) is not t:
                 count_error(src, TypeMismatchError(f"{key!r}: {t.__name__} for {type(x).__name__}"))
                 continue
-            decoded.append((key, d, x))
+            decoded.append((key, d, x, data))
             if tag is not None:  # joined just below (states only grow: a repeat adds nothing)
                 recent[tag] = d
                 self._recent_cost += _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(key) + n)
@@ -676,7 +730,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             if p is not None:
                 known = p.known
                 own = p.known_own
-                for key, d in [*((key, d) for key, d, _ in decoded), *seen]:
+                for key, d in [*((key, d) for key, d, _, _ in decoded), *seen]:
                     k = known.get(key)
                     if k is None:
                         known[key] = d  # shared: a received delta is never mutated
@@ -685,44 +739,86 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
                             k = known[key] = k.copy()
                             own.add(key)
                         k.merge(d)
+        if not decoded:
+            return
         mode = self._mode
+        if mode.rr and mode.delta:
+            self._join_rr(src, decoded)
+        elif not mode.delta:
+            self._join_state(src, decoded)
+        else:
+            self._join_classic(src, decoded)
+
+    def _join_rr(self, src: str, decoded: list[tuple[str, Crdt, Crdt | None, bytes]]) -> None:
+        """RR: join what each received delta adds (``x.absorb(d)``: ``Δ(d, x)``, joined in
+        place) and record only that. When all of ``d`` was new, ``absorb`` returns ``d``
+        itself, and the bytes it came in are its buffer entry's encoding (relayed as received,
+        not encoded again). A received delta is never mutated (the known filter and the
+        repeat cache share it): the state takes a copy, absorb only reads it."""
+        state = self._state
+        state_get = state.get
         subs = self.subscriptions
         any_subs = bool(subs)  # no subscription: no callback runs here to add one
-        if mode.rr or not mode.delta:
-            for key, d, x in decoded:
-                if x is None:  # an earlier object of this message may have created it
-                    x = state_get(key)
-                watch = any_subs and subs.wants(key)
+        absorbs = self._absorbs
+        changes: list[tuple[str, Crdt, bytes | None]] = []
+        notes: list[tuple[str, Any, Crdt]] = []
+        for key, d, x, data in decoded:
+            if x is None:
+                x = state_get(key)  # an earlier object of this message may have created it
                 if x is None:
-                    if mode.delta:
-                        self._state[key] = d.copy()
-                        self._record(key, d, src)
-                    else:
-                        self._state[key] = d
-                        self._touch(key)
-                        if self.on_record is not None:
-                            self.on_record(key)
-                    if watch:
-                        self._notify(key, _MISSING, self._state[key], src)
+                    x = state[key] = d.copy()
+                    changes.append((key, d, data))
+                    if any_subs and subs.wants(key):
+                        notes.append((key, _MISSING, x))
                     continue
+            watch = any_subs and subs.wants(key)
+            old = x.value if watch else None
+            absorb = absorbs[type(d)]
+            if absorb is not None:
+                delta = absorb(x, d)
+                if delta is None:
+                    continue
+            else:  # a type without absorb: the same in three steps
                 if d.leq(x):
                     continue
+                delta = d.diff(x)  # RR: only what x lacks is joined and forwarded
+                x.merge(delta)
+            changes.append((key, delta, data if delta is d else None))
+            if watch:
+                notes.append((key, old, x))
+        if changes:
+            self._record_received(changes, src)
+        for key, old, x in notes:
+            self._notify(key, old, x, src)
+
+    def _join_state(self, src: str, decoded: list[tuple[str, Crdt, Crdt | None, bytes]]) -> None:
+        """STATE mode: join whole states; nothing is buffered."""
+        state_get = self._state.get
+        subs = self.subscriptions
+        for key, d, x, _ in decoded:
+            if x is None:  # an earlier object of this message may have created it
+                x = state_get(key)
+            watch = bool(subs) and subs.wants(key)
+            if x is None:
+                self._state[key] = d
+                old = _MISSING
+            elif d.leq(x):
+                continue
+            else:
                 old = x.value if watch else None
-                if mode.delta:
-                    delta = d.diff(x)  # RR: only what x lacks is joined and forwarded
-                    x.merge(delta)
-                    self._record(key, delta, src)
-                else:
-                    x.merge(d)
-                    self._touch(key)
-                    if self.on_record is not None:
-                        self.on_record(key)
-                if watch:
-                    self._notify(key, old, x, src)
-            return
-        # Classic delta / BP without RR: a delta-group that inflates X is buffered whole.
+                x.merge(d)
+            self._touch(key)
+            if self.on_record is not None:
+                self.on_record(key)
+            if watch:
+                self._notify(key, old, self._state[key], src)
+
+    def _join_classic(self, src: str, decoded: list[tuple[str, Crdt, Crdt | None, bytes]]) -> None:
+        """Classic delta / BP without RR: a delta-group that inflates X is buffered whole (as
+        received: its bytes are the entries' encodings)."""
+        subs = self.subscriptions
         inflating: list[tuple[str, Crdt, Any, Crdt | None]] = []
-        for key, d, _ in decoded:
+        for key, d, _, _ in decoded:
             x = self._state.get(key)
             if x is None or not d.leq(x):
                 watch = bool(subs) and subs.wants(key)
@@ -737,8 +833,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
                 self._state[key] = d.copy()
             else:
                 x.merge(d)
-        for key, d, _ in decoded:
-            self._record(key, d, src)
+        self._record_received([(key, d, data) for key, d, _, data in decoded], src)
         if subs:
             for key, _, old, _x in inflating:
                 if subs.wants(key):
@@ -749,6 +844,8 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         ok = self._crdt_types.get(t)
         if ok is None:
             ok = self._crdt_types[t] = all(hasattr(t, name) for name in _CONTRACT)
+            # Lattice.absorb (join and return what was new, in one pass) where the type has it
+            self._absorbs[t] = getattr(t, "absorb", None) if ok else None
         return ok
 
     # -- introspection ----------------------------------------------------------------------------
@@ -776,7 +873,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         """Distinct objects not yet acknowledged by some neighbour, plus unsent catch-up objects."""
         pending = {e.key for e in self._buf}
         for q in self._relay.values():
-            pending.update(h.key for h in q)
+            pending.update(key for h in q for key, _, _ in h.items)
         for p in self._peers.values():
             if p.catchup is not None:
                 pending.update(p.catchup.ship[p.catchup.shipped.mark :])

@@ -53,10 +53,15 @@ class MerkleIndex:
     remains per object is its item hash, its entry in the item multiset and in its leaf.
     """
 
-    __slots__ = ("_dirty", "_item_count", "_items", "leaf_keys", "levels")
+    __slots__ = ("_dirty", "_item_count", "_items", "_levels", "_pend", "leaf_keys")
 
     def __init__(self) -> None:
-        self.levels: list[dict[int, list[int]]] = [{} for _ in range(DEPTH)]
+        self._levels: list[dict[int, list[int]]] = [{} for _ in range(DEPTH)]
+        # Changes a flush made to the deepest stored level that the levels above do not show
+        # yet: parent prefix -> [sum of item deltas (unreduced), keys added]. Applied when a
+        # level above is read (:meth:`_settle`): a flush runs every round under write load, a
+        # read only during a catch-up, and this holds at most 16^(DEPTH-2) entries.
+        self._pend: dict[int, list[int]] = {}
         self.leaf_keys: dict[int, str | list[str]] = {}
         self._items: dict[str, int] = {}
         # item hash -> how many keys have it (a multiset, so a 2^-64 collision is harmless):
@@ -75,18 +80,48 @@ class MerkleIndex:
     def dirty(self) -> int:
         return len(self._dirty)
 
+    @property
+    def levels(self) -> list[dict[int, list[int]]]:
+        """Per level above the leaves: ``prefix -> [sum of its items mod 2^64, key count]``."""
+        if self._pend:
+            self._settle()
+        return self._levels
+
+    def _settle(self) -> None:
+        """Carry the pending changes of the deepest stored level up to the root."""
+        pend, self._pend = self._pend, {}
+        levels = [self._levels[lv] for lv in range(DEPTH - 2, -1, -1)]
+        for prefix, (delta, grow) in pend.items():
+            delta &= _MASK
+            p = prefix
+            for level in levels:
+                node = level.get(p)
+                if node is None:
+                    level[p] = [delta, grow]
+                else:
+                    node[0] = (node[0] + delta) & _MASK
+                    node[1] += grow
+                p >>= FANOUT_BITS
+
     def __len__(self) -> int:
         return len(self._items)
 
-    def flush(self, encoded_state: Callable[[str], bytes], limit: int | None = None) -> None:
+    def flush(
+        self,
+        encoded_state: Callable[[str], bytes],
+        limit: int | None = None,
+        cached: Mapping[str, bytes] | None = None,
+    ) -> None:
         """Rehash every dirty key (at most ``limit`` of them), reading its current encoding
-        through ``encoded_state``.
+        from ``cached`` (encodings the caller keeps, e.g. of recent changes) or else through
+        ``encoded_state``.
 
         One pass for the whole batch (the engine flushes once per round, every key changed in
-        it): each key's UTF-8 is hashed twice (its place, its item) but built once, and the path
-        of each changed item is updated inline, with the levels' dicts and shifts looked up once
-        per batch rather than once per key and level (this ran for every change of every
-        object: a tenth of a node's CPU under write load, as per-key calls)."""
+        it): each key's UTF-8 is hashed twice (its place, its item) but built once, and only
+        the deepest stored level is updated per key; what that changes above it is carried up
+        once per parent when a level above is read (:meth:`_settle`), not once per key and
+        level (this runs for every change of every object: a tenth of a node's CPU under
+        write load, as per-key calls)."""
         if not self._dirty:
             return
         dirty: Iterable[str]
@@ -96,21 +131,30 @@ class MerkleIndex:
             pop = self._dirty.pop
             dirty = [pop() for _ in range(limit)]
         items = self._items
+        iget = items.get
         counts = self._item_count
+        cget = counts.get
         leaves = self.leaf_keys
         h64 = mmh3.hash64
-        levels = [(self.levels[lv], 64 - FANOUT_BITS * lv) for lv in range(1, DEPTH)]
-        root = self.levels[0]
+        bottom = self._levels[DEPTH - 1]
+        bget = bottom.get
+        pend = self._pend
+        pget = pend.get
+        shift = 64 - FANOUT_BITS * (DEPTH - 1)
         leaf_shift = 64 - FANOUT_BITS * DEPTH
+        known = (cached or {}).get
         for key in dirty:
             kb = key.encode("utf-8", "surrogatepass")
-            new = h64(len(kb).to_bytes(4, "big") + kb + encoded_state(key), signed=False)[0]
-            old = items.get(key)
+            b = known(key)
+            if b is None:
+                b = encoded_state(key)
+            new = h64(len(kb).to_bytes(4, "big") + kb + b, signed=False)[0]
+            old = iget(key)
             if old == new:
                 continue
             kh = h64(kb, signed=False)[0]
             items[key] = new
-            counts[new] = counts.get(new, 0) + 1
+            counts[new] = cget(new, 0) + 1
             if old is None:
                 leaf = kh >> leaf_shift
                 bucket = leaves.get(leaf)
@@ -123,26 +167,27 @@ class MerkleIndex:
                 delta = new
                 grow = 1
             else:
-                if counts[old] == 1:
+                n = counts[old]
+                if n == 1:
                     del counts[old]
                 else:
-                    counts[old] -= 1
+                    counts[old] = n - 1
                 delta = (new - old) & _MASK
                 grow = 0
-            node = root.get(0)
+            p = kh >> shift
+            node = bget(p)
             if node is None:
-                root[0] = [delta, 1]
+                bottom[p] = [delta, 1]
             else:
                 node[0] = (node[0] + delta) & _MASK
                 node[1] += grow
-            for level, shift in levels:
-                p = kh >> shift
-                node = level.get(p)
-                if node is None:
-                    level[p] = [delta, 1]
-                else:
-                    node[0] = (node[0] + delta) & _MASK
-                    node[1] += grow
+            p >>= FANOUT_BITS
+            up = pget(p)
+            if up is None:
+                pend[p] = [delta, grow]
+            else:
+                up[0] += delta  # reduced when settled
+                up[1] += grow
 
     def set_item(self, key: str, item: int) -> None:
         """``key``'s item hash is ``item`` (computed by the caller from the canonical encoding
@@ -182,21 +227,21 @@ class MerkleIndex:
         sizes: Counter[int] = Counter()
         for leaf, bucket in leaves.items():
             sizes[leaf >> FANOUT_BITS] += 1 if type(bucket) is str else len(bucket)
-        self.levels[DEPTH - 1] = {p: [h & _MASK, sizes[p]] for p, h in sums.items()}
+        self._levels[DEPTH - 1] = {p: [h & _MASK, sizes[p]] for p, h in sums.items()}
         for level in range(DEPTH - 2, -1, -1):
             above: dict[int, list[int]] = {}
-            for prefix, (h, n) in self.levels[level + 1].items():
+            for prefix, (h, n) in self._levels[level + 1].items():
                 node = above.get(prefix >> FANOUT_BITS)
                 if node is None:
                     above[prefix >> FANOUT_BITS] = [h, n]
                 else:
                     node[0] = (node[0] + h) & _MASK
                     node[1] += n
-            self.levels[level] = above
+            self._levels[level] = above
         self._dirty.difference_update(items)
 
     def _set(self, key: str, new: int) -> None:
-        levels = self.levels
+        levels = self._levels  # every level updated here: independent of what is pending
         items = self._items
         counts = self._item_count
         leaves = self.leaf_keys
@@ -244,7 +289,9 @@ class MerkleIndex:
         """``(hash, key count)`` of a subtree (``(0, 0)`` when empty). Call :meth:`flush` first."""
         if level == DEPTH:
             return self._leaf(prefix)
-        n = self.levels[level].get(prefix) if 0 <= level < DEPTH else None
+        if self._pend and level < DEPTH - 1:
+            self._settle()
+        n = self._levels[level].get(prefix) if 0 <= level < DEPTH else None
         return (n[0], n[1]) if n is not None else (0, 0)
 
     def children(self, level: int, prefix: int) -> list[tuple[int, int, int]]:
@@ -259,7 +306,9 @@ class MerkleIndex:
                 if c:
                     out.append((p, h, c))
             return out
-        below = self.levels[level + 1]
+        if self._pend and level + 1 < DEPTH - 1:
+            self._settle()
+        below = self._levels[level + 1]
         for i in range(FANOUT):
             p = (prefix << FANOUT_BITS) | i
             n = below.get(p)

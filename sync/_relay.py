@@ -34,18 +34,24 @@ _MAX_HOLDS = 4
 
 
 class Held:
-    """A received delta whose relay waits (relay_hold): when it came, its key and delta, the
-    source's epoch and the end of the source's interval it came in, and the neighbours it is
-    held for (neighbours of the source, which should get it from there)."""
+    """The received deltas of one message whose relay waits (relay_hold): when they came, their
+    keys, deltas and encodings (``None``: encoded when relayed), the source's epoch and the end
+    of the source's interval they came in, and the neighbours they are held for (neighbours of
+    the source, which should get them from there). One per message, not per object: every
+    object of a message shares all of that but the key, and the hold is decided per message."""
 
-    __slots__ = ("delta", "epoch", "hi", "key", "later", "t")
+    __slots__ = ("epoch", "hi", "items", "later", "t")
 
-    def __init__(  # noqa: PLR0917
-        self, t: float, key: str, delta: Crdt, epoch: int, hi: int, later: set[str]
+    def __init__(
+        self,
+        t: float,
+        items: list[tuple[str, Crdt, bytes | None]],
+        epoch: int,
+        hi: int,
+        later: set[str],
     ) -> None:
         self.t = t
-        self.key = key
-        self.delta = delta
+        self.items = items
         self.epoch = epoch
         self.hi = hi
         self.later = later
@@ -54,27 +60,33 @@ class Held:
 class RelayMixin(EngineBase):
     """The relay hold of :class:`~sync.SyncEngine` (see the module docstring)."""
 
-    def _hold_relay(
-        self, key: str, delta: Crdt, origin: str, rx: tuple[int, int, float]
-    ) -> frozenset[str] | None:
-        """relay_hold: the neighbours (plus ``origin``) that should get ``delta`` from
-        ``origin`` directly (each lists the other as a neighbour in its last Have); its relay to
-        them is held. ``None``: relay to every other neighbour now."""
+    def _hold_relay(self, origin: str) -> set[str] | None:
+        """relay_hold: the neighbours that should get a delta received from ``origin`` from
+        ``origin`` directly (each lists the other as a neighbour in its last Have): its relay to
+        them is held. ``None``: relay to every other neighbour now. The same for every object of
+        a message: the engine asks once per message."""
         peers = self._peers
         src = peers.get(origin)
         if src is None or not src.have:
             return None
         theirs = src.have
         later = {w for w, p in peers.items() if w != origin and w in theirs and origin in p.have}
-        if not later:
-            return None
+        return later or None
+
+    def _hold(
+        self,
+        origin: str,
+        items: list[tuple[str, Crdt, bytes | None]],
+        later: set[str],
+        rx: tuple[int, int, float],
+    ) -> None:
+        """Hold the relay of ``items`` (one message's changes from ``origin``) for ``later``."""
         epoch, hi, now = rx
         q = self._relay.get(origin)
         if q is None:
             q = self._relay[origin] = deque()
-        q.append(Held(now, key, delta, epoch, hi, later))
-        self.metrics.relays_held += len(later)
-        return frozenset(later) | {origin}
+        q.append(Held(now, items, epoch, hi, later))
+        self.metrics.relays_held += len(later) * len(items)
 
     def _has(self, peer: str, origin: str, h: Held) -> bool:
         """Whether ``peer``'s last Have shows it holds ``origin``'s stream up to ``h.hi``."""
@@ -121,7 +133,8 @@ class RelayMixin(EngineBase):
                 if h.later:
                     self._release(origin, h, h.later, late=True)
                 else:
-                    self._touch_mod(h.key)
+                    for key, _, _ in h.items:
+                        self._touch_mod(key)
             if not q:
                 del self._relay[origin]
                 self._released.pop(origin, None)
@@ -144,15 +157,17 @@ class RelayMixin(EngineBase):
         """Relay ``h`` to those of ``ws`` that have not reported holding it."""
         need = [w for w in ws if not self._has(w, origin, h)]
         if not need:
-            self._touch_mod(h.key)
+            for key, _, _ in h.items:
+                self._touch_mod(key)
             return
         if late:
-            self.metrics.relays_late += len(need)
+            self.metrics.relays_late += len(need) * len(h.items)
         else:
-            self.metrics.relays_released += len(need)
-        self._append(
-            h.key, h.delta, origin, frozenset(self._peers).difference(need), (h.epoch, h.hi)
-        )
+            self.metrics.relays_released += len(need) * len(h.items)
+        skip = frozenset(self._peers).difference(need)
+        src = (h.epoch, h.hi)
+        for key, delta, enc in h.items:
+            self._append(key, delta, origin, skip, src, enc)
 
     def _report_have(self, out: list[Effect]) -> None:
         """Tell every neighbour our neighbours, how far we hold each one's stream, and how far

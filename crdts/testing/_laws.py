@@ -18,17 +18,20 @@ from hypothesis import strategies as st
 
 from crdts._codec import decode, encode
 from crdts._errors import DecodeError
+from crdts._lattice import Lattice
 from crdts.testing._histories import Universe, apply_op, pick, typed, universes
 from crdts.testing._spec import TypeSpec
 
 __all__ = [
     "LAW_CHECKS",
+    "assert_absorb",
     "assert_codec_round_trip",
     "assert_decomposition",
     "assert_inflation",
     "assert_join_laws",
     "assert_leq_order",
     "assert_minimal_diff",
+    "check_absorb",
     "check_canonical_encoding",
     "check_codec_round_trip",
     "check_decode_errors",
@@ -108,6 +111,48 @@ def assert_minimal_diff(x: Any, y: Any, bottom: Any) -> None:
     for p in d.decompose():
         assert not p.leq(y), "diff ships a part the receiver already has"
     assert x.diff(x) == bottom, "x.diff(x) must be bottom"
+
+
+def assert_absorb(x: Any, d: Any, later: Any = None) -> Any:
+    """``x.absorb(d)`` joins ``d`` into ``x`` in place and returns exactly what ``x`` lacked.
+
+    With ``old`` a copy of ``x`` from before: afterwards ``x == old ⊔ d``; the result is
+    ``None`` iff ``d <= old``; otherwise it equals ``d.diff(old)`` in value (so ``old ⊔ D ==
+    old ⊔ d`` and ``D <= d``). Equality, not merely "no bigger": ``d.diff(old)`` is the join of
+    the irreducible parts of ``d`` that ``old`` lacks, the one minimal such delta, so a correct
+    fused ``absorb`` cannot return anything else. A type without ``absorb`` (not a
+    :class:`~crdts.Lattice`) is checked with ``Lattice.absorb``, the ``leq``/``diff``/``merge``
+    sequence the sync engine then uses. ``d`` is left unchanged, and when ``later`` is
+    given it is merged into ``x`` afterwards, which must change neither ``d`` nor the result
+    (``x`` keeps no mutable part of them). Returns the result."""
+    aliased = d is x
+    own = getattr(x, "absorb", None)
+    # a type without absorb gets what the sync engine does for it: the Lattice default
+    absorb: Callable[[Any], Any] = own if own is not None else lambda d: Lattice.absorb(x, d)
+    old = x.copy()
+    d_before = d.copy()
+    was_leq = d.leq(old)
+    want = old.join(d)
+    minimal = d.diff(old)
+    got = absorb(d)
+    assert x == want, "after x.absorb(d), x must equal old x ⊔ d"
+    if not aliased:
+        assert d == d_before, "absorb must not mutate its argument"
+    if was_leq:
+        assert got is None, "absorb must return None when d <= x (nothing new)"
+        return got
+    assert got is not None, "absorb returned None but d was not <= x"
+    assert type(got) is type(x), "absorb must return a delta of the state's own type"
+    assert got == minimal, "absorb must return what x lacked: d.diff(old x) in value"
+    assert old.join(got) == want, "old x ⊔ absorb(d) must equal old x ⊔ d"
+    assert got.leq(d), "the part absorb returns is not <= d"
+    if later is not None:
+        got_before = got.copy()
+        x.merge(later)
+        assert got == got_before, "mutating x afterwards changed the delta absorb returned"
+        if not aliased:
+            assert d == d_before, "mutating x afterwards changed the absorbed d"
+    return got
 
 
 def assert_codec_round_trip(
@@ -227,6 +272,39 @@ def check_minimal_diff(
     _run(spec, "minimal_diff", minimal_diff, settings)
 
 
+def check_absorb(
+    spec: TypeSpec, *, settings: hypothesis.settings | None = None, max_steps: int = 10
+) -> None:
+    """:func:`assert_absorb` on states and deltas of random histories: each replica absorbs
+    another replica's state, a delta, a diff and a random part of a decomposition (partial
+    delivery), then a mutator runs on it (which must not change what absorb returned), and
+    absorbing the same again returns ``None``."""
+
+    def absorb(data: st.DataObject) -> None:
+        u = data.draw(universes(spec, max_steps))
+        for x, y, z in _rotations(u):
+            assert_absorb(x.copy(), y, z)
+        x, d, z = pick(u, data, 3)
+        assert_absorb(x.copy(), d, z)
+        own = x.copy()
+        assert_absorb(own, own)  # a state absorbing itself: nothing new
+        replica = data.draw(st.sampled_from(sorted(u.states)))
+        src = data.draw(st.sampled_from(sorted(u.states)))
+        x, y = u.states[replica], u.states[src]
+        parts = y.decompose()
+        mask = data.draw(st.integers(0, (1 << 64) - 1))
+        for d in (y.diff(x), *(p for i, p in enumerate(parts) if (mask >> (i % 64)) & 1)):
+            got = assert_absorb(x, d)
+            if got is not None:  # a mutator on the receiver leaves the returned delta alone
+                before = got.copy()
+                op = data.draw(st.sampled_from(spec.ops))
+                apply_op(u, replica, op, data.draw(op.args))
+                assert got == before, "a mutator on x changed the delta absorb returned"
+            assert assert_absorb(x, d) is None, "absorbing the same delta twice changed x"
+
+    _run(spec, "absorb", absorb, settings)
+
+
 def _needs_codec(spec: TypeSpec) -> None:
     if not spec.codec:
         raise ValueError(
@@ -344,6 +422,7 @@ LAW_CHECKS: dict[str, Callable[..., None]] = {
     "delta_inflation": check_delta_inflation,
     "decomposition": check_decomposition,
     "minimal_diff": check_minimal_diff,
+    "absorb": check_absorb,
     "codec_round_trip": check_codec_round_trip,
     "canonical_encoding": check_canonical_encoding,
     "decode_errors": check_decode_errors,

@@ -149,3 +149,54 @@ def test_a_batched_flush_builds_the_index_one_set_item_per_key_builds() -> None:
 
 def _leaves(m: MerkleIndex) -> dict[int, list[str]]:
     return {p: sorted([b] if isinstance(b, str) else b) for p, b in m.leaf_keys.items()}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["change", "flush", "read", "set_item"]),
+            st.text(max_size=3),
+            st.binary(max_size=3),
+        ),
+        max_size=80,
+    )
+)
+def test_levels_carried_up_on_read_equal_a_rebuild_whatever_the_interleaving(
+    ops: list[tuple[str, str, bytes]],
+) -> None:
+    # A flush updates only the deepest stored level and leaves the levels above pending until
+    # one of them is read; reads, item sets and slices in any order must see what a rebuild sees.
+    state: dict[str, bytes] = {}
+    m = MerkleIndex()
+    for op, key, value in ops:
+        if op == "change":
+            state[key] = value
+            m.touch(key)
+        elif op == "flush":
+            m.flush(state.__getitem__, 1 + len(value))
+        elif op == "read":
+            m.node(len(value) % (DEPTH + 1), 0)
+            m.children(len(value) % DEPTH, 0)
+        elif key in state:
+            m.set_item(key, item_hash(key, state[key]))
+    m.flush(state.__getitem__)
+    fresh = build(state)
+    for level in range(DEPTH):
+        for prefix in fresh.levels[level]:
+            assert m.node(level, prefix) == fresh.node(level, prefix)
+    assert m.levels == fresh.levels
+
+
+def test_a_flush_reads_the_callers_cached_bytes_first() -> None:
+    state = {f"k{i}": bytes([i]) for i in range(50)}
+    m = MerkleIndex()
+    m.touch_all(state)
+    asked: list[str] = []
+
+    def encoded(key: str) -> bytes:
+        asked.append(key)
+        return state[key]
+
+    m.flush(encoded, cached={k: v for k, v in state.items() if k < "k3"})
+    assert sorted(asked) == sorted(k for k in state if k >= "k3")
+    assert m.node(0, 0) == build(state).node(0, 0)
