@@ -14,7 +14,7 @@ if os.environ.get("DELTAMESH_PURE", "") in {"", "0"}:
     ext_modules.append(
         Extension(
             "crdts._speedups",
-            sources=["crdts/_speedups.c", "crdts/_speedups_pack.c"],
+            sources=["crdts/_speedups.c", "crdts/_speedups_pack.c", "crdts/_speedups_absorb.c"],
             optional=True,  # a failed compile leaves the pure-Python path, never a failed install
             extra_compile_args=["-O2"],
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "COMPILED",
+    "absorb_put",
     "build_index",
     "canonical",
     "cols",
@@ -55,8 +56,6 @@ dropped_scan: (
 ) = None
 build_index: Callable[[dict[Any, Any]], tuple[dict[str, dict[int, Any]], int]] | None = None
 decode_one: Callable[[bytes, int, int], tuple[Any, ...] | None] | None = None
-# AWLWWMap.absorb's fused put-delta path (compiled: not yet; the pure code in
-# _awlwwmap_absorb.py runs)
 absorb_put: (
     Callable[
         [
@@ -89,6 +88,7 @@ if os.environ.get("DELTAMESH_PURE", "") in {"", "0"}:
         dropped_scan = _speedups.dropped_scan
         build_index = _speedups.build_index
         canonical = _speedups.canonical
+        absorb_put = _speedups.absorb_put
         decode_one = _speedups.decode_one
 
 COMPILED = cols is not None

@@ -378,6 +378,14 @@ class AWLWWMap(Lattice):
             raise TypeError(f"cannot absorb {type(d).__name__} into AWLWWMap")
         if d is self:
             return None
+        fast = _accel.absorb_put
+        if fast is not None:
+            xc, dc = self._cc, d._cc
+            got = fast(self._store, xc.vv, xc.cloud, self._dix, d._store, dc.vv, dc.cloud)
+            if got is None:
+                return None
+            if got is not NotImplemented:
+                return self._absorbed(d, got)
         rec = _one_dot(d)
         if rec is not None:  # the commonest delta: one dot lookup decides
             if _cc_has(self._cc, rec[0], rec[1]):
@@ -388,6 +396,27 @@ class AWLWWMap(Lattice):
         if got is not NOT_MINE:
             return cast(AWLWWMap | None, got)
         return Lattice.absorb(self, d)
+
+    def _absorbed(self, d: AWLWWMap, got: Any) -> AWLWWMap:
+        """The rest of a compiled ``absorb_put`` that changed ``self`` (``True``, or
+        ``(whole, new, dots, pending)``: see ``crdts/_speedups_absorb.c``)."""
+        dix = self._dix
+        if got is True:
+            if dix is not None:
+                ((key, rec),) = d._store.items()
+                self._index_add(dix, rec, key)
+            return d
+        whole, new, dots, pending = got
+        if pending is not None:
+            add = self._cc.add
+            for dot in pending:
+                add(dot)
+        ((key, rec),) = d._store.items()
+        if new and dix is not None:
+            self._index_add(dix, rec, key)
+        if whole:
+            return d
+        return AWLWWMap._make({key: rec} if new else {}, CausalContext.from_dots(dots))
 
     def _merge(self, other: AWLWWMap) -> None:
         yrec = _one_dot(other)

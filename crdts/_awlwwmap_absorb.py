@@ -52,15 +52,21 @@ def few_dots(cc: CausalContext) -> list[Dot] | None:
     for r, n in cc.vv.items():
         if n + len(out) > FEW:
             return None
-        out.extend((r, i) for i in range(1, n + 1))
+        out += [(r, i) for i in range(1, n + 1)]
     for r, s in cc.cloud.items():
         b = s._b
+        if len(b) > 2 * FEW:
+            return None
         for i in range(0, len(b), 2):
-            lo, hi = b[i], b[i + 1]
-            if hi - lo + len(out) > FEW:
+            lo = b[i]
+            hi = b[i + 1]
+            if hi - lo == 1:  # the usual run: one dot
+                out.append((r, lo))
+            elif hi - lo + len(out) > FEW:
                 return None
-            out.extend((r, i) for i in range(lo, hi))
-    return out
+            else:
+                out += [(r, c) for c in range(lo, hi)]
+    return out if len(out) <= FEW else None
 
 
 def _has(cc: CausalContext, r: str, c: int) -> bool:
@@ -100,13 +106,16 @@ def absorb_put(m: AWLWWMap, d: AWLWWMap) -> Any:
         return NOT_MINE
     xc = m._cc
     xs = m._store
+    xvv = xc.vv
+    xcloud = xc.cloud
     own = False
     unseen: list[Dot] = []
     seen: set[Dot] = set()
     for dot in dots:
-        if dot[1] == c and dot[0] == r:
+        q, n = dot
+        if n == c and q == r:
             own = True
-        elif _has(xc, dot[0], dot[1]):
+        elif n <= xvv.get(q, 0) or (q in xcloud and n in xcloud[q]):  # seen (_has, inline)
             seen.add(dot)
         else:
             unseen.append(dot)
@@ -117,7 +126,11 @@ def absorb_put(m: AWLWWMap, d: AWLWWMap) -> Any:
     xv = xs.get(key)
     here: list[Dot] = []
     if seen and xv is not None:
-        here = [q[:2] for q in _recs(xv) if q[:2] in seen]
+        if xv[0].__class__ is str:
+            if (xv[0], xv[1]) in seen:
+                here = [(xv[0], xv[1])]
+        else:
+            here = [(q[0], q[1]) for q in xv if (q[0], q[1]) in seen]
     elsewhere: list[tuple[Any, Dot]] = []
     if len(here) < len(seen):
         rest = seen.difference(here)
@@ -125,10 +138,15 @@ def absorb_put(m: AWLWWMap, d: AWLWWMap) -> Any:
         if dix is None and len(xs) > SCAN:
             dix = m._build_index()
         if dix is None:
+            counters = {dot[1] for dot in rest}  # an int test first: most entries fail it
             for k2, v2 in xs.items():
-                for q in _recs(v2):
-                    if q[:2] in rest:
-                        elsewhere.append((k2, q[:2]))
+                if v2[0].__class__ is str:
+                    if v2[1] in counters and (v2[0], v2[1]) in rest:
+                        elsewhere.append((k2, (v2[0], v2[1])))
+                    continue
+                for q in v2:
+                    if q[1] in counters and (q[0], q[1]) in rest:
+                        elsewhere.append((k2, (q[0], q[1])))
         else:
             for dot in rest:
                 mm = dix.get(dot[0])

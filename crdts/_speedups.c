@@ -36,6 +36,9 @@
  *     The parts of a message holding a one-entry AWLWWMap (a put's delta), read straight
  *     from peer bytes (in _speedups_pack.c).
  *
+ * absorb_put(xs, xvv, xcloud, dix, ds, dvv, dcloud) -> True | None | tuple | NotImplemented
+ *     AWLWWMap.absorb of a put's delta, fused (in _speedups_absorb.c).
+ *
  * unfront(raw, n) -> list[str]
  *     The inverse of the front-coded key bytes; ValueError on anything malformed.
  *
@@ -854,10 +857,13 @@ error:
 /* in _speedups_pack.c */
 PyObject *dm_canonical(PyObject *self, PyObject *args);
 PyObject *dm_decode_one(PyObject *self, PyObject *args);
+/* in _speedups_absorb.c */
+PyObject *dm_absorb_put(PyObject *self, PyObject *args);
 
 static PyMethodDef methods[] = {
     {"canonical", dm_canonical, METH_VARARGS, "A small AWLWWMap's canonical encoding (or None)."},
     {"decode_one", dm_decode_one, METH_VARARGS, "A one-entry AWLWWMap message's parts (or None)."},
+    {"absorb_put", dm_absorb_put, METH_VARARGS, "AWLWWMap.absorb of a put's delta (see the file)."},
     {"cols", cols, METH_VARARGS, "The columns of a big AWLWWMap store (or None)."},
     {"unfront", unfront, METH_VARARGS, "Front-coded key bytes -> list of str."},
     {"merge_scan", merge_scan, METH_VARARGS, "The scans of AWLWWMap._merge (see _awlwwmap.py)."},

@@ -32,3 +32,13 @@ def canonical(
     store: dict[Any, Any], vv: dict[str, int], cloud: dict[str, Any], tag: int, version: int, /
 ) -> bytes | None: ...
 def decode_one(data: bytes, tag: int, max_version: int, /) -> tuple[Any, ...] | None: ...
+def absorb_put(
+    xs: dict[Any, Any],
+    xvv: dict[str, int],
+    xcloud: dict[str, Any],
+    dix: dict[str, dict[int, Any]] | None,
+    ds: dict[Any, Any],
+    dvv: dict[str, int],
+    dcloud: dict[str, Any],
+    /,
+) -> Any: ...

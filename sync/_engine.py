@@ -119,10 +119,6 @@ _CONTRACT = ("join", "merge", "leq", "copy", "diff", "decompose", "value")
 _STATE_BYTES_CACHE = 4096
 
 
-def _recent_cost(key: str, data: bytes) -> int:
-    return _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(key) + len(data))
-
-
 class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
     """A replica's keyspace of CRDT objects and the sync protocol with its neighbours.
 
@@ -349,7 +345,9 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
                 b = lazy.raw.get(key)
                 if b is not None and key not in lazy.failed:
                     return b
-            x = self._state.get(key)
+                x = self._state.get(key)
+            else:  # nothing left to decode: the dict itself (no LazyState.get call)
+                x = dict.get(self._state, key)
             if x is None:
                 return None
             b = (self._canonical or self._encode)(x)
@@ -390,13 +388,15 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         delta was new), else ``None`` (encoded here). What is the same for every object of a
         message is decided once: the relay hold (one :class:`Held` per message) and the buffer
         entries' ``skip`` and ``src``. ``changes`` is kept (by a hold): not reused by callers."""
-        touch = self._merkle.touch
-        cached = self._state_bytes.pop
+        keys = [key for key, _, _ in changes]
+        self._merkle.touch_all(keys)
+        cached = self._state_bytes
+        if cached:
+            for key in keys:
+                cached.pop(key, None)
         on_record = self.on_record
-        for key, _, _ in changes:
-            touch(key)
-            cached(key, None)
-            if on_record is not None:
+        if on_record is not None:
+            for key in keys:
                 on_record(key)
         if not self._mode.delta:
             return
@@ -682,48 +682,53 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         seen: list[tuple[str, Crdt]] = []  # byte-identical to one joined before: skip the join
         recent = self._recent
         decode = self._decode
-        state_get = self._state.get
+        state_get = self._state_getter()
         crdt_types = self._crdt_types
         count_error = self.metrics.count_error
         # only with RR, where a delta the state already holds is dropped anyway (classic delta
         # buffers every delta it receives, repeats included, and that is what it is measured on)
         dedup = self._mode.rr and self._mode.delta
-        for key, data in objs:
-            n = len(data)
-            if n > cap:
-                count_error(src, ObjectTooLargeError(f"{key!r}: {n} bytes > {cap}"))
-                continue
-            tag = (key, data) if dedup and n <= _RECENT_MAX_BYTES else None
-            if tag is not None:
-                hit = recent.get(tag)
-                if hit is not None:
-                    self.metrics.duplicates_skipped += 1
-                    seen.append((key, hit))
+        cost = self._recent_cost  # _recent's charge (see _RECENT_BUDGET), kept in a local
+        try:
+            for key, data in objs:
+                n = len(data)
+                if n > cap:
+                    count_error(src, ObjectTooLargeError(f"{key!r}: {n} bytes > {cap}"))
                     continue
-            try:
-                d = decode(data)
-            except Exception as exc:  # the CRDT codec's DecodeError (or worse): count, skip
-                count_error(src, DecodeError(f"object {key!r}: {exc}"))
-                continue
-            t = type(d)
-            if not (crdt_types.get(t) or self._is_crdt_type(t)):
-                count_error(src, NotACrdtError(f"{key!r}: a {t.__name__} is not a CRDT"))
-                continue
-            try:
-                x = state_get(key)
-            except CorruptRecordError as exc:  # our stored state of it does not decode: skip
-                count_error(src, exc)
-                continue
-            if x is not None and type(x) is not t:
-                count_error(src, TypeMismatchError(f"{key!r}: {t.__name__} for {type(x).__name__}"))
-                continue
-            decoded.append((key, d, x, data))
-            if tag is not None:  # joined just below (states only grow: a repeat adds nothing)
-                recent[tag] = d
-                self._recent_cost += _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(key) + n)
-                while self._recent_cost > _RECENT_BUDGET:
-                    (old_key, old_data), _ = recent.popitem(last=False)
-                    self._recent_cost -= _recent_cost(old_key, old_data)
+                tag = (key, data) if dedup and n <= _RECENT_MAX_BYTES else None
+                if tag is not None:
+                    hit = recent.get(tag)
+                    if hit is not None:
+                        self.metrics.duplicates_skipped += 1
+                        seen.append((key, hit))
+                        continue
+                try:
+                    d = decode(data)
+                except Exception as exc:  # the CRDT codec's DecodeError (or worse): count, skip
+                    count_error(src, DecodeError(f"object {key!r}: {exc}"))
+                    continue
+                t = type(d)
+                if not (crdt_types.get(t) or self._is_crdt_type(t)):
+                    count_error(src, NotACrdtError(f"{key!r}: a {t.__name__} is not a CRDT"))
+                    continue
+                try:
+                    x = state_get(key)
+                except CorruptRecordError as exc:  # our stored state of it does not decode: skip
+                    count_error(src, exc)
+                    continue
+                if x is not None and type(x) is not t:
+                    why = f"{key!r}: {t.__name__} for {type(x).__name__}"
+                    count_error(src, TypeMismatchError(why))
+                    continue
+                decoded.append((key, d, x, data))
+                if tag is not None:  # joined just below (states only grow: a repeat adds nothing)
+                    recent[tag] = d
+                    cost += _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(key) + n)
+                    while cost > _RECENT_BUDGET:
+                        (old_key, old), _ = recent.popitem(last=False)
+                        cost -= _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(old_key) + len(old))
+        finally:
+            self._recent_cost = cost
         m.recv_objects += len(decoded) + len(seen)
         if self._mode.known_filter:
             p = self._peers.get(src)
@@ -749,6 +754,15 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         else:
             self._join_classic(src, decoded)
 
+    def _state_getter(self) -> Callable[[str], Crdt | None]:
+        """``state.get`` for one message's objects: ``dict.get`` itself (a C call) once a
+        :class:`LazyState` has nothing left to decode (its ``raw`` only ever shrinks), or
+        when the state is a plain dict; else the LazyState's own (a Python call)."""
+        lazy = self._lazy
+        if lazy is not None and not lazy.raw:
+            return dict.get.__get__(lazy)  # type: ignore[no-any-return]
+        return self._state.get
+
     def _join_rr(self, src: str, decoded: list[tuple[str, Crdt, Crdt | None, bytes]]) -> None:
         """RR: join what each received delta adds (``x.absorb(d)``: ``Δ(d, x)``, joined in
         place) and record only that. When all of ``d`` was new, ``absorb`` returns ``d``
@@ -756,7 +770,7 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         not encoded again). A received delta is never mutated (the known filter and the
         repeat cache share it): the state takes a copy, absorb only reads it."""
         state = self._state
-        state_get = state.get
+        state_get = self._state_getter()
         subs = self.subscriptions
         any_subs = bool(subs)  # no subscription: no callback runs here to add one
         absorbs = self._absorbs

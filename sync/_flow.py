@@ -228,9 +228,12 @@ class FlowMixin(EngineBase):
         """Drop buffer entries every current neighbour has acknowledged (all, with none)."""
         new_base = min((p.ack.mark for p in self._peers.values()), default=self._c)
         buf = self._buf
-        while self._base < new_base and buf:
-            buf.popleft()
-            self._base += 1
+        drop = min(new_base - self._base, len(buf))
+        if drop > 0:
+            popleft = buf.popleft
+            for _ in range(drop):
+                popleft()
+            self._base += drop
         if not buf:
             self._base = self._c
 

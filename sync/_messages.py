@@ -176,7 +176,8 @@ def _pack(tag: int, body: list[Any]) -> bytes:
 def encode_message(msg: Message) -> bytes:
     """The bytes of ``msg``: its tag, then a msgpack array of its fields."""
     if isinstance(msg, Delta):
-        return _pack(T_DELTA, [msg.epoch, msg.lo, msg.hi, [list(o) for o in msg.objects]])
+        # msgpack packs a tuple as an array: the (key, bytes) entries go as they are
+        return _pack(T_DELTA, [msg.epoch, msg.lo, msg.hi, msg.objects])
     if isinstance(msg, Ack):
         return _pack(T_ACK, [msg.epoch, msg.lo, msg.hi])
     if isinstance(msg, Hello):
@@ -192,7 +193,7 @@ def encode_message(msg: Message) -> bytes:
     if isinstance(msg, DigestReply):
         return _pack(T_DIGEST_REPLY, [msg.session, msg.req, msg.bits])
     if isinstance(msg, Objects):
-        return _pack(T_OBJECTS, [msg.session, msg.lo, msg.hi, [list(o) for o in msg.objects]])
+        return _pack(T_OBJECTS, [msg.session, msg.lo, msg.hi, msg.objects])
     if isinstance(msg, ObjectsAck):
         return _pack(T_OBJECTS_ACK, [msg.session, msg.lo, msg.hi])
     if isinstance(msg, Have):
@@ -217,11 +218,14 @@ def _list(v: Any, n: int | None = None) -> list[Any]:
 
 def _objects(v: Any) -> list[ObjectEntry]:
     out: list[ObjectEntry] = []
-    for o in _list(v):
-        key, data = _list(o, 2)
+    append = out.append
+    for o in _list(v):  # every object of every message: the checks inlined
+        if type(o) is not list or len(o) != 2:
+            raise DecodeError("expected an array of 2")
+        key, data = o
         if type(key) is not str or type(data) is not bytes:
             raise DecodeError("an object entry must be [str key, bytes]")
-        out.append((key, data))
+        append((key, data))
     return out
 
 

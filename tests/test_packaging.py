@@ -97,6 +97,7 @@ def test_the_sdist_is_the_library_and_nothing_else(tmp_path: Path) -> None:
         "sync/storage/__init__.py",
         "crdts/_speedups.c",
         "crdts/_speedups_pack.c",
+        "crdts/_speedups_absorb.c",
         "crdts/_speedups.pyi",
     ):
         assert must in names

@@ -13,6 +13,7 @@ and on the pure-Python one (``scripts/test.sh`` also reruns this file with
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -342,3 +343,101 @@ def test_the_default_absorb_is_leq_diff_merge() -> None:
     assert cc.absorb(d) is None
     absorb: Callable[..., Any] = Lattice.absorb
     assert absorb is CausalContext.absorb
+
+
+def test_a_receiver_with_a_long_cloud() -> None:
+    """A receiver that saw every other put of a writer holds a cloud of many runs (a packed
+    array once long): absorbing the puts it missed, a new one and the old ones again."""
+    w = AWLWWMap()
+    deltas = [w.put("w", f"key{i % 40:02}", i, i + 1) for i in range(160)]
+    x = AWLWWMap()
+    for d in deltas[::2]:
+        x.merge(d)
+    assert len(x.context.cloud["w"]._b) >= 64
+    y = decode(encode(x))  # decoded: the packed array form
+    assert isinstance(y.context.cloud["w"]._b, array) and y == x
+    for d in [*deltas[1::7], *deltas[::9], w.put("w", "key03", "last", 999)]:
+        check_absorb(x, d, whole=True)
+        check_absorb(y, d, whole=True)
+    check_absorb(x, w.diff(x))
+
+
+def test_the_compiled_path_takes_the_benchmark_shapes() -> None:
+    """The fused C code (when built) answers the common deltas itself: a fresh put and a
+    superseding one are all new (``True``), a repeat is ``None``."""
+    if _accel.absorb_put is None:
+        assert PURE, "the compiled module is built in this environment"
+        return
+    w, x = _big_receiver(8)
+    for d in (w.put("w", "key999", 1, 100), w.put("w", "key003", 2, 101)):
+        d = decode(encode(d))
+        xc, dc = x._cc, d._cc
+        args = (x._store, xc.vv, xc.cloud, x._dix, d._store, dc.vv, dc.cloud)
+        assert _accel.absorb_put(*args) is True
+        assert _accel.absorb_put(*args) is None
+
+
+class _Bounds:
+    """A stand-in for ``Counters``: whatever ``_b`` the test gives it."""
+
+    __slots__ = ("_b",)
+
+    def __init__(self, b: Any) -> None:
+        self._b = b
+
+
+_atom = st.one_of(
+    st.integers(-3, 12),
+    st.integers(2**62, 2**64 + 3),
+    st.sampled_from(["w", "v", "", True, None, 1.5]),
+)
+_rec = st.one_of(
+    st.tuples(st.sampled_from(["w", "v"]), _atom, _atom, _atom),
+    st.tuples(st.sampled_from(["w", "v"]), st.integers(1, 9), _atom, _atom, _atom),
+    st.tuples(_atom, _atom),
+    st.lists(_atom, max_size=5).map(tuple),
+)
+_slot = st.one_of(_rec, st.lists(_rec, min_size=2, max_size=3).map(tuple), _atom)
+_bounds = st.one_of(
+    st.lists(_atom, max_size=6),
+    st.lists(st.integers(0, 2**64 - 1), max_size=6).map(lambda b: array("Q", sorted(b))),
+    _atom,
+)
+_vv = st.dictionaries(st.sampled_from(["w", "v"]), _atom, max_size=2)
+_cloud = st.dictionaries(st.sampled_from(["w", "v"]), _bounds.map(_Bounds), max_size=2)
+
+
+@settings(max_examples=300)
+@given(
+    xs=st.dictionaries(st.sampled_from(["k", "j"]), _slot, max_size=2),
+    xvv=_vv,
+    xcloud=_cloud,
+    dix=st.one_of(st.none(), st.just({}), st.just({"w": {1: "k", 2: "j"}}), st.just({"w": 1})),
+    ds=st.dictionaries(st.sampled_from(["k", "j"]), _slot, min_size=1, max_size=2),
+    dvv=_vv,
+    dcloud=_cloud,
+)
+def test_the_compiled_absorb_survives_odd_shapes(
+    xs: dict[Any, Any],
+    xvv: dict[str, Any],
+    xcloud: dict[str, Any],
+    dix: Any,
+    ds: dict[Any, Any],
+    dvv: dict[str, Any],
+    dcloud: dict[str, Any],
+) -> None:
+    """Odd records, counters (negative, past 64 bits, bools, floats), bounds (odd lengths,
+    unsorted, not ints) and indexes: no crash; an answer of one of the four kinds, and state
+    left alone unless it reports a change."""
+    fast = _accel.absorb_put
+    if fast is None:
+        assert PURE
+        return
+    before = (dict(xs), dict(xvv))
+    try:
+        got = fast(xs, xvv, xcloud, dix, ds, dvv, dcloud)
+    except (TypeError, ValueError):
+        return
+    assert got is None or got is True or got is NotImplemented or type(got) is tuple
+    if got is None or got is NotImplemented:
+        assert (xs, xvv) == before

@@ -265,3 +265,22 @@ def _one(v: int) -> crdts.GSet:
     g = crdts.GSet()
     g.add(v)
     return g
+
+
+def test_received_deltas_join_a_lazy_state_before_and_after_everything_stored_is_decoded() -> None:
+    from sync._lazy import LazyState
+
+    stored = _one(1)
+    state = LazyState({"old": crdts.encode(stored)}, crdts.decode)
+    b = SyncEngine("b", SyncConfig(), state=state)
+    b.neighbor_up("c", 0.0)
+    # "old" is still encoded: the receive path decodes it (its LazyState lookup) and joins
+    b.handle(
+        StreamReceived("a", encode_message(Delta(5, 1, 2, [("old", crdts.encode(_one(2)))]))), 0.0
+    )
+    assert not state.raw and b.value("old") == frozenset({1, 2})
+    # nothing left to decode: plain dict lookups from now on, with the same result
+    objs = [("old", crdts.encode(_one(3))), ("new", crdts.encode(_one(4)))]
+    b.handle(StreamReceived("a", encode_message(Delta(5, 2, 3, objs))), 0.0)
+    assert b.value("old") == frozenset({1, 2, 3}) and b.value("new") == frozenset({4})
+    assert state.decoded == 1 and [e.key for e in b._buf] == ["old", "old", "new"]
