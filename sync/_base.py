@@ -132,6 +132,7 @@ class EngineBase:
     _recv: OrderedDict[str, tuple[int, RangeTracker]]
     _early_hello: dict[str, Hello]
     _mod: dict[str, int]
+    _unbuffered: int
     _merkle: MerkleIndex
     _state_bytes: OrderedDict[str, bytes]  # key -> its current state's canonical encoding
     _session: int
@@ -153,7 +154,7 @@ class EngineBase:
 
         def _recv_tracker(self, src: str, epoch: int) -> RangeTracker: ...
 
-        def _touch_mod(self, key: str) -> None: ...
+        def _index_unbuffered(self, keys: Iterable[str]) -> None: ...
 
         def _append(  # noqa: PLR0917
             self,

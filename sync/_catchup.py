@@ -149,8 +149,10 @@ class CatchupMixin(DigestMixin):
         # epoch): it vouches for nothing, so the neighbour is caught up by digest.
         if msg.known_epoch == self.epoch and 0 < msg.watermark <= self._c:
             w = msg.watermark
-            if w >= self._base:
-                # The buffer still holds [w, c): plain retransmission, no catch-up.
+            if w >= self._base and w > self._unbuffered:
+                # The buffer still holds [w, c), and every change since w is in it (none was
+                # indexed without an entry: a relay held or dropped, a change nobody was to be
+                # sent): plain retransmission, no catch-up.
                 p.ack.mark = min(p.ack.mark, w)
                 return
             cu = self._new_catchup(p, "index", now)

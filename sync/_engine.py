@@ -197,6 +197,9 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         # Modification index: key -> seq of its last change, ordered by seq (move to end). Keys
         # unchanged since construction (seq 0) are left out: a watermark >= 1 covers them.
         self._mod: dict[str, int] = {}
+        # c when a change was last indexed without a buffer entry (_index_unbuffered): a
+        # watermark at or below it does not cover everything since it, the buffer does not hold it
+        self._unbuffered = 0
         # relay_hold: the Delta being received ((epoch, hi, now) of its source's stream), the
         # received deltas waiting to be relayed, and the last Have report sent
         self._rx: tuple[int, int, float] | None = None
@@ -410,19 +413,23 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             return
         skip: frozenset[str] | None = None
         src: tuple[int, int] | None = None
+        peers = self._peers
+        # neighbours that will never be sent these changes: the origin (BP), and those the
+        # relay hold makes wait for it
+        covered = 1 if self._mode.bp and origin in peers else 0
         rx = self._rx
         if rx is not None:
             src = rx[:2]
             later = self._hold_relay(origin)
             if later is not None:
                 self._hold(origin, changes, later, rx)
-                if len(later) + 1 >= len(self._peers):  # every neighbour waits: nothing now
-                    c = self._c
-                    for key, _, _ in changes:
-                        mod.pop(key, None)
-                        mod[key] = c  # see _touch_mod
-                    return
                 skip = frozenset(later).union((origin,))
+                covered = len(later) + 1
+        if covered >= len(peers):
+            # Nobody to send them to now (a buffer entry would only be acknowledged unsent and
+            # collected): indexed at c like a held relay, for a catch-up by index.
+            self._index_unbuffered(keys)
+            return
         # _append inlined for the usual case (a delta under the message cap)
         buf = self._buf
         limit = self.config.max_message_bytes - OBJ_OVERHEAD - MSG_OVERHEAD
@@ -439,11 +446,17 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
             mod.pop(key, None)
             mod[key] = c
 
-    def _touch_mod(self, key: str) -> None:
-        """Index a change not (yet) in the buffer at ``c``: a neighbour's watermark is at most
-        ``c``, so a catch-up by index ships the key (see _on_hello)."""
-        self._mod.pop(key, None)
-        self._mod[key] = self._c
+    def _index_unbuffered(self, keys: Iterable[str]) -> None:
+        """Index changes that are not (yet) in the buffer (relays held or dropped, changes no
+        neighbour is to be sent) at ``c``: a neighbour's watermark of our stream says nothing
+        about them, so one at or below ``c`` that comes back is caught up by index (which ships
+        these keys), not by resending the buffer (see _on_hello)."""
+        mod = self._mod
+        c = self._c
+        for key in keys:
+            mod.pop(key, None)
+            mod[key] = c
+        self._unbuffered = c
 
     def _append(  # noqa: PLR0917
         self,
@@ -687,15 +700,19 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         count_error = self.metrics.count_error
         # only with RR, where a delta the state already holds is dropped anyway (classic delta
         # buffers every delta it receives, repeats included, and that is what it is measured on)
-        dedup = self._mode.rr and self._mode.delta
+        dedup = _RECENT_MAX_BYTES if self._mode.rr and self._mode.delta else -1
         cost = self._recent_cost  # _recent's charge (see _RECENT_BUDGET), kept in a local
+        budget = _RECENT_BUDGET
+        entry_cost = _RECENT_ENTRY_COST
+        expansion = _RECENT_EXPANSION
+        crdt_type: type | None = None  # the last type found to be a CRDT (one per message, usually)
         try:
             for key, data in objs:
                 n = len(data)
                 if n > cap:
                     count_error(src, ObjectTooLargeError(f"{key!r}: {n} bytes > {cap}"))
                     continue
-                tag = (key, data) if dedup and n <= _RECENT_MAX_BYTES else None
+                tag = (key, data) if n <= dedup else None
                 if tag is not None:
                     hit = recent.get(tag)
                     if hit is not None:
@@ -708,9 +725,11 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
                     count_error(src, DecodeError(f"object {key!r}: {exc}"))
                     continue
                 t = type(d)
-                if not (crdt_types.get(t) or self._is_crdt_type(t)):
-                    count_error(src, NotACrdtError(f"{key!r}: a {t.__name__} is not a CRDT"))
-                    continue
+                if t is not crdt_type:
+                    if not (crdt_types.get(t) or self._is_crdt_type(t)):
+                        count_error(src, NotACrdtError(f"{key!r}: a {t.__name__} is not a CRDT"))
+                        continue
+                    crdt_type = t
                 try:
                     x = state_get(key)
                 except CorruptRecordError as exc:  # our stored state of it does not decode: skip
@@ -723,27 +742,19 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
                 decoded.append((key, d, x, data))
                 if tag is not None:  # joined just below (states only grow: a repeat adds nothing)
                     recent[tag] = d
-                    cost += _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(key) + n)
-                    while cost > _RECENT_BUDGET:
+                    cost += entry_cost + expansion * (len(key) + n)
+                    while cost > budget:
                         (old_key, old), _ = recent.popitem(last=False)
-                        cost -= _RECENT_ENTRY_COST + _RECENT_EXPANSION * (len(old_key) + len(old))
+                        cost -= entry_cost + expansion * (len(old_key) + len(old))
         finally:
             self._recent_cost = cost
         m.recv_objects += len(decoded) + len(seen)
         if self._mode.known_filter:
             p = self._peers.get(src)
             if p is not None:
-                known = p.known
-                own = p.known_own
-                for key, d in [*((key, d) for key, d, _, _ in decoded), *seen]:
-                    k = known.get(key)
-                    if k is None:
-                        known[key] = d  # shared: a received delta is never mutated
-                    else:
-                        if key not in own:  # copy on the second write in a round only
-                            k = known[key] = k.copy()
-                            own.add(key)
-                        k.merge(d)
+                self._note_known(p, [(key, d) for key, d, _, _ in decoded])
+                if seen:
+                    self._note_known(p, seen)
         if not decoded:
             return
         mode = self._mode
@@ -762,6 +773,22 @@ class SyncEngine(FlowMixin, RelayMixin, CatchupMixin):
         if lazy is not None and not lazy.raw:
             return dict.get.__get__(lazy)  # type: ignore[no-any-return]
         return self._state.get
+
+    @staticmethod
+    def _note_known(p: Peer, objs: list[tuple[str, Crdt]]) -> None:
+        """The known filter: join what ``p`` sent us into what it holds, per key."""
+        known = p.known
+        kget = known.get
+        own = p.known_own
+        for key, d in objs:
+            k = kget(key)
+            if k is None:
+                known[key] = d  # shared: a received delta is never mutated
+            else:
+                if key not in own:  # copy on the second write in a round only
+                    k = known[key] = k.copy()
+                    own.add(key)
+                k.merge(d)
 
     def _join_rr(self, src: str, decoded: list[tuple[str, Crdt, Crdt | None, bytes]]) -> None:
         """RR: join what each received delta adds (``x.absorb(d)``: ``Δ(d, x)``, joined in

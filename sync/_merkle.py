@@ -28,6 +28,7 @@ FANOUT_BITS = 4
 FANOUT = 1 << FANOUT_BITS
 DEPTH = 5
 _MASK = (1 << 64) - 1
+_LENGTHS = tuple(n.to_bytes(4, "big") for n in range(256))  # item_hash's key length prefixes
 
 
 def key_hash(key: str) -> int:
@@ -143,12 +144,18 @@ class MerkleIndex:
         shift = 64 - FANOUT_BITS * (DEPTH - 1)
         leaf_shift = 64 - FANOUT_BITS * DEPTH
         known = (cached or {}).get
+        lengths = _LENGTHS
         for key in dirty:
-            kb = key.encode("utf-8", "surrogatepass")
+            try:
+                kb = key.encode()  # the fast path; a lone surrogate needs the handler below
+            except UnicodeEncodeError:
+                kb = key.encode("utf-8", "surrogatepass")
             b = known(key)
             if b is None:
                 b = encoded_state(key)
-            new = h64(len(kb).to_bytes(4, "big") + kb + b, signed=False)[0]
+            n = len(kb)
+            prefix = lengths[n] if n < 256 else n.to_bytes(4, "big")
+            new = h64(prefix + kb + b, signed=False)[0]
             old = iget(key)
             if old == new:
                 continue

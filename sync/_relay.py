@@ -133,7 +133,7 @@ class RelayMixin(EngineBase):
                 if h.later:
                     self._release(origin, h, h.later, late=True)
                 else:
-                    self._touch_mods(h)
+                    self._index_unbuffered(key for key, _, _ in h.items)
             if not q:
                 del self._relay[origin]
                 self._released.pop(origin, None)
@@ -156,7 +156,7 @@ class RelayMixin(EngineBase):
         """Relay ``h`` to those of ``ws`` that have not reported holding it."""
         need = [w for w in ws if not self._has(w, origin, h)]
         if not need:
-            self._touch_mods(h)
+            self._index_unbuffered(key for key, _, _ in h.items)
             return
         if late:
             self.metrics.relays_late += len(need) * len(h.items)
@@ -166,14 +166,6 @@ class RelayMixin(EngineBase):
         src = (h.epoch, h.hi)
         for key, delta, enc in h.items:
             self._append(key, delta, origin, skip, src, enc)
-
-    def _touch_mods(self, h: Held) -> None:
-        """:meth:`_touch_mod` every key of ``h`` (its relays were dropped)."""
-        mod = self._mod
-        c = self._c
-        for key, _, _ in h.items:
-            mod.pop(key, None)
-            mod[key] = c
 
     def _report_have(self, out: list[Effect]) -> None:
         """Tell every neighbour our neighbours, how far we hold each one's stream, and how far

@@ -200,3 +200,10 @@ def test_a_flush_reads_the_callers_cached_bytes_first() -> None:
     m.flush(encoded, cached={k: v for k, v in state.items() if k < "k3"})
     assert sorted(asked) == sorted(k for k in state if k >= "k3")
     assert m.node(0, 0) == build(state).node(0, 0)
+
+
+def test_a_flush_hashes_every_key_as_item_hash_does_long_and_surrogate_keys_too() -> None:
+    state = {"a": b"1", "\ud800x": b"2", "k" * 300: b"3", "é" * 200: b"4"}
+    m = build(state)
+    for key, value in state.items():
+        assert m.item(key) == item_hash(key, value)

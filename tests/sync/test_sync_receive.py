@@ -284,3 +284,24 @@ def test_received_deltas_join_a_lazy_state_before_and_after_everything_stored_is
     b.handle(StreamReceived("a", encode_message(Delta(5, 2, 3, objs))), 0.0)
     assert b.value("old") == frozenset({1, 2, 3}) and b.value("new") == frozenset({4})
     assert state.decoded == 1 and [e.key for e in b._buf] == ["old", "old", "new"]
+
+
+def test_a_delta_only_its_origin_neighbours_is_not_buffered_and_still_reaches_a_newcomer() -> None:
+    # b's only neighbour is the origin a (BP): a buffer entry would be acknowledged unsent and
+    # collected, so none is made; x, b's neighbour before, comes back and is caught up by index.
+    from tests.sync._net import Net
+
+    net = Net(["a", "b", "x"])
+    net.link("a", "b")
+    net.link("b", "x")
+    net.round()
+    net.unlink("b", "x")
+    b = net.engines["b"]
+    seq = b.seq
+    net.do("a", lambda e, now: (e.update("k", lambda s: s.add(1), create=crdts.GSet), [])[1])
+    net.round()
+    assert b.value("k") == frozenset({1}) and b.seq == seq and b.buffer_size == 0
+    net.link("b", "x")
+    for _ in range(5):
+        net.round()
+    assert net.engines["x"].value("k") == frozenset({1})
