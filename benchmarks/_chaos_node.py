@@ -26,6 +26,11 @@ once running, then answers one JSON object per command line (``id`` echoed):
 - ``{"cmd": "read", "obj", "key"}``: one map entry's value (None if absent);
 - ``{"cmd": "state"}``: ``{"m": {...}, "c": int, "s": [...], "replica_id", "members", "metrics"}``.
 
+``DELTAMESH_CHAOS_LOG_ROWS=N`` in the environment (the parent's passes down): the SQLite store's
+log folds every ``N`` rows and stays on at any database size (the default, 16,384 rows, is about
+what a node commits in a whole 120-s run, so without it mostly the fold at open runs): the fold
+itself then runs under kill -9, full and read-only disks.
+
 Sans test dependencies: the parent (:mod:`benchmarks.chaos`) imports nothing from here.
 """
 
@@ -111,6 +116,25 @@ def _install(seed: int) -> None:
     setattr(node_module, "NetTransport", make)  # noqa: B010 (this process only)
     setattr(node_module, "time", CLOCK)  # noqa: B010
     setattr(replication_module, "_Wait", _RecordedWait)  # noqa: B010
+    rows = os.environ.get(LOG_ROWS_ENV)
+    if rows:
+        _small_log(int(rows))
+
+
+LOG_ROWS_ENV = "DELTAMESH_CHAOS_LOG_ROWS"
+
+
+def _small_log(rows: int) -> None:
+    """Data dirs opened from now on fold their SQLite log every ``rows`` rows, at any size."""
+    import sync.storage._datadir as datadir_module
+    from sync.storage._sqlite import SQLiteStore
+
+    base: Any = SQLiteStore
+
+    def make(*args: Any, **kw: Any) -> Any:
+        return base(*args, log_rows=rows, log_pages=1 << 40, **kw)
+
+    setattr(datadir_module, "SQLiteStore", make)  # noqa: B010 (this process only)
 
 
 def _say(obj: dict[str, Any]) -> None:
