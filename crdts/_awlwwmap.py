@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TypeAlias, cast
 
 from crdts import _accel
-from crdts._awlwwmap_absorb import NOT_MINE, absorb_put
+from crdts._awlwwmap_absorb import NOT_MINE, absorb_few, absorb_put
 from crdts._awlwwmap_codec import (
     VERSION,
     decode_one_message,
@@ -373,7 +373,8 @@ class AWLWWMap(Lattice):
         value, ``d`` itself when all of it was new) or ``None`` when ``d <= self`` (see
         :meth:`Lattice.absorb`). A put's delta (one record, its dot and the few dots it
         superseded: what a node receives most) takes one fused pass (``_awlwwmap_absorb.py``,
-        compiled when built); anything else ``leq``, ``diff`` and ``merge``."""
+        compiled when built), a small state or diff of several records the same rules in
+        Python; anything bigger ``leq``, ``diff`` and ``merge``."""
         if not isinstance(d, AWLWWMap):
             raise TypeError(f"cannot absorb {type(d).__name__} into AWLWWMap")
         if d is self:
@@ -384,6 +385,8 @@ class AWLWWMap(Lattice):
             got = fast(self._store, xc.vv, xc.cloud, self._dix, d._store, dc.vv, dc.cloud)
             if got is None:
                 return None
+            if got is True and self._dix is None:  # the usual answer: all of d was new
+                return d
             if got is not NotImplemented:
                 return self._absorbed(d, got)
         rec = _one_dot(d)
@@ -393,6 +396,8 @@ class AWLWWMap(Lattice):
             self._merge_one(d, rec)
             return d
         got = absorb_put(self, d)
+        if got is NOT_MINE:  # several records (a small state or diff)?
+            got = absorb_few(self, d)
         if got is not NOT_MINE:
             return cast(AWLWWMap | None, got)
         return Lattice.absorb(self, d)

@@ -16,8 +16,10 @@ A dot names one entry of one key, so an ``s`` is looked for under ``d``'s key fi
 put's superseded entries are); only a seen ``s`` not found there (a duplicate delivery, or a
 delta that also removed entries of other keys) needs the rest of the store: scanned when small,
 else through the dot -> key index ``_dix`` (built here when missing, as ``_merge`` builds it).
-Any other shape (several records, concurrent records, a context of more than ``FEW`` dots, a
-record whose dot its context lacks) is left to the general code (:data:`NOT_MINE`).
+A delta of several records (a small cart's state or diff, as catch-up ships them) takes the same
+rules per record (:func:`absorb_few`, at most ``FEW_STATE`` dots in all). Anything else (a
+bigger context, a record whose dot its context lacks) is left to the general code
+(:data:`NOT_MINE`).
 
 The compiled ``absorb_put`` (``crdts/_speedups_absorb.c``) does the same for the common cases
 and answers ``NotImplemented`` for the rest, which then come here.
@@ -32,11 +34,15 @@ from crdts._causal import CausalContext, Dot
 if TYPE_CHECKING:
     from crdts._awlwwmap import AWLWWMap
 
-__all__ = ["FEW", "NOT_MINE", "SCAN", "absorb_put"]
+__all__ = ["FEW", "FEW_STATE", "NOT_MINE", "SCAN", "absorb_few", "absorb_put"]
 
 FEW = 8
 """The most dots a delta's context may hold for the fused path (a put that superseded up to
 seven concurrent entries)."""
+
+FEW_STATE = 16
+"""The most dots of a delta with several records for :func:`absorb_few` (a small cart's state or
+diff: its entries and the dots they superseded)."""
 
 SCAN = 32
 """Stores up to this many keys are scanned for a superseded dot held under another key; bigger
@@ -46,27 +52,27 @@ NOT_MINE: Any = object()
 """What :func:`absorb_put` returns for a shape it does not take (nothing was changed)."""
 
 
-def few_dots(cc: CausalContext) -> list[Dot] | None:
-    """The dots of ``cc`` in order, or ``None`` when there are more than :data:`FEW`."""
+def few_dots(cc: CausalContext, few: int = FEW) -> list[Dot] | None:
+    """The dots of ``cc`` in order, or ``None`` when there are more than ``few``."""
     out: list[Dot] = []
     for r, n in cc.vv.items():
-        if n + len(out) > FEW:
+        if n + len(out) > few:
             return None
         out += [(r, i) for i in range(1, n + 1)]
     for r, s in cc.cloud.items():
         b = s._b
-        if len(b) > 2 * FEW:
+        if len(b) > 2 * few:
             return None
         for i in range(0, len(b), 2):
             lo = b[i]
             hi = b[i + 1]
             if hi - lo == 1:  # the usual run: one dot
                 out.append((r, lo))
-            elif hi - lo + len(out) > FEW:
+            elif hi - lo + len(out) > few:
                 return None
             else:
                 out += [(r, c) for c in range(lo, hi)]
-    return out if len(out) <= FEW else None
+    return out if len(out) <= few else None
 
 
 def _has(cc: CausalContext, r: str, c: int) -> bool:
@@ -88,6 +94,36 @@ def _slot(recs: list[Any]) -> Any:
         return recs[0]
     recs.sort(key=lambda q: (q[0], q[1]))
     return tuple(recs)
+
+
+def _held_elsewhere(m: AWLWWMap, rest: set[Dot]) -> list[tuple[Any, Dot]]:
+    """``(key, dot)`` for each dot of ``rest`` that ``m`` holds (under a key not looked at yet):
+    a scan of a small store, else through the dot -> key index (built when missing)."""
+    xs = m._store
+    out: list[tuple[Any, Dot]] = []
+    dix = m._dix
+    if dix is None and len(xs) > SCAN:
+        dix = m._build_index()
+    if dix is None:
+        counters = {dot[1] for dot in rest}  # an int test first: most entries fail it
+        for k2, v2 in xs.items():
+            if v2[0].__class__ is str:
+                if v2[1] in counters and (v2[0], v2[1]) in rest:
+                    out.append((k2, (v2[0], v2[1])))
+                continue
+            for q in v2:
+                if q[1] in counters and (q[0], q[1]) in rest:
+                    out.append((k2, (q[0], q[1])))
+        return out
+    for dot in rest:
+        mm = dix.get(dot[0])
+        if mm is None or dot[1] not in mm:
+            continue
+        k2 = mm[dot[1]]
+        v2 = xs.get(k2)  # the index may be stale: the store decides
+        if v2 is not None and any(q[:2] == dot for q in _recs(v2)):
+            out.append((k2, dot))
+    return out
 
 
 def absorb_put(m: AWLWWMap, d: AWLWWMap) -> Any:
@@ -131,31 +167,7 @@ def absorb_put(m: AWLWWMap, d: AWLWWMap) -> Any:
                 here = [(xv[0], xv[1])]
         else:
             here = [(q[0], q[1]) for q in xv if (q[0], q[1]) in seen]
-    elsewhere: list[tuple[Any, Dot]] = []
-    if len(here) < len(seen):
-        rest = seen.difference(here)
-        dix = m._dix
-        if dix is None and len(xs) > SCAN:
-            dix = m._build_index()
-        if dix is None:
-            counters = {dot[1] for dot in rest}  # an int test first: most entries fail it
-            for k2, v2 in xs.items():
-                if v2[0].__class__ is str:
-                    if v2[1] in counters and (v2[0], v2[1]) in rest:
-                        elsewhere.append((k2, (v2[0], v2[1])))
-                    continue
-                for q in v2:
-                    if q[1] in counters and (q[0], q[1]) in rest:
-                        elsewhere.append((k2, (q[0], q[1])))
-        else:
-            for dot in rest:
-                mm = dix.get(dot[0])
-                if mm is None or dot[1] not in mm:
-                    continue
-                k2 = mm[dot[1]]
-                v2 = xs.get(k2)  # the index may be stale: the store decides
-                if v2 is not None and any(q[:2] == dot for q in _recs(v2)):
-                    elsewhere.append((k2, dot))
+    elsewhere = _held_elsewhere(m, seen.difference(here)) if len(here) < len(seen) else []
     if not new and not unseen and not here and not elsewhere:
         return None  # d <= x
     # apply: d's key, then any other key holding a dot d saw and dropped, then the context
@@ -187,3 +199,92 @@ def absorb_put(m: AWLWWMap, d: AWLWWMap) -> Any:
     held = [*here, *(dot for _, dot in elsewhere)]
     out = [*unseen, *held, (r, c)] if new else [*unseen, *held]
     return d._make({key: rec} if new else {}, CausalContext.from_dots(out))
+
+
+def absorb_few(m: AWLWWMap, d: AWLWWMap) -> Any:
+    """``m.absorb(d)`` when ``d`` holds at most :data:`FEW_STATE` dots in all (records of any keys,
+    concurrent ones included, and the dots they superseded: a small cart's state or diff, as
+    catch-up ships them), each record's dot among them; else :data:`NOT_MINE`, nothing
+    changed. The rules of :func:`absorb_put`, per record."""
+    ds = d._store
+    if not ds or len(ds) > FEW_STATE:
+        return NOT_MINE
+    dots = few_dots(d._cc, FEW_STATE)
+    if dots is None:
+        return NOT_MINE
+    xc = m._cc
+    xs = m._store
+    xvv = xc.vv
+    xcloud = xc.cloud
+    held_d: dict[Dot, tuple[Any, Any]] = {}  # d's records by dot, with their key
+    for key, v in ds.items():
+        for q in _recs(v):
+            held_d[(q[0], q[1])] = (key, q)
+    if len(held_d) > len(dots):
+        return NOT_MINE
+    new: list[Dot] = []  # d's records x never saw
+    unseen: list[Dot] = []  # dots d dropped that x never saw
+    seen: set[Dot] = set()  # dots d dropped that x saw (it may still hold them)
+    n_held = 0
+    for dot in dots:
+        q, n = dot
+        was = n <= xvv.get(q, 0) or (q in xcloud and n in xcloud[q])
+        if dot in held_d:
+            n_held += 1
+            if not was:
+                new.append(dot)
+        elif was:
+            seen.add(dot)
+        else:
+            unseen.append(dot)
+    if n_held != len(held_d):
+        return NOT_MINE  # a record whose dot its context lacks: not a state we make
+    kill: dict[Any, set[Dot]] = {}  # key -> the dots d dropped that x holds there
+    found = 0
+    if seen:
+        for key in ds:
+            xv = xs.get(key)
+            if xv is None:
+                continue
+            for q in _recs(xv):
+                dot = (q[0], q[1])
+                if dot in seen:
+                    kill.setdefault(key, set()).add(dot)
+                    found += 1
+        if found < len(seen):
+            rest = seen.difference(*kill.values())
+            for k2, dot in _held_elsewhere(m, rest):
+                kill.setdefault(k2, set()).add(dot)
+                found += 1
+    if not new and not unseen and not found:
+        return None  # d <= x
+    adds: dict[Any, list[Any]] = {}
+    for dot in new:
+        key, q = held_d[dot]
+        adds.setdefault(key, []).append(q)
+    dix = m._dix
+    for key in {*adds, *kill}:
+        xv = xs.get(key)
+        gone = kill.get(key, ())
+        recs = [q for q in _recs(xv) if (q[0], q[1]) not in gone] if xv is not None else []
+        mine = adds.get(key)
+        if mine:
+            recs += mine
+            if dix is not None:
+                for q in mine:
+                    m._index_add(dix, q, key)
+                dix = m._dix  # _index_add may drop a stale index
+        v = _slot(recs)
+        if v is not None:
+            xs[key] = v
+        elif xv is not None:
+            del xs[key]
+    for dot in unseen:
+        xc.add(dot)
+    for dot in new:
+        xc.add(dot)
+    if len(new) == len(held_d) and found == len(seen):
+        return d  # all of d was new
+    store = {key: _slot(list(qs)) for key, qs in adds.items()}
+    killed = [dot for dots_ in kill.values() for dot in dots_]
+    return d._make(store, CausalContext.from_dots([*unseen, *killed, *new]))

@@ -17,7 +17,8 @@
   it vouches for).
 
 Over a transport offering :class:`~gossip.transport.DirectPackets` (the host's fast datagram
-path; ``NetTransport`` does) the gate offers and forwards it too (:func:`link_gate`).
+path; ``NetTransport`` does) the gate offers and forwards it too (:func:`link_gate`), and so
+:class:`~gossip.transport.DirectFrames` (frames handed to the host by the task that read them).
 """
 
 from __future__ import annotations
@@ -27,10 +28,17 @@ from types import TracebackType
 from typing import Self
 
 from gossip._events import TAG_RANGES, Addr, PacketReceived
-from gossip.transport import DirectPackets, Incoming, Transport, TransportWrapper
+from gossip.transport import (
+    DirectFrames,
+    DirectPackets,
+    Incoming,
+    StreamIncoming,
+    Transport,
+    TransportWrapper,
+)
 from sync._messages import T_ACK, T_DELTA, T_HAVE, T_OBJECTS, T_OBJECTS_ACK
 
-__all__ = ["DirectLinkGate", "LinkGate", "link_gate"]
+__all__ = ["DirectFramesLinkGate", "DirectLinkGate", "LinkGate", "link_gate"]
 
 _GATED = frozenset({T_DELTA, T_OBJECTS})  # first bytes of the frames that carry state
 _SYNC_LO, _SYNC_HI = TAG_RANGES["sync"]
@@ -45,7 +53,10 @@ def _may_overtake(frame: bytes) -> bool:
 def link_gate(
     inner: Transport, *, before_send: Callable[[], Awaitable[None]] | None = None
 ) -> LinkGate:
-    """A gate over ``inner``: one that offers :class:`DirectPackets` if ``inner`` does."""
+    """A gate over ``inner``: one that offers :class:`DirectPackets` (and
+    :class:`DirectFrames`) if ``inner`` does."""
+    if isinstance(inner, DirectPackets) and isinstance(inner, DirectFrames):
+        return DirectFramesLinkGate(inner, inner, inner, before_send=before_send)
     if isinstance(inner, DirectPackets):
         return DirectLinkGate(inner, inner, before_send=before_send)
     return LinkGate(inner, before_send=before_send)
@@ -161,3 +172,33 @@ class DirectLinkGate(LinkGate):
             handler(packet)
 
         self._direct.deliver_packets_to(gated)
+
+
+class DirectFramesLinkGate(DirectLinkGate):
+    """The gate over a transport offering :class:`DirectPackets` and :class:`DirectFrames`
+    (``NetTransport``), which it forwards: what arrives while offline is dropped, as
+    :meth:`LinkGate.receive` drops it."""
+
+    def __init__(
+        self,
+        inner: Transport,
+        direct: DirectPackets,
+        frames: DirectFrames,
+        *,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(inner, direct, before_send=before_send)
+        self._frames = frames
+
+    def deliver_frames_to(self, handler: Callable[[StreamIncoming], None] | None) -> None:
+        if handler is None:
+            self._frames.deliver_frames_to(None)
+            return
+
+        def gated(item: StreamIncoming) -> None:
+            if self.offline:
+                self.dropped_in += 1
+                return
+            handler(item)
+
+        self._frames.deliver_frames_to(gated)

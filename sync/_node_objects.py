@@ -50,6 +50,7 @@ T = TypeVar("T")
 _CRDT_METHODS = ("join", "merge", "leq", "diff", "decompose", "copy")
 _DEFAULT_TIMEOUT = 5.0  # s, a consistency level's wait when no timeout is given
 _FLUSH_CHUNK_BYTES = 1 << 20  # bytes of object states per flush message
+_CRDT_KINDS: set[type[Any]] = set()  # types get() has found to be CRDTs
 _HANDLE_CACHE = 1 << 16  # handles kept by get() (cleared whole when full)
 
 
@@ -87,10 +88,14 @@ class NodeObjects(NodeBase):
         self._check_open()
         if not isinstance(name, str) or not name:
             raise UsageError(f"object names are non-empty str, got {name!r}")
-        if not isinstance(kind, type) or not all(
-            callable(getattr(kind, m, None)) for m in _CRDT_METHODS
-        ):
-            raise UsageError(f"{kind!r} is not a CRDT type (join, merge, diff, decompose, copy)")
+        if not isinstance(kind, type) or kind not in _CRDT_KINDS:
+            if not isinstance(kind, type) or not all(
+                callable(getattr(kind, m, None)) for m in _CRDT_METHODS
+            ):
+                raise UsageError(
+                    f"{kind!r} is not a CRDT type (join, merge, diff, decompose, copy)"
+                )
+            _CRDT_KINDS.add(kind)  # checked once per type (a new name's handle checks it)
         self._object(name, kind)  # raises on a mismatch
         self._types[name] = kind
         h = handle_class(kind)(cast("Node", self), name, kind)  # NodeObjects is a Node part

@@ -7,7 +7,10 @@ logic. Inside ``async with Host(transport, cores)`` it
 
 1. calls every core's ``start(now)`` and carries out the effects;
 2. reads the transport: a payload goes to the core whose ``TAG_RANGES`` entry holds its first byte
-   (``protocol_of``); a :class:`~gossip.PeerUnreachable` goes to every core;
+   (``protocol_of``); a :class:`~gossip.PeerUnreachable` goes to every core. A transport offering
+   :class:`~gossip.transport.DirectFrames` (``NetTransport``) hands each frame over from the task
+   that read and opened it, so the frame reaches its core in the same step of the event loop
+   (no queue, no second task woken per frame); anything else is read from ``receive()``;
 3. keeps the timers: ``SetTimer`` arms (or re-arms) ``(core, key)`` at an absolute deadline on
    anyio's clock (``anyio.current_time()``, the ``now`` every core sees), ``CancelTimer`` disarms
    it; a due timer is disarmed and delivered as :class:`~gossip.TimerFired`;
@@ -15,8 +18,9 @@ logic. Inside ``async with Host(transport, cores)`` it
    the transport offers :class:`~gossip.transport.DirectPackets`, else through one packet queue
    and sender task); ``SendStream`` and ``CloseStream``
    through one FIFO queue and one sender task per peer, so frames to a peer keep their order and a
-   slow or dead peer never blocks the others. A failed connect or send empties that queue and
-   feeds ``PeerUnreachable(peer)`` to every core, and the peer's reconnect backoff
+   slow or dead peer never blocks the others (the sender idles between bursts and ends with the
+   link: waking a task costs a third of starting one). A failed connect or send empties that
+   queue and feeds ``PeerUnreachable(peer)`` to every core, and the peer's reconnect backoff
    (``_backoff.py``) holds later frames to it until its wait is over: every core sending to a
    dead peer no longer makes the host dial it again at once. A frame received from the peer
    lifts the backoff;
@@ -87,7 +91,7 @@ from gossip.runtime._alarm import Alarm
 from gossip.runtime._backoff import Backoff
 from gossip.runtime._config import HostConfig, HostMetrics
 from gossip.runtime._timers import TimerTable
-from gossip.transport._interface import DirectPackets, Transport
+from gossip.transport._interface import DirectFrames, DirectPackets, StreamIncoming, Transport
 
 __all__ = ["Host"]
 
@@ -144,11 +148,15 @@ class Host:
             self._by_protocol[protocol] = index
         self._timers = TimerTable()
         self._direct = transport if isinstance(transport, DirectPackets) else None
+        self._direct_frames = transport if isinstance(transport, DirectFrames) else None
         self._packets: deque[SendPacket] = deque()  # without a direct path: the packet queue
         self._packets_wake = anyio.Event()
         self._alarm: Alarm | None = None  # made on entry: it needs the running event loop
         self._firing = False  # handling due timers (re-arming happens once they are done)
         self._outq: dict[Addr, deque[bytes | _Close]] = {}
+        # Senders with an empty queue, waiting for the next frame to their peer: waking one
+        # costs a third of starting a task per burst of frames (they end when the link does).
+        self._idle: dict[Addr, anyio.Event] = {}
         self._events_send, self._events_recv = anyio.create_memory_object_stream[object](
             self.config.event_buffer
         )
@@ -180,6 +188,8 @@ class Host:
             raise
         if self._direct is not None:
             self._direct.deliver_packets_to(self._on_packet)
+        if self._direct_frames is not None:
+            self._direct_frames.deliver_frames_to(self._on_stream)
         tg.start_soon(self._receive_loop)
         tg.start_soon(self._alarm.run)
         return self
@@ -196,11 +206,15 @@ class Host:
             # wire before the senders are cancelled, for at most drain_timeout seconds.
             # Queues waiting out a reconnect backoff are to peers that are down: not waited for.
             with anyio.move_on_after(self.config.drain_timeout):
-                while self._packets or any(dst not in self._gates for dst in self._outq):
+                while self._packets or any(
+                    dst not in self._gates and dst not in self._idle for dst in self._outq
+                ):
                     await anyio.sleep(0.005)
         self._running = False
         if self._direct is not None:
             self._direct.deliver_packets_to(None)
+        if self._direct_frames is not None:
+            self._direct_frames.deliver_frames_to(None)
         self._tg.cancel_scope.cancel()
         try:
             # The body's own exception is not handed to the task group, which would wrap it in
@@ -358,9 +372,16 @@ class Host:
             self.metrics.queue_overflows += 1
             queue.clear()
             queue.append(_CLOSE)
+            self._wake_sender(dst)
             self.transport_failed(dst, "send queue overflow")
             return
         queue.append(item)
+        self._wake_sender(dst)
+
+    def _wake_sender(self, dst: Addr) -> None:
+        idle = self._idle.pop(dst, None)
+        if idle is not None:
+            idle.set()
 
     def transport_failed(self, peer: Addr, reason: str) -> None:
         """Feed ``PeerUnreachable(peer)`` to every core (soon, from the host's task group)."""
@@ -393,54 +414,73 @@ class Host:
                 gate.set()
 
     async def _sender(self, dst: Addr, queue: deque[bytes | _Close]) -> None:
+        """Writes ``dst``'s queue in order. Between bursts it waits to be woken (``_idle``): a
+        task started per burst cost three times a wake-up. It ends with the link: after a close
+        or a failed send, or once woken with nothing to send (``PeerUnreachable(dst)``)."""
         try:
-            while queue:
-                if not isinstance(queue[0], _Close):
-                    await self._wait_backoff(dst)
-                    if not queue:
-                        break
-                item = queue.popleft()
-                batch: list[bytes] = []
-                try:
-                    if isinstance(item, _Close):
-                        await self.transport.close_stream(dst)
-                        continue
-                    # Frames queued behind this one go out in the same write (up to a bound).
-                    batch.append(item)
-                    size = len(item)
-                    while (
-                        queue
-                        and not isinstance(queue[0], _Close)
-                        and len(batch) < _BATCH_FRAMES
-                        and size < _BATCH_BYTES
-                    ):
-                        frame = queue.popleft()
-                        assert not isinstance(frame, _Close)
-                        batch.append(frame)
-                        size += len(frame)
-                    await self.transport.send_frames(dst, batch)
-                    self.backoff.succeeded(dst)
-                except UnreachableError as exc:
-                    lost = len(batch) + sum(not isinstance(i, _Close) for i in queue)
-                    self.metrics.send_failures += lost
-                    queue.clear()
-                    self.backoff.failed(dst, self.now())
-                    self._unreachable(PeerUnreachable(dst, str(exc)))
-                except MessageTooLargeError as exc:  # screened at enqueue; the cap changed?
-                    self.metrics.oversize_sends += len(batch)
-                    log.error("frames to %s dropped: %s", dst, exc)
-                except TransportError:
-                    queue.clear()  # the transport is closed
-                except Exception as exc:  # unexpected: treat the link as failed, stay up
-                    log.exception("sending to %s failed", dst)
-                    self.metrics.send_failures += len(batch)
-                    queue.clear()
-                    self.backoff.failed(dst, self.now())
-                    self._unreachable(PeerUnreachable(dst, f"send failed: {exc!r}"))
+            while await self._send_queued(dst, queue):
+                idle = self._idle[dst] = anyio.Event()
+                await idle.wait()
+                if not queue:
+                    break
         finally:
             # No await between the emptiness check and here: nothing can have been queued since.
             if self._outq.get(dst) is queue:
                 del self._outq[dst]
+            self._idle.pop(dst, None)  # (only this task waits there for dst)
+
+    async def _send_queued(self, dst: Addr, queue: deque[bytes | _Close]) -> bool:
+        """Write what is queued (until the queue is empty); whether the link is still up."""
+        up = True
+        while queue:
+            if not isinstance(queue[0], _Close):
+                await self._wait_backoff(dst)
+                if not queue:
+                    break
+            item = queue.popleft()
+            batch: list[bytes] = []
+            try:
+                if isinstance(item, _Close):
+                    await self.transport.close_stream(dst)
+                    up = False
+                    continue
+                # Frames queued behind this one go out in the same write (up to a bound).
+                batch.append(item)
+                size = len(item)
+                while (
+                    queue
+                    and not isinstance(queue[0], _Close)
+                    and len(batch) < _BATCH_FRAMES
+                    and size < _BATCH_BYTES
+                ):
+                    frame = queue.popleft()
+                    assert not isinstance(frame, _Close)
+                    batch.append(frame)
+                    size += len(frame)
+                await self.transport.send_frames(dst, batch)
+                self.backoff.succeeded(dst)
+                up = True
+            except UnreachableError as exc:
+                lost = len(batch) + sum(not isinstance(i, _Close) for i in queue)
+                self.metrics.send_failures += lost
+                queue.clear()
+                self.backoff.failed(dst, self.now())
+                up = False
+                self._unreachable(PeerUnreachable(dst, str(exc)))  # may queue new frames
+            except MessageTooLargeError as exc:  # screened at enqueue; the cap changed?
+                self.metrics.oversize_sends += len(batch)
+                log.error("frames to %s dropped: %s", dst, exc)
+            except TransportError:
+                queue.clear()  # the transport is closed
+                up = False
+            except Exception as exc:  # unexpected: treat the link as failed, stay up
+                log.exception("sending to %s failed", dst)
+                self.metrics.send_failures += len(batch)
+                queue.clear()
+                self.backoff.failed(dst, self.now())
+                up = False
+                self._unreachable(PeerUnreachable(dst, f"send failed: {exc!r}"))
+        return up
 
     # -- feeding events to cores -----------------------------------------------------------
 
@@ -459,6 +499,7 @@ class Host:
 
     def _unreachable(self, event: PeerUnreachable) -> None:
         self.metrics.unreachable += 1
+        self._wake_sender(event.peer)  # an idle sender to that peer ends (if nothing is queued)
         for index in range(len(self.cores)):
             self._deliver(index, event)
 
@@ -472,22 +513,31 @@ class Host:
             return
         self._deliver(index, event)
 
+    def _on_stream(self, item: StreamIncoming) -> None:
+        """A frame or a broken link from a :class:`DirectFrames` transport, in its read loop."""
+        if self._running:
+            self._dispatch(item)
+
+    def _dispatch(self, item: PacketReceived | StreamIncoming) -> None:
+        if isinstance(item, PeerUnreachable):
+            self._unreachable(item)
+            return
+        if isinstance(item, StreamReceived):
+            self._heard_from(item.src)
+        index = self._by_protocol.get(protocol_of(item.data) or "")
+        if index is None:
+            self.metrics.unrouted += 1
+            return
+        self._deliver(index, item)
+
     async def _receive_loop(self) -> None:
+        """What the transport queues: everything, or what it cannot hand over directly."""
         while True:
             try:
                 item = await self.transport.receive()
             except TransportError:
                 return  # the transport was closed
-            if isinstance(item, PeerUnreachable):
-                self._unreachable(item)
-                continue
-            if isinstance(item, StreamReceived):
-                self._heard_from(item.src)
-            index = self._by_protocol.get(protocol_of(item.data) or "")
-            if index is None:
-                self.metrics.unrouted += 1
-                continue
-            self._deliver(index, item)
+            self._dispatch(item)
 
     def _on_alarm(self) -> None:
         """The alarm rang: deliver every due timer, then re-arm for the next deadline."""

@@ -15,7 +15,13 @@ from gossip.transport._addr import format_addr, parse_addr
 from gossip.transport._config import TransportConfig
 from gossip.transport._frame import FrameDecoder, encode_frame
 from gossip.transport._handshake import MAGIC, PROTOCOL_VERSIONS, Hello, negotiate
-from gossip.transport._interface import DirectPackets, Incoming, Transport
+from gossip.transport._interface import (
+    DirectFrames,
+    DirectPackets,
+    Incoming,
+    StreamIncoming,
+    Transport,
+)
 from gossip.transport._keyring import KEY_SIZE, Keyring, key_id
 from gossip.transport._metrics import DROP_REASONS, TransportMetrics
 from gossip.transport._replay import ReplayGuard
@@ -39,6 +45,7 @@ __all__ = [
     "KEY_SIZE",
     "MAGIC",
     "PROTOCOL_VERSIONS",
+    "DirectFrames",
     "DirectPackets",
     "Faults",
     "FaultyTransport",
@@ -50,6 +57,7 @@ __all__ = [
     "MemoryTransport",
     "NetTransport",
     "ReplayGuard",
+    "StreamIncoming",
     "Transport",
     "TransportConfig",
     "TransportMetrics",

@@ -9,10 +9,13 @@ from typing import Protocol, Self, TypeAlias, runtime_checkable
 from gossip._events import Addr, PacketReceived, PeerUnreachable, StreamReceived
 from gossip.transport._metrics import TransportMetrics
 
-__all__ = ["DirectPackets", "Incoming", "Transport"]
+__all__ = ["DirectFrames", "DirectPackets", "Incoming", "StreamIncoming", "Transport"]
 
 Incoming: TypeAlias = PacketReceived | StreamReceived | PeerUnreachable
 """What :meth:`Transport.receive` returns: a datagram, a stream frame, or a link that broke."""
+
+StreamIncoming: TypeAlias = StreamReceived | PeerUnreachable
+"""What a :class:`DirectFrames` transport hands its frame handler."""
 
 
 class Transport(Protocol):
@@ -91,3 +94,22 @@ class DirectPackets(Protocol):
     def send_packet_nowait(self, dst: Addr, data: bytes) -> None: ...
 
     def deliver_packets_to(self, handler: Callable[[PacketReceived], None] | None) -> None: ...
+
+
+@runtime_checkable
+class DirectFrames(Protocol):
+    """What a transport offers when it can hand received frames over without a queue (optional).
+
+    ``deliver_frames_to``: with a handler, every frame (and every :class:`~gossip.PeerUnreachable`)
+    is handed to ``handler(item)`` by the task that read it, in the order :meth:`Transport.receive`
+    would have returned it, instead of being queued for :meth:`Transport.receive` (datagrams still
+    are, unless :class:`DirectPackets` hands them over); items already queued for the stream side
+    are handed over first; ``None`` goes back to queueing. The handler must not block (it runs
+    inside the transport's read loop, which reads nothing more until it returns: that is the
+    backpressure); an exception from it is logged and the item dropped.
+
+    The host uses it when a transport has it: a frame then reaches its core in the step of the
+    event loop that read it, with no hop through a queue and a second task.
+    """
+
+    def deliver_frames_to(self, handler: Callable[[StreamIncoming], None] | None) -> None: ...

@@ -61,7 +61,7 @@ from gossip.transport._handshake import (
     seal_hello,
     transcript,
 )
-from gossip.transport._interface import Incoming
+from gossip.transport._interface import Incoming, StreamIncoming
 from gossip.transport._kernel import udp_drops
 from gossip.transport._keyring import TAG_SIZE, Keyring
 from gossip.transport._metrics import TransportMetrics
@@ -74,7 +74,7 @@ __all__ = ["NetTransport", "drop_reason"]
 
 log = logging.getLogger("gossip.transport")
 
-_READ_CHUNK = 65536  # bytes per socket read
+_READ_CHUNK = 262144  # bytes per socket read at most (what asyncio reads at once: no split)
 _BROKEN = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
 _KERNEL_POLL = 0.05  # seconds: read the kernel's drop count at most this often
 _DESTS_KEPT = 4096  # parsed destination addresses kept (one per peer)
@@ -232,7 +232,9 @@ class _Conn:
     epoch: int
     send: StreamCipher
     recv: StreamCipher
-    lock: anyio.Lock = field(default_factory=anyio.Lock)
+    # fast_acquire: an idle link is written without first yielding to the event loop (the
+    # write itself still checkpoints)
+    lock: anyio.Lock = field(default_factory=lambda: anyio.Lock(fast_acquire=True))
     dead: bool = False
     last_send: float = 0.0  # anyio clock: when we last wrote to it (keepalives)
 
@@ -286,6 +288,7 @@ class NetTransport:
         self._tg: anyio.abc.TaskGroup | None = None
         self._udp: UdpEndpoint | None = None
         self._packet_handler: Callable[[PacketReceived], None] | None = None
+        self._frame_handler: Callable[[StreamIncoming], None] | None = None
         self._listener: MultiListener[anyio.abc.SocketStream] | None = None
         # Inbound connections not yet authenticated, oldest first: stream -> (source, scope).
         self._handshaking: dict[anyio.abc.SocketStream, tuple[str, anyio.CancelScope]] = {}
@@ -752,8 +755,40 @@ class NetTransport:
     async def _report(self, peer: Addr, reason: str) -> None:
         if self._closed:
             return
+        if self._frame_handler is not None:
+            self._hand_over(PeerUnreachable(peer, reason))
+            return
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
             await self._inbox_send.send(PeerUnreachable(peer, reason))
+
+    def deliver_frames_to(self, handler: Callable[[StreamIncoming], None] | None) -> None:
+        """Hand received frames and ``PeerUnreachable`` to ``handler`` from the read loops instead
+        of queueing them for :meth:`receive` (see :class:`DirectFrames`); ``None`` queues them
+        again. What is queued already goes to ``handler`` first, so the order is kept."""
+        self._frame_handler = handler
+        if handler is None:
+            return
+        packets: list[Incoming] = []
+        while True:
+            try:
+                item = self._inbox_recv.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                break
+            if isinstance(item, PacketReceived):
+                packets.append(item)  # not ours to hand over: queued again, in order
+            else:
+                self._hand_over(item)
+        for packet in packets:
+            with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError):
+                self._inbox_send.send_nowait(packet)
+
+    def _hand_over(self, item: StreamIncoming) -> None:
+        handler = self._frame_handler
+        assert handler is not None
+        try:
+            handler(item)
+        except Exception:  # the handler's bug; the link keeps being read
+            log.exception("the frame handler failed; %s dropped", type(item).__name__)
 
     async def _kill(self, conn: _Conn) -> bool:
         """Close ``conn`` and forget it; True if it was the peer's sending connection."""
@@ -899,7 +934,10 @@ class NetTransport:
                 if not payload:
                     continue  # a keepalive (no core sends empty payloads: they hold a tag)
                 self._metrics.frames_in += 1
-                await self._inbox_send.send(StreamReceived(conn.peer, payload))
+                if self._frame_handler is not None:
+                    self._hand_over(StreamReceived(conn.peer, payload))
+                else:
+                    await self._inbox_send.send(StreamReceived(conn.peer, payload))
         except PeerError as exc:
             self._metrics.drop(drop_reason(exc))
             reason = f"the peer sent a bad frame ({drop_reason(exc)})"

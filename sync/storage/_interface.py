@@ -30,13 +30,16 @@ __all__ = [
     "Store",
 ]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """The on-disk format this version writes (and the newest it reads).
 
 1: ``objects`` rows hold ``crdts.encode(state)``. 2: they hold the *canonical* encoding
 (``crdts.encode(state, canonical=True)``: equal states, equal bytes), so the Node derives each
-object's Merkle item hash from the bytes alone and starts without decoding anything. A format-1
-dir is upgraded in place by :func:`~sync.storage.upgrade_format` when a Node opens it."""
+object's Merkle item hash from the bytes alone and starts without decoding anything. 3: as 2, and
+the SQLite store's commits append to a ``log`` table that is folded into ``objects`` from time to
+time (see :mod:`sync.storage._sqlite`): a version that knows no log must not read such a dir. A
+format-1 or 2 dir is upgraded in place by :func:`~sync.storage.upgrade_format` when a Node opens
+it (from 2, only the version changes)."""
 
 MIN_FORMAT_VERSION = 1
 """The oldest on-disk format this version still reads."""

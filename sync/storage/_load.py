@@ -104,14 +104,19 @@ def upgrade_format(
     batch: int = 10_000,
     progress: Callable[[int], None] | None = None,
 ) -> list[CorruptRecordError]:
-    """Bring a format-1 store to the current format: every object's bytes go through
-    ``recode`` (for format 2, decode and encode canonically), committed in batches of ``batch``
+    """Bring a format-1 or 2 store to the current format. From 1, every object's bytes go
+    through ``recode`` (decode and encode canonically), committed in batches of ``batch``
     objects, and the format version is written last. Interrupted (a crash), the store stays at
     its old version and the next open upgrades again (recoding is idempotent). A row that fails
     its checksum, or that ``recode`` rejects, is left as it is and returned as a
-    :class:`~sync.CorruptRecordError`. Blocking; a no-op for a store already current."""
+    :class:`~sync.CorruptRecordError`. From 2, the rows stay as they are (3 only adds the SQLite
+    store's log table, which opening the store creates): the version is written. Blocking; a
+    no-op for a store already current."""
     found = stored_format(store)
     if found >= FORMAT_VERSION:
+        return []
+    if found >= 2:
+        store.commit({}, {META_FORMAT: str(FORMAT_VERSION).encode()})
         return []
     corrupt: list[CorruptRecordError] = []
     seen_corrupt = len(store.corrupt)

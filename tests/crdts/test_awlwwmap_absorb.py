@@ -62,9 +62,12 @@ def _reference(x: AWLWWMap, d: AWLWWMap) -> tuple[AWLWWMap, AWLWWMap | None]:
 
 
 def _put_shaped(d: AWLWWMap) -> bool:
-    """One record plus at most ``FEW`` dots: what the fused path takes."""
+    """One record plus at most ``FEW`` dots, or records plus at most ``FEW_STATE`` dots: what
+    the fused paths take (and return ``d`` itself from when all of it was new)."""
     (v,) = d._store.values() if len(d._store) == 1 else (None,)
-    return v is not None and v[0].__class__ is str and len(d.context) <= fused.FEW
+    if v is not None and v[0].__class__ is str and len(d.context) <= fused.FEW:
+        return True
+    return bool(d._store) and len(d.context) <= fused.FEW_STATE
 
 
 def check_absorb(x: AWLWWMap, d: AWLWWMap, *, index: bool = False, whole: bool = False) -> Any:

@@ -497,3 +497,61 @@ async def test_outer_cancellation_exits_cleanly() -> None:
             ):
                 await anyio.sleep(10)
         assert scope.cancelled_caught
+
+
+async def test_frames_reach_their_core_from_the_task_that_read_them() -> None:
+    """Over a ``DirectFrames`` transport a frame is handled by the transport's read loop (no
+    queue, no second task), and the host hands the path back on leaving."""
+    ring = Keyring([bytes(32)], cluster="host-test")
+    cfg = TransportConfig.local()
+    tasks: list[str] = []
+
+    class TaskCore(RecordingCore):
+        def handle(self, event: Event, now: float) -> list[Effect]:
+            tasks.append(anyio.get_current_task().name or "")
+            return super().handle(event, now)
+
+    a_core, b_core = RecordingCore(), TaskCore()
+    async with (
+        NetTransport(cfg, keyring=ring, epoch=1) as ta,
+        Host(ta, [a_core]) as ha,
+        NetTransport(cfg, keyring=ring, epoch=1) as tb,
+    ):
+        async with Host(tb, [b_core]) as hb:
+            await next_event(hb)
+            await ha.call(a_core, lambda now: [SendStream(tb.local_addr, b"\x70one")])
+            assert await next_event(hb) == ("app", "StreamReceived", ta.local_addr, b"one")
+            assert len(tasks) == 1 and "NetTransport" in tasks[0]  # not Host._receive_loop
+        await ha.call(a_core, lambda now: [SendStream(tb.local_addr, b"\x70two")])
+        item = await recv_peer(tb)  # no host: queued for receive() again
+        assert isinstance(item, StreamReceived) and item.data == b"\x70two"
+
+
+async def test_a_peers_sender_waits_between_bursts_and_ends_with_the_link() -> None:
+    """One sender task per peer serves every burst (no task started per burst), and it ends when
+    the link does: a reported ``PeerUnreachable`` leaves no idle task behind."""
+    app = RecordingCore()
+    async with pair(app) as (host, peer):
+        await next_event(host)
+        for burst in (b"\x701", b"\x702"):
+            effects: list[Effect] = [SendStream("b", burst)]
+
+            def send(now: float, effects: list[Effect] = effects) -> list[Effect]:
+                return effects
+
+            await host.call(app, send)
+            assert await recv_peer(peer) == StreamReceived("a", burst)
+            with anyio.fail_after(5):
+                while "b" not in host._idle:  # the sender went idle, waiting for more
+                    await anyio.sleep(0.001)
+        assert list(host._outq) == ["b"]
+        await peer.close_stream("a")
+        assert await next_event(host) == ("app", "unreachable", "b")
+        with anyio.fail_after(5):
+            while host._outq or host._idle:
+                await anyio.sleep(0.001)
+        # A new frame starts a new sender.
+        await host.call(app, lambda now: [SendStream("b", b"\x703")])
+        with anyio.fail_after(5):
+            while "b" not in host._idle:
+                await anyio.sleep(0.001)

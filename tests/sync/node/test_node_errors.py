@@ -52,6 +52,8 @@ async def test_typed_errors_change_nothing() -> None:
             a.get("g", ORSet)
         with pytest.raises(UsageError):
             a.get("x", dict)
+        with pytest.raises(UsageError):
+            a.get("x", [])  # type: ignore[call-overload]  # not even a type (unhashable)
 
 
 def test_config_errors() -> None:

@@ -125,7 +125,7 @@ async def test_a_format_1_data_dir_is_upgraded_once(tmp_path: Path) -> None:
         assert not a.metrics()["store"]["new_replica_id"]  # nothing was lost: same id
     store = SQLiteStore(d)
     try:
-        assert stored_format(store) == FORMAT_VERSION == 2
+        assert stored_format(store) == FORMAT_VERSION == 3
         for k, x in states.items():  # stored canonically now: what the Merkle index hashes
             assert store.get(k) == crdts.encode(x, canonical=True)
     finally:
